@@ -1,0 +1,45 @@
+# convlens: two commands, `make demo` and `make test`. Both set everything up first and are
+# idempotent: a second run skips what is done.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+
+.PHONY: demo test bench data clean help
+
+help:
+	@echo "make demo   set up .venv and run the main job"
+	@echo "make test   set up .venv and run the whole test suite"
+
+# The virtual environment, with pinned dependencies; rebuilt when the pins change.
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+# Fashion-MNIST from Debian when missing and we are root; otherwise say how to get it.
+data:
+	@if [ ! -d $(FASHION_DIR) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian package dataset-fashion-mnist"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+	      || echo "warning: could not install dataset-fashion-mnist; convlens will try torchvision's download"; \
+	  else \
+	    echo "note: $(FASHION_DIR) missing; run 'sudo apt-get install dataset-fashion-mnist' or pass --data-dir"; \
+	  fi; \
+	fi
+
+demo: $(STAMP) data
+	$(VENV)/bin/convlens kernels --out out/kernels.png
+
+test: $(STAMP) data
+	$(PY) -m pytest -q
+
+bench: $(STAMP) data
+	$(PY) bench/convmath.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
