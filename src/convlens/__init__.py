@@ -5,4 +5,8 @@ __version__ = "0.1.0"
 
 from convlens.errors import ConvlensError
 
-__all__ = ["ConvlensError", "__version__"]
+# Eager on purpose: this rebinds `convlens.summary` from the submodule to the function, so
+# `convlens.summary(model, (3, 32, 32))` works. Types: `from convlens.summary import ...`.
+from convlens.summary import summary
+
+__all__ = ["ConvlensError", "__version__", "summary"]

@@ -1,0 +1,1 @@
+"""Pictures: one module per kind (filters, feature maps, curves, architecture, ...)."""
