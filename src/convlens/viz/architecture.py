@@ -83,7 +83,8 @@ def draw_summary(s: ModelSummary, *, out: str | Path | None = None) -> Figure:
 
     path = check_out_path(out) if out is not None else None
     items = _items(s)
-    total_w = sum(i.slot for i in items) - GAP + 2 * MARGIN
+    items_w = sum(i.slot for i in items) - GAP
+    total_w = items_w + 2 * MARGIN
     top = max(i.height / 2 + i.depth for i in items)
     bottom = max(i.height / 2 for i in items)
     label_h, head_h = 2.6 * FONT + 6, 6.2 * FONT + 16
@@ -101,7 +102,7 @@ def draw_summary(s: ModelSummary, *, out: str | Path | None = None) -> Figure:
     ax.set_xlim(0, total_w)
     ax.set_ylim(-(bottom + label_h + MARGIN), top + head_h + MARGIN)
     ax.set_axis_off()
-    x = MARGIN
+    x = (total_w - items_w) / 2  # centred when the header is wider than the layers
     for item in items:
         _draw_item(ax, x, item)
         cx = x + (item.width + item.depth) / 2
