@@ -174,7 +174,6 @@ class _Call:
     rf: RF
     group: int | None = None
     repeat: bool = False
-    top_out: Any = None
 
 
 @dataclass
@@ -242,20 +241,18 @@ def summary(model: nn.Module, input_shape: tuple[int, ...] | list[int]) -> Model
         x, y = _first_tensor(args), _first_tensor(output)
         if y is None:
             return
+        was_seen = id(module) in rec.seen
+        rec.seen.add(id(module))
         if module in leaf_set:
             rf_in = rec.rf_in(x) if x is not None else rec.last_rf
             rf = _next_rf(module, rf_in, y)
             rec.calls.append(_Call(module, names[id(module)], _shape(args), _shape(y),
                                    _mult_adds(module, x, y), rf, rec.open_group,
-                                   repeat=id(module) in rec.seen))
-            rec.seen.add(id(module))
+                                   repeat=was_seen))
             rec.remember(y, rf)
         if id(module) in top_ids and rec.open_group is not None:
             group = rec.groups[rec.open_group]
-            group.out_shape, group.top_out = _shape(y), y
-            group.rf = rec.rf_in(y)
-            group.repeat = id(module) in rec.seen and module not in leaf_set
-            rec.seen.add(id(module))
+            group.out_shape, group.rf, group.repeat = _shape(y), rec.rf_in(y), was_seen
             rec.remember(y, group.rf)
             rec.open_group = None
 
