@@ -1,0 +1,148 @@
+"""PyTorch building blocks of spec-built models: `SpecModel`, `ResBlock`, one module per layer.
+
+`convlens.spec` parses and validates a spec without torch; this module turns validated
+`LayerSpec`s into modules. What each spec layer becomes (the direct children of a SpecModel):
+
+| spec                 | child module                                           |
+|----------------------|--------------------------------------------------------|
+| `conv C K ...`       | Sequential(Conv2d[, BatchNorm2d][, activation])        |
+| `dense N ...`        | Sequential(Linear[, activation])                       |
+| `res C [stride=S]`   | ResBlock                                               |
+| `maxpool`/`avgpool`  | MaxPool2d / AvgPool2d                                  |
+| `gap`                | Sequential(AdaptiveAvgPool2d(1), Flatten())            |
+| `bn`                 | BatchNorm2d on feature maps, BatchNorm1d on vectors    |
+| `dropout P`          | Dropout(P)                                             |
+| `flatten`            | Flatten()                                              |
+| `relu`, `act gelu`.. | the activation module                                  |
+
+So `model.conv1[0]` is always the first Conv2d and `model.dense2[0]` the second Linear.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from convlens.spec import LayerSpec
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU,
+}
+
+
+def activation(name: str) -> nn.Module:
+    """A fresh activation module for `name` (ReLU is never in-place, so hooks see its input)."""
+    if name == "relu":
+        return nn.ReLU(inplace=False)
+    return ACTIVATIONS[name]()
+
+
+class ResBlock(nn.Module):
+    """Basic residual block: two 3x3 conv-BN, a skip, ReLU after the add.
+
+    The skip is the identity, or a 1x1 conv + BN projection when the channels or the stride
+    change. Output: (B, out_channels, ceil(H / stride), ceil(W / stride)).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu1 = nn.ReLU(inplace=False)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels))
+        self.relu2 = nn.ReLU(inplace=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu1(self.bn1(self.conv1(x)))  # (B, out, H/s, W/s)
+        out = self.bn2(self.conv2(out))
+        return self.relu2(out + self.shortcut(x))
+
+
+class SpecModel(nn.Sequential):
+    """An nn.Sequential built from a layer spec: one direct child per spec layer.
+
+    Children are named `{kind}{n}`, counting per kind from 1 (`conv1`, `maxpool1`, `conv2`,
+    `flatten1`, `dense1`, ...); `layers[i]` is the LayerSpec of the i-th child (implicit
+    flattens included, flagged `implicit=True`) and `shapes[i]` its output shape.
+
+    Attributes:
+        spec_text: canonical spec text; `build(model.spec_text, model.input_shape)` rebuilds it.
+        layers: the resolved LayerSpec list, one per child.
+        input_shape: input shape without batch, e.g. (1, 28, 28).
+        shapes: output shape of each child, without batch.
+        output_shape: shape of the model output without batch, e.g. (10,).
+    """
+
+    def __init__(self, modules: OrderedDict[str, nn.Module], *, layers: Sequence[LayerSpec],
+                 input_shape: tuple[int, ...], shapes: Sequence[tuple[int, ...]],
+                 spec_text: str) -> None:
+        super().__init__(modules)
+        self.spec_text = spec_text
+        self.layers = list(layers)
+        self.input_shape = tuple(input_shape)
+        self.shapes = [tuple(s) for s in shapes]
+        self.output_shape = self.shapes[-1] if self.shapes else self.input_shape
+
+
+def make_module(layer: LayerSpec, in_shape: tuple[int, ...]) -> nn.Module:
+    """The module of one validated spec layer whose input has shape `in_shape` (no batch)."""
+    kind = layer.kind
+    if kind == "conv":
+        padding: int | str = layer.padding
+        if padding == "same" and layer.stride > 1:  # torch's 'same' needs stride 1
+            padding = layer.dilation * (layer.kernel - 1) // 2
+        parts: list[nn.Module] = [nn.Conv2d(in_shape[0], layer.size, layer.kernel,
+                                            stride=layer.stride, padding=padding,
+                                            dilation=layer.dilation, bias=not layer.bn)]
+        if layer.bn:  # the BN shift replaces the conv bias
+            parts.append(nn.BatchNorm2d(layer.size))
+        if layer.act != "none":
+            parts.append(activation(layer.act))
+        return nn.Sequential(*parts)
+    if kind == "dense":
+        parts = [nn.Linear(in_shape[0], layer.size)]
+        if layer.act != "none":
+            parts.append(activation(layer.act))
+        return nn.Sequential(*parts)
+    if kind == "res":
+        return ResBlock(in_shape[0], layer.size, layer.stride)
+    if kind == "maxpool":
+        return nn.MaxPool2d(layer.kernel, stride=layer.stride, padding=layer.padding)
+    if kind == "avgpool":
+        return nn.AvgPool2d(layer.kernel, stride=layer.stride, padding=layer.padding)
+    if kind == "gap":
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    if kind == "bn":
+        return nn.BatchNorm2d(in_shape[0]) if len(in_shape) == 3 else nn.BatchNorm1d(in_shape[0])
+    if kind == "dropout":
+        return nn.Dropout(layer.p)
+    if kind == "flatten":
+        return nn.Flatten()
+    if kind == "act":
+        return activation(layer.act)
+    raise ValueError(f"no module for layer kind {kind!r}")  # parse() never lets one through
+
+
+def build_model(layers: Sequence[LayerSpec], input_shape: tuple[int, ...],
+                shapes: Sequence[tuple[int, ...]], spec_text: str) -> SpecModel:
+    """Build a SpecModel from resolved layers and their inferred output shapes."""
+    counts: dict[str, int] = {}
+    modules: OrderedDict[str, nn.Module] = OrderedDict()
+    in_shape = tuple(input_shape)
+    for layer, out_shape in zip(layers, shapes):
+        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        modules[f"{layer.kind}{counts[layer.kind]}"] = make_module(layer, in_shape)
+        in_shape = out_shape
+    return SpecModel(modules, layers=layers, input_shape=tuple(input_shape), shapes=shapes,
+                     spec_text=spec_text)

@@ -1,0 +1,534 @@
+"""Layer-spec language: parse -> validate -> infer shapes -> build.
+
+One spec, three spellings, all parsed into the same list of `LayerSpec`:
+
+1. Text, layers separated by commas or new lines (`#` starts a comment)::
+
+       conv 32 3, maxpool 2, conv 32 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10
+
+2. A YAML file: a list of those strings, or a mapping with `layers:` (list or text) and an
+   optional `input: 1x28x28`.
+3. The tuple list of notebook 001, as a Python list or as its text (read with
+   `ast.literal_eval`): `[('c', 64, 3), ('m', 2), ('f', None), ('d', 1024), ('d', 10)]`
+   where `c` = conv with pad=same and ReLU, `m` = maxpool, `f` = flatten, `d` = dense.
+   A tuple whose first word is a full keyword reads as its words: `('dropout', 0.5)`.
+
+Layers (`[...]` = optional, defaults shown)::
+
+    conv C K [stride=1] [pad=valid|same|INT] [dil=1] [act=relu] [bn=0]
+    dense N [act=relu]              alias `linear`; the LAST dense defaults to act=none (logits)
+    res C [stride=1]                two 3x3 conv-BN with a skip (1x1 conv-BN projection when
+                                    channels or stride change), ReLU after the add
+    maxpool K [stride=K] [pad=0]    avgpool K [stride=K] [pad=0]
+    gap                             global average pool, output is a vector of C
+    bn                              BatchNorm2d (BatchNorm1d on vectors)
+    dropout P                       0 <= P < 1
+    flatten                         must not be the last layer
+    relu | gelu | silu | tanh | sigmoid | leaky_relu | act NAME     an activation layer
+
+`conv ... bn=1` is Conv2d(bias=False) + BatchNorm2d + activation. A `dense` after a feature
+map gets an implicit `flatten` (`implicit=True`) inserted by `resolve`. Every mistake is a
+one-line `SpecError` naming the layer, its text, the shape coming in and what would work.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from convlens.errors import SpecError, suggest
+
+if TYPE_CHECKING:
+    from convlens.layers import SpecModel
+
+__all__ = ["LayerSpec", "SpecFile", "parse", "read_spec_file", "to_text", "resolve",
+           "infer_shapes", "build", "KINDS", "ACTIVATION_NAMES", "shape_text"]
+
+ACTIVATION_NAMES = ("none", "relu", "gelu", "silu", "tanh", "sigmoid", "leaky_relu")
+KINDS = ("conv", "dense", "res", "maxpool", "avgpool", "gap", "bn", "dropout", "flatten", "act")
+ALIASES = {"linear": "dense", "fc": "dense", "conv2d": "conv", "globalpool": "gap",
+           "batchnorm": "bn", "maxpool2d": "maxpool", "avgpool2d": "avgpool"}
+# positional arguments (name, type) and option keys of each kind
+POSITIONAL: dict[str, tuple[tuple[str, type], ...]] = {
+    "conv": (("channels", int), ("kernel", int)), "dense": (("units", int),),
+    "res": (("channels", int),), "maxpool": (("kernel", int),), "avgpool": (("kernel", int),),
+    "dropout": (("rate", float),), "act": (("function", str),),
+}
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "conv": ("stride", "pad", "dil", "act", "bn"), "dense": ("act",), "res": ("stride",),
+    "maxpool": ("stride", "pad"), "avgpool": ("stride", "pad"),
+}
+OPTION_ALIASES = {"padding": "pad", "dilation": "dil", "activation": "act", "s": "stride"}
+EXAMPLE = "'conv 32 3, maxpool 2, flatten, dense 10'"
+SPEC_FILE_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One validated layer of a spec; `position` and `source` do not take part in ==.
+
+    Attributes:
+        kind: one of KINDS.
+        size: out channels (conv, res) or units (dense).
+        kernel: kernel size (conv, maxpool, avgpool).
+        stride: stride (pools default to the kernel).
+        padding: int or "same" (valid = 0).
+        dilation: conv dilation.
+        act: activation after conv/dense, or the function of an `act` layer.
+        bn: conv followed by BatchNorm2d.
+        p: dropout rate.
+        implicit: a flatten that `resolve` inserted before a dense layer.
+        position: 1-based place in the spec the user wrote.
+        source: the text (or tuple) the layer came from.
+    """
+
+    kind: str
+    size: int | None = None
+    kernel: int | None = None
+    stride: int = 1
+    padding: int | str = 0
+    dilation: int = 1
+    act: str = "none"
+    bn: bool = False
+    p: float | None = None
+    implicit: bool = False
+    position: int = field(default=0, compare=False)
+    source: str = field(default="", compare=False)
+
+    def text(self, *, last_dense: bool = False) -> str:
+        """Canonical text of this layer; `last_dense` says whether its default act is none."""
+        k = self.kind
+        if k == "act":
+            return self.act
+        if k == "dropout":
+            return f"dropout {self.p!r}"
+        if k in ("gap", "bn", "flatten"):
+            return k
+        words = [k, str(self.kernel if k in ("maxpool", "avgpool") else self.size)]
+        if k == "conv":
+            words.append(str(self.kernel))
+        default_stride = self.kernel if k in ("maxpool", "avgpool") else 1
+        if k in OPTIONS and "stride" in OPTIONS[k] and self.stride != default_stride:
+            words.append(f"stride={self.stride}")
+        if k in ("conv", "maxpool", "avgpool") and self.padding != 0:
+            words.append(f"pad={self.padding}")
+        if k == "conv" and self.dilation != 1:
+            words.append(f"dil={self.dilation}")
+        default_act = "none" if k == "dense" and last_dense else "relu"
+        if k in ("conv", "dense") and self.act != default_act:
+            words.append(f"act={self.act}")
+        if k == "conv" and self.bn:
+            words.append("bn=1")
+        return " ".join(words)
+
+    def where(self) -> str:
+        """"layer 3 'conv 64 7'" for messages."""
+        if self.implicit:
+            return f"layer {self.position} (auto flatten)"
+        return f"layer {self.position} {_quote(self.source or self.text())}"
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """A YAML spec file: its layers and the input shape it names (None when it names none)."""
+
+    layers: list[LayerSpec]
+    input_shape: tuple[int, ...] | None = None
+
+
+# ----------------------------------------------------------------------------- parse
+def parse(spec: Any, *, num_classes: int | None = None) -> list[LayerSpec]:
+    """Parse any spelling of a spec into a validated list of LayerSpec (no shapes needed).
+
+    Args:
+        spec: text, a path to a .yaml/.yml file, a tuple list (or its text), a list of layer
+            strings, or a list of LayerSpec (returned as a list).
+        num_classes: fills `{num_classes}` placeholders in the text.
+
+    Raises:
+        SpecError: unknown word, missing or bad number, bad option, empty spec, ...
+    """
+    if isinstance(spec, Path) or (isinstance(spec, str) and _looks_like_path(spec)):
+        return read_spec_file(spec, num_classes=num_classes).layers
+    if isinstance(spec, str):
+        text = spec.strip()
+        if num_classes is not None:
+            text = text.replace("{num_classes}", str(num_classes))
+        if text.startswith(("[", "(")):
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+                why = "only literal values are allowed" if isinstance(exc, ValueError) \
+                    else _first_line(exc)
+                raise SpecError(f"cannot read the layer list {_short(text)}: {why} "
+                                f"(expected a Python list of tuples like [('c', 32, 3), "
+                                f"('m', 2), ('f', None), ('d', 10)])") from None
+            if isinstance(value, tuple) and value and all(isinstance(x, (tuple, list))
+                                                          for x in value):
+                value = list(value)  # a tuple of tuples
+            return parse(value if isinstance(value, list) else [value], num_classes=num_classes)
+        return _parse_items(_split(text), num_classes)
+    if isinstance(spec, Sequence):
+        if all(isinstance(x, LayerSpec) for x in spec) and spec:
+            return list(spec)
+        return _parse_items(list(spec), num_classes)
+    raise SpecError(f"Expected a spec as text, a YAML file path or a list of layers. "
+                    f"Received: {type(spec).__name__}")
+
+
+def read_spec_file(path: str | Path, *, num_classes: int | None = None) -> SpecFile:
+    """Read a YAML spec file: a list of layers, or a mapping with `layers:` and `input:`."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"spec file not found: '{path}'") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SpecError(f"cannot read spec file '{path}': {_first_line(exc)}") from None
+    shape = None
+    if isinstance(data, Mapping):
+        unknown = [k for k in data if k not in ("layers", "input")]
+        if unknown:
+            raise SpecError(f"spec file '{path}': unknown key {str(unknown[0])!r}"
+                            f"{suggest(str(unknown[0]), ['layers', 'input'])}; "
+                            f"allowed: layers, input")
+        if data.get("input") is not None:
+            shape = _file_input_shape(data["input"], path)
+        data = data.get("layers")
+    if isinstance(data, str):
+        data = [data]
+    if not isinstance(data, list):
+        raise SpecError(f"spec file '{path}': expected a list of layers or a mapping with "
+                        f"'layers:'. Received: {type(data).__name__}")
+    try:
+        return SpecFile(parse(data, num_classes=num_classes), shape)
+    except SpecError as exc:
+        raise SpecError(f"spec file '{path}': {exc}") from None
+
+
+def _parse_items(items: list[Any], num_classes: int | None) -> list[LayerSpec]:
+    texts: list[tuple[str, str]] = []  # (text to parse, source shown in messages)
+    for item in items:
+        if isinstance(item, str):
+            texts += [(s, s) for s in _split(item)]
+        elif isinstance(item, (tuple, list)):
+            texts.append((_tuple_text(item), repr(tuple(item))))
+        elif isinstance(item, Mapping) and len(item) == 1:  # YAML `- dense: 10`
+            key, value = next(iter(item.items()))
+            texts.append((f"{key} {'' if value is None else value}".strip(), f"{key}: {value}"))
+        else:
+            raise SpecError(f"layer {len(texts) + 1}: expected text like 'conv 32 3' or a tuple "
+                            f"like ('c', 32, 3). Received: {item!r}")
+    if not texts:
+        raise SpecError(f"empty spec: no layers found; write e.g. {EXAMPLE}")
+    layers = [_parse_layer(text, source, i + 1, num_classes)
+              for i, (text, source) in enumerate(texts)]
+    dense = [i for i, layer in enumerate(layers) if layer.kind == "dense"]
+    layers = [replace(layer, act=("none" if i == dense[-1] else "relu"))
+              if layer.kind == "dense" and layer.act == "" else layer
+              for i, layer in enumerate(layers)]
+    if layers[-1].kind == "flatten":
+        raise SpecError(f"{layers[-1].where()}: nothing after flatten; end with an output layer "
+                        f"such as 'dense 10', or remove the flatten")
+    return layers
+
+
+def _split(text: str) -> list[str]:
+    """Layer texts of a spec text: split at commas and new lines, `#` comments dropped."""
+    parts = (s.strip() for line in text.splitlines() for s in line.split("#")[0].split(","))
+    return [s for s in parts if s]
+
+
+def _tuple_text(item: Sequence[Any]) -> str:
+    """Notebook 001 tuple -> layer text: ('c', 64, 3) -> 'conv 64 3 pad=same'."""
+    words = [str(x) for x in item if x is not None]
+    head = words[0].lower() if words else ""
+    short = {"c": "conv", "m": "maxpool", "f": "flatten", "d": "dense"}
+    if head in short:
+        words[0] = short[head]
+        if head == "c":
+            words.append("pad=same")
+    return " ".join(words)
+
+
+def _parse_layer(text: str, source: str, pos: int, num_classes: int | None) -> LayerSpec:
+    where = f"layer {pos} {_quote(source)}"
+    if "{num_classes}" in text:
+        if num_classes is None:
+            raise SpecError(f"{where}: '{{num_classes}}' needs a value; pass num_classes or "
+                            f"write a number")
+        text = text.replace("{num_classes}", str(num_classes))
+    words = text.split()
+    head = words[0].lower()
+    if "=" in head and head.split("=")[0] in ("act", "activation"):  # `act=gelu` on its own
+        words = ["act", head.split("=", 1)[1]] + words[1:]
+        head = "act"
+    kind = ALIASES.get(head, head)
+    if kind in ACTIVATION_NAMES and kind != "none":
+        words, kind = ["act", kind] + words[1:], "act"
+    if kind not in KINDS:
+        hint = suggest(head, [*KINDS, *ALIASES, *ACTIVATION_NAMES[1:]])
+        if head == "softmax":
+            hint = " (the last dense gives logits; the loss applies softmax)"
+        raise SpecError(f"{where}: unknown layer {head!r}{hint}; known: {', '.join(KINDS[:-1])}, "
+                        f"and activations {', '.join(ACTIVATION_NAMES[1:])}")
+    positional = [w for w in words[1:] if "=" not in w]
+    options = [w for w in words[1:] if "=" in w]
+    spec_names = POSITIONAL.get(kind, ())
+    usage = " ".join([kind, *(n.upper() for n, _ in spec_names)])
+    if len(positional) < len(spec_names):
+        missing = spec_names[len(positional)][0]
+        raise SpecError(f"{where}: missing the {missing} number; write '{usage}'"
+                        + (f" e.g. '{_EXAMPLES[kind]}'" if kind in _EXAMPLES else ""))
+    if len(positional) > len(spec_names):
+        extra = positional[len(spec_names)]
+        raise SpecError(f"{where}: unexpected {extra!r}; {kind} takes '{usage}'"
+                        + (f" and options {', '.join(o + '=' for o in OPTIONS[kind])}"
+                           if kind in OPTIONS else ""))
+    values: dict[str, Any] = {}
+    for (name, typ), word in zip(spec_names, positional):
+        values[name] = _number(word, name, typ, where) if typ is not str else word.lower()
+    for word in options:
+        key, _, value = word.partition("=")
+        key = OPTION_ALIASES.get(key.lower(), key.lower())
+        allowed = OPTIONS.get(kind, ())
+        if key not in allowed:
+            takes = f"{kind} takes {', '.join(o + '=' for o in allowed)}" if allowed \
+                else f"{kind} takes no options"
+            raise SpecError(f"{where}: unknown option {key + '='!r}"
+                            f"{suggest(key, allowed)}; {takes}")
+        values[key] = _option(key, value, where)
+    return _make_layer(kind, values, where, pos, source)
+
+
+_EXAMPLES = {"conv": "conv 32 3", "dense": "dense 10", "res": "res 64", "maxpool": "maxpool 2",
+             "avgpool": "avgpool 2", "dropout": "dropout 0.5", "act": "act gelu"}
+
+
+def _make_layer(kind: str, v: dict[str, Any], where: str, pos: int, source: str) -> LayerSpec:
+    # dense keeps "" (= default) until _parse_items knows which dense is the last one
+    act = v.get("act", v.get("function", {"conv": "relu", "dense": ""}.get(kind, "none")))
+    if kind == "act" and act not in ACTIVATION_NAMES[1:]:
+        raise SpecError(f"{where}: bad activation {act!r}{suggest(act, ACTIVATION_NAMES[1:])}; "
+                        f"expected one of {', '.join(ACTIVATION_NAMES[1:])}")
+    if kind == "dropout" and not 0 <= v["rate"] < 1:
+        raise SpecError(f"{where}: dropout rate must be in [0, 1). Received: rate={v['rate']!r}")
+    kernel = v.get("kernel")
+    stride = v.get("stride", kernel if kind in ("maxpool", "avgpool") else 1)
+    padding = v.get("pad", 0)
+    if kind in ("maxpool", "avgpool") and padding == "same":
+        raise SpecError(f"{where}: pools take pad=valid or a whole number, not pad=same")
+    if isinstance(padding, int) and kind in ("maxpool", "avgpool") and padding > kernel // 2:
+        raise SpecError(f"{where}: pad must be at most half the kernel ({kernel // 2}). "
+                        f"Received: pad={padding}")
+    return LayerSpec(kind=kind, size=v.get("channels", v.get("units")), kernel=kernel,
+                     stride=stride, padding=padding, dilation=v.get("dil", 1), act=act,
+                     bn=bool(v.get("bn", False)), p=v.get("rate"), position=pos, source=source)
+
+
+def _number(word: str, name: str, typ: type, where: str) -> int | float:
+    try:
+        value = typ(word)
+    except ValueError:
+        kind = "whole number" if typ is int else "number"
+        raise SpecError(f"{where}: {name} must be a {kind}. Received: {name}={word!r}") from None
+    if typ is int and value <= 0:
+        raise SpecError(f"{where}: {name} must be a positive whole number. "
+                        f"Received: {name}={value}")
+    return value
+
+
+def _option(key: str, value: str, where: str) -> Any:
+    value = value.lower()
+    if key == "act":
+        if value not in ACTIVATION_NAMES:
+            raise SpecError(f"{where}: bad act={value!r}{suggest(value, ACTIVATION_NAMES)}; "
+                            f"expected one of {', '.join(ACTIVATION_NAMES)}")
+        return value
+    if key == "bn":
+        if value not in ("0", "1", "true", "false", "yes", "no"):
+            raise SpecError(f"{where}: bad bn={value!r}; expected bn=1 or bn=0")
+        return value in ("1", "true", "yes")
+    if key == "pad":
+        if value in ("valid", "same"):
+            return 0 if value == "valid" else "same"
+        if not value.isdigit():
+            raise SpecError(f"{where}: bad pad={value!r}; expected valid, same or a whole "
+                            f"number >= 0")
+        return int(value)
+    return _number(value, key, int, where)  # stride, dil
+
+
+# ----------------------------------------------------------------------------- text
+def to_text(layers: Sequence[LayerSpec] | Any) -> str:
+    """Canonical one-line text of a spec (implicit flattens left out); parses back equal."""
+    layers = [x for x in parse(layers) if not x.implicit]
+    dense = [i for i, x in enumerate(layers) if x.kind == "dense"]
+    return ", ".join(x.text(last_dense=bool(dense) and i == dense[-1])
+                     for i, x in enumerate(layers))
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    """(64, 3, 3) -> '64x3x3'."""
+    return "x".join(str(n) for n in shape)
+
+
+# ----------------------------------------------------------------------------- shapes
+def resolve(layers: Any, input_shape: Sequence[int]) -> list[LayerSpec]:
+    """Parse, insert an implicit flatten before each dense that follows a feature map, and
+    check every shape (raises SpecError)."""
+    shape = _check_input_shape(input_shape)
+    out: list[LayerSpec] = []
+    for layer in parse(layers):
+        if layer.kind == "dense" and len(shape) > 1:
+            out.append(LayerSpec("flatten", implicit=True, position=layer.position))
+            shape = (_prod(shape),)
+        out.append(layer)
+        shape = _next_shape(layer, shape, out[-2] if len(out) > 1 else None)
+    return out
+
+
+def infer_shapes(layers: Any, input_shape: Sequence[int]) -> list[tuple[int, ...]]:
+    """Output shape (no batch) after each layer; a dense on a feature map flattens it first.
+
+    Raises:
+        SpecError: a layer that does not fit the shape coming in.
+    """
+    shape = _check_input_shape(input_shape)
+    shapes: list[tuple[int, ...]] = []
+    prev = None
+    for layer in parse(layers):
+        shape = _next_shape(layer, shape, prev)
+        shapes.append(shape)
+        prev = layer
+    return shapes
+
+
+def _next_shape(layer: LayerSpec, shape: tuple[int, ...],
+                prev: LayerSpec | None) -> tuple[int, ...]:
+    k = layer.kind
+    after = f"after layer {prev.position}" if prev is not None else "(the model input)"
+    coming = f"input is {shape_text(shape)} {after}"
+    if k == "dense":
+        return (int(layer.size),)
+    if k == "flatten":
+        return (_prod(shape),)
+    if k in ("bn", "dropout", "act"):
+        return shape
+    if len(shape) != 3:
+        raise SpecError(f"{layer.where()}: {coming}, a vector, but {k} needs a CxHxW feature "
+                        f"map; put it before the flatten/dense layers")
+    c, h, w = shape
+    if k == "gap":
+        return (c,)
+    if k == "res":
+        return (layer.size, (h - 1) // layer.stride + 1, (w - 1) // layer.stride + 1)
+    kk, s, d = layer.kernel, layer.stride, layer.dilation
+    if layer.padding == "same":
+        if s > 1 and d * (kk - 1) % 2:
+            raise SpecError(f"{layer.where()}: pad=same with stride={s} needs an odd kernel "
+                            f"span; use an odd kernel or stride=1")
+        return (layer.size, (h - 1) // s + 1, (w - 1) // s + 1)
+    p = int(layer.padding)
+    span, room = d * (kk - 1) + 1, min(h, w) + 2 * p
+    if span > room:
+        pad = "valid" if p == 0 else str(p)
+        if k == "conv":
+            what = f"a {kk}x{kk} kernel" + (f" with dil={d} (spans {span})" if d > 1 else "")
+            biggest = (room - 1) // d + 1
+            fix = f"use pad=same or a kernel <= {biggest}" if d == 1 else \
+                f"use pad=same, a smaller kernel or a smaller dil"
+            raise SpecError(f"{layer.where()}: {coming}, {what} does not fit with pad={pad}; "
+                            f"{fix}")
+        fix = f"use a kernel <= {room}" if room >= 2 else "remove this layer"
+        raise SpecError(f"{layer.where()}: {coming}, a {kk}x{kk} pool does not fit; {fix}")
+    out_c = layer.size if k == "conv" else c
+    return (out_c, (h + 2 * p - span) // s + 1, (w + 2 * p - span) // s + 1)
+
+
+def _check_input_shape(shape: Any) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(n) for n in shape)
+        ok = len(dims) in (1, 3) and all(n > 0 and n == m for n, m in zip(dims, shape))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise SpecError(f"Expected input_shape (C, H, W) or (features,) of positive whole "
+                        f"numbers, e.g. (1, 28, 28). Received: input_shape={shape!r}")
+    return dims
+
+
+def _file_input_shape(value: Any, path: Path) -> tuple[int, ...]:
+    parts = str(value).lower().split("x") if isinstance(value, (str, int)) else value
+    try:
+        return _check_input_shape([int(str(x).strip()) for x in parts])
+    except (SpecError, ValueError, TypeError):
+        raise SpecError(f"spec file '{path}': bad input {value!r}; expected CxHxW like "
+                        f"1x28x28") from None
+
+
+# ----------------------------------------------------------------------------- build
+def build(spec: Any, input_shape: Sequence[int] | None = None, *,
+          num_classes: int | None = None) -> SpecModel:
+    """Parse, validate, infer every shape, then build a SpecModel.
+
+    Args:
+        spec: any spelling `parse` accepts.
+        input_shape: (C, H, W) or (features,) without batch; a YAML file's `input:` is used
+            when this is None.
+        num_classes: fills `{num_classes}` placeholders.
+
+    Raises:
+        SpecError: a bad spec, or one that does not fit `input_shape`.
+    """
+    from convlens.layers import build_model
+
+    if input_shape is None:
+        file_shape = None
+        if isinstance(spec, Path) or (isinstance(spec, str) and _looks_like_path(spec)):
+            file_shape = read_spec_file(spec).input_shape
+        if file_shape is None:
+            raise SpecError("Expected an input_shape such as (1, 28, 28) for this spec. "
+                            "Received: input_shape=None")
+        input_shape = file_shape
+    layers = resolve(parse(spec, num_classes=num_classes), input_shape)
+    shapes = infer_shapes(layers, input_shape)
+    return build_model(layers, tuple(input_shape), shapes, to_text(layers))
+
+
+def __getattr__(name: str) -> Any:  # `from convlens.spec import SpecModel` without eager torch
+    if name == "SpecModel":
+        from convlens.layers import SpecModel
+        return SpecModel
+    raise AttributeError(name)
+
+
+def _looks_like_path(text: str) -> bool:
+    text = text.strip()
+    return "\n" not in text and "," not in text and text.lower().endswith(SPEC_FILE_SUFFIXES)
+
+
+def _prod(shape: Sequence[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _quote(source: str) -> str:
+    """'conv 8 3' in quotes; a tuple source as it is: ('c', 8)."""
+    return source if source.startswith(("(", "[")) else repr(source)
+
+
+def _short(text: str, n: int = 40) -> str:
+    return repr(text if len(text) <= n else text[:n] + "...")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return re.sub(r"\s+", " ", lines[0]) if lines else type(exc).__name__
