@@ -268,3 +268,18 @@ def test_spec_file_errors(tmp_path):
     no_input.write_text("- dense 10\n")
     with pytest.raises(SpecError, match="Expected an input_shape"):
         build(no_input)
+
+
+def test_slicing_copying_and_hand_made_layers():
+    import copy
+
+    model = build("conv 4 3, maxpool 2, dense 3", (1, 10, 10))
+    head = model[:2]  # a plain Sequential of the first two children, names kept
+    assert type(head) is nn.Sequential and list(head._modules) == ["conv1", "maxpool1"]
+    assert head(torch.randn(1, 1, 10, 10)).shape == (1, 4, 4, 4)
+    assert model["dense1"] is model[3] and isinstance(model[0][0], nn.Conv2d)
+    clone = copy.deepcopy(model)
+    assert clone.spec_text == model.spec_text and clone.layers == model.layers
+    hand_made = [LayerSpec("conv", size=4, kernel=9, act="relu")]
+    with pytest.raises(SpecError, match="layer 1 'conv 4 9': input is 1x5x5 \\(the model input\\)"):
+        infer_shapes(hand_made, (1, 5, 5))

@@ -94,6 +94,14 @@ class SpecModel(nn.Sequential):
         self.shapes = [tuple(s) for s in shapes]
         self.output_shape = self.shapes[-1] if self.shapes else self.input_shape
 
+    def __getitem__(self, idx: int | slice | str) -> nn.Module:  # type: ignore[override]
+        """`model[i]` is the i-th child; `model[:3]` a plain nn.Sequential of those children."""
+        if isinstance(idx, slice):
+            return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))
+        if isinstance(idx, str):
+            return self._modules[idx]
+        return super().__getitem__(idx)
+
 
 def make_module(layer: LayerSpec, in_shape: tuple[int, ...]) -> nn.Module:
     """The module of one validated spec layer whose input has shape `in_shape` (no batch)."""

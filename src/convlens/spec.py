@@ -172,8 +172,8 @@ def parse(spec: Any, *, num_classes: int | None = None) -> list[LayerSpec]:
             return parse(value if isinstance(value, list) else [value], num_classes=num_classes)
         return _parse_items(_split(text), num_classes)
     if isinstance(spec, Sequence):
-        if all(isinstance(x, LayerSpec) for x in spec) and spec:
-            return list(spec)
+        if all(isinstance(x, LayerSpec) for x in spec) and spec:  # number hand-made ones
+            return [x if x.position else replace(x, position=i + 1) for i, x in enumerate(spec)]
         return _parse_items(list(spec), num_classes)
     raise SpecError(f"Expected a spec as text, a YAML file path or a list of layers. "
                     f"Received: {type(spec).__name__}")
