@@ -44,6 +44,10 @@ class ConfigError(ConvlensError, ValueError):
     """A bad option value or configuration file."""
 
 
+class TrainingError(ConvlensError):
+    """A training run that cannot go on (e.g. the loss became NaN or infinite)."""
+
+
 def suggest(word: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean X?)' for the closest choice, or '' when none is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

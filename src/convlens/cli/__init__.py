@@ -16,7 +16,7 @@ from convlens import __version__
 from convlens.errors import ConvlensError
 
 # Modules under convlens.cli that add subcommands, in the order --help lists them.
-COMMAND_MODULES = ("primer", "models")
+COMMAND_MODULES = ("primer", "models", "train")
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -1,0 +1,94 @@
+"""CLI: `convlens train` (start or resume a training run)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from convlens.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from convlens.errors import ConfigError
+
+# Flags that may go with --resume (they do not change the numbers).
+RESUME_FLAGS = ("progress",)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `train` subcommand."""
+    d = TrainConfig()
+    p = sub.add_parser(
+        "train", help="train a model on a data set; every run gets its own folder",
+        description="Train a model and keep everything in a run folder: resolved config, "
+                    "versions, metrics per epoch (CSV/JSON), last and best checkpoints "
+                    "(safetensors). Settings: defaults < --config FILE.yaml < flags. "
+                    "Ctrl-C saves a checkpoint; --resume RUN_DIR continues it.")
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings (flag names "
+                   "with _ instead of -); flags override it")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    g = p.add_argument_group("model and data")
+    g.add_argument("--model", help=f"registry name, spec text or YAML spec (default: {d.model})")
+    g.add_argument("--data", help=f"data set name (default: {d.data})")
+    g.add_argument("--data-dir", help="folder of the data set files")
+    g.add_argument("--limit-train", type=int, metavar="N", help="use the first N training images")
+    g.add_argument("--limit-test", type=int, metavar="N", help="use the first N test images")
+    g = p.add_argument_group("recipe")
+    g.add_argument("--epochs", type=int, help=f"default: {d.epochs}")
+    g.add_argument("--batch-size", type=int, help=f"default: {d.batch_size}")
+    g.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)} (default: {d.optimizer})")
+    g.add_argument("--lr", type=float, help=f"peak learning rate (default: {d.lr:g})")
+    g.add_argument("--weight-decay", type=float, help=f"default: {d.weight_decay:g}")
+    g.add_argument("--momentum", type=float, help=f"SGD momentum (default: {d.momentum:g})")
+    g.add_argument("--schedule", help=f"{', '.join(SCHEDULES)} (default: {d.schedule})")
+    g.add_argument("--label-smoothing", type=float, help=f"default: {d.label_smoothing:g}")
+    g.add_argument("--augment", help=f"e.g. crop,flip or none (default: {d.augment})")
+    g.add_argument("--seed", type=int, help=f"default: {d.seed}")
+    g.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without a better test accuracy")
+    g = p.add_argument_group("output and speed")
+    g.add_argument("--out", help="run folder (default: runs/<model>-<data>-<timestamp>)")
+    g.add_argument("--tensorboard", action="store_true", default=None,
+                   help="also write TensorBoard event files to RUN_DIR/tensorboard")
+    g.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    g.add_argument("--channels-last", action="store_true", default=None,
+                   help="channels-last memory format (often faster convolutions)")
+    g.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the model (slow start)")
+    g.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar (the per-epoch lines stay)")
+    p.set_defaults(func=cmd_train)
+
+
+def _flags(args: argparse.Namespace) -> dict:
+    """Flags the user gave (argparse leaves the others None)."""
+    keys = [k for k in TrainConfig.__dataclass_fields__ if k not in ("eval_batch_size",)]
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from convlens import train as training
+
+    flags = _flags(args)
+    try:
+        if args.resume:
+            extra = [k for k in flags if k not in RESUME_FLAGS] + (["config"] if args.config
+                                                                   else [])
+            if extra:
+                names = ", ".join("--" + k.replace("_", "-") for k in extra)
+                raise ConfigError(f"--resume continues a run with its saved config; drop "
+                                  f"{names}")
+            result = training.resume(args.resume, progress=flags.get("progress"))
+        else:
+            from convlens.config import resolve_config
+            result = training.train(resolve_config(args.config, flags))
+    except training.TrainingInterrupted as stop:
+        where = f"epoch {stop.epoch + 1} batch {stop.batch}" if stop.batch else \
+            f"the end of epoch {stop.epoch}"
+        if stop.saved:
+            print(f"convlens train: interrupted; checkpoint saved at {where}; resume with: "
+                  f"convlens train --resume {stop.run_dir}", file=sys.stderr)
+        else:
+            print("convlens train: interrupted in the middle of a step; the last checkpoint is "
+                  f"kept; resume with: convlens train --resume {stop.run_dir}", file=sys.stderr)
+        return 130
+    if result.best_epoch:
+        print(f"best test accuracy {result.best_accuracy:.2%} at epoch {result.best_epoch}; "
+              f"run folder: {result.run_dir}")
+    return 0

@@ -1,0 +1,212 @@
+"""Training configuration: one frozen dataclass, a YAML file and flags on top.
+
+Defaults < YAML file < command-line flags. `TrainConfig()` is the default recipe: a small
+batch-norm CNN (`fastcnn`), AdamW with a one-cycle schedule, label smoothing 0.1, batch 256
+and random-crop augmentation; it is chosen to be strong and fast on a 2-core CPU for
+Fashion-MNIST.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from convlens.errors import ConfigError, suggest
+
+__all__ = ["TrainConfig", "OPTIMIZERS", "SCHEDULES", "load_config_file", "merge_config",
+           "resolve_config", "config_to_yaml"]
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; saved as `config.yaml` in the run folder.
+
+    Attributes:
+        model: registry name, spec text or YAML spec file (see `convlens models`).
+        data: data set name, e.g. "fashion-mnist".
+        data_dir: where the data set files live (None: the data module's default).
+        epochs: passes over the training set.
+        batch_size: images per training step.
+        optimizer: one of OPTIMIZERS; "sgd" uses Nesterov momentum.
+        lr: peak learning rate (the one-cycle maximum, the cosine start, or the constant).
+        weight_decay: L2 (sgd, adam) or decoupled (adamw) weight decay.
+        momentum: SGD momentum (ignored by adam/adamw).
+        schedule: one of SCHEDULES, stepped once per batch.
+        label_smoothing: cross-entropy label smoothing in [0, 1).
+        augment: comma-separated augmentations, e.g. "crop,flip"; "" or "none" for none.
+        seed: seeds the weights, dropout and the data order of every epoch.
+        limit_train, limit_test: use only the first N images of a split (None: all).
+        early_stopping: stop after this many epochs without a better test accuracy (None: off).
+        tensorboard: also write TensorBoard event files.
+        threads: torch CPU threads (None: leave torch's default).
+        channels_last: run convolutions in channels-last memory format.
+        compile: wrap the model in torch.compile (slow start, sometimes faster steps).
+        progress: show a progress bar per epoch.
+        eval_batch_size: images per evaluation step (no gradients, so it can be large).
+        out: run folder (None: runs/<model>-<data>-<timestamp>).
+    """
+
+    model: str = "fastcnn"
+    data: str = "fashion-mnist"
+    data_dir: str | None = None
+    epochs: int = 10
+    batch_size: int = 256
+    optimizer: str = "adamw"
+    lr: float = 4e-3
+    weight_decay: float = 5e-2
+    momentum: float = 0.9
+    schedule: str = "onecycle"
+    label_smoothing: float = 0.1
+    augment: str = "crop"
+    seed: int = 0
+    limit_train: int | None = None
+    limit_test: int | None = None
+    early_stopping: int | None = None
+    tensorboard: bool = False
+    threads: int | None = None
+    channels_last: bool = False
+    compile: bool = False
+    progress: bool = True
+    eval_batch_size: int = 1024
+    out: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        for key in ("epochs", "batch_size", "eval_batch_size"):
+            _check_int(key, getattr(self, key), minimum=1)
+        for key in ("limit_train", "limit_test", "early_stopping", "threads"):
+            if getattr(self, key) is not None:
+                _check_int(key, getattr(self, key), minimum=1)
+        _check_int("seed", self.seed, minimum=0)
+        _check_float("lr", self.lr, low=0.0, low_open=True)
+        _check_float("weight_decay", self.weight_decay, low=0.0)
+        _check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        _check_float("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
+        for key in ("tensorboard", "channels_last", "compile", "progress"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"Expected true or false for {key}. "
+                                  f"Received: {key}={getattr(self, key)!r}")
+        for key in ("model", "data"):
+            if not isinstance(getattr(self, key), str) or not getattr(self, key).strip():
+                raise ConfigError(f"Expected a non-empty text for {key}. "
+                                  f"Received: {key}={getattr(self, key)!r}")
+        if not isinstance(self.augment, str):
+            raise ConfigError(f"Expected augmentations as text like 'crop,flip'. "
+                              f"Received: augment={self.augment!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of every field (for YAML/JSON)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (validated like `merge_config`)."""
+        return merge_config(self, changes)
+
+
+FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
+
+
+def _check_choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"Expected {key} one of {', '.join(allowed)}. "
+                          f"Received: {key}={value!r}{suggest(str(value), allowed)}")
+
+
+def _check_int(key: str, value: Any, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"Expected {key} an integer >= {minimum}. Received: {key}={value!r}")
+
+
+def _check_float(key: str, value: Any, *, low: float, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        ok = (value > low if low_open else value >= low) and value == value
+        if high is not None:
+            ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        lo = f"{'>' if low_open else '>='} {low:g}"
+        hi = "" if high is None else f" and {'<' if high_open else '<='} {high:g}"
+        raise ConfigError(f"Expected {key} a number {lo}{hi}. Received: {key}={value!r}")
+
+
+def merge_config(base: TrainConfig, overrides: Mapping[str, Any], *,
+                 source: str = "config") -> TrainConfig:
+    """`base` with `overrides` applied; None values in overrides are ignored (flag not given).
+
+    Raises:
+        ConfigError: an unknown key (with a suggestion) or a bad value.
+    """
+    changes = {}
+    for key, value in overrides.items():
+        key = str(key).replace("-", "_")
+        if key not in FIELD_NAMES:
+            raise ConfigError(f"unknown key {key!r} in {source}{suggest(key, FIELD_NAMES)}; "
+                              f"allowed: {', '.join(FIELD_NAMES)}")
+        if value is not None:
+            changes[key] = _coerce(key, value)
+    try:
+        return dataclasses.replace(base, **changes)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """YAML writes 1e-3 as text and lr: 1 as int; accept both where a float is meant."""
+    field_type = {f.name: f.type for f in fields(TrainConfig)}[key]
+    if "float" in str(field_type) and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if "float" in str(field_type) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if key == "augment" and isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping of TrainConfig keys (not yet validated)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") \
+            from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f" line {line + 1}" if line is not None else ""
+        raise ConfigError(f"config file {str(path)!r}{where} is not valid YAML") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"Expected a YAML mapping of settings in {str(path)!r}. "
+                          f"Received: {type(loaded).__name__}")
+    return loaded
+
+
+def resolve_config(file: str | Path | None = None,
+                   flags: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Defaults < YAML file < flags (flags that are None count as not given)."""
+    config = TrainConfig()
+    if file is not None:
+        config = merge_config(config, load_config_file(file), source=f"config file {str(file)!r}")
+    if flags:
+        config = merge_config(config, flags, source="flags")
+    return config
+
+
+def config_to_yaml(config: TrainConfig) -> str:
+    """The resolved config as YAML text (key order = field order)."""
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

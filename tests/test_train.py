@@ -1,0 +1,242 @@
+"""Tests of convlens.train (fit / evaluate / resume / NaN / speed switches) and convlens.config."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+
+from convlens import data as datamod
+from convlens import runs, train
+from convlens.config import TrainConfig, merge_config, resolve_config
+from convlens.data import ImageDataset
+from convlens.errors import ConfigError, ModelError, TrainingError
+
+SPEC = "conv 8 3 pad=same bn=1, maxpool 2, flatten, dropout 0.2, dense {num_classes}"
+
+
+def make_ds(n: int = 192, size: int = 8, seed: int = 0, channels: int = 1) -> ImageDataset:
+    """A learnable toy set: the label is the bright quadrant of a noisy image."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 4, (n,), generator=g)
+    images = torch.randint(0, 80, (n, channels, size, size), generator=g).to(torch.uint8)
+    h = size // 2
+    for i, label in enumerate(labels.tolist()):
+        r, c = divmod(label, 2)
+        images[i, :, r * h:(r + 1) * h, c * h:(c + 1) * h] += 150
+    return ImageDataset("quadrants", images, labels, ("tl", "tr", "bl", "br"),
+                        mean=(0.3,) * channels, std=(0.3,) * channels)
+
+
+def _iterate_batches(ds, batch_size, *, shuffle, generator, augment=None, device="cpu",
+                     drop_last=False, start_batch=0):
+    """Test double of convlens.data.iterate_batches, used only until the real one lands."""
+    n = len(ds)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    stop = n - n % batch_size if drop_last else n
+    mean = torch.tensor(ds.mean).view(1, -1, 1, 1)
+    std = torch.tensor(ds.std).view(1, -1, 1, 1)
+    for b, i in enumerate(range(0, stop, batch_size)):
+        if b < start_batch:
+            continue
+        idx = order[i:i + batch_size]
+        yield (ds.images[idx].float() / 255 - mean) / std, ds.labels[idx]
+
+
+@pytest.fixture(autouse=True)
+def fake_data(monkeypatch):
+    """load_dataset -> toy sets; iterate_batches falls back to the test double if missing."""
+    if not hasattr(datamod, "iterate_batches"):
+        monkeypatch.setattr(datamod, "iterate_batches", _iterate_batches, raising=False)
+
+    def load_dataset(name, split="train", *, data_dir=None, download=None, image_size=None):
+        return make_ds(192 if split == "train" else 96, seed=0 if split == "train" else 1)
+
+    monkeypatch.setattr(datamod, "load_dataset", load_dataset, raising=False)
+
+
+def cfg(**kw) -> TrainConfig:
+    base = dict(model=SPEC, data="quadrants", epochs=3, batch_size=32, lr=0.02, augment="none",
+                progress=False, optimizer="adamw", schedule="onecycle")
+    return TrainConfig(**{**base, **kw})
+
+
+def weights(run_dir: Path) -> bytes:
+    return (run_dir / runs.LAST).read_bytes()
+
+
+# ----------------------------------------------------------------------------- config
+def test_config_defaults_and_precedence(tmp_path):
+    d = TrainConfig()
+    assert (d.model, d.optimizer, d.schedule, d.batch_size, d.label_smoothing) == \
+        ("fastcnn", "adamw", "onecycle", 256, 0.1)
+    f = tmp_path / "c.yaml"
+    f.write_text("epochs: 4\nlr: 1e-3\nbatch_size: 64\naugment: [crop, flip]\n")
+    c = resolve_config(f, {"epochs": 7, "lr": None})
+    assert (c.epochs, c.lr, c.batch_size, c.augment) == (7, 1e-3, 64, "crop,flip")
+
+
+def test_config_errors_name_key_and_allowed(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("epoch: 3\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'epoch'.*did you mean 'epochs'.*allowed"):
+        resolve_config(f)
+    with pytest.raises(ConfigError, match=r"optimizer one of sgd, adam, adamw\. Received: "
+                                          r"optimizer='adan'"):
+        merge_config(TrainConfig(), {"optimizer": "adan"})
+    with pytest.raises(ConfigError, match=r"Expected epochs an integer >= 1. Received: epochs=0"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        TrainConfig(label_smoothing=1.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrainConfig().epochs = 3  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------------------- fit / evaluate
+class Counter(train.Callback):
+    def __init__(self):
+        self.batches = self.epochs = 0
+
+    def on_batch_end(self, state):
+        self.batches += 1
+
+    def on_epoch_end(self, state):
+        self.epochs += 1
+
+
+def test_train_learns_writes_metrics_and_calls_callbacks(tmp_path):
+    counter = Counter()
+    lines = []
+    result = train.train(cfg(out=str(tmp_path / "run")), callbacks=[counter], log=lines.append)
+    assert result.best_accuracy >= 0.9, result.history
+    assert len(result.history) == 3 and counter.epochs == 3 and counter.batches == 3 * 6
+    assert lines[0].startswith("epoch 1/3  train loss") and "img/s" in lines[0]
+    run = tmp_path / "run"
+    csv_lines = (run / "metrics.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("epoch,train_loss,train_accuracy,test_loss,test_accuracy")
+    assert len(csv_lines) == 4
+    ev = train.evaluate(train.build_model(SPEC, (1, 8, 8), 4), make_ds(50), batch_size=16)
+    assert ev.preds.shape == (50,) and 0 <= ev.accuracy <= 1 and ev.loss > 0
+
+
+def test_evaluate_matches_manual_accuracy():
+    torch.manual_seed(0)
+    model = train.build_model(SPEC, (1, 8, 8), 4)
+    ds = make_ds(70)
+    res = train.evaluate(model, ds, batch_size=32)
+    x, y = next(datamod.iterate_batches(ds, 70, shuffle=False, generator=None))
+    model.eval()
+    with torch.no_grad():
+        acc = float((model(x).argmax(1) == y).float().mean())
+    assert res.accuracy == pytest.approx(acc) and model.training is False
+    assert torch.equal(res.targets, ds.labels)
+
+
+class StopAt(train.Callback):
+    """Raise KeyboardInterrupt (as Ctrl-C would) after global step `step` or epoch `epoch`."""
+
+    def __init__(self, step=None, epoch=None):
+        self.step, self.epoch = step, epoch
+
+    def on_batch_end(self, state):
+        if state.step == self.step:
+            raise KeyboardInterrupt
+
+    def on_epoch_end(self, state):
+        if state.epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("stop, saved_at", [(dict(epoch=1), (1, 0)), (dict(step=6), (0, 6)),
+                                            (dict(step=9), (1, 3))],
+                         ids=["after-epoch-1", "last-batch-before-eval", "mid-epoch-2"])
+def test_resume_is_bitwise_identical(tmp_path, stop, saved_at):
+    straight = tmp_path / "straight"
+    train.train(cfg(out=str(straight)), log=None)
+    stopped = tmp_path / "stopped"
+    with pytest.raises(train.TrainingInterrupted) as info:
+        train.train(cfg(out=str(stopped)), callbacks=[StopAt(**stop)], log=None)
+    assert info.value.saved
+    state = runs.load_state(stopped / runs.STATE)
+    assert (state["epoch"], state["batch"]) == saved_at
+    assert weights(stopped) != weights(straight)
+    result = train.resume(stopped, log=None)
+    assert weights(stopped) == weights(straight)
+    assert (stopped / runs.BEST).read_bytes() == (straight / runs.BEST).read_bytes()
+    assert [r["test_accuracy"] for r in result.history] == \
+        [r["test_accuracy"] for r in runs.load_run(straight).metrics]
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    snapshot = {}
+
+    class Poison(train.Callback):
+        def on_epoch_end(self, state):
+            snapshot["last"] = weights(state.run_dir)
+            with torch.no_grad():
+                next(state.model.parameters()).fill_(float("nan"))
+
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 2 batch 1.*last good "
+                                            r"checkpoint is kept"):
+        train.train(cfg(out=str(tmp_path / "r")), callbacks=[Poison()], log=None)
+    assert weights(tmp_path / "r") == snapshot["last"]
+    assert runs.load_state(tmp_path / "r" / runs.STATE)["epoch"] == 1
+
+
+def test_huge_lr_diverges_with_clear_message(tmp_path):
+    with pytest.raises(TrainingError, match="loss became (nan|inf)"):
+        train.train(cfg(out=str(tmp_path / "r"), lr=1e30, optimizer="sgd", schedule="constant",
+                        epochs=2), log=None)
+
+
+def test_early_stopping(tmp_path):
+    result = train.train(cfg(out=str(tmp_path / "r"), lr=1e-12, schedule="constant", epochs=5,
+                             early_stopping=1), log=None)
+    assert result.stopped_early and len(result.history) == 2
+
+
+def test_channels_last_matches_plain_path():
+    losses = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        model = train.build_model(SPEC, (1, 8, 8), 4)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        c = cfg(epochs=1, channels_last=channels_last, optimizer="sgd")
+        res = train.fit(model, make_ds(), make_ds(96, seed=1), c, log=None)
+        losses.append(res.history[-1])
+    assert losses[0]["test_loss"] == pytest.approx(losses[1]["test_loss"], rel=1e-3)
+    assert losses[0]["train_loss"] == pytest.approx(losses[1]["train_loss"], rel=1e-3)
+
+
+@pytest.mark.slow
+def test_compile_matches_plain_path():
+    pytest.importorskip("torch._dynamo")
+    results = []
+    for compile_ in (False, True):
+        torch.manual_seed(0)
+        # no dropout: compiled graphs draw their random numbers differently
+        model = train.build_model(SPEC.replace("dropout 0.2, ", ""), (1, 8, 8), 4)
+        try:
+            model = torch.compile(model) if compile_ else model
+            res = train.fit(model, make_ds(64), make_ds(32, seed=1),
+                            cfg(epochs=1, optimizer="sgd", compile=compile_), log=None)
+        except Exception as exc:  # no compiler toolchain on this machine
+            pytest.skip(f"torch.compile unavailable: {type(exc).__name__}")
+        results.append(res.history[-1]["test_loss"])
+    assert results[0] == pytest.approx(results[1], rel=1e-3)
+
+
+def test_tensorboard_event_files(tmp_path):
+    train.train(cfg(out=str(tmp_path / "r"), epochs=1, tensorboard=True), log=None)
+    assert list((tmp_path / "r" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_build_model_rejects_wrong_channels(tmp_path):
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: 3x8x8\nlayers:\n  - conv 8 3\n  - flatten\n  - dense 4\n")
+    with pytest.raises(ModelError, match=r"built for 3-channel input \(3x8x8\); toy images are "
+                                         r"1x8x8"):
+        train.build_model(str(spec), (1, 8, 8), 4, data_name="toy")
+    assert train.build_model(str(spec), (3, 8, 8), 4)(torch.zeros(1, 3, 8, 8)).shape == (1, 4)
