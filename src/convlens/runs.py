@@ -109,7 +109,7 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
                               f"file") from None
     target = _plain_module(model).state_dict()
     missing = [k for k in target if k not in tensors]
-    unexpected = [k for k in tensors if k not in target]
+    unexpected = sorted(k for k in tensors if k not in target)
     wrong = [f"{k} {tuple(tensors[k].shape)} vs {tuple(v.shape)}" for k, v in target.items()
              if k in tensors and tensors[k].shape != v.shape]
     if missing or unexpected or wrong:

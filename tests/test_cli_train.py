@@ -1,0 +1,251 @@
+"""Tests of `convlens train`: run folder, config precedence, one-line errors, resume, Ctrl-C."""
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from convlens import runs
+
+# Toy data for the CLI, as source so that a subprocess can use it too.
+HELPERS = '''
+import time
+from pathlib import Path
+import torch
+from convlens import data as datamod
+from convlens.data import ImageDataset
+from convlens.errors import DataError
+
+
+def make_ds(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 4, (n,), generator=g)
+    images = torch.randint(0, 80, (n, 1, 8, 8), generator=g).to(torch.uint8)
+    for i, label in enumerate(labels.tolist()):
+        r, c = divmod(label, 2)
+        images[i, :, r * 4:(r + 1) * 4, c * 4:(c + 1) * 4] += 150
+    return ImageDataset("quadrants", images, labels, ("tl", "tr", "bl", "br"), (0.3,), (0.3,))
+
+
+def load_dataset(name, split="train", *, data_dir=None, download=None, image_size=None):
+    if name != "quadrants":
+        raise DataError(f"unknown data set {name!r}; known: quadrants")
+    return make_ds(192 if split == "train" else 96, 0 if split == "train" else 1)
+
+
+def fallback_iterate_batches(ds, batch_size, *, shuffle, generator, augment=None,
+                             device="cpu", drop_last=False, start_batch=0):
+    n = len(ds)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    stop = n - n % batch_size if drop_last else n
+    mean, std = torch.tensor(ds.mean).view(1, -1, 1, 1), torch.tensor(ds.std).view(1, -1, 1, 1)
+    for b, i in enumerate(range(0, stop, batch_size)):
+        if b >= start_batch:
+            idx = order[i:i + batch_size]
+            yield (ds.images[idx].float() / 255 - mean) / std, ds.labels[idx]
+
+
+def install(monkeypatch=None, delay=0.0, marker=None):
+    """Fake load_dataset; iterate_batches falls back to a test double until data.py has it."""
+    iterate = getattr(datamod, "iterate_batches", None) or fallback_iterate_batches
+    epochs = []
+
+    def slow_iterate(ds, batch_size, **kw):
+        if kw.get("shuffle"):
+            epochs.append(1)
+        for b, batch in enumerate(iterate(ds, batch_size, **kw)):
+            if kw.get("shuffle"):
+                time.sleep(delay)
+                if marker and len(epochs) == 2 and b == 1:
+                    Path(marker).touch()
+            yield batch
+
+    new = {"load_dataset": load_dataset, "iterate_batches": slow_iterate if delay else iterate}
+    for key, value in new.items():
+        if monkeypatch is not None:
+            monkeypatch.setattr(datamod, key, value, raising=False)
+        else:
+            setattr(datamod, key, value)
+'''
+exec(HELPERS)  # noqa: S102 - defines make_ds, load_dataset, install
+
+SPEC = "conv 8 3 pad=same bn=1, maxpool 2, flatten, dropout 0.2, dense {num_classes}"
+ARGS = ("train", "--model", SPEC, "--data", "quadrants", "--epochs", "2", "--batch-size", "32",
+        "--lr", "0.02", "--augment", "none", "--no-progress")
+
+
+@pytest.fixture(autouse=True)
+def fake_data(monkeypatch):
+    install(monkeypatch)  # noqa: F821
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_train_writes_the_run_folder(cli, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("epochs: 5\nseed: 4\nlabel_smoothing: 0.05\n")
+    out = tmp_path / "run"
+    r = cli(*ARGS, "--config", config, "--out", out, "--tensorboard")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0].startswith("epoch 1/2  train loss") and lines[1].startswith("epoch 2/2")
+    assert lines[-1].startswith("best test accuracy") and str(out) in lines[-1]
+    for name in ("config.yaml", "run.json", "model.txt", "metrics.csv", "metrics.json",
+                 "model.safetensors", "best.safetensors", "state.pt", "checksums.json"):
+        assert (out / name).is_file(), name
+    resolved = yaml.safe_load((out / "config.yaml").read_text())
+    assert (resolved["epochs"], resolved["seed"], resolved["label_smoothing"]) == (2, 4, 0.05)
+    info = json.loads((out / "run.json").read_text())
+    assert info["classes"] == ["tl", "tr", "bl", "br"] and info["data"] == "quadrants"
+    assert (info["mean"], info["std"], info["input_shape"]) == ([0.3], [0.3], [1, 8, 8])
+    assert info["model"] == SPEC and info["spec_text"].endswith("dense 4")
+    assert {"python", "torch", "torchvision", "numpy", "convlens"} <= set(info["versions"])
+    assert len(json.loads((out / "metrics.json").read_text())) == 2
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    run = runs.load_run(out)
+    assert run.model(torch.zeros(1, 1, 8, 8)).shape == (1, 4)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--optimizer", "adan"), "Expected optimizer one of sgd, adam, adamw. Received: "
+                              "optimizer='adan' (did you mean 'adam'?)"),
+    (("--schedule", "linear"), "Expected schedule one of onecycle, cosine, constant."),
+    (("--epochs", "0"), "Expected epochs an integer >= 1. Received: epochs=0"),
+    (("--model", "fastcnx"), "unknown model 'fastcnx' (did you mean 'fastcnn'?)"),
+    (("--data", "quadrantz"), "unknown data set 'quadrantz'"),
+    (("--config", "BADKEY"), "unknown key 'optimiser' in config file"),
+    (("--model", "NETYAML"), "is built for 3-channel input (3x8x8); quadrants images are 1x8x8"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(cli, tmp_path, extra, message):
+    (tmp_path / "bad.yaml").write_text("optimiser: sgd\n")
+    (tmp_path / "net.yaml").write_text("input: 3x8x8\nlayers: [conv 4 3, flatten, dense 4]\n")
+    extra = tuple({"BADKEY": tmp_path / "bad.yaml", "NETYAML": tmp_path / "net.yaml"}.get(e, e)
+                  for e in extra)
+    r = cli(*ARGS, "--out", tmp_path / "run", *extra)
+    assert r.code == 2 and r.out == ""
+    assert r.err.startswith("convlens train: error: ") and r.err.count("\n") == 1, r.err
+    assert message in r.err
+    assert not (tmp_path / "run").exists()
+
+
+def test_existing_run_is_not_overwritten(cli, tmp_path):
+    out = tmp_path / "run"
+    assert cli(*ARGS, "--out", out, "--epochs", "1").code == 0
+    before = snapshot(out)
+    r = cli(*ARGS, "--out", out)
+    assert r.code == 2 and "already holds a run; continue it with --resume" in r.err
+    assert snapshot(out) == before
+    r = cli("train", "--resume", out, "--lr", "0.1")
+    assert r.code == 2 and "saved config; drop --lr" in r.err
+    r = cli("train", "--resume", out, "--no-progress")  # finished: nothing to do
+    assert r.code == 0 and snapshot(out) == before
+
+
+class Evil:
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def _retune(out: Path) -> None:
+    """Rewrite checksums.json so a forged file gets past the checksum to the next check."""
+    sums = {n: hashlib.sha256((out / n).read_bytes()).hexdigest()
+            for n in (runs.LAST, runs.BEST, runs.STATE)}
+    (out / runs.CHECKSUMS).write_text(json.dumps(sums))
+
+
+def _truncate_weights(out, other):
+    data = (out / runs.LAST).read_bytes()
+    (out / runs.LAST).write_bytes(data[:100])
+
+
+def _flip_state_byte(out, other):
+    data = bytearray((out / runs.STATE).read_bytes())
+    data[len(data) // 2] ^= 1
+    (out / runs.STATE).write_bytes(bytes(data))
+
+
+def _pickle_payload(out, other):
+    torch.save({"epoch": 1, "x": Evil(str(out / "pwned"))}, out / runs.STATE)
+    _retune(out)
+
+
+def _truncated_state(out, other):
+    (out / runs.STATE).write_bytes((out / runs.STATE).read_bytes()[:64])
+    _retune(out)
+
+
+def _other_architecture(out, other):
+    (out / runs.LAST).write_bytes((other / runs.LAST).read_bytes())
+    _retune(out)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_truncate_weights, "model.safetensors' does not match its checksum"),
+    (_flip_state_byte, "state.pt' does not match its checksum"),
+    (_pickle_payload, "holds objects other than tensors and plain data; refusing to load it"),
+    (_truncated_state, "state.pt' is truncated or corrupt"),
+    (_other_architecture, "is from another architecture: shapes differ (checkpoint vs model): "
+                          "conv1.0.weight (16, 1, 3, 3) vs (8, 1, 3, 3)"),
+])
+def test_resume_refuses_bad_checkpoints_and_keeps_files(cli, tmp_path, damage, message):
+    out, other = tmp_path / "run", tmp_path / "other"
+    assert cli(*ARGS, "--out", out, "--epochs", "1").code == 0
+    assert cli(*ARGS, "--out", other, "--epochs", "1", "--model", SPEC.replace("8", "16")).code \
+        == 0
+    (out / "config.yaml").write_text((out / "config.yaml").read_text().replace("epochs: 1",
+                                                                               "epochs: 2"))
+    damage(out, other)
+    before = snapshot(out)
+    r = cli("train", "--resume", out, "--no-progress")
+    assert r.code == 2 and r.err.count("\n") == 1, r.err
+    assert message in r.err, r.err
+    assert snapshot(out) == before and not (out / "pwned").exists()
+
+
+def test_resume_on_folder_that_is_not_a_run(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = cli("train", "--resume", tmp_path / "empty")
+    assert r.code == 2 and "is not a run folder (no run.json)" in r.err
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_sigint_in_a_subprocess_then_resume_is_bitwise_identical(cli, tmp_path):
+    straight = tmp_path / "straight"
+    assert cli(*ARGS, "--epochs", "3", "--out", straight).code == 0
+    script = tmp_path / "run_train.py"
+    marker = tmp_path / "in-epoch-2"
+    script.write_text(HELPERS + f"\ninstall(delay=0.15, marker={str(marker)!r})\n"
+                      "import sys\nfrom convlens.cli import main\n"
+                      f"sys.exit(main({[*ARGS, '--epochs', '3', '--out', 'stopped']!r}))\n")
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    stopped = tmp_path / "stopped"
+    assert err.strip().splitlines()[-1] == (
+        "convlens train: interrupted; checkpoint saved at epoch 2 batch "
+        f"{runs.load_state(stopped / runs.STATE)['batch']}; resume with: "
+        "convlens train --resume stopped")
+    assert runs.load_state(stopped / runs.STATE)["epoch"] == 1
+    r = cli("train", "--resume", stopped, "--no-progress")
+    assert r.code == 0, r.err
+    assert (stopped / runs.LAST).read_bytes() == (straight / runs.LAST).read_bytes()

@@ -1,0 +1,143 @@
+"""Tests of convlens.runs: atomic writes, safetensors checkpoints, safe state loading, load_run."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+from convlens import runs
+from convlens.config import TrainConfig
+from convlens.data import ImageDataset
+from convlens.errors import CheckpointError
+
+
+def net(width: int = 4) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, width, 3), nn.BatchNorm2d(width), nn.Flatten(),
+                         nn.Linear(width * 36, 3))
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "f.bin"
+    runs.atomic_write_bytes(path, b"old")
+    runs.atomic_write_bytes(path, b"new")
+    assert path.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "f.bin"
+    runs.atomic_write_bytes(path, b"old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        runs.atomic_write_bytes(path, b"new")
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_weights_roundtrip_and_bad_files(tmp_path):
+    a, b = net(), net()
+    runs.save_weights(tmp_path / "w.safetensors", a)
+    runs.load_weights(b, tmp_path / "w.safetensors")
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+    data = (tmp_path / "w.safetensors").read_bytes()
+    (tmp_path / "t.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"t\.safetensors' is truncated or not a "
+                                              r"safetensors file$"):
+        runs.load_weights(b, tmp_path / "t.safetensors")
+    with pytest.raises(CheckpointError, match=r"from another architecture: shapes differ "
+                                              r"\(checkpoint vs model\): 0\.weight \(4, 1, 3, 3\) "
+                                              r"vs \(8, 1, 3, 3\)"):
+        runs.load_weights(net(8), tmp_path / "w.safetensors")
+    with pytest.raises(CheckpointError, match=r"architecture: missing keys: 4\.weight, 4\.bias$"):
+        runs.load_weights(nn.Sequential(*net(), nn.Linear(3, 2)), tmp_path / "w.safetensors")
+    with pytest.raises(CheckpointError, match=r"architecture: unexpected keys: 1\.bias, "):
+        runs.load_weights(nn.Sequential(nn.Conv2d(1, 4, 3)), tmp_path / "w.safetensors")
+
+
+class Evil:
+    """A pickle payload that would create a file when unpickled."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_state_with_pickle_payload_is_refused(tmp_path):
+    target = tmp_path / "pwned"
+    with open(tmp_path / "state.pt", "wb") as f:
+        torch.save({"epoch": 1, "x": Evil(str(target))}, f)
+    with pytest.raises(CheckpointError, match="holds objects other than tensors and plain data; "
+                                              "refusing to load it"):
+        runs.load_state(tmp_path / "state.pt")
+    assert not target.exists()
+    raw = tmp_path / "raw.pt"
+    raw.write_bytes(pickle.dumps(Evil(str(target)), protocol=2))
+    with pytest.raises(CheckpointError):
+        runs.load_state(raw)
+    assert not target.exists()
+
+
+def test_state_truncated_and_checksums(tmp_path):
+    model = net()
+    runs.save_checkpoint(tmp_path, model, {"epoch": 1, "t": torch.arange(5)}, best=True)
+    assert runs.load_state(tmp_path / runs.STATE)["epoch"] == 1
+    runs.verify_checksums(tmp_path, (runs.LAST, runs.BEST, runs.STATE))
+    data = (tmp_path / runs.STATE).read_bytes()
+    (tmp_path / runs.STATE).write_bytes(data[:40])
+    with pytest.raises(CheckpointError, match="is truncated or corrupt$"):
+        runs.load_state(tmp_path / runs.STATE)
+    with pytest.raises(CheckpointError, match="does not match its checksum"):
+        runs.verify_checksums(tmp_path, (runs.STATE,))
+    w = bytearray((tmp_path / runs.LAST).read_bytes())
+    w[-1] ^= 0xFF  # a flipped bit in the weights still parses as safetensors
+    (tmp_path / runs.LAST).write_bytes(bytes(w))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors' does not match its checksum"):
+        runs.verify_checksums(tmp_path, (runs.LAST,))
+
+
+def test_not_a_run_folder(tmp_path):
+    with pytest.raises(CheckpointError, match=r"is not a run folder \(no run\.json\)"):
+        runs.read_run_info(tmp_path)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        runs.read_run_info(tmp_path / "nope")
+    (tmp_path / "x.txt").write_text("keep")
+    with pytest.raises(CheckpointError, match="exists and is not an empty folder"):
+        runs.check_run_dir(tmp_path)
+    assert (tmp_path / "x.txt").read_text() == "keep"
+
+
+def test_create_run_and_load_run(tmp_path):
+    spec = "conv 4 3, flatten, dense {num_classes}"
+    from convlens.models import get_model
+
+    torch.manual_seed(0)
+    model = get_model(spec, input_shape=(1, 8, 8), num_classes=3)
+    ds = ImageDataset("toy", torch.zeros(5, 1, 8, 8, dtype=torch.uint8),
+                      torch.zeros(5, dtype=torch.int64), ("a", "b", "c"), (0.5,), (0.25,))
+    config = TrainConfig(model=spec, data="toy", seed=3)
+    runs.create_run(tmp_path / "r", config, model, ds)
+    runs.save_checkpoint(tmp_path / "r", model, {"epoch": 1}, best=True)
+    runs.write_metrics(tmp_path / "r", [{"epoch": 1, "test_accuracy": 0.5}])
+    info = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert set(info["versions"]) == {"python", "torch", "torchvision", "numpy", "convlens"}
+    assert "git_commit" in info and info["seed"] == 3 and info["input_shape"] == [1, 8, 8]
+    assert (tmp_path / "r" / "model.txt").read_text().strip() == model.spec_text
+    run = runs.load_run(tmp_path / "r")
+    assert run.classes == ("a", "b", "c") and run.mean == (0.5,) and run.std == (0.25,)
+    assert run.config == config and run.weights == runs.BEST and not run.model.training
+    assert run.metrics == [{"epoch": 1, "test_accuracy": 0.5}]
+    x = torch.rand(2, 1, 8, 8)
+    model.eval()
+    assert torch.equal(run.model(x), model(x))
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        runs.check_run_dir(tmp_path / "r")
+    assert runs.slug("conv 32 3, maxpool 2") == "conv-32-3-maxpool-2"
