@@ -96,7 +96,7 @@ def test_train_writes_the_run_folder(cli, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("epochs: 5\nseed: 4\nlabel_smoothing: 0.05\n")
     out = tmp_path / "run"
-    r = cli(*ARGS, "--config", config, "--out", out, "--tensorboard")
+    r = cli(*ARGS, "--config", config, "--out", out, "--tensorboard", "--no-channels-last")
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0].startswith("epoch 1/2  train loss") and lines[1].startswith("epoch 2/2")
@@ -106,6 +106,7 @@ def test_train_writes_the_run_folder(cli, tmp_path):
         assert (out / name).is_file(), name
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert (resolved["epochs"], resolved["seed"], resolved["label_smoothing"]) == (2, 4, 0.05)
+    assert resolved["channels_last"] is False and resolved["tensorboard"] is True
     info = json.loads((out / "run.json").read_text())
     assert info["classes"] == ["tl", "tr", "bl", "br"] and info["data"] == "quadrants"
     assert (info["mean"], info["std"], info["input_shape"]) == ([0.3], [0.3], [1, 8, 8])

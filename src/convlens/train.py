@@ -25,10 +25,10 @@ from torch import nn
 from convlens import data as datamod
 from convlens import runs
 from convlens.config import TrainConfig
-from convlens.errors import CheckpointError, ModelError, TrainingError
+from convlens.errors import CheckpointError, TrainingError
 
 __all__ = ["Callback", "TrainState", "EvalResult", "FitResult", "TrainingInterrupted",
-           "train_one_epoch", "evaluate", "fit", "train", "resume", "build_model",
+           "train_one_epoch", "evaluate", "fit", "train", "resume",
            "make_optimizer", "make_scheduler", "epoch_generator"]
 
 Log = Callable[[str], None]
@@ -356,34 +356,6 @@ class _SigintFlag:
 
 
 # ----------------------------------------------------------------------------- whole runs
-def build_model(model: str, input_shape: Sequence[int], num_classes: int, *,
-                data_name: str = "the data") -> nn.Module:
-    """get_model plus a check that the model takes `input_shape` images (ModelError if not)."""
-    from convlens.models import get_model
-    from convlens.spec import SPEC_FILE_SUFFIXES, read_spec_file
-
-    c, h, w = input_shape
-    if model.strip().lower().endswith(SPEC_FILE_SUFFIXES) and Path(model).is_file():
-        declared = read_spec_file(model).input_shape
-        if declared is not None and declared[0] != c:
-            raise ModelError(f"spec file {model!r} is built for {declared[0]}-channel input "
-                             f"({'x'.join(map(str, declared))}); {data_name} images are "
-                             f"{c}x{h}x{w}; change its `input:` or use {c}-channel data")
-    net = get_model(model, input_shape=tuple(input_shape), num_classes=num_classes)
-    net.eval()
-    with torch.no_grad():
-        try:
-            out = net(torch.zeros(2, c, h, w))
-        except RuntimeError as exc:
-            raise ModelError(f"model {model!r} does not take {data_name} images ({c}x{h}x{w}): "
-                             f"{str(exc).splitlines()[0][:160]}") from None
-    if out.shape != (2, num_classes):
-        raise ModelError(f"model {model!r} gives outputs of shape {tuple(out.shape[1:])}; "
-                         f"{data_name} needs {num_classes} classes")
-    net.train()
-    return net
-
-
 def _prepare(cfg: TrainConfig) -> tuple[Any, Any, nn.Module]:
     """Load both splits and build the model (seeded); every user error happens here."""
     if cfg.threads:
@@ -397,7 +369,7 @@ def _prepare(cfg: TrainConfig) -> tuple[Any, Any, nn.Module]:
     if _wants_augment(cfg.augment):
         datamod.parse_augment(cfg.augment)  # validate before anything is written
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, train_ds.input_shape, train_ds.num_classes,
+    model = runs.build_model(cfg.model, train_ds.input_shape, train_ds.num_classes,
                         data_name=cfg.data)
     return train_ds, test_ds, model
 
