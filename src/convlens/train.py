@@ -151,9 +151,9 @@ def train_one_epoch(state: TrainState, train_ds: datamod.ImageDataset, *, augmen
             state.correct += int((logits.argmax(1) == y).sum())
             state.seen += len(y)
             state.seconds = time.perf_counter() - start
-            bar.set_postfix(loss=f"{state.loss_sum / state.seen:.3f}",
-                            acc=f"{state.correct / state.seen:.1%}",
-                            img_s=f"{state.seen / max(state.seconds, 1e-9):,.0f}")
+            bar.set_postfix({"loss": f"{state.loss_sum / state.seen:.3f}",
+                             "acc": f"{state.correct / state.seen:.1%}",
+                             "img/s": f"{state.seen / max(state.seconds, 1e-9):,.0f}"})
             for cb in callbacks:
                 cb.on_batch_end(state)
             if stop_requested():
