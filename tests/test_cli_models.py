@@ -47,8 +47,14 @@ def test_summary_of_the_002_net(cli, models):
     assert result.code == 0, result
     assert "Total params: 94,890\nTrainable params: 94,890\nNon-trainable params: 0\n" \
         in result.out
-    assert "conv1 (Conv2d" in result.out and "(auto)" in result.out
+    assert "conv1 (Conv2d" in result.out and "(auto)" not in result.out
     assert "params = 3*3*" not in result.out
+
+
+def test_summary_marks_an_automatic_flatten(cli, models):
+    result = cli("summary", NET_002.replace("flatten, ", ""), "--input", "3x32x32")
+    assert result.code == 0, result
+    assert "(auto)" in result.out and "Total params: 94,890" in result.out
 
 
 def test_summary_explain(cli, models):
