@@ -123,7 +123,9 @@ def create_model(name: str, *, in_channels: int | None = None, num_classes: int 
         raise ModelError(f"Expected num_classes >= 1. Received: num_classes={num_classes!r}")
     c = info.default_input[0] if in_channels is None else in_channels
     size = info.default_input[1:] if image_size is None else image_size
-    return _REGISTRY[name][1](in_channels=c, num_classes=num_classes, image_size=size, **kwargs)
+    model = _REGISTRY[name][1](in_channels=c, num_classes=num_classes, image_size=size, **kwargs)
+    model.registry_name = name  # summaries and pictures show the name the user typed
+    return model
 
 
 def get_model(name_or_spec: str | Path | Sequence[Any], *,

@@ -302,7 +302,7 @@ def _assemble(model: nn.Module, shape: tuple[int, ...], rec: _Recorder,
     total = sum(p.numel() for p in params)
     trainable = sum(p.numel() for p in params if p.requires_grad)
     return ModelSummary(
-        model_name=type(model).__name__, input_shape=shape, rows=tuple(rows),
+        model_name=getattr(model, "registry_name", None) or type(model).__name__, input_shape=shape, rows=tuple(rows),
         total_params=total, trainable_params=trainable, non_trainable_params=total - trainable,
         total_mult_adds=sum(c.mult_adds for c in rec.calls),
         activation_bytes=sum(r.memory_bytes for r in rows),

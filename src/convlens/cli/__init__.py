@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -54,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"convlens {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `convlens summary ... | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"convlens {args.command}: interrupted", file=sys.stderr)
         return 130
