@@ -58,7 +58,7 @@ def fake_data(monkeypatch):
 
 def cfg(**kw) -> TrainConfig:
     base = dict(model=SPEC, data="quadrants", epochs=3, batch_size=32, lr=0.02, augment="none",
-                progress=False, optimizer="adamw", schedule="onecycle")
+                progress=False, optimizer="adamw", schedule="onecycle", amp="none")
     return TrainConfig(**{**base, **kw})
 
 
@@ -208,6 +208,26 @@ def test_channels_last_matches_plain_path():
         losses.append(res.history[-1])
     assert losses[0]["test_loss"] == pytest.approx(losses[1]["test_loss"], rel=1e-3)
     assert losses[0]["train_loss"] == pytest.approx(losses[1]["train_loss"], rel=1e-3)
+
+
+def test_bf16_autocast_matches_float32_path():
+    rows = []
+    for amp in ("none", "bf16"):
+        torch.manual_seed(0)
+        model = runs.build_model(SPEC, (1, 8, 8), 4)
+        res = train.fit(model, make_ds(), make_ds(96, seed=1), cfg(epochs=2, amp=amp), log=None)
+        rows.append(res.history[-1])
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert rows[1]["train_loss"] == pytest.approx(rows[0]["train_loss"], rel=0.05)
+    assert rows[1]["test_accuracy"] == pytest.approx(rows[0]["test_accuracy"], abs=0.05)
+
+
+def test_amp_auto_follows_the_processor(monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert train.amp_dtype("auto") is None
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert train.amp_dtype("auto") is torch.bfloat16
+    assert train.amp_dtype("none") is None
 
 
 @pytest.mark.slow

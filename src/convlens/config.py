@@ -17,11 +17,12 @@ import yaml
 
 from convlens.errors import ConfigError, suggest
 
-__all__ = ["TrainConfig", "OPTIMIZERS", "SCHEDULES", "load_config_file", "merge_config",
+__all__ = ["TrainConfig", "OPTIMIZERS", "SCHEDULES", "AMP_MODES", "load_config_file", "merge_config",
            "resolve_config", "config_to_yaml"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "cosine", "constant")
+AMP_MODES = ("auto", "bf16", "fp16", "none")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class TrainConfig:
         channels_last: run convolutions in channels-last memory format (on by default: one
             fastcnn step of 256 images took 0.12 s instead of 0.15 s on 2 CPU cores).
         compile: wrap the model in torch.compile (slow start, sometimes faster steps).
+        amp: mixed precision, one of AMP_MODES: "auto" uses bfloat16 autocast where the
+            processor computes it natively (on the 2-core AMD EPYC we test on, a fastcnn step
+            of 256 images took 69 ms instead of 145 ms) and float32 elsewhere; weights and
+            optimizer state stay float32. "none" is the plain float32 path.
         progress: show a progress bar per epoch.
         eval_batch_size: images per evaluation step (no gradients, so it can be large).
         out: run folder (None: runs/<model>-<data>-<timestamp>).
@@ -74,6 +79,7 @@ class TrainConfig:
     threads: int | None = None
     channels_last: bool = True
     compile: bool = False
+    amp: str = "auto"
     progress: bool = True
     eval_batch_size: int = 1024
     out: str | None = None
@@ -81,6 +87,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("amp", self.amp, AMP_MODES)
         for key in ("epochs", "batch_size", "eval_batch_size"):
             _check_int(key, getattr(self, key), minimum=1)
         for key in ("limit_train", "limit_test", "early_stopping", "threads"):

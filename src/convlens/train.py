@@ -106,6 +106,22 @@ def to_model_input(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
+def autocast(amp: str, device_type: str = "cpu") -> Any:
+    """The autocast context of an `amp` mode (a no-op context for float32)."""
+    dtype = amp_dtype(amp, device_type)
+    return torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
+def amp_dtype(amp: str, device_type: str = "cpu") -> torch.dtype | None:
+    """bfloat16/float16 for mixed precision, None for plain float32 ("auto": native bf16 only)."""
+    if amp == "auto":
+        if device_type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+        native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        return torch.bfloat16 if device_type == "cpu" and native else None
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}[amp]
+
+
 def steps_per_epoch(n_images: int, batch_size: int) -> int:
     # drop_last when there is more than one batch: a batch of 1 breaks batch norm
     return n_images // batch_size if n_images >= batch_size else 1
@@ -131,7 +147,8 @@ def train_one_epoch(state: TrainState, train_ds: datamod.ImageDataset, *, augmen
         for x, y in bar:                                  # x (B, C, H, W) float, y (B,) int64
             x = to_model_input(x, cfg.channels_last)
             state.in_step = True
-            logits = model(x)                             # (B, num_classes)
+            with autocast(cfg.amp):
+                logits = model(x).float()                 # (B, num_classes)
             loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
             if not torch.isfinite(loss):
                 raise TrainingError(
@@ -164,13 +181,14 @@ def train_one_epoch(state: TrainState, train_ds: datamod.ImageDataset, *, augmen
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, ds: datamod.ImageDataset, batch_size: int = 1024, *,
-             channels_last: bool = False) -> EvalResult:
+             channels_last: bool = False, amp: str = "none") -> EvalResult:
     """Loss and accuracy of `model` on all of `ds` (eval mode, no gradients)."""
     was_training = model.training
     model.eval()
     loss_sum, preds = 0.0, []
     for x, y in datamod.iterate_batches(ds, batch_size, shuffle=False, generator=None):
-        logits = model(to_model_input(x, channels_last))  # (B, num_classes)
+        with autocast(amp):
+            logits = model(to_model_input(x, channels_last)).float()  # (B, num_classes)
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         preds.append(logits.argmax(1))
     model.train(was_training)
@@ -232,7 +250,7 @@ def fit(model: nn.Module, train_ds: datamod.ImageDataset, test_ds: datamod.Image
                 train_one_epoch(state, train_ds, augment=augment, callbacks=callbacks,
                                 stop_requested=stop_flag.is_set)
                 result = evaluate(model, test_ds, cfg.eval_batch_size,
-                                  channels_last=cfg.channels_last)
+                                  channels_last=cfg.channels_last, amp=cfg.amp)
                 row = _epoch_row(state, result)
                 improved = result.accuracy > state.best_accuracy
                 if improved:

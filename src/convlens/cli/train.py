@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from convlens.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from convlens.config import AMP_MODES, OPTIMIZERS, SCHEDULES, TrainConfig
 from convlens.errors import ConfigError
 
 # Flags that may go with --resume (they do not change the numbers).
@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="channels-last memory format, faster convolutions on CPU "
                         f"(default: {'on' if d.channels_last else 'off'})")
+    g.add_argument("--amp", choices=AMP_MODES,
+                   help="mixed precision: auto = bfloat16 where the processor has it natively "
+                        f"(about 2x faster on recent CPUs), none = float32 (default: {d.amp})")
     g.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model (slow start)")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=None,

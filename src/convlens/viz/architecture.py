@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from convlens.errors import ConfigError
 from convlens.summary import ModelSummary, shape_text, summary
+from convlens.viz.figures import save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -122,8 +123,7 @@ def draw_summary(s: ModelSummary, *, out: str | Path | None = None) -> Figure:
                frameon=False, handlelength=1.2, columnspacing=1.2, borderaxespad=0,
                bbox_to_anchor=((MARGIN - 2) / total_w, 1 - (MARGIN + 3.9 * FONT + 2) / total_h))
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=DPI, facecolor="white")
+        save_figure(fig, path, dpi=DPI, close=False)
     return fig
 
 
