@@ -1,0 +1,186 @@
+"""Evaluate a trained run: accuracy, per-class precision and recall, confusion matrix.
+
+`evaluate_run(run)` runs the model over a whole split once and keeps, for every image, the
+predicted class and its probabilities; everything else (confusion matrix, per-class numbers,
+most confused pairs, top losses) is arithmetic on those, so the look-inside pictures reuse
+one `Evaluation` instead of running the model again.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import html
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from convlens import data as datamod
+from convlens.errors import DataError, ModelError
+from convlens.runs import Run, atomic_write_json, atomic_write_text, load_run
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of evaluating a run on one split.
+
+    Attributes:
+        data: data set name; split: "test" or "train".
+        classes: class names, index = label.
+        probs: (N, K) float32 softmax probabilities.
+        targets: (N,) true labels.
+        loss: mean cross-entropy; accuracy: fraction correct.
+    """
+
+    data: str
+    split: str
+    classes: tuple[str, ...]
+    probs: np.ndarray
+    targets: np.ndarray
+    loss: float
+
+    @property
+    def preds(self) -> np.ndarray:
+        """(N,) predicted labels."""
+        return self.probs.argmax(1)
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.preds == self.targets).mean()) if len(self.targets) else 0.0
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """(K, K) counts: row = true class, column = predicted class."""
+        k = len(self.classes)
+        return np.bincount(self.targets * k + self.preds, minlength=k * k).reshape(k, k)
+
+    def per_class(self) -> list[dict[str, float | int | str]]:
+        """Precision, recall and F1 of each class, with its support (images in the split)."""
+        cm = self.confusion
+        rows = []
+        for i, name in enumerate(self.classes):
+            tp, predicted, support = int(cm[i, i]), int(cm[:, i].sum()), int(cm[i].sum())
+            precision = tp / predicted if predicted else 0.0
+            recall = tp / support if support else 0.0
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+            rows.append({"class": name, "precision": precision, "recall": recall, "f1": f1,
+                         "support": support})
+        return rows
+
+    def most_confused(self, k: int = 5) -> list[tuple[str, str, int]]:
+        """The `k` largest off-diagonal cells: (true class, predicted class, count)."""
+        cm = self.confusion.copy()
+        np.fill_diagonal(cm, 0)
+        order = np.argsort(cm, axis=None)[::-1][:k]
+        pairs = [np.unravel_index(i, cm.shape) for i in order]
+        return [(self.classes[t], self.classes[p], int(cm[t, p])) for t, p in pairs if cm[t, p]]
+
+    def top_losses(self, k: int = 16) -> np.ndarray:
+        """Indices of the `k` most confidently wrong images (highest loss first)."""
+        p_true = self.probs[np.arange(len(self.targets)), self.targets]
+        wrong = np.flatnonzero(self.preds != self.targets)
+        return wrong[np.argsort(p_true[wrong], kind="stable")][:k]
+
+    def to_dict(self) -> dict:
+        return {"data": self.data, "split": self.split, "images": int(len(self.targets)),
+                "accuracy": self.accuracy, "loss": self.loss, "per_class": self.per_class(),
+                "most_confused": [list(p) for p in self.most_confused()],
+                "confusion": self.confusion.tolist(), "classes": list(self.classes)}
+
+    def __str__(self) -> str:
+        width = max(12, *(len(c) for c in self.classes))
+        lines = [f"{self.data} {self.split}: {len(self.targets):,} images, accuracy "
+                 f"{self.accuracy:.2%}, loss {self.loss:.4f}", "",
+                 f"{'class':<{width}}  precision  recall     f1  support"]
+        for row in self.per_class():
+            lines.append(f"{row['class']:<{width}}  {row['precision']:9.2%}  {row['recall']:6.2%}"
+                         f"  {row['f1']:5.3f}  {row['support']:7,}")
+        pairs = self.most_confused()
+        if pairs:
+            lines += ["", "most confused (true -> predicted: images)"]
+            lines += [f"  {t} -> {p}: {n}" for t, p, n in pairs]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        rows = "".join(
+            f"<tr><td>{esc(str(r['class']))}</td><td>{r['precision']:.2%}</td>"
+            f"<td>{r['recall']:.2%}</td><td>{r['f1']:.3f}</td><td>{r['support']:,}</td></tr>"
+            for r in self.per_class())
+        return (f"<div><b>{esc(self.data)} {esc(self.split)}</b>: accuracy "
+                f"<b>{self.accuracy:.2%}</b>, loss {self.loss:.4f}<table><tr><th>class</th>"
+                f"<th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>{rows}"
+                f"</table></div>")
+
+
+def check_compatible(run: Run, ds: datamod.ImageDataset) -> None:
+    """ModelError unless `ds` has the run's image shape and number of classes."""
+    if tuple(ds.input_shape) != tuple(run.input_shape):
+        shape = "x".join(map(str, ds.input_shape))
+        want = "x".join(map(str, run.input_shape))
+        raise ModelError(f"run {str(run.path)!r} expects {want} images; {ds.name} images are "
+                         f"{shape}")
+    if ds.num_classes != len(run.classes):
+        raise ModelError(f"run {str(run.path)!r} predicts {len(run.classes)} classes; "
+                         f"{ds.name} has {ds.num_classes}")
+
+
+@torch.inference_mode()
+def evaluate_run(run: Run | str | Path, *, data: str | None = None,
+                 data_dir: str | Path | None = None, split: str = "test",
+                 batch_size: int = 1024, limit: int | None = None) -> Evaluation:
+    """Evaluate a run on a split of its own data set (or of `data`), with its normalisation.
+
+    Args:
+        run: a loaded `Run` or a run folder.
+        data: data set name; default: the one the run was trained on.
+        limit: evaluate only the first `limit` images (quick looks and tests).
+    """
+    if not isinstance(run, Run):
+        run = load_run(run)
+    name = data or run.info.get("data") or run.config.data
+    ds = datamod.load_dataset(name, split, data_dir=data_dir or run.config.data_dir)
+    check_compatible(run, ds)
+    if limit is not None:
+        ds = dataclasses.replace(ds, images=ds.images[:limit], labels=ds.labels[:limit])
+    if len(ds) == 0:
+        raise DataError(f"{name} {split} has no images to evaluate")
+    # The model saw images normalised with its own training statistics: use those.
+    ds = dataclasses.replace(ds, mean=tuple(run.mean), std=tuple(run.std))
+    model = run.model.eval()
+    probs, loss_sum = [], 0.0
+    for x, y in datamod.iterate_batches(ds, batch_size, shuffle=False, generator=None):
+        logits = model(x).float()
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        probs.append(logits.softmax(1))
+    return Evaluation(data=name, split=split, classes=tuple(run.classes),
+                      probs=torch.cat(probs).numpy(), targets=ds.labels.numpy().astype(np.int64),
+                      loss=loss_sum / len(ds))
+
+
+def save_evaluation(ev: Evaluation, run_dir: str | Path) -> list[Path]:
+    """Write eval JSON and the confusion matrix as CSV into the run folder (atomically).
+
+    Files are `eval.json` / `confusion.csv` for the run's own test split, otherwise
+    `eval-<data>-<split>.json` / `confusion-<data>-<split>.csv`.
+    """
+    run_dir = Path(run_dir)
+    own = ev.split == "test" and _run_data(run_dir) == ev.data
+    tag = "" if own else f"-{ev.data.replace(':', '_').replace('/', '_')}-{ev.split}"
+    json_path, csv_path = run_dir / f"eval{tag}.json", run_dir / f"confusion{tag}.csv"
+    atomic_write_json(json_path, ev.to_dict())
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["true \\ predicted", *ev.classes])
+    for name, row in zip(ev.classes, ev.confusion.tolist()):
+        writer.writerow([name, *row])
+    atomic_write_text(csv_path, buf.getvalue())
+    return [json_path, csv_path]
+
+
+def _run_data(run_dir: Path) -> str | None:
+    from convlens.runs import read_run_info
+    return read_run_info(run_dir).get("data")
