@@ -41,21 +41,9 @@ def load_dataset(name, split="train", *, data_dir=None, download=None, image_siz
     return make_ds(192 if split == "train" else 96, 0 if split == "train" else 1)
 
 
-def fallback_iterate_batches(ds, batch_size, *, shuffle, generator, augment=None,
-                             device="cpu", drop_last=False, start_batch=0):
-    n = len(ds)
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    stop = n - n % batch_size if drop_last else n
-    mean, std = torch.tensor(ds.mean).view(1, -1, 1, 1), torch.tensor(ds.std).view(1, -1, 1, 1)
-    for b, i in enumerate(range(0, stop, batch_size)):
-        if b >= start_batch:
-            idx = order[i:i + batch_size]
-            yield (ds.images[idx].float() / 255 - mean) / std, ds.labels[idx]
-
-
 def install(monkeypatch=None, delay=0.0, marker=None):
-    """Fake load_dataset; iterate_batches falls back to a test double until data.py has it."""
-    iterate = getattr(datamod, "iterate_batches", None) or fallback_iterate_batches
+    """Fake load_dataset (batching is the real convlens.data.iterate_batches)."""
+    iterate = datamod.iterate_batches
     epochs = []
 
     def slow_iterate(ds, batch_size, **kw):

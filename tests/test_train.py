@@ -29,26 +29,9 @@ def make_ds(n: int = 192, size: int = 8, seed: int = 0, channels: int = 1) -> Im
                         mean=(0.3,) * channels, std=(0.3,) * channels)
 
 
-def _iterate_batches(ds, batch_size, *, shuffle, generator, augment=None, device="cpu",
-                     drop_last=False, start_batch=0):
-    """Test double of convlens.data.iterate_batches, used only until the real one lands."""
-    n = len(ds)
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    stop = n - n % batch_size if drop_last else n
-    mean = torch.tensor(ds.mean).view(1, -1, 1, 1)
-    std = torch.tensor(ds.std).view(1, -1, 1, 1)
-    for b, i in enumerate(range(0, stop, batch_size)):
-        if b < start_batch:
-            continue
-        idx = order[i:i + batch_size]
-        yield (ds.images[idx].float() / 255 - mean) / std, ds.labels[idx]
-
-
 @pytest.fixture(autouse=True)
 def fake_data(monkeypatch):
-    """load_dataset -> toy sets; iterate_batches falls back to the test double if missing."""
-    if not hasattr(datamod, "iterate_batches"):
-        monkeypatch.setattr(datamod, "iterate_batches", _iterate_batches, raising=False)
+    """load_dataset -> toy sets (batching is the real convlens.data.iterate_batches)."""
 
     def load_dataset(name, split="train", *, data_dir=None, download=None, image_size=None):
         return make_ds(192 if split == "train" else 96, seed=0 if split == "train" else 1)

