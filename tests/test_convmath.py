@@ -1,0 +1,174 @@
+"""convlens.convmath against the libraries people trust: torch, numpy, scipy."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import signal
+
+from convlens.convmath import (KERNELS, conv1d, conv2d, conv2d_steps, explain_output_size,
+                               get_kernel, output_size, pad2d, pool2d, pool2d_steps)
+from convlens.errors import ConvMathError
+
+METHODS = ("fast", "loop")
+
+
+# ----------------------------------------------------------------------------- the notebooks
+@pytest.mark.parametrize("method", METHODS)
+def test_notebook_1d_example(method):
+    out = conv1d([1, 3, 2, 4, 5, 6, 1, 3], [1, 0, 3, 1, 2], padding=2, flip=True, method=method)
+    assert out.tolist() == [5, 14, 16, 26, 24, 34, 19, 22]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_notebook_2d_examples(method):
+    x = [[1, 3, 2, 4], [5, 6, 1, 3], [1, 2, 0, 2], [3, 4, 3, 2]]
+    w = [[1, 0, 3], [1, 2, 1], [0, 1, 1]]
+    assert conv2d(x, w, flip=True, method=method).tolist() == [[25, 24], [28, 25]]
+    assert conv2d(x, w, flip=True, padding="same", method=method).tolist() == \
+        [[11, 25, 32, 13], [19, 25, 24, 13], [13, 28, 25, 17], [11, 17, 14, 9]]
+
+
+def test_notebook_horizontal_edge():
+    image = np.zeros((6, 5))
+    image[:3] = 200                                 # bright above dark
+    out = conv2d(image, get_kernel("horizontal_edge").weights)
+    assert out[:, 0].tolist() == [0, 6000, 6000, 0]
+
+
+# ----------------------------------------------------------------------------- vs torch
+CASES = list(itertools.product((1, 2, 3), (0, 1, 2), (1, 2), (3, 2)))  # stride, pad, dil, k
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("stride, pad, dil, k", CASES)
+def test_conv2d_matches_torch(method, stride, pad, dil, k):
+    rng = np.random.default_rng(stride * 100 + pad * 10 + dil + k)
+    x = rng.normal(size=(2, 9, 8))
+    w = rng.normal(size=(3, 2, k, k))
+    expected = F.conv2d(torch.from_numpy(x)[None], torch.from_numpy(w), stride=stride,
+                        padding=pad, dilation=dil)[0].numpy()
+    out = conv2d(x, w, stride=stride, padding=pad, dilation=dil, method=method)
+    np.testing.assert_allclose(out, expected, atol=1e-10)
+    assert expected.shape[1] == output_size(9, k, stride=stride, padding=pad, dilation=dil)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("k, dil", [(3, 1), (4, 1), (3, 2), (2, 3)])
+def test_same_padding_matches_torch(k, dil):
+    rng = np.random.default_rng(k + dil)
+    x, w = rng.normal(size=(1, 7, 6)), rng.normal(size=(2, 1, k, k))
+    expected = F.conv2d(torch.from_numpy(x)[None], torch.from_numpy(w), padding="same",
+                        dilation=dil)[0].numpy()
+    np.testing.assert_allclose(conv2d(x, w, padding="same", dilation=dil), expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("kshape", [(3, 3), (2, 4), (5, 2)])
+def test_conv2d_matches_scipy(mode, kshape):
+    rng = np.random.default_rng(len(mode) + kshape[0])
+    x, w = rng.normal(size=(6, 7)), rng.normal(size=kshape)
+    for method in METHODS:
+        np.testing.assert_allclose(conv2d(x, w, padding=mode, flip=True, method=method),
+                                   signal.convolve2d(x, w, mode=mode), atol=1e-10)
+        np.testing.assert_allclose(conv2d(x, w, padding=mode, method=method),
+                                   signal.correlate2d(x, w, mode=mode), atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("n, k", [(8, 3), (8, 4), (5, 5), (9, 2)])
+def test_conv1d_matches_numpy(mode, n, k):
+    rng = np.random.default_rng(n * k)
+    a, v = rng.normal(size=n), rng.normal(size=k)
+    np.testing.assert_allclose(conv1d(a, v, padding=mode, flip=True), np.convolve(a, v, mode),
+                               atol=1e-10)
+
+
+@pytest.mark.parametrize("stride, dil", [(1, 1), (2, 1), (1, 2), (3, 2)])
+def test_conv1d_matches_torch(stride, dil):
+    rng = np.random.default_rng(stride + 10 * dil)
+    a, v = rng.normal(size=12), rng.normal(size=3)
+    expected = F.conv1d(torch.from_numpy(a)[None, None], torch.from_numpy(v)[None, None],
+                        stride=stride, padding=1, dilation=dil)[0, 0].numpy()
+    np.testing.assert_allclose(conv1d(a, v, stride=stride, padding=1, dilation=dil), expected,
+                               atol=1e-10)
+
+
+def test_kernel_shapes():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 5, 5))
+    k2 = rng.normal(size=(3, 3))
+    per_channel = conv2d(x, k2)
+    assert per_channel.shape == (3, 3, 3)
+    np.testing.assert_allclose(per_channel[1], conv2d(x[1], k2))
+    one_filter = conv2d(x, np.stack([k2] * 3))                 # (C, kh, kw) sums channels
+    np.testing.assert_allclose(one_filter, per_channel.sum(0))
+
+
+# ----------------------------------------------------------------------------- pooling
+@pytest.mark.parametrize("size, stride, pad", [(2, None, 0), (3, 2, 1), (2, 1, 0), (3, 3, 1)])
+def test_pool2d_matches_torch(size, stride, pad):
+    x = np.random.default_rng(size).normal(size=(2, 7, 9))
+    t = torch.from_numpy(x)[None]
+    np.testing.assert_allclose(pool2d(x, size, stride=stride, padding=pad, mode="max"),
+                               F.max_pool2d(t, size, stride, pad)[0].numpy())
+    np.testing.assert_allclose(pool2d(x, size, stride=stride, padding=pad, mode="mean"),
+                               F.avg_pool2d(t, size, stride, pad)[0].numpy(), atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- explain
+def test_output_size_and_explanation():
+    assert output_size(28, 3) == 26 and output_size(26, 2, stride=2) == 13
+    assert output_size(7, 3, padding="full") == 9 and output_size(7, 4, padding="same") == 7
+    assert explain_output_size(7, 3, stride=2, padding=1) == (
+        "out = floor((n + 2p - d(k-1) - 1) / s) + 1 = floor((7 + 2*1 - 1*(3-1) - 1) / 2) + 1 = 4")
+
+
+def test_steps_show_the_arithmetic():
+    x = np.arange(16).reshape(4, 4)
+    w = np.ones((3, 3))
+    steps = list(conv2d_steps(x, w, stride=1, padding=1))
+    assert len(steps) == 16 and steps[0].out_index == (0, 0)
+    assert steps[0].rows == (0, 1, 2) and steps[0].patch[0].tolist() == [0, 0, 0]   # padding
+    np.testing.assert_allclose([s.value for s in steps], conv2d(x, w, padding=1).ravel())
+    pools = list(pool2d_steps(x, 2))
+    assert [p.value for p in pools] == [5, 7, 13, 15]
+    assert pad2d(x, 1).shape == (6, 6)
+
+
+def test_kernel_library():
+    assert {"identity", "box_blur", "gaussian_blur", "sharpen", "sobel_x", "sobel_y",
+            "prewitt_x", "prewitt_y", "laplacian", "outline", "emboss"} <= set(KERNELS)
+    assert KERNELS["outline"].weights.sum() == 0 and KERNELS["box_blur"].weights.sum() == \
+        pytest.approx(1)
+    with pytest.raises(ConvMathError, match="unknown kernel 'sobelx' \\(did you mean 'sobel_x'"):
+        get_kernel("sobelx")
+
+
+# ----------------------------------------------------------------------------- errors
+@pytest.mark.parametrize("call, message", [
+    (lambda: conv2d(np.ones((3, 3)), np.ones((5, 5))),
+     "conv2d: kernel 5x5 does not fit in input 3x3 with padding=0; use padding='same' or a "
+     "kernel <= 3x3"),
+    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), stride=0),
+     "conv2d: Expected stride an integer >= 1. Received: stride=0"),
+    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), dilation=-1),
+     "Expected dilation an integer >= 1. Received: dilation=-1"),
+    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), padding="sam"),
+     "Received: padding='sam' (did you mean 'same'?)"),
+    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), padding="same", stride=2),
+     "padding='same' with stride=2 is ambiguous"),
+    (lambda: conv2d(np.ones((2, 5, 5)), np.ones((4, 3, 3, 3))),
+     "kernel has 3 input channels, x has 2"),
+    (lambda: conv2d(np.ones(5), np.ones((3, 3))), "Expected x of shape (H, W) or (C, H, W)"),
+    (lambda: conv2d([["a", "b"]], np.ones((1, 1))), "Expected numbers"),
+    (lambda: pool2d(np.ones((4, 4)), 2, mode="median"), "Expected mode 'max' or 'mean'"),
+    (lambda: conv1d([1, 2], [1, 2, 3]), "conv1d: kernel"),
+])
+def test_errors_say_what_and_why(call, message):
+    with pytest.raises(ConvMathError) as err:
+        call()
+    assert message in str(err.value)
