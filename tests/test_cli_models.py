@@ -62,7 +62,7 @@ def test_summary_explain(cli, models):
     result = cli("summary", "conv 32 3, maxpool 2, flatten, dense 10", "--input", "1x28x28",
                  "--explain")
     assert result.code == 0, result
-    line = next(ln for ln in result.out.splitlines() if ln.startswith("conv1 "))
+    line = [ln for ln in result.out.splitlines() if ln.startswith("conv1 ")][-1]
     assert "Conv2d(1->32, 3x3)" in line and "params = 3*3*1*32 + 32 = 320" in line
     assert "28" in line and "= 26" in line
 

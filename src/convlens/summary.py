@@ -441,7 +441,7 @@ def _size_text(hw: tuple[int, ...], k: tuple, s: tuple, p: Any, d: tuple,
     for axis in range(2 if (hw[0], k[0], s[0], p[0], d[0]) != (hw[1], k[1], s[1], p[1], d[1])
                       else 1):
         text = str(explain_output_size(hw[axis], k[axis], stride=s[axis], padding=p[axis],
-                                       dilation=d[axis]))
+                                       dilation=d[axis])).removeprefix("out = ")
         if ceil_mode:
             text += f" (ceil_mode gives {out_hw[axis]})"
         texts.append(text)
