@@ -32,14 +32,26 @@ data:
 	  fi; \
 	fi
 
+CL := $(VENV)/bin/convlens
+DEMO_RUN := runs/demo
+
+# The main job: the convolution lesson on a real photo, then the default recipe on
+# Fashion-MNIST (a finished run is kept; an interrupted one resumes), its evaluation and
+# predictions on test images.
 demo: $(STAMP) data
-	$(VENV)/bin/convlens kernels --out out/kernels.png
+	$(CL) kernels --out out/kernels.png
+	@if [ -f $(DEMO_RUN)/run.json ]; then $(CL) train --resume $(DEMO_RUN); \
+	 else $(CL) train --out $(DEMO_RUN); fi
+	$(CL) eval $(DEMO_RUN)
+	$(CL) predict $(DEMO_RUN) --index 0 1 2 3 4 5 --show out/predictions.png
+	@echo "run folder: $(DEMO_RUN)"
 
 test: $(STAMP) data
 	$(PY) -m pytest -q
 
 bench: $(STAMP) data
 	$(PY) bench/convmath.py
+	$(PY) bench/time_to_accuracy.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -16,9 +16,10 @@ Parameter counts (10 classes):
 | fastcnn       | accuracy goals | 241,770           | 357,034           |
 | resnet_small  | accuracy goals | 308,074           | 308,650           |
 
-One training step on a batch of 256 1x28x28 images takes about 0.07 s (keras_mnist) and
-0.3 s (fastcnn, resnet_small) on 2 CPU cores, i.e. about 1 minute per Fashion-MNIST epoch
-for the two stronger nets.
+One training step on a batch of 256 1x28x28 images of fastcnn takes about 0.07 s on 2 CPU
+cores with bfloat16 autocast (0.15 s in float32), about 16 s per Fashion-MNIST epoch.
+fastcnn has no dropout: for budgets of a few epochs it only slowed learning down (4 epochs
+on Fashion-MNIST: 92.9% test accuracy without, 91.7% with two dropout 0.25 layers).
 
 `mlp` (784-112-48-10) is sized to match `keras_mnist` on MNIST (93,834 vs 93,322
 parameters), for the lesson that the CNN gets more from the same budget.
@@ -215,8 +216,7 @@ register_spec(
 register_spec(
     "fastcnn",
     "conv 32 3 pad=same bn=1, maxpool 2, conv 64 3 pad=same bn=1, maxpool 2, "
-    "conv 128 3 pad=same bn=1, maxpool 2, flatten, dropout 0.25, dense 128, dropout 0.25, "
-    "dense {num_classes}",
+    "conv 128 3 pad=same bn=1, maxpool 2, flatten, dense 128, dense {num_classes}",
     description="fast BN CNN: 3 same-padded conv-bn-relu + max-pool stages, dense 128",
     source="convlens (accuracy goals, CPU-friendly)")
 register_spec(

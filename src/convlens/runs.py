@@ -48,6 +48,15 @@ LAST, BEST, STATE, CHECKSUMS = "model.safetensors", "best.safetensors", "state.p
 
 
 # ----------------------------------------------------------------------------- atomic writes
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old or the new file, never a part."""
     path = Path(path)
@@ -57,6 +66,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

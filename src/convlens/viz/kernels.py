@@ -1,0 +1,80 @@
+"""Classic kernels on a real photo: the original beside what each kernel makes of it."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from convlens.convmath import conv2d, get_kernel
+
+DEFAULT_KERNELS = ("identity", "box_blur", "gaussian_blur", "sharpen", "sobel_x", "sobel_y",
+                   "outline", "emboss")
+
+
+def sample_photo(color: bool = False) -> np.ndarray:
+    """A real photo shipped with scikit-image (works offline): uint8 (H, W) or (H, W, 3)."""
+    from skimage import data
+
+    return data.astronaut() if color else data.camera()
+
+
+def apply_kernel(image: np.ndarray, name: str) -> np.ndarray:
+    """Apply kernel `name` with 'same' padding: per channel for colour (H, W, 3) images."""
+    k = get_kernel(name).weights
+    a = image.astype(np.float64)
+    if a.ndim == 2:
+        return conv2d(a, k, padding="same")
+    return conv2d(a.transpose(2, 0, 1), k, padding="same").transpose(1, 2, 0)
+
+
+def _display(result: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Edge kernels (weights sum to 0) show |response| scaled to its 99th percentile;
+    others show the result clipped to 0-255, as the image would be stored."""
+    if abs(weights.sum()) < 1e-9:
+        mag = np.abs(result) if result.ndim == 2 else np.abs(result).max(axis=2)
+        top = np.percentile(mag, 99) or 1.0
+        return np.clip(mag / top, 0, 1), {"cmap": "gray", "vmin": 0, "vmax": 1}
+    shown = np.clip(result, 0, 255) / 255
+    return shown, ({"cmap": "gray", "vmin": 0, "vmax": 1} if shown.ndim == 2 else {})
+
+
+def draw_kernels(image: np.ndarray, kernels: Sequence[str] = DEFAULT_KERNELS, *,
+                 title: str = "Classic kernels") -> Figure:
+    """One figure: the original, then each kernel's result titled with its name and weights."""
+    panels = [("original", None)] + [(name, get_kernel(name)) for name in kernels]
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.4 * rows), squeeze=False)
+    gray = image.ndim == 2
+    for ax, (name, kernel) in zip(axes.flat, panels):
+        if kernel is None:
+            ax.imshow(image, cmap="gray" if gray else None, vmin=0, vmax=255)
+            ax.set_title("original", fontsize=11, fontweight="bold")
+        else:
+            shown, style = _display(apply_kernel(image, name), kernel.weights)
+            ax.imshow(shown, **style)
+            ax.set_title(f"{name}\n{kernel.description}", fontsize=10)
+            _weights_inset(ax, kernel.weights)
+        ax.set_xticks([]), ax.set_yticks([])
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(f"{title}: each output pixel is the sum of its 3x3 neighbourhood times the "
+                 f"kernel (padding='same')", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def _weights_inset(ax, weights: np.ndarray) -> None:
+    """The kernel's weights as a small table in the corner of the panel."""
+    if weights.shape[0] > 3:
+        return
+    inset = ax.inset_axes((0.0, 0.0, 0.3, 0.3))
+    lim = np.abs(weights).max() or 1
+    inset.imshow(weights, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    for (i, j), v in np.ndenumerate(weights):
+        text = f"{v:g}" if float(v).is_integer() else f"{v:.2f}".lstrip("0").replace("-0.", "-.")
+        inset.text(j, i, text, ha="center", va="center", fontsize=7,
+                   color="white" if abs(v) > 0.6 * lim else "black")
+    inset.set_xticks([]), inset.set_yticks([])
