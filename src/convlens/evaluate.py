@@ -150,10 +150,13 @@ def evaluate_run(run: Run | str | Path, *, data: str | None = None,
         raise DataError(f"{name} {split} has no images to evaluate")
     # The model saw images normalised with its own training statistics: use those.
     ds = dataclasses.replace(ds, mean=tuple(run.mean), std=tuple(run.std))
+    from convlens.train import autocast
+
     model = run.model.eval()
     probs, loss_sum = [], 0.0
     for x, y in datamod.iterate_batches(ds, batch_size, shuffle=False, generator=None):
-        logits = model(x).float()
+        with autocast(run.config.amp):   # the precision the run was trained and tested in
+            logits = model(x).float()
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         probs.append(logits.softmax(1))
     return Evaluation(data=name, split=split, classes=tuple(run.classes),

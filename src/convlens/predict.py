@@ -218,7 +218,10 @@ def draw_predictions(preds: Sequence[Prediction], *, top_k: int = 5,
         ax_bar.set_xlim(0, 1)
         ax_bar.set_xlabel("probability")
         for y, (_, pr) in enumerate(top):
-            ax_bar.text(min(pr + 0.01, 0.86), y, f"{pr:.1%}", va="center", fontsize=8)
+            inside = pr > 0.5
+            ax_bar.text(pr - 0.01 if inside else pr + 0.01, y, f"{pr:.1%}", va="center",
+                        ha="right" if inside else "left", fontsize=8,
+                        color="white" if inside else "black")
         ax_bar.spines[["top", "right"]].set_visible(False)
     fig.suptitle("What the model sees, and what it predicts", fontsize=11)
     fig.tight_layout()
