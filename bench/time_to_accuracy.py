@@ -1,0 +1,154 @@
+"""Time to accuracy on Fashion-MNIST: the notebook-004 loop versus convlens, in one run.
+
+Rows (all measured in this run, on this machine):
+
+1. baseline: notebook 004's plain PyTorch loop: its `Net`, torchvision's FashionMNIST with
+   `ToTensor` and a `DataLoader` (batch 150, shuffled), Adam at its default lr, 5 epochs.
+2. the same `Net` (`pytorch_net`) trained by convlens with the same optimizer, batch and
+   epochs: in-memory uint8 tensors, no DataLoader, channels-last.
+3. the default recipe (`convlens train` with no flags): time to 91% and 93% test accuracy.
+
+Training time excludes the evaluation after each epoch (both loops evaluate the same way).
+
+    .venv/bin/python bench/time_to_accuracy.py            # the full table (about 15 minutes)
+    .venv/bin/python bench/time_to_accuracy.py --quick    # a smoke run on 3,000 images
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gzip
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from convlens import data as datamod
+from convlens.config import TrainConfig
+from convlens.models import create_model
+from convlens.train import fit
+
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def baseline(epochs: int, limit: int | None, log) -> list[tuple[float, float, int]]:
+    """Notebook 004's loop; returns (train seconds so far, test accuracy, images) per epoch."""
+    from torch.utils.data import DataLoader, Subset
+    from torchvision import datasets, transforms
+
+    root = Path(tempfile.mkdtemp(prefix="fmnist-"))
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in FILES:  # torchvision reads the unpacked files of its raw/ folder
+        (raw / name.removesuffix(".gz")).write_bytes(gzip.decompress((DEBIAN_DIR / name).read_bytes()))
+    tf = transforms.Compose([transforms.ToTensor()])
+    train = datasets.FashionMNIST(str(root), train=True, download=False, transform=tf)
+    test = datasets.FashionMNIST(str(root), train=False, download=False, transform=tf)
+    if limit:
+        train, test = Subset(train, range(limit)), Subset(test, range(min(limit, 10000)))
+    train_loader = DataLoader(train, batch_size=150, shuffle=True)
+    test_loader = DataLoader(test, batch_size=150, shuffle=False)
+    torch.manual_seed(0)
+    model = create_model("pytorch_net")
+    optimizer = torch.optim.Adam(model.parameters())
+    rows, seconds = [], 0.0
+    for epoch in range(epochs):
+        model.train()
+        start = time.perf_counter()
+        for x, y in train_loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+        seconds += time.perf_counter() - start
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for x, y in test_loader:
+                correct += int((model(x).argmax(1) == y).sum())
+        rows.append((seconds, correct / len(test), len(train)))
+        log(f"  baseline epoch {epoch + 1}: {seconds:.1f} s, test {correct / len(test):.2%}")
+    shutil.rmtree(root, ignore_errors=True)
+    return rows
+
+
+def convlens_run(cfg: TrainConfig, limit: int | None, log) -> list[tuple[float, float, int]]:
+    """Train with convlens's `fit`; returns (train seconds so far, test accuracy, images)."""
+    train = datamod.load_dataset(cfg.data, "train")
+    test = datamod.load_dataset(cfg.data, "test")
+    if limit:
+        train = dataclasses.replace(train, images=train.images[:limit], labels=train.labels[:limit])
+        test = dataclasses.replace(test, images=test.images[:limit], labels=test.labels[:limit])
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.model, in_channels=1, num_classes=10)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    result = fit(model, train, test, cfg, log=lambda line: log("  " + line))
+    rows, seconds = [], 0.0
+    for row in result.history:
+        seconds += row["seconds"]
+        rows.append((seconds, row["test_accuracy"], len(train)))
+    return rows
+
+
+def time_to(rows: list[tuple[float, float, int]], target: float) -> str:
+    for seconds, acc, _ in rows:
+        if acc >= target:
+            return f"{seconds:.0f} s"
+    return "not reached"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3,000 images, 1 epoch each")
+    parser.add_argument("--recipe-epochs", type=int, default=None,
+                        help="epochs of the default recipe (default: its own)")
+    args = parser.parse_args()
+    if not DEBIAN_DIR.is_dir():
+        raise SystemExit(f"needs the Debian package dataset-fashion-mnist ({DEBIAN_DIR})")
+    limit, epochs = (3000, 1) if args.quick else (None, 5)
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs")
+    log = print
+
+    print("notebook 004 baseline (DataLoader + ToTensor, Adam, batch 150):")
+    base = baseline(epochs, limit, log)
+    same = TrainConfig(model="pytorch_net", optimizer="adam", lr=1e-3, weight_decay=0.0,
+                       schedule="constant", label_smoothing=0.0, augment="none", batch_size=150,
+                       epochs=epochs, progress=False)
+    print("the same Net through convlens:")
+    ours = convlens_run(same, limit, log)
+    recipe = TrainConfig(progress=False)
+    if args.recipe_epochs or args.quick:
+        recipe = recipe.replace(epochs=args.recipe_epochs or 1)
+    print(f"default recipe ({recipe.model}, {recipe.optimizer} lr {recipe.lr:g}, "
+          f"{recipe.schedule}, batch {recipe.batch_size}, {recipe.epochs} epochs):")
+    best = convlens_run(recipe, limit, log)
+
+    def ips(rows):
+        return rows[-1][2] * len(rows) / rows[-1][0]
+
+    table = [
+        ("notebook 004 loop (baseline)", base, "1.00x"),
+        ("same Net, convlens", ours, f"{ips(ours) / ips(base):.2f}x"),
+        (f"default recipe ({recipe.model})", best, f"{ips(best) / ips(base):.2f}x"),
+    ]
+    print()
+    print(f"| {'run':<30} | epochs | train s | images/s | vs baseline | test acc | "
+          f"to 91% | to 93% |")
+    print(f"|{'-' * 32}|--------|---------|----------|-------------|----------|--------|"
+          f"--------|")
+    for name, rows, ratio in table:
+        print(f"| {name:<30} | {len(rows):>6} | {rows[-1][0]:>7.0f} | {ips(rows):>8,.0f} | "
+              f"{ratio:>11} | {rows[-1][1]:>8.2%} | {time_to(rows, 0.91):>6} | "
+              f"{time_to(rows, 0.93):>6} |")
+
+
+if __name__ == "__main__":
+    main()
