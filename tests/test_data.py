@@ -243,3 +243,27 @@ def test_batches_cover_the_set_and_resume_bitwise():
     assert sorted(labels.tolist()) == sorted(ds.labels.tolist())
     plain = list(iterate_batches(ds, 8, shuffle=False, generator=None, drop_last=True))
     assert len(plain) == 6 and plain[0][0].dtype == torch.float32
+
+
+def test_large_image_folders_stream_from_disk_with_the_same_batches(tmp_path, monkeypatch):
+    root = tmp_path / "big"
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(
+                root / c / f"{i}.png")
+    in_memory = load_dataset(f"imagefolder:{root}", "train")
+    monkeypatch.setenv("CONVLENS_MAX_MEMORY_MB", "0.001")       # about 1 KB: stream it
+    stream = load_dataset(f"imagefolder:{root}", "train")
+    assert isinstance(stream, data.FolderStream) and not isinstance(in_memory, data.FolderStream)
+    assert len(stream) == len(in_memory) == 20 and stream.input_shape == (1, 16, 16)
+    assert stream.mean == pytest.approx(in_memory.mean)
+    aug = parse_augment("crop,flip")
+    a = list(iterate_batches(in_memory, 6, shuffle=True, augment=aug, start_batch=1,
+                             generator=torch.Generator().manual_seed(5)))
+    b = list(iterate_batches(stream, 6, shuffle=True, augment=aug, start_batch=1,
+                             generator=torch.Generator().manual_seed(5)))
+    assert len(a) == len(b) == 3
+    for (xa, ya), (xb, yb) in zip(a, b):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)

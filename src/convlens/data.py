@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -80,6 +80,52 @@ class ImageDataset:
         return len(self.classes)
 
 
+@dataclass(frozen=True)
+class FolderStream:
+    """An image-folder split too large for memory: images are read from disk per batch.
+
+    Same attributes as ImageDataset except `images`; `iterate_batches` reads its batches
+    with a DataLoader and worker processes, in the same order an ImageDataset would use.
+    """
+
+    name: str
+    paths: tuple[Path, ...]
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    size: int
+    channels: int
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self.channels, self.size, self.size
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def load(self, indices: torch.Tensor | list[int]) -> torch.Tensor:
+        """uint8 images (B, C, H, W) of the given indices."""
+        paths = [self.paths[int(i)] for i in indices]
+        return torch.from_numpy(files.read_image_files(paths, self.size, self.channels))
+
+
+def subset(ds: ImageDataset | FolderStream, n: int) -> ImageDataset | FolderStream:
+    """The first `n` images of a split."""
+    if isinstance(ds, FolderStream):
+        return replace(ds, paths=ds.paths[:n], labels=ds.labels[:n])
+    return replace(ds, images=ds.images[:n], labels=ds.labels[:n])
+
+
+def images_at(ds: ImageDataset | FolderStream, indices: list[int]) -> torch.Tensor:
+    """uint8 images (B, C, H, W) at `indices`, from memory or disk."""
+    return ds.load(indices) if isinstance(ds, FolderStream) else ds.images[indices]
+
+
 def list_datasets() -> list[str]:
     """Names `load_dataset` accepts."""
     return list(DATASETS)
@@ -123,6 +169,10 @@ def load_dataset(name: str, split: str = "train", *, data_dir: str | Path | None
     key = canonical_name(name)
     where = str(Path(data_dir).expanduser().resolve()) if data_dir else None
     allow = (not offline()) if download is None else bool(download)
+    if key.startswith("imagefolder:"):
+        stream = _folder_stream(key, split, image_size, max_memory_bytes())
+        if stream is not None:
+            return stream
     images, labels, classes = _load_arrays(key, split, where, allow, image_size)
     mean, std = _train_stats(key, where, allow, image_size)
     return ImageDataset(name=key, images=images, labels=labels, classes=classes, mean=mean,
@@ -243,26 +293,74 @@ def _digits(split: str) -> tuple[np.ndarray, np.ndarray]:
     return images[idx], labels[idx]
 
 
+def _folder_lists(root: Path) -> dict[str, tuple[list[Path], np.ndarray, tuple[str, ...]]]:
+    """Paths, labels and classes of both splits of an image folder."""
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        train = files.list_image_folder(root / "train")
+        test = files.list_image_folder(root / "test")
+        if test[2] != train[2]:
+            raise DataError(f"{root}: train/ has classes {train[2]}, test/ has {test[2]}")
+        return {"train": train, "test": test}
+    paths, labels, classes = files.list_image_folder(root)
+    train_idx, test_idx = files.stratified_split(labels, 0.2, seed=0)
+    return {split: ([paths[i] for i in idx], labels[idx], classes)
+            for split, idx in (("train", train_idx), ("test", test_idx))}
+
+
 def _image_folder(path: str, split: str, image_size: int | None
                   ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     root = Path(path).expanduser()
     if not root.is_dir():
         raise DataError(f"imagefolder: {root} is not a folder")
-    has_splits = (root / "train").is_dir() and (root / "test").is_dir()
-    paths, labels, classes = files.list_image_folder(root / "train" if has_splits else root)
-    if has_splits:
-        if split == "test":
-            test_paths, test_labels, test_classes = files.list_image_folder(root / "test")
-            if test_classes != classes:
-                raise DataError(f"{root}: train/ has classes {classes}, test/ has {test_classes}")
-            paths, labels = test_paths, test_labels
-    else:
-        train_idx, test_idx = files.stratified_split(labels, 0.2, seed=0)
-        idx = train_idx if split == "train" else test_idx
-        paths, labels = [paths[i] for i in idx], labels[idx]
+    paths, labels, classes = _folder_lists(root)[split]
     size = image_size or files.common_size(paths)
     channels = files.folder_channels(paths)
     return files.read_image_files(paths, size, channels), labels, classes
+
+
+MAX_IN_MEMORY_MB = 2048  # image folders larger than this (as uint8 tensors) stream from disk
+
+
+def max_memory_bytes() -> int:
+    """The in-memory limit for image folders (env CONVLENS_MAX_MEMORY_MB overrides it)."""
+    return int(float(os.environ.get("CONVLENS_MAX_MEMORY_MB", MAX_IN_MEMORY_MB)) * 2**20)
+
+
+def _folder_stream(key: str, split: str, image_size: int | None, limit: int
+                   ) -> FolderStream | None:
+    """A FolderStream when the folder would not fit in `limit` bytes, else None."""
+    root = Path(key.split(":", 1)[1]).expanduser()
+    if not root.is_dir():
+        return None   # _image_folder says what is wrong
+    lists = _folder_lists(root)
+    paths, labels, classes = lists[split]
+    size = image_size or files.common_size(paths)
+    channels = files.folder_channels(paths)
+    if len(paths) * channels * size * size <= limit:
+        return None
+    train_paths = lists["train"][0]
+    sample = [train_paths[i] for i in np.linspace(0, len(train_paths) - 1,
+                                                   min(2000, len(train_paths))).astype(int)]
+    x = torch.from_numpy(files.read_image_files(sample, size, channels)).double() / 255
+    x = x.transpose(0, 1).reshape(channels, -1)
+    return FolderStream(name=key, paths=tuple(paths), labels=torch.from_numpy(labels),
+                        classes=classes, mean=tuple(x.mean(1).tolist()),
+                        std=tuple(max(v, 1e-6) for v in x.std(1).tolist()), size=size,
+                        channels=channels)
+
+
+class _StreamBatches(torch.utils.data.Dataset):
+    """Batch b of a FolderStream epoch, read by a DataLoader worker."""
+
+    def __init__(self, ds: FolderStream, order: torch.Tensor, starts: list[int], size: int):
+        self.ds, self.order, self.starts, self.size = ds, order, starts, size
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, k: int) -> torch.Tensor:
+        i = self.starts[k]
+        return self.ds.load(self.order[i:i + self.size])
 
 
 # ----------------------------------------------------------------------------- tensors
@@ -350,11 +448,17 @@ def iterate_batches(ds: ImageDataset, batch_size: int, *, shuffle: bool,
     else:
         order, base = torch.arange(n), 0
     stop = n - n % batch_size if drop_last and n >= batch_size else n
-    for b, i in enumerate(range(0, stop, batch_size)):
+    starts = list(range(0, stop, batch_size))
+    if isinstance(ds, FolderStream):   # read from disk by worker processes, in order
+        loader = torch.utils.data.DataLoader(
+            _StreamBatches(ds, order, starts[start_batch:], batch_size), batch_size=None,
+            num_workers=min(4, os.cpu_count() or 1), persistent_workers=False)
+        pixels = iter(loader)
+    for b, i in enumerate(starts):
         if b < start_batch:
             continue
         idx = order[i:i + batch_size]
-        x = ds.images[idx]                                            # (B, C, H, W) uint8
+        x = next(pixels) if isinstance(ds, FolderStream) else ds.images[idx]  # (B, C, H, W)
         if augment:
             x = augment_batch(x, augment, torch.Generator().manual_seed(base + b))
         x = normalize(x.to(device, non_blocking=True), ds.mean, ds.std)

@@ -145,7 +145,7 @@ def evaluate_run(run: Run | str | Path, *, data: str | None = None,
     ds = datamod.load_dataset(name, split, data_dir=data_dir or run.config.data_dir)
     check_compatible(run, ds)
     if limit is not None:
-        ds = dataclasses.replace(ds, images=ds.images[:limit], labels=ds.labels[:limit])
+        ds = datamod.subset(ds, limit)
     if len(ds) == 0:
         raise DataError(f"{name} {split} has no images to evaluate")
     # The model saw images normalised with its own training statistics: use those.

@@ -20,6 +20,9 @@ from convlens.errors import ImageError
 
 MAX_PIXELS = 40_000_000   # larger images are refused as possible decompression bombs
 MODES = (None, "L", "RGB")
+# Pillow's own guard, set deliberately to the same limit (its default is about 89 million):
+# above it Pillow warns (an error here, see load_image), above twice it refuses to open.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 def _name(source: object) -> str:

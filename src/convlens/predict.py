@@ -189,7 +189,7 @@ def predict_indices(run: Run | str | Path, indices: Sequence[int], *,
     if bad:
         raise ConfigError(f"Expected indices in 0..{len(ds) - 1} ({run.info['data']} {split}). "
                           f"Received: {bad[0]}")
-    pixels = ds.images[list(indices)]
+    pixels = datamod.images_at(ds, list(indices))
     probs = predict_pixels(run, pixels)
     return [Prediction(source=f"{split}[{i}] (true: {ds.classes[int(ds.labels[i])]})",
                        classes=run.classes, probs=pr,

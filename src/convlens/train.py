@@ -381,20 +381,15 @@ def _prepare(cfg: TrainConfig) -> tuple[Any, Any, nn.Module]:
     train_ds = datamod.load_dataset(cfg.data, "train", data_dir=cfg.data_dir)
     test_ds = datamod.load_dataset(cfg.data, "test", data_dir=cfg.data_dir)
     if cfg.limit_train:
-        train_ds = _subset(train_ds, cfg.limit_train)
+        train_ds = datamod.subset(train_ds, cfg.limit_train)
     if cfg.limit_test:
-        test_ds = _subset(test_ds, cfg.limit_test)
+        test_ds = datamod.subset(test_ds, cfg.limit_test)
     if _wants_augment(cfg.augment):
         datamod.parse_augment(cfg.augment)  # validate before anything is written
     torch.manual_seed(cfg.seed)
     model = runs.build_model(cfg.model, train_ds.input_shape, train_ds.num_classes,
                         data_name=cfg.data)
     return train_ds, test_ds, model
-
-
-def _subset(ds: Any, n: int) -> Any:
-    import dataclasses
-    return dataclasses.replace(ds, images=ds.images[:n], labels=ds.labels[:n])
 
 
 def _speed_up(model: nn.Module, cfg: TrainConfig) -> nn.Module:
