@@ -30,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from convlens import datafiles as files
-from convlens.errors import ConfigError, DataError, suggest
+from convlens.errors import DataError, suggest
+from convlens.transforms import (AUGMENTATIONS, Augment, augment_batch, normalize,  # noqa: F401
+                                 parse_augment)
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot")
@@ -363,90 +364,27 @@ class _StreamBatches(torch.utils.data.Dataset):
         return self.ds.load(self.order[i:i + self.size])
 
 
-# ----------------------------------------------------------------------------- tensors
-def normalize(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]
-              ) -> torch.Tensor:
-    """uint8 (or 0-255 float) images (B, C, H, W) -> float32 (x/255 - mean) / std per channel."""
-    m = torch.tensor(mean, dtype=torch.float32, device=images.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32, device=images.device).view(1, -1, 1, 1)
-    return (images.float() / 255 - m) / s
-
-
-@dataclass(frozen=True)
-class Augment:
-    """Batched augmentation: random crop after zero padding, horizontal flip, cutout."""
-
-    crop_padding: int = 0
-    flip: bool = False
-    cutout: int = 0
-
-    def __bool__(self) -> bool:
-        return bool(self.crop_padding or self.flip or self.cutout)
-
-
-AUGMENTATIONS = {"crop": ("crop_padding", 2), "flip": ("flip", True), "cutout": ("cutout", 8)}
-
-
-def parse_augment(text: str) -> Augment:
-    """'crop,flip' or 'crop=4,cutout=6' -> Augment; '' or 'none' -> no augmentation."""
-    values = {}
-    for part in (p.strip() for p in str(text).replace("+", ",").split(",")):
-        if not part or part.lower() in ("none", "off"):
-            continue
-        word, _, number = part.partition("=")
-        word = word.strip().lower()
-        if word not in AUGMENTATIONS:
-            raise ConfigError(f"unknown augmentation {word!r}{suggest(word, AUGMENTATIONS)}; "
-                              f"allowed: {', '.join(AUGMENTATIONS)} (e.g. crop=2,flip)")
-        key, default = AUGMENTATIONS[word]
-        if number and key != "flip":
-            if not number.strip().isdigit():
-                raise ConfigError(f"Expected {word}=N pixels. Received: {part!r}")
-            values[key] = int(number)
-        else:
-            values[key] = default
-    return Augment(**values)
-
-
-def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator) -> torch.Tensor:
-    """Augment a batch (B, C, H, W) with randomness from `generator` only."""
-    b, c, h, w = x.shape
-    if aug.crop_padding:
-        p = aug.crop_padding
-        padded = F.pad(x, (p, p, p, p))                               # (B, C, H+2p, W+2p)
-        dy = torch.randint(0, 2 * p + 1, (b,), generator=generator)
-        dx = torch.randint(0, 2 * p + 1, (b,), generator=generator)
-        rows = (dy[:, None] + torch.arange(h))[:, None, :, None]      # (B, 1, H, 1)
-        cols = (dx[:, None] + torch.arange(w))[:, None, None, :]      # (B, 1, 1, W)
-        x = padded[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None],
-                   rows, cols]
-    if aug.flip:
-        flip = torch.rand(b, generator=generator) < 0.5
-        x = torch.where(flip[:, None, None, None], x.flip(3), x)
-    if aug.cutout:
-        s = min(aug.cutout, h, w)
-        cy = torch.randint(0, h - s + 1, (b,), generator=generator)[:, None, None, None]
-        cx = torch.randint(0, w - s + 1, (b,), generator=generator)[:, None, None, None]
-        ys, xs = torch.arange(h).view(1, 1, h, 1), torch.arange(w).view(1, 1, 1, w)
-        hole = (ys >= cy) & (ys < cy + s) & (xs >= cx) & (xs < cx + s)
-        x = x.masked_fill(hole, 0)
-    return x
-
-
+# ----------------------------------------------------------------------------- batches
 def iterate_batches(ds: ImageDataset, batch_size: int, *, shuffle: bool,
                     generator: torch.Generator | None, augment: Augment | None = None,
                     device: str | torch.device = "cpu", drop_last: bool = False,
                     start_batch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Normalised float batches (B, C, H, W) and labels (B,) of one pass over `ds`.
 
-    Skipping `start_batch` batches leaves every later batch bitwise as it would have been.
+    Random scheme (so that a resumed epoch is bitwise the uninterrupted one): `generator`
+    draws the permutation (`torch.randperm`), then one base seed; batch b is augmented with
+    its own `torch.Generator().manual_seed(base + b)`. Skipping the first `start_batch`
+    batches therefore changes nothing in the batches that follow. Images go to `device` as
+    uint8 and are augmented and normalised there.
     """
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise DataError(f"Expected batch_size >= 1. Received: batch_size={batch_size!r}")
+    if start_batch < 0:
+        raise DataError(f"Expected start_batch >= 0. Received: start_batch={start_batch}")
     n = len(ds)
-    if shuffle:
-        order = torch.randperm(n, generator=generator)
-        base = int(torch.randint(0, 2**62, (1,), generator=generator))
-    else:
-        order, base = torch.arange(n), 0
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    base = (int(torch.randint(0, 2**62, (1,), generator=generator))
+            if shuffle or generator is not None else 0)
     stop = n - n % batch_size if drop_last and n >= batch_size else n
     starts = list(range(0, stop, batch_size))
     if isinstance(ds, FolderStream):   # read from disk by worker processes, in order
@@ -459,7 +397,8 @@ def iterate_batches(ds: ImageDataset, batch_size: int, *, shuffle: bool,
             continue
         idx = order[i:i + batch_size]
         x = next(pixels) if isinstance(ds, FolderStream) else ds.images[idx]  # (B, C, H, W)
+        x = x.to(device, non_blocking=True)    # uint8 travels: 4x fewer bytes than float
         if augment:
             x = augment_batch(x, augment, torch.Generator().manual_seed(base + b))
-        x = normalize(x.to(device, non_blocking=True), ds.mean, ds.std)
+        x = normalize(x, ds.mean, ds.std)
         yield x, ds.labels[idx].to(device, non_blocking=True)
