@@ -98,8 +98,8 @@ def test_tampered_official_file_fails_its_checksum(tmp_path):
 def test_offline_and_missing_files_say_how_to_get_them(tmp_path):
     with pytest.raises(DataError) as err:
         load_dataset("mnist", "train", data_dir=tmp_path)
-    assert "mnist files not found" in str(err.value) and "--data-dir" in str(err.value)
-    with pytest.raises(DataError, match="cifar10 files not found .*cifar-10-batches-bin"):
+    assert "mnist train files not found" in str(err.value) and "--data-dir" in str(err.value)
+    with pytest.raises(DataError, match="cifar10 test files not found .*cifar-10-batches-bin"):
         load_dataset("cifar10", "test", data_dir=tmp_path)
 
 
@@ -267,3 +267,104 @@ def test_large_image_folders_stream_from_disk_with_the_same_batches(tmp_path, mo
     assert len(a) == len(b) == 3
     for (xa, ya), (xb, yb) in zip(a, b):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_recorded_checksums_are_torchvisions():
+    from torchvision.datasets import MNIST, FashionMNIST
+
+    from convlens.datafiles import OFFICIAL_MD5
+    assert OFFICIAL_MD5["fashion-mnist"] == dict(FashionMNIST.resources)
+    assert OFFICIAL_MD5["mnist"] == dict(MNIST.resources)
+
+
+@pytest.mark.skipif(not data.DEBIAN_FASHION.is_dir(), reason="dataset-fashion-mnist not installed")
+def test_fashion_mnist_uncompressed_official_files_are_verified(tmp_path):
+    # torchvision's raw/ folder holds the files decompressed: their content MD5 is checked.
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
+        (tmp_path / name).write_bytes(gzip.decompress((data.DEBIAN_FASHION / f"{name}.gz")
+                                                      .read_bytes()))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(10000), compress=False)
+    train = load_dataset("fashion-mnist", "train", data_dir=tmp_path)
+    assert len(train) == 60000 and train.labels.bincount().tolist() == [6000] * 10
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte: checksum .* not the official"):
+        load_dataset("fashion-mnist", "test", data_dir=tmp_path)
+
+
+def test_fashion_mnist_offline_without_files_says_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "no-debian-package")
+    monkeypatch.setenv("CONVLENS_DATA", str(tmp_path / "cache"))
+    with pytest.raises(DataError) as err:
+        load_dataset("fashion-mnist", "test")
+    message = str(err.value)
+    assert "\n" not in message and "fashion-mnist test files not found" in message
+    for needed in ("dataset-fashion-mnist", "torchvision", "--data-dir",
+                   "t10k-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        assert needed in message
+
+
+def test_list_datasets_and_split_names():
+    assert data.list_datasets()[0] == "fashion-mnist"
+    assert {"mnist", "cifar10", "digits"} <= set(data.list_datasets())
+    with pytest.raises(DataError, match="Expected split 'train' or 'test'. Received: split='val'"):
+        load_dataset("digits", "val")
+
+
+def test_cifar10_python_batches_pickled_like_the_originals(tmp_path):
+    # The real files are protocol-2 pickles that name numpy.core.multiarray._reconstruct.
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    batch = {b"batch_label": b"testing batch 1 of 1", b"labels": [3, 5],
+             b"data": np.full((2, 3072), 7, np.uint8), b"filenames": [b"a.png", b"b.png"]}
+    raw = pickle.dumps(batch, protocol=2).replace(b"numpy._core.multiarray",
+                                                  b"numpy.core.multiarray")
+    (folder / "test_batch").write_bytes(raw)
+    for i in range(1, 6):
+        _cifar_py_batch(folder / f"data_batch_{i}", 2, i)
+    test = load_dataset("cifar10", "test", data_dir=tmp_path)
+    assert test.labels.tolist() == [3, 5] and int(test.images.sum()) == 2 * 3072 * 7
+    (folder / "test_batch").write_bytes(raw[:200])
+    data._load_arrays.cache_clear()
+    with pytest.raises(DataError, match="test_batch: cannot read it"):
+        load_dataset("cifar10", "test", data_dir=tmp_path)
+
+
+def test_image_folder_with_train_and_test_folders_of_jpegs(tmp_path):
+    rng = np.random.default_rng(1)
+    for split, n in (("train", 3), ("test", 2)):
+        for c in ("cat", "dog"):
+            (tmp_path / split / c).mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 255, (24, 36, 3), dtype=np.uint8)   # 36 wide, 24 high
+                Image.fromarray(pixels).save(tmp_path / split / c / f"{i}.jpg", quality=90)
+    train = load_dataset(f"imagefolder:{tmp_path}", "train", image_size=12)
+    test = load_dataset(f"imagefolder:{tmp_path}", "test", image_size=12)
+    assert train.images.shape == (6, 3, 12, 12) and test.images.shape == (4, 3, 12, 12)
+    assert train.classes == test.classes == ("cat", "dog") and len(test.mean) == 3
+    assert test.mean == train.mean                                   # train statistics
+    assert test.labels.tolist() == [0, 0, 1, 1]
+
+
+def test_augmentation_is_reproducible_and_works_on_floats():
+    x = torch.randint(0, 256, (32, 3, 8, 8), generator=torch.Generator().manual_seed(0),
+                      dtype=torch.uint8)
+    aug = Augment(crop_padding=2, flip=True, cutout=3)
+    a = augment_batch(x, aug, torch.Generator().manual_seed(1))
+    b = augment_batch(x, aug, torch.Generator().manual_seed(1))
+    c = augment_batch(x, aug, torch.Generator().manual_seed(2))
+    assert a.dtype == torch.uint8 and a.shape == x.shape
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    f = augment_batch(x.float(), aug, torch.Generator().manual_seed(1))
+    assert f.dtype == torch.float32 and torch.equal(f, a.float())
+    holes = (augment_batch(torch.full_like(x, 9), Augment(cutout=3), torch.Generator()) == 0)
+    assert holes.sum().item() == 32 * 3 * 9                          # one 3x3 hole each
+    assert augment_batch(x, Augment(), torch.Generator()) is x                  # nothing to do
+    with pytest.raises(ConfigError, match="Received: crop_padding=-1"):
+        Augment(crop_padding=-1)
+
+
+def test_normalize_checks_channels():
+    with pytest.raises(ConfigError, match="C = 3 channels"):
+        normalize(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), (0.5,) * 3, (0.2,) * 3)
+    x = torch.full((1, 3, 2, 2), 51, dtype=torch.uint8)
+    assert torch.allclose(normalize(x, (0.2, 0.1, 0.0), (1.0, 0.5, 0.2)),
+                          torch.tensor([0.0, 0.2, 1.0]).view(1, 3, 1, 1).expand(1, 3, 2, 2))

@@ -208,17 +208,21 @@ def _train_stats(key: str, where: str | None, allow: bool, image_size: int | Non
     return tuple(x.mean(1).tolist()), tuple(max(s, 1e-6) for s in x.std(1).tolist())
 
 
+IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
 def _how_to_get(key: str) -> str:
+    four = ", ".join(IDX_FILES)
     if key == "fashion-mnist":
         return ("install the Debian package dataset-fashion-mnist (sudo apt-get install "
-                "dataset-fashion-mnist), go online for torchvision's download, or pass --data-dir "
-                "with train/t10k-images-idx3-ubyte.gz and train/t10k-labels-idx1-ubyte.gz")
+                "dataset-fashion-mnist), or go online (unset CONVLENS_OFFLINE) for torchvision's "
+                f"download, or pass --data-dir with {four}")
     if key == "mnist":
-        return ("go online for torchvision's download, or pass --data-dir with "
-                "train/t10k-images-idx3-ubyte(.gz) and train/t10k-labels-idx1-ubyte(.gz); "
-                "offline digits: --data digits")
-    return ("go online for torchvision's download, or pass --data-dir with "
-            "cifar-10-batches-bin/ or cifar-10-batches-py/ from "
+        return ("go online (unset CONVLENS_OFFLINE) for torchvision's download, or pass "
+                f"--data-dir with {four} (.gz optional); offline digits: --data digits")
+    return ("go online (unset CONVLENS_OFFLINE) for torchvision's download, or pass --data-dir "
+            "with cifar-10-batches-bin/ or cifar-10-batches-py/ from "
             "https://www.cs.toronto.edu/~kriz/cifar.html")
 
 
@@ -249,7 +253,8 @@ def _idx_set(key: str, split: str, where: str | None, allow: bool
         found = files.read_idx_split(folders, split, key)
     if found is None:
         looked = ", ".join(str(f) for f in folders)
-        raise DataError(f"{key} files not found (looked in {looked}); {_how_to_get(key)}")
+        raise DataError(f"{key} {split} files not found (looked in {looked}); "
+                        f"{_how_to_get(key)}")
     return found
 
 
@@ -265,7 +270,8 @@ def _cifar10(split: str, where: str | None, allow: bool) -> tuple[np.ndarray, np
                             f"{_how_to_get('cifar10')}") from None
         found = files.read_cifar_split(root, split)
     if found is None:
-        raise DataError(f"cifar10 files not found in {root}; {_how_to_get('cifar10')}")
+        raise DataError(f"cifar10 {split} files not found in {root}; "
+                        f"{_how_to_get('cifar10')}")
     return found
 
 

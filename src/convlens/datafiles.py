@@ -116,13 +116,17 @@ def read_idx_split(folders: Sequence[Path], split: str, name: str
     if missing:
         raise DataError(f"{missing[0]} is missing next to {[p for p in paths if p][0]}")
     for n, p in zip(names, paths):
-        if p.name == n:
+        if p.name in (n, n.removesuffix(".gz")):   # named like the official file: verify it
             check_official(p, name, n)
     images, labels = read_idx(paths[0], 3), read_idx(paths[1], 1)
     if len(images) != len(labels):
         raise DataError(f"{paths[0]} has {len(images):,} images but {paths[1]} has "
                         f"{len(labels):,} labels")
     return images[:, None].copy(), labels.astype(np.int64)
+
+
+class _Refused(pickle.UnpicklingError):
+    """A pickle asked for something other than numpy arrays."""
 
 
 class _NumpyOnly(pickle.Unpickler):
@@ -134,7 +138,7 @@ class _NumpyOnly(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):  # noqa: D102
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+            raise _Refused(f"it asks for {module}.{name}")
         return super().find_class(module, name)
 
 
@@ -142,10 +146,11 @@ def read_cifar_py(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR-10 Python batch (a pickled dict) -> images (N, 3, 32, 32), labels."""
     try:
         batch = _NumpyOnly(io.BytesIO(path.read_bytes()), encoding="bytes").load()
-    except pickle.UnpicklingError as exc:
+    except _Refused as exc:
         raise DataError(f"{path}: not a CIFAR-10 batch ({exc}); refusing to unpickle "
                         f"anything but numpy arrays") from None
-    except (EOFError, ValueError, OSError, TypeError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, OSError, TypeError,
+            AttributeError, IndexError, KeyError) as exc:
         raise DataError(f"{path}: cannot read it ({exc}); truncated or corrupt") from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict with data and labels)")
