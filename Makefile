@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test bench data clean help
+.PHONY: demo test bench data system clean help
 
 help:
 	@echo "make demo   set up .venv and run the main job"
@@ -32,21 +32,35 @@ data:
 	  fi; \
 	fi
 
+# Debian packages the tests use: Fashion-MNIST and Chromium (report and browser tests), installed
+# in one apt call when missing and we are root; tests that need a missing one are skipped.
+system:
+	@missing=""; [ -d $(FASHION_DIR) ] || missing="$$missing dataset-fashion-mnist"; \
+	 command -v chromium >/dev/null || missing="$$missing chromium"; \
+	 if [ -n "$$missing" ]; then \
+	   if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	     echo "installing Debian packages:$$missing"; \
+	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	       || echo "warning: could not install$$missing"; \
+	   else echo "note: missing Debian packages:$$missing (sudo apt-get install$$missing)"; fi; \
+	 fi
+
 CL := $(VENV)/bin/convlens
 DEMO_RUN := runs/demo
 
 # The main job: the convolution lesson on a real photo, then the default recipe on
 # Fashion-MNIST (a finished run is kept; an interrupted one resumes), its evaluation and
-# predictions on test images.
+# predictions on test images, and the run report.
 demo: $(STAMP) data
 	$(CL) kernels --out out/kernels.png
 	@if [ -f $(DEMO_RUN)/run.json ]; then $(CL) train --resume $(DEMO_RUN); \
 	 else $(CL) train --out $(DEMO_RUN); fi
 	$(CL) eval $(DEMO_RUN)
 	$(CL) predict $(DEMO_RUN) --index 0 1 2 3 4 5 --show out/predictions.png
-	@echo "run folder: $(DEMO_RUN)"
+	$(CL) report $(DEMO_RUN)
+	@echo "run folder: $(DEMO_RUN); open $(DEMO_RUN)/report.html in a browser"
 
-test: $(STAMP) data
+test: $(STAMP) system
 	$(PY) -m pytest -q
 
 bench: $(STAMP) data

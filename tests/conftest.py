@@ -7,9 +7,16 @@ import os
 os.environ.setdefault("CONVLENS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import gzip
+import struct
+
+import numpy as np
 import pytest
 
 from convlens.cli import main
+
+TINY_SPEC = ("conv 8 3 pad=same, maxpool 2, conv 16 3 pad=same, maxpool 2, flatten, "
+             "dense {num_classes}")
 
 
 class CliResult:
@@ -33,3 +40,41 @@ def cli(capsys):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+def write_idx(path, array: np.ndarray) -> None:
+    """Write `array` as an IDX file (gzip), the format of MNIST's four files."""
+    magic = 0x0800 << 0 | array.ndim
+    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def blob_digits(n: int, seed: int, wrong: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """28x28 light-on-dark images whose class is where a bright blob sits (4 quadrants);
+    a fraction `wrong` of the labels is replaced at random (so a model makes mistakes)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, n)
+    images = rng.integers(0, 30, (n, 28, 28))
+    for i, label in enumerate(labels):
+        r, c = divmod(int(label), 2)
+        images[i, 4 + 12 * r:12 + 12 * r, 4 + 12 * c:12 + 12 * c] = 220
+    noisy = rng.random(n) < wrong
+    labels[noisy] = rng.integers(0, 4, int(noisy.sum()))
+    return images.astype(np.uint8), labels.astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """(run folder, data folder): 3 epochs on tiny real-format 'mnist' files (4 classes used)."""
+    root = tmp_path_factory.mktemp("mnist")
+    for prefix, n, seed, wrong in (("train", 400, 0, 0.0), ("t10k", 200, 1, 0.08)):
+        images, labels = blob_digits(n, seed, wrong)
+        write_idx(root / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    code = main(["train", "--model", TINY_SPEC, "--data", "mnist", "--data-dir", str(root),
+                 "--epochs", "3", "--batch-size", "50", "--lr", "0.01", "--augment", "none",
+                 "--no-progress", "--out", str(out)])
+    assert code == 0
+    return out, root

@@ -1,10 +1,8 @@
 """Tests of `convlens eval` / `convlens predict` on a tiny run trained on real-format MNIST files."""
 from __future__ import annotations
 
-import gzip
 import io
 import json
-import struct
 
 import numpy as np
 import pytest
@@ -14,45 +12,6 @@ from PIL import Image
 from convlens.evaluate import Evaluation
 from convlens.predict import prepare_image
 
-SPEC = "conv 8 3 pad=same, maxpool 2, conv 16 3 pad=same, maxpool 2, flatten, dense {num_classes}"
-
-
-def write_idx(path, array: np.ndarray) -> None:
-    """Write `array` as an IDX file (gzip), the format of MNIST's four files."""
-    magic = 0x0800 << 0 | array.ndim
-    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
-
-
-def blob_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """28x28 light-on-dark images whose class is where a bright blob sits (4 quadrants)."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    images = rng.integers(0, 30, (n, 28, 28))
-    for i, label in enumerate(labels):
-        q = label % 4
-        r, c = divmod(q, 2)
-        images[i, 4 + 12 * r:12 + 12 * r, 4 + 12 * c:12 + 12 * c] = 220
-    return images.astype(np.uint8), (labels % 4).astype(np.uint8)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """A run trained for 3 epochs on tiny 'mnist' files (4 classes used out of 10)."""
-    from convlens.cli import main
-
-    root = tmp_path_factory.mktemp("mnist")
-    for prefix, n, seed in (("train", 400, 0), ("t10k", 200, 1)):
-        images, labels = blob_digits(n, seed)
-        write_idx(root / f"{prefix}-images-idx3-ubyte.gz", images)
-        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels)
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    code = main(["train", "--model", SPEC, "--data", "mnist", "--data-dir", str(root),
-                 "--epochs", "3", "--batch-size", "50", "--lr", "0.01", "--augment", "none",
-                 "--no-progress", "--out", str(out)])
-    assert code == 0
-    return out, root
 
 
 def test_eval_prints_and_writes_files(cli, tiny_run):

@@ -408,6 +408,7 @@ def train(config: TrainConfig, *, callbacks: Iterable[Callback] = (),
         f"{runs.slug(config.model)}-{config.data}-{time.strftime('%Y%m%d-%H%M%S')}")
     runs.create_run(out, config, model, train_ds)
     model = _speed_up(model, config)
+    callbacks = [*callbacks, *_filter_history(out, model, config)]
     return fit(model, train_ds, test_ds, config, run_dir=out, callbacks=callbacks, log=log)
 
 
@@ -426,6 +427,15 @@ def resume(run_dir: str | Path, *, callbacks: Iterable[Callback] = (), log: Log 
     model = _speed_up(model, config)
     if log and state["epoch"] < config.epochs and not state.get("stop"):
         log(f"resuming {run_dir} at epoch {state['epoch'] + 1} batch {state['batch']}")
+    callbacks = [*callbacks, *_filter_history(run_dir, model, config)]
     return fit(model, train_ds, test_ds, config, run_dir=run_dir, callbacks=callbacks,
                resume_state=state, log=log)
+
+
+def _filter_history(run_dir: Path, model: nn.Module, config: TrainConfig) -> list[Callback]:
+    """The FilterHistory callback the config asks for (none for record_filters='none')."""
+    from convlens.history import FilterHistory, resolve_layers
+
+    layers = resolve_layers(model, config.record_filters)
+    return [FilterHistory(run_dir, model, layers)] if layers else []
 

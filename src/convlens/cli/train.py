@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="channels-last memory format, faster convolutions on CPU "
                         f"(default: {'on' if d.channels_last else 'off'})")
+    g.add_argument("--record-filters", metavar="LAYERS",
+                   help="conv layers whose kernels are kept every epoch for `convlens show "
+                        f"evolution`: first, all, none or names (default: {d.record_filters})")
     g.add_argument("--amp", choices=AMP_MODES,
                    help="mixed precision: auto = bfloat16 where the processor has it natively "
                         f"(about 2x faster on recent CPUs), none = float32 (default: {d.amp})")

@@ -1,0 +1,69 @@
+"""CLI: `convlens show KIND RUN` (pictures of a trained run) and `convlens report RUN`."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from convlens.errors import ConfigError
+from convlens.inside import KINDS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `show` and `report` subcommands."""
+    kinds = "\n".join(f"  {k:<12} {v}" for k, v in KINDS.items())
+    p = sub.add_parser(
+        "show", help="pictures of a trained run: filters, feature maps, mistakes, Grad-CAM ...",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"Draw one picture of a run and save it (default: RUN/pictures/KIND.png).\n"
+                    f"Kinds:\n{kinds}\n\nExample: convlens show features runs/demo --index 3")
+    p.add_argument("kind", choices=list(KINDS), metavar="KIND", help="one of the kinds above")
+    p.add_argument("run", help="run folder made by `convlens train`")
+    p.add_argument("--layer", help="layer name, e.g. conv2 (see `convlens summary`)")
+    p.add_argument("--index", type=int, help="test-set image (default: 0)")
+    p.add_argument("--image", help="an image file instead of a test image")
+    p.add_argument("--n", type=int, default=24, help="images in grids (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="which test images the grid shows")
+    p.add_argument("--cnn", metavar="RUN", help="for `mlp`: a CNN run to show beside it")
+    p.add_argument("--weights", choices=("best", "last"), default="best")
+    p.add_argument("--out", help="file (.png, .svg, .pdf; .gif for evolution)")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "report", help="one self-contained HTML page about a run",
+        description="Write RUN/report.html: config, summary, architecture, curves, evaluation, "
+                    "filters, their evolution, feature maps, mistakes and Grad-CAM, with every "
+                    "image embedded. Example: convlens report runs/demo")
+    p.add_argument("run", help="run folder made by `convlens train`")
+    p.add_argument("--out", help="HTML file (default: RUN/report.html)")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from convlens.inside import Inspector
+    from convlens.viz.figures import save_figure
+
+    if args.n < 1:
+        raise ConfigError(f"Expected --n >= 1. Received: {args.n}")
+    gif = args.kind == "evolution"
+    out = Path(args.out or Path(args.run) / "pictures" / f"{args.kind}.{'gif' if gif else 'png'}")
+    allowed = (".gif",) if gif else (".png", ".svg", ".pdf")
+    if out.suffix.lower() not in allowed:
+        raise ConfigError(f"Expected --out ending in {', '.join(allowed)}. Received: {str(out)!r}")
+    look = Inspector.open(args.run, weights=args.weights)
+    picture = look.picture(args.kind, layer=args.layer, index=args.index, image=args.image,
+                           n=args.n, seed=args.seed, cnn=args.cnn)
+    if gif:
+        from convlens.viz.weights import draw_evolution_strip, save_gif
+        save_gif(picture, out)
+        strip = save_figure(draw_evolution_strip(look.run, args.layer), out.with_suffix(".png"))
+        print(f"wrote {out} ({len(picture)} frames) and {strip}")
+    else:
+        print(f"wrote {save_figure(picture, out)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from convlens.report import write_report
+
+    print(f"wrote {write_report(args.run, out=args.out)}")
+    return 0

@@ -1,0 +1,83 @@
+"""Filter history: a training callback that keeps conv kernels epoch by epoch.
+
+The kernels of the recorded layers go into `filters.safetensors` in the run folder, one
+tensor per layer and epoch (`conv1/epoch_000` are the initial weights), rewritten atomically
+after every epoch. A resumed run keeps what is there and appends.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save
+
+from convlens.capture import conv_layers, conv_module
+from convlens.errors import ConfigError, DataError
+from convlens.runs import atomic_write_bytes
+from convlens.train import Callback, TrainState
+
+FILTERS_FILE = "filters.safetensors"
+KEY = re.compile(r"^(?P<layer>.+)/epoch_(?P<epoch>\d{3,})$")
+
+
+def resolve_layers(model: torch.nn.Module, record: str) -> list[str]:
+    """Layer names for `record` = 'first', 'all', 'none' or comma-separated names."""
+    convs = conv_layers(_plain(model))
+    text = record.strip().lower()
+    if text == "none":
+        return []
+    if text == "first":
+        return convs[:1]
+    if text == "all":
+        return convs
+    names = [n.strip() for n in record.split(",") if n.strip()]
+    unknown = [n for n in names if n not in convs]
+    if unknown:
+        raise ConfigError(f"--record-filters: no conv layer {unknown[0]!r}; conv layers: "
+                          f"{', '.join(convs) or 'none'} (or first, all, none)")
+    return names
+
+
+def _plain(model: torch.nn.Module) -> torch.nn.Module:
+    return getattr(model, "_orig_mod", model)   # torch.compile wraps the model
+
+
+def read_history(run_dir: str | Path) -> dict[str, dict[int, torch.Tensor]]:
+    """{layer: {epoch: kernels (O, C, kh, kw)}} from a run folder ({} when none)."""
+    path = Path(run_dir) / FILTERS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        tensors = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types
+        raise DataError(f"{path}: unreadable filter history ({exc})") from None
+    history: dict[str, dict[int, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        match = KEY.match(key)
+        if match:
+            history.setdefault(match["layer"], {})[int(match["epoch"])] = value
+    return history
+
+
+class FilterHistory(Callback):
+    """Record the kernels of `layers` at the start (epoch 0) and after every epoch."""
+
+    def __init__(self, run_dir: str | Path, model: torch.nn.Module, layers: list[str]) -> None:
+        self.path = Path(run_dir) / FILTERS_FILE
+        self.layers = layers
+        self.tensors = {f"{layer}/epoch_{epoch:03d}": w
+                        for layer, epochs in read_history(run_dir).items()
+                        for epoch, w in epochs.items()}
+        if layers and not any(k.endswith("/epoch_000") for k in self.tensors):
+            self._record(model, 0)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        self._record(state.model, state.epoch)   # state.epoch counts finished epochs here
+
+    def _record(self, model: torch.nn.Module, epoch: int) -> None:
+        for layer in self.layers:
+            weight = conv_module(_plain(model), layer).weight
+            weight = weight.detach().float().cpu().contiguous().clone()
+            self.tensors[f"{layer}/epoch_{epoch:03d}"] = weight
+        atomic_write_bytes(self.path, save(self.tensors))

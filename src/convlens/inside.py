@@ -1,0 +1,126 @@
+"""Look inside a run: one entry point per picture kind, shared by `convlens show`, the report
+and notebooks. `Inspector` loads the run's test set and its evaluation once and reuses them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from convlens import data as datamod
+from convlens.errors import ConfigError
+from convlens.evaluate import Evaluation, evaluate_run
+from convlens.runs import Run, load_run
+
+KINDS = {
+    "curves": "training and test loss and accuracy per epoch",
+    "filters": "kernels of a conv layer (--layer), beside the classic kernel each resembles",
+    "evolution": "a layer's filters epoch by epoch: animated GIF (+ a strip .png beside it)",
+    "features": "feature maps of every conv/pool layer for one image (--index or --image)",
+    "predictions": "a grid of test images with predicted and true labels, wrong ones in red",
+    "confusion": "the confusion matrix on the test set",
+    "mistakes": "the most confidently wrong test images",
+    "saliency": "input-gradient saliency for one image (--index or --image)",
+    "gradcam": "Grad-CAM on a conv layer (--layer, default the last) for one image",
+    "mlp": "an MLP run's first-layer weights as images (--cnn RUN adds a CNN's filters)",
+}
+
+
+@dataclass
+class Inspector:
+    """A loaded run plus what the pictures need, loaded on first use."""
+
+    run: Run
+    _test: Any = field(default=None, repr=False)
+    _eval: Evaluation | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, path: str | Path, weights: str = "best") -> Inspector:
+        return cls(load_run(path, weights=weights))
+
+    def test_set(self) -> Any:
+        if self._test is None:
+            self._test = datamod.load_dataset(self.run.info["data"], "test",
+                                              data_dir=self.run.config.data_dir)
+        return self._test
+
+    def evaluation(self) -> Evaluation:
+        if self._eval is None:
+            self._eval = evaluate_run(self.run)
+        return self._eval
+
+    def one_image(self, *, index: int | None = None, image: str | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor, str]:
+        """(normalised input (1, C, H, W), pixels (C, H, W) uint8, a caption)."""
+        if image is not None:
+            from convlens.images import load_image
+            from convlens.predict import prepare_image
+            prepared = prepare_image(load_image(image), self.run.input_shape, self.run.mean,
+                                     data=str(self.run.info.get("data", "")))
+            pixels, caption = prepared.pixels, Path(image).name
+        else:
+            ds = self.test_set()
+            index = 0 if index is None else index
+            if not 0 <= index < len(ds):
+                raise ConfigError(f"Expected --index in 0..{len(ds) - 1} ({ds.name} test). "
+                                  f"Received: {index}")
+            pixels = datamod.images_at(ds, [index])[0]
+            caption = f"test[{index}], true: {ds.classes[int(ds.labels[index])]}"
+        x = datamod.normalize(pixels[None], self.run.mean, self.run.std)
+        return x, pixels, caption
+
+    def picture(self, kind: str, *, layer: str | None = None, index: int | None = None,
+                image: str | None = None, n: int = 24, seed: int = 0,
+                cnn: str | None = None) -> Any:
+        """The matplotlib Figure of `kind` (for "evolution": a list of GIF frames)."""
+        from convlens.viz import activations, results, weights
+
+        model = self.run.model
+        if kind not in KINDS:
+            from convlens.errors import suggest
+            raise ConfigError(f"unknown picture {kind!r}{suggest(kind, KINDS)}; kinds: "
+                              f"{', '.join(KINDS)}")
+        if kind == "curves":
+            return results.draw_curves(self.run.metrics)
+        if kind == "filters":
+            return weights.draw_filters(model, layer)
+        if kind == "evolution":
+            return weights.evolution_frames(self.run, layer)
+        if kind == "mlp":
+            other = load_run(cnn).model if cnn else None
+            return weights.draw_mlp_weights(model, self.run.input_shape, cnn=other)
+        if kind in ("features", "saliency", "gradcam"):
+            x, pixels, caption = self.one_image(index=index, image=image)
+            if kind == "features":
+                return activations.draw_feature_maps(model, x, pixels,
+                                                     title=f"Feature maps for {caption}")
+            if kind == "saliency":
+                heat, target = activations.saliency(model, x)
+                label = self.run.classes[target]
+            else:
+                heat, target, layer = activations.gradcam(model, x, layer)
+                label = self.run.classes[target]
+            return activations.draw_attribution(pixels, heat, kind=f"{kind}"
+                                                f"{f' ({layer})' if kind == 'gradcam' else ''}",
+                                                label=f"{label}, {caption}")
+        ev, ds = self.evaluation(), self.test_set()
+        images = _pixels(ds)
+        if kind == "confusion":
+            return results.draw_confusion(ev)
+        if kind == "mistakes":
+            return results.draw_mistakes(ev, images, n=min(n, 24))
+        rng = np.random.default_rng(seed)
+        chosen = sorted(rng.choice(len(ev.targets), size=min(n, len(ev.targets)), replace=False))
+        return results.draw_predictions(ev, images, chosen)[0]
+
+
+def _pixels(ds: Any) -> Any:
+    """Indexable uint8 images of a split (in memory, or read on demand for a FolderStream)."""
+    if isinstance(ds, datamod.FolderStream):
+        class Lazy:
+            def __getitem__(self, i: int) -> torch.Tensor:
+                return ds.load([int(i)])[0]
+        return Lazy()
+    return ds.images

@@ -1,0 +1,119 @@
+"""Pictures of results: training curves, predictions with true labels, the confusion
+matrix and the most confident mistakes."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from convlens.errors import DataError
+from convlens.evaluate import Evaluation
+
+WRONG, RIGHT = "#c62828", "#2e7d32"
+
+
+def draw_curves(metrics: Sequence[dict]) -> Figure:
+    """Loss and accuracy per epoch, train and test."""
+    if not metrics:
+        raise DataError("no finished epoch in this run yet; curves need at least one")
+    epochs = [m["epoch"] for m in metrics]
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for key, style in (("train", "-o"), ("test", "-s")):
+        ax_l.plot(epochs, [m[f"{key}_loss"] for m in metrics], style, label=key, markersize=4)
+        ax_a.plot(epochs, [100 * m[f"{key}_accuracy"] for m in metrics], style, label=key,
+                  markersize=4)
+    ax_l.set_title("loss (train includes label smoothing)", fontsize=10)
+    ax_a.set_title("accuracy", fontsize=10)
+    ax_a.set_ylabel("%")
+    best = max(metrics, key=lambda m: m["test_accuracy"])
+    ax_a.annotate(f"best {100 * best['test_accuracy']:.2f}%", (best["epoch"],
+                  100 * best["test_accuracy"]), textcoords="offset points", xytext=(-30, -18),
+                  fontsize=8)
+    for ax in (ax_l, ax_a):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        ax.set_xticks(epochs if len(epochs) <= 20 else ax.get_xticks())
+    fig.tight_layout()
+    return fig
+
+
+def _image(ax, pixels: torch.Tensor) -> None:
+    img = pixels.permute(1, 2, 0).numpy()
+    ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=255)
+    ax.set_xticks([]), ax.set_yticks([])
+
+
+def draw_predictions(ev: Evaluation, images: torch.Tensor, indices: Sequence[int], *,
+                     cols: int = 6) -> tuple[Figure, list[int]]:
+    """Test images with predicted (and probability) and true labels; wrong ones in red.
+    Returns the figure and the indices it shows that were predicted wrong."""
+    rows = -(-len(indices) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.2 * rows), squeeze=False)
+    wrong = []
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, indices):
+        pred, true = int(ev.preds[i]), int(ev.targets[i])
+        _image(ax, images[i])
+        ax.axis("on")
+        ok = pred == true
+        if not ok:
+            wrong.append(int(i))
+            for side in ax.spines.values():
+                side.set_edgecolor(WRONG), side.set_linewidth(3)
+        ax.set_title(f"{ev.classes[pred]} {ev.probs[i, pred]:.0%}\n"
+                     f"{'' if ok else 'true: ' + ev.classes[true]}", fontsize=8,
+                     color=RIGHT if ok else WRONG)
+    fig.suptitle(f"Predictions on {ev.data} {ev.split} (red: wrong; predicted class and its "
+                 f"probability, true class below)", fontsize=10)
+    fig.tight_layout()
+    return fig, wrong
+
+
+def draw_confusion(ev: Evaluation) -> Figure:
+    """The confusion matrix: colours row-normalised (recall), numbers are counts."""
+    cm = ev.confusion
+    k = len(ev.classes)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    size = max(5.0, 0.55 * k + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), n in np.ndenumerate(cm):
+        if n:
+            ax.text(j, i, f"{n}", ha="center", va="center", fontsize=7 if k > 10 else 8,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(k), ev.classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), ev.classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(im, ax=ax, shrink=0.7, label="fraction of the true class")
+    ax.set_title(f"Confusion matrix, {ev.data} {ev.split}: accuracy {ev.accuracy:.2%}",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def draw_mistakes(ev: Evaluation, images: torch.Tensor, *, n: int = 18, cols: int = 6
+                  ) -> Figure:
+    """The most confidently wrong test images, with both probabilities."""
+    top = ev.top_losses(n)
+    if len(top) == 0:
+        raise DataError(f"no mistakes on {ev.data} {ev.split}: nothing to show")
+    rows = -(-len(top) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.3 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, top):
+        pred, true = int(ev.preds[i]), int(ev.targets[i])
+        _image(ax, images[i])
+        ax.axis("on")
+        ax.set_title(f"said {ev.classes[pred]} {ev.probs[i, pred]:.0%}\nwas {ev.classes[true]} "
+                     f"{ev.probs[i, true]:.0%}", fontsize=8, color=WRONG)
+    fig.suptitle(f"The {len(top)} most confident mistakes on {ev.data} {ev.split} (highest loss "
+                 f"first)", fontsize=10)
+    fig.tight_layout()
+    return fig

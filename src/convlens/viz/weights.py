@@ -1,0 +1,217 @@
+"""Pictures of weights: conv filters (beside the classic kernel each resembles), how they
+evolve epoch by epoch, and an MLP's first-layer weights as images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+from torch import nn
+
+from convlens.capture import conv_layers, conv_module
+from convlens.convmath import KERNELS
+from convlens.errors import DataError, ModelError
+from convlens.runs import Run
+
+MAX_FILTERS = 32     # filters drawn per layer
+MAX_CHANNELS = 8     # input channels drawn per filter for deeper layers
+
+
+def _limit(w: np.ndarray) -> float:
+    return float(np.abs(w).max()) or 1.0
+
+
+def closest_kernel(weights: np.ndarray) -> tuple[str, float]:
+    """The classic 3x3 kernel most like `weights` (cosine similarity of zero-mean, unit-norm
+    weights; a negative match counts, marked by a minus sign in the similarity)."""
+    def unit(a: np.ndarray) -> np.ndarray:
+        a = a - a.mean()
+        n = np.linalg.norm(a)
+        return a / n if n else a
+    w = unit(weights)
+    scores = {name: float((unit(k.weights) * w).sum()) for name, k in KERNELS.items()
+              if k.weights.shape == weights.shape and name not in ("identity", "box_blur")}
+    name = max(scores, key=lambda n: abs(scores[n]))
+    return name, scores[name]
+
+
+def draw_filters(model: nn.Module, layer: str | None = None, *, title: str = "") -> Figure:
+    """Kernels of a conv layer: RGB patches for colour input, one row per filter otherwise
+    (input channels across); first-layer 3x3 gray filters beside their closest classic kernel."""
+    convs = conv_layers(model)
+    if not convs:
+        raise ModelError("this model has no Conv2d layer; for an MLP use `convlens show mlp`")
+    layer = layer or convs[0]
+    w = conv_module(model, layer).weight.detach().float().cpu().numpy()  # (O, C, kh, kw)
+    o, c = w.shape[:2]
+    n = min(o, MAX_FILTERS)
+    lim = _limit(w)
+    if c == 3:
+        return _rgb_filters(w[:n], layer, title)
+    if c == 1 and w.shape[2:] == (3, 3):
+        return _filters_with_kernels(w[:n, 0], layer, lim, title)
+    ch = min(c, MAX_CHANNELS)
+    fig, axes = plt.subplots(n, ch, figsize=(0.7 * ch + 1.5, 0.7 * n + 1), squeeze=False)
+    for i in range(n):
+        for j in range(ch):
+            im = axes[i, j].imshow(w[i, j], cmap="RdBu_r", vmin=-lim, vmax=lim)
+            axes[i, j].set_xticks([]), axes[i, j].set_yticks([])
+        axes[i, 0].set_ylabel(f"{i}", rotation=0, fontsize=7, labelpad=8)
+    for j in range(ch):
+        axes[0, j].set_title(f"in {j}", fontsize=7)
+    fig.colorbar(im, ax=axes, shrink=0.5, label="weight")
+    note = f" (first {n} of {o} filters, {ch} of {c} input channels)" if (n < o or ch < c) else ""
+    fig.suptitle(title or f"{layer}: {o} filters x {c} input channels{note}", fontsize=10)
+    return fig
+
+
+def _rgb_filters(w: np.ndarray, layer: str, title: str) -> Figure:
+    cols = min(8, len(w))
+    rows = -(-len(w) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.2 * rows + 0.6), squeeze=False)
+    for ax, f in zip(axes.flat, w):
+        rgb = f.transpose(1, 2, 0)
+        ax.imshow((rgb - rgb.min()) / (np.ptp(rgb) or 1), interpolation="nearest")
+    for ax in axes.flat:
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.suptitle(title or f"{layer}: colour filters as RGB patches (each scaled to its range)",
+                 fontsize=10)
+    return fig
+
+
+def _filters_with_kernels(w: np.ndarray, layer: str, lim: float, title: str) -> Figure:
+    pairs = min(len(w), 16)
+    cols = 4
+    rows = -(-pairs // cols)
+    fig, axes = plt.subplots(rows, 2 * cols, figsize=(2 * cols * 1.25, rows * 1.55 + 0.8),
+                             squeeze=False)
+    for k in range(rows * cols):
+        ax_w, ax_k = axes[k // cols, 2 * (k % cols)], axes[k // cols, 2 * (k % cols) + 1]
+        for ax in (ax_w, ax_k):
+            ax.set_xticks([]), ax.set_yticks([])
+        if k >= pairs:
+            ax_w.axis("off"), ax_k.axis("off")
+            continue
+        name, score = closest_kernel(w[k])
+        im = ax_w.imshow(w[k], cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax_w.set_title(f"filter {k}", fontsize=8)
+        ref = KERNELS[name].weights * np.sign(score)
+        ax_k.imshow(ref, cmap="RdBu_r", vmin=-_limit(ref), vmax=_limit(ref))
+        ax_k.set_title(f"{'-' if score < 0 else ''}{name}\nsim {abs(score):.2f}", fontsize=7)
+    fig.colorbar(im, ax=axes, shrink=0.6, label="learned weight")
+    fig.suptitle(title or f"{layer}: learned filters (left) beside the most similar classic "
+                 f"kernel (right)", fontsize=10)
+    return fig
+
+
+# ----------------------------------------------------------------------------- evolution
+def _history_of(run: Run, layer: str | None) -> tuple[str, dict[int, torch.Tensor]]:
+    from convlens.history import read_history
+
+    history = read_history(run.path)
+    if not history:
+        raise DataError(f"no filter history in {run.path}; train with --record-filters first "
+                        f"(or all) to keep the filters of every epoch")
+    layer = layer or next(iter(history))
+    if layer not in history:
+        raise DataError(f"no filter history for {layer!r} in {run.path}; recorded: "
+                        f"{', '.join(history)} (train with --record-filters {layer})")
+    return layer, dict(sorted(history[layer].items()))
+
+
+def _tile(w: torch.Tensor, n: int) -> np.ndarray:
+    """Filters (O, C, kh, kw) -> one row image of the first n (first input channel)."""
+    f = w[:n, 0].numpy()
+    gap = np.full((f.shape[1], 1), np.nan)
+    return np.concatenate([np.concatenate([x, gap], axis=1) for x in f], axis=1)[:, :-1]
+
+
+def draw_evolution_strip(run: Run, layer: str | None = None, *, n: int = 16) -> Figure:
+    """Rows = epochs (0 = initial weights), columns = filters: how training shaped them."""
+    layer, hist = _history_of(run, layer)
+    lim = max(_limit(w[:n].numpy()) for w in hist.values())
+    fig, axes = plt.subplots(len(hist), 1, figsize=(min(16, 0.75 * n + 1.5),
+                                                     0.75 * len(hist) + 1), squeeze=False)
+    for ax, (epoch, w) in zip(axes[:, 0], hist.items()):
+        im = ax.imshow(_tile(w, n), cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_xticks([]), ax.set_yticks([])
+        ax.set_ylabel(f"epoch {epoch}", rotation=0, ha="right", va="center", fontsize=8)
+    fig.colorbar(im, ax=axes, shrink=0.6, label="weight")
+    fig.suptitle(f"{layer}: the first {min(n, len(next(iter(hist.values()))))} filters, epoch by "
+                 f"epoch (epoch 0 = initial weights)", fontsize=10)
+    return fig
+
+
+def evolution_frames(run: Run, layer: str | None = None, *, n: int = 16) -> list[Image.Image]:
+    """One GIF frame per recorded epoch of a layer's filters."""
+    layer, hist = _history_of(run, layer)
+    lim = max(_limit(w[:n].numpy()) for w in hist.values())
+    frames = []
+    for epoch, w in hist.items():
+        k = min(n, w.shape[0])
+        cols = min(8, k)
+        rows = -(-k // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(1.0 * cols, 1.0 * rows + 0.5),
+                                 squeeze=False)
+        for i, ax in enumerate(axes.flat):
+            if i < k:
+                ax.imshow(w[i, 0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+            ax.set_xticks([]), ax.set_yticks([])
+        fig.suptitle(f"{layer}, epoch {epoch}", fontsize=10)
+        frames.append(_to_image(fig))
+    return frames
+
+
+def _to_image(fig: Figure) -> Image.Image:
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+# ----------------------------------------------------------------------------- MLP
+def draw_mlp_weights(model: nn.Module, input_shape: tuple[int, int, int], *, n: int = 32,
+                     cnn: nn.Module | None = None) -> Figure:
+    """First-layer weights of an MLP as images (what each hidden unit looks for), and, with
+    `cnn`, that CNN's first-layer filters beside them."""
+    linear = next((m for m in model.modules() if isinstance(m, nn.Linear)), None)
+    if linear is None or any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        raise ModelError("`mlp` needs an MLP run (its first layer a Linear on the flattened "
+                         "image, no Conv2d); use `convlens show filters` for a CNN")
+    c, h, w = input_shape
+    weights = linear.weight.detach().float().cpu().numpy()[:n]
+    if weights.shape[1] != c * h * w:
+        raise ModelError(f"the first Linear layer takes {weights.shape[1]} inputs, not the "
+                         f"{c}x{h}x{w} image")
+    images = weights.reshape(-1, c, h, w).mean(1)
+    cols = 8
+    rows = -(-len(images) // cols)
+    extra = 1 if cnn is not None else 0
+    fig = plt.figure(figsize=(2 * cols * (1 + extra) * 0.55 + 1, rows * 1.25 + 1))
+    grid = fig.add_gridspec(rows, cols * (1 + extra) + extra)
+    lim = _limit(images)
+    for i, img in enumerate(images):
+        ax = fig.add_subplot(grid[i // cols, i % cols])
+        im = ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_xticks([]), ax.set_yticks([])
+    if cnn is not None and conv_layers(cnn):
+        wc = conv_module(cnn, conv_layers(cnn)[0]).weight.detach().float().cpu().numpy()[:, 0]
+        lc = _limit(wc)
+        for i, f in enumerate(wc[:rows * cols]):
+            ax = fig.add_subplot(grid[i // cols, cols + 1 + i % cols])
+            ax.imshow(f, cmap="RdBu_r", vmin=-lc, vmax=lc)
+            ax.set_xticks([]), ax.set_yticks([])
+    fig.colorbar(im, ax=fig.axes, shrink=0.5, label="weight")
+    fig.suptitle("MLP: first-layer weights as images, one per hidden unit"
+                 + ("   |   CNN: first-layer filters" if cnn is not None else ""), fontsize=10)
+    return fig
+
+
+def save_gif(frames: list[Image.Image], out: str | Path, ms: int = 700) -> Path:
+    from convlens.viz.explain import save_gif as _save
+    return _save([f.convert("P", palette=Image.Palette.ADAPTIVE) for f in frames], out, ms=ms)

@@ -1,0 +1,168 @@
+"""Tests of looking inside a run: pictures, hooks, filter history, Grad-CAM, report."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from convlens.capture import capture_activations, forward_hooks
+from convlens.errors import DataError, ModelError
+from convlens.history import FILTERS_FILE, FilterHistory, read_history
+from convlens.inside import KINDS, Inspector
+
+
+def not_blank(path, min_width: int = 300) -> None:
+    img = Image.open(path)
+    a = np.asarray(img.convert("RGB"), dtype=np.float64)
+    assert img.size[0] >= min_width and a.std() > 5, path
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("mlp", "evolution")])
+def test_each_picture_is_written(cli, tiny_run, tmp_path, kind):
+    out = tmp_path / f"{kind}.png"
+    result = cli("show", kind, tiny_run[0], "--index", "2", "--out", out)
+    assert result.code == 0 and f"wrote {out}" in result.out, result
+    not_blank(out)
+
+
+def test_evolution_gif_has_a_frame_per_epoch(cli, tiny_run, tmp_path):
+    out = tmp_path / "evo.gif"
+    result = cli("show", "evolution", tiny_run[0], "--out", out)
+    assert result.code == 0, result
+    assert Image.open(out).n_frames == 3 + 1                 # initial weights + 3 epochs
+    not_blank(out.with_suffix(".png"))
+    history = read_history(tiny_run[0])
+    assert list(history) == ["conv1"] and sorted(history["conv1"]) == [0, 1, 2, 3]
+    assert history["conv1"][3].shape == (8, 1, 3, 3)
+    assert not torch.equal(history["conv1"][0], history["conv1"][3])   # training moved them
+
+
+def test_show_errors_say_what_is_possible(cli, tiny_run, tmp_path):
+    run = tiny_run[0]
+    r = cli("show", "filters", run, "--layer", "conv9")
+    assert r.code == 2 and "no layer 'conv9'" in r.err and "conv1, conv2" in r.err
+    r = cli("show", "features", run, "--index", "5000")
+    assert r.code == 2 and "Expected --index in 0..199" in r.err
+    bare = tmp_path / "bare"
+    shutil.copytree(run, bare)
+    (bare / FILTERS_FILE).unlink()
+    r = cli("show", "evolution", bare)
+    assert r.code == 2 and "no filter history" in r.err and "--record-filters" in r.err
+    r = cli("show", "mlp", run)
+    assert r.code == 2 and "needs an MLP run" in r.err
+    assert all(len(x.err.splitlines()) == 1 for x in [r])
+
+
+def _hooks(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._backward_hooks) for m in model.modules())
+
+
+def test_capture_removes_hooks_even_when_forward_fails_and_survives_inplace_relu():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(inplace=True), nn.Flatten(),
+                          nn.Linear(2 * 4 * 4, 3))
+    x = torch.randn(1, 1, 6, 6)
+    acts = capture_activations(model, x, ["0"])
+    assert _hooks(model) == 0
+    assert (acts["0"] < 0).any()                 # cloned before the in-place ReLU zeroed them
+    with pytest.raises(RuntimeError):
+        with forward_hooks(model, ["0", "1"]):
+            model(torch.randn(1, 1, 7, 7))       # wrong size for the Linear layer
+    assert _hooks(model) == 0
+
+
+def test_gradcam_is_a_map_of_the_image_and_leaves_the_model_alone(tiny_run):
+    from convlens.viz.activations import gradcam
+
+    look = Inspector.open(tiny_run[0])
+    flags = [p.requires_grad for p in look.run.model.parameters()]
+    cams = {}
+    for index in range(8):
+        x, pixels, _ = look.one_image(index=index)
+        cam, target, layer = gradcam(look.run.model, x)
+        assert cam.shape == (28, 28) and layer == "conv2"
+        assert cam.min() >= 0 and cam.max() == pytest.approx(1.0)
+        img = pixels[0].float()
+        where = max(((r, c) for r in (0, 1) for c in (0, 1)),   # the bright blob's quadrant
+                    key=lambda rc: img[12 * rc[0] + 4:12 * rc[0] + 12,
+                                       12 * rc[1] + 4:12 * rc[1] + 12].mean())
+        cams.setdefault(where, cam)
+    # the map follows the evidence: blobs in different places give different maps
+    maps = list(cams.values())
+    assert len(maps) >= 2 and np.abs(maps[0] - maps[1]).max() > 0.3
+    assert _hooks(look.run.model) == 0
+    assert all(p.grad is None for p in look.run.model.parameters())
+    assert [p.requires_grad for p in look.run.model.parameters()] == flags
+    with pytest.raises(ModelError, match="no layer 'conv7'.*conv1, conv2"):
+        gradcam(look.run.model, x, "conv7")
+
+
+def test_filter_history_survives_a_resume(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3))
+
+    class State:
+        def __init__(self, epoch):
+            self.model, self.epoch = model, epoch
+
+    first = FilterHistory(tmp_path, model, ["0"])
+    for epoch in (1, 2):
+        with torch.no_grad():
+            model[0].weight.add_(1.0)
+        first.on_epoch_end(State(epoch))
+    initial = read_history(tmp_path)["0"][0].clone()
+    again = FilterHistory(tmp_path, model, ["0"])        # what a resumed run creates
+    again.on_epoch_end(State(3))
+    history = read_history(tmp_path)["0"]
+    assert sorted(history) == [0, 1, 2, 3] and torch.equal(history[0], initial)
+    assert torch.allclose(history[3], initial + 2)
+
+
+def test_mlp_weights_beside_cnn_filters(cli, tiny_run, tmp_path):
+    from convlens.cli import main
+
+    out_run = tmp_path / "mlp"
+    assert main(["train", "--model", "mlp_small", "--data", "mnist", "--data-dir",
+                 str(tiny_run[1]), "--epochs", "1", "--batch-size", "50", "--no-progress",
+                 "--out", str(out_run)]) == 0
+    out = tmp_path / "mlp.png"
+    result = cli("show", "mlp", out_run, "--cnn", tiny_run[0], "--out", out)
+    assert result.code == 0, result
+    not_blank(out)
+
+
+def test_report_has_every_section(tiny_run, tmp_path):
+    from convlens.report import SECTIONS, write_report
+
+    path = write_report(tiny_run[0], out=tmp_path / "report.html")
+    text = path.read_text()
+    for name in SECTIONS:
+        assert f'<section id="{name}">' in text
+    assert text.count("data:image/png;base64,") >= 8 and "data:image/gif;base64," in text
+    assert "src=\"http" not in text                              # self-contained
+
+
+@pytest.mark.slow
+def test_report_renders_in_chromium(tiny_run, tmp_path):
+    chromium = shutil.which("chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed")
+    from convlens.report import SECTIONS, write_report
+
+    path = write_report(tiny_run[0], out=tmp_path / "report.html")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(path.as_uri())
+        for name in SECTIONS:
+            assert page.locator(f"section#{name} h2").is_visible()
+        broken = page.evaluate("Array.from(document.images).filter("
+                               "i => !i.complete || i.naturalWidth === 0).length")
+        count = page.evaluate("document.images.length")
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
+        browser.close()
+    assert count >= 9 and broken == 0
+    not_blank(tmp_path / "report.png")
