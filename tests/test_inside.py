@@ -166,3 +166,17 @@ def test_report_renders_in_chromium(tiny_run, tmp_path):
         browser.close()
     assert count >= 9 and broken == 0
     not_blank(tmp_path / "report.png")
+
+
+def test_compare_cnn_and_mlp_on_the_same_budget(cli, tiny_run, tmp_path):
+    args = ("compare", "--data", "mnist", "--data-dir", tiny_run[1], "--epochs", "1",
+            "--batch-size", "50", "--out", tmp_path / "cmp", "--no-progress")
+    result = cli(*args)
+    assert result.code == 0, result
+    lines = [ln for ln in result.out.splitlines() if ln.startswith("| ")]
+    assert lines[0].startswith("| model | params | mult-adds")
+    assert lines[1].startswith("| mlp | 93,834 |") and lines[2].startswith("| keras_mnist | 93,322 |")
+    assert (tmp_path / "cmp" / "compare.md").read_text().splitlines()[2] == lines[1]
+    not_blank(tmp_path / "cmp" / "compare.png")
+    again = cli(*args)                                   # finished runs are reused
+    assert again.code == 0 and "epoch 1/1" not in again.out

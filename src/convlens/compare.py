@@ -1,0 +1,104 @@
+"""CNN versus MLP (notebook 003's lesson) as a measured table: same data, same budget.
+
+`compare` trains each model into its own run folder under `out` with the same epochs,
+batch, optimizer, schedule and seed, then tabulates parameters, mult-adds, training time,
+images/s and test accuracy. A finished run folder is reused; an interrupted one resumes.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from convlens.config import TrainConfig
+from convlens.runs import atomic_write_text, load_run, slug
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model's result."""
+
+    model: str
+    params: int
+    mult_adds: int
+    seconds: float
+    images_per_second: float
+    accuracy: float
+    loss: float
+    curve: tuple[float, ...]   # test accuracy per epoch
+
+
+def _train_or_reuse(cfg: TrainConfig, log) -> Path:
+    from convlens import train as training
+    from convlens.runs import RUN_FILE, read_run_config
+
+    run_dir = Path(cfg.out)
+    if (run_dir / RUN_FILE).is_file():
+        if read_run_config(run_dir).replace(progress=cfg.progress) != cfg:
+            from convlens.errors import ConfigError
+            raise ConfigError(f"{run_dir} holds a run with other settings; pick another --out")
+        training.resume(run_dir, log=log, progress=cfg.progress)
+    else:
+        training.train(cfg, log=log)
+    return run_dir
+
+
+def compare(models: Sequence[str], base: TrainConfig, out: str | Path, *, log=print
+            ) -> list[Row]:
+    """Train every model with the settings of `base` into `out/<model>`; one Row each."""
+    from convlens.summary import summary
+
+    rows = []
+    for name in models:
+        cfg = base.replace(model=name, out=str(Path(out) / slug(name)))
+        if log:
+            log(f"== {name}")
+        run = load_run(_train_or_reuse(cfg, log))
+        s = summary(run.model, run.input_shape)
+        metrics = run.metrics
+        seconds = sum(m["seconds"] for m in metrics)
+        images = run.info.get("train_images", 0) * len(metrics)
+        best = max(metrics, key=lambda m: m["test_accuracy"])
+        rows.append(Row(name, s.total_params, s.total_mult_adds, seconds,
+                        images / seconds if seconds else 0.0, best["test_accuracy"],
+                        best["test_loss"], tuple(m["test_accuracy"] for m in metrics)))
+    return rows
+
+
+def table(rows: Sequence[Row]) -> str:
+    """The comparison as a Markdown table."""
+    lines = ["| model | params | mult-adds | train s | images/s | test acc | test loss |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r.model} | {r.params:,} | {r.mult_adds:,} | {r.seconds:.1f} | "
+              f"{r.images_per_second:,.0f} | {r.accuracy:.2%} | {r.loss:.4f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def draw_compare(rows: Sequence[Row]):
+    """Test accuracy per epoch for each model, and params / mult-adds side by side."""
+    fig, (ax_c, ax_b) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for r in rows:
+        ax_c.plot(range(1, len(r.curve) + 1), [100 * a for a in r.curve], "-o", markersize=4,
+                  label=f"{r.model} ({r.params:,} params)")
+    ax_c.set_xlabel("epoch"), ax_c.set_ylabel("test accuracy %"), ax_c.grid(alpha=0.3)
+    ax_c.legend(fontsize=8)
+    ax_c.set_title("same data, same budget", fontsize=10)
+    x = range(len(rows))
+    ax_b.bar([i - 0.2 for i in x], [r.params for r in rows], 0.4, label="parameters")
+    ax_b.bar([i + 0.2 for i in x], [r.mult_adds for r in rows], 0.4, label="mult-adds / image")
+    ax_b.set_xticks(list(x), [r.model for r in rows])
+    ax_b.set_yscale("log"), ax_b.legend(fontsize=8)
+    ax_b.set_title("size and compute", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def write_outputs(rows: Sequence[Row], out: str | Path) -> list[Path]:
+    """compare.md and compare.png in `out`."""
+    from convlens.viz.figures import save_figure
+
+    md = Path(out) / "compare.md"
+    atomic_write_text(md, table(rows) + "\n")
+    return [md, save_figure(draw_compare(rows), Path(out) / "compare.png")]
