@@ -1,0 +1,225 @@
+"""The explorer's logic, without the web: predict with every activation, and the arithmetic
+of one feature-map pixel. The FastAPI app in `convlens.web.app` only routes to this."""
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from convlens import data as datamod
+from convlens.capture import spatial_layers
+from convlens.errors import ConfigError
+from convlens.predict import prepare_image
+from convlens.runs import Run, load_run
+
+MAX_MAPS = 16         # feature maps sent per layer
+MAX_CHANNELS = 8      # input channels shown in the arithmetic of one pixel
+CACHE = 16            # inputs whose activations are kept for the arithmetic panel
+
+
+def png_data_url(a: np.ndarray) -> str:
+    """A 2-D float array (or (H, W, 3) uint8) as a PNG data URL, scaled to 0-255."""
+    if a.dtype != np.uint8:
+        lo, hi = float(a.min()), float(a.max())
+        a = ((a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+@dataclass
+class _Seen:
+    """What one input did inside the model: inputs and outputs of every watched module."""
+
+    inputs: dict[str, torch.Tensor]
+    outputs: dict[str, torch.Tensor]
+
+
+class Explorer:
+    """A loaded run, ready to answer the page's questions (thread-safe)."""
+
+    def __init__(self, run: Run | str | Path) -> None:
+        self.run = run if isinstance(run, Run) else load_run(run)
+        self.model = self.run.model.eval()
+        self.layers = spatial_layers(self.model)
+        modules = dict(self.model.named_modules())
+        self.modules = {name: modules[name] for name in self.layers}
+        self._seen: OrderedDict[str, _Seen] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def info(self) -> dict[str, Any]:
+        c, h, w = self.run.input_shape
+        return {"name": self.run.path.name, "classes": list(self.run.classes),
+                "input_shape": [c, h, w], "grayscale": c == 1, "data": self.run.info["data"],
+                "model": self.run.info.get("model"), "layers": self.layers,
+                "metrics": self.run.metrics}
+
+    # ------------------------------------------------------------------------- predict
+    def predict_image(self, img: Image.Image, *, invert: str = "auto", top_k: int = 5
+                      ) -> dict[str, Any]:
+        """Top-k classes, the input as the model sees it, and every layer's feature maps."""
+        prepared = prepare_image(img, self.run.input_shape, self.run.mean, invert=invert,
+                                 data=str(self.run.info.get("data", "")))
+        x = datamod.normalize(prepared.pixels[None], self.run.mean, self.run.std)
+        seen, logits = self._forward(x)
+        probs = logits.softmax(1)[0].numpy()
+        order = np.argsort(-probs)[:top_k]
+        token = uuid.uuid4().hex
+        with self._lock:
+            self._seen[token] = seen
+            while len(self._seen) > CACHE:
+                self._seen.popitem(last=False)
+        px = prepared.pixels.permute(1, 2, 0).numpy()
+        return {
+            "token": token,
+            "top": [{"class": self.run.classes[i], "prob": float(probs[i])} for i in order],
+            "input": png_data_url(px[..., 0] if px.shape[2] == 1 else px),
+            "inverted": prepared.inverted, "note": prepared.note,
+            "layers": [self._layer_json(name, seen.outputs[name]) for name in self.layers
+                       if name in seen.outputs and seen.outputs[name].dim() == 4],
+        }
+
+    @torch.inference_mode()
+    def _forward(self, x: torch.Tensor) -> tuple[_Seen, torch.Tensor]:
+        seen = _Seen({}, {})
+        handles = []
+        try:
+            for name, module in self.modules.items():
+                def keep(mod, inputs, output, name=name):
+                    seen.inputs[name] = inputs[0].detach().clone()
+                    seen.outputs[name] = output.detach().clone()
+                handles.append(module.register_forward_hook(keep))
+            logits = self.model(x).float()
+        finally:
+            for handle in handles:
+                handle.remove()
+        return seen, logits
+
+    def _layer_json(self, name: str, out: torch.Tensor) -> dict[str, Any]:
+        maps = out[0].float()
+        shown = min(MAX_MAPS, maps.shape[0])
+        return {"name": name, "shape": list(maps.shape), "kind": _kind(self.modules[name]),
+                "maps": [{"channel": k, "png": png_data_url(maps[k].numpy()),
+                          "min": float(maps[k].min()), "max": float(maps[k].max())}
+                         for k in range(shown)]}
+
+    # ------------------------------------------------------------------------- filters
+    def filter(self, layer: str, channel: int) -> dict[str, Any]:
+        """The kernel that makes feature map `channel` of conv layer `layer`."""
+        conv = _conv_of(self._module(layer))
+        if conv is None:
+            raise ConfigError(f"{layer} is a pooling layer: it has no filter, it takes the "
+                              f"{'max' if 'Max' in type(self._module(layer)).__name__ else 'mean'}"
+                              f" of each window")
+        self._check_channel(layer, channel, conv.out_channels)
+        w = conv.weight[channel].detach().float()          # (C, kh, kw)
+        return {"layer": layer, "channel": channel, "in_channels": int(w.shape[0]),
+                "weights": w[:MAX_CHANNELS].tolist(),
+                "bias": float(conv.bias[channel].detach()) if conv.bias is not None else 0.0}
+
+    # ------------------------------------------------------------------------- arithmetic
+    def arithmetic(self, token: str, layer: str, channel: int, i: int, j: int
+                   ) -> dict[str, Any]:
+        """How output pixel (i, j) of feature map `channel` of `layer` comes about."""
+        with self._lock:
+            seen = self._seen.get(token)
+        if seen is None:
+            raise ConfigError("that input is no longer remembered; draw or upload it again")
+        module = self._module(layer)
+        out = seen.outputs[layer][0]
+        self._check_channel(layer, channel, out.shape[0])
+        if not (0 <= i < out.shape[1] and 0 <= j < out.shape[2]):
+            raise ConfigError(f"Expected a pixel inside {out.shape[1]}x{out.shape[2]}. "
+                              f"Received: ({i}, {j})")
+        x = seen.inputs[layer][0]                                   # (C, H, W) layer input
+        conv = _conv_of(module)
+        if conv is None:
+            return self._pool_arithmetic(module, x, out, channel, i, j)
+        rows, cols, pad = _window(conv, x.shape[1:], i, j)
+        xp = torch.nn.functional.pad(x, (pad[1], pad[1], pad[0], pad[0]))
+        patch = xp[:, rows][:, :, cols]                             # (C, kh, kw)
+        w = conv.weight[channel].detach().float()
+        products = (patch.float() * w)
+        per_channel = products.sum((1, 2))
+        bias = float(conv.bias[channel].detach()) if conv.bias is not None else 0.0
+        total = float(per_channel.sum()) + bias
+        shown = min(MAX_CHANNELS, patch.shape[0])
+        return {"kind": "conv", "layer": layer, "channel": channel, "pixel": [i, j],
+                "in_channels": int(patch.shape[0]), "shown_channels": shown,
+                "patch": patch[:shown].tolist(), "kernel": w[:shown].tolist(),
+                "channel_sums": per_channel[:shown].tolist(),
+                "other_channels_sum": float(per_channel[shown:].sum()),
+                "bias": bias, "conv_value": total, "value": float(out[channel, i, j]),
+                "after": _after(module)}
+
+    def _pool_arithmetic(self, module: nn.Module, x: torch.Tensor, out: torch.Tensor,
+                         channel: int, i: int, j: int) -> dict[str, Any]:
+        k = _pair(getattr(module, "kernel_size", 1))
+        s = _pair(getattr(module, "stride", None) or k)
+        rows = list(range(i * s[0], i * s[0] + k[0]))
+        cols = list(range(j * s[1], j * s[1] + k[1]))
+        patch = x[channel][rows][:, cols]
+        mode = "max" if "Max" in type(module).__name__ else "mean"
+        return {"kind": "pool", "mode": mode, "layer": self._name(module), "channel": channel,
+                "pixel": [i, j], "patch": patch.tolist(), "value": float(out[channel, i, j])}
+
+    # ------------------------------------------------------------------------- helpers
+    def _module(self, layer: str) -> nn.Module:
+        if layer not in self.modules:
+            raise ConfigError(f"no layer {layer!r}; layers: {', '.join(self.layers)}")
+        return self.modules[layer]
+
+    def _name(self, module: nn.Module) -> str:
+        return next(n for n, m in self.modules.items() if m is module)
+
+    @staticmethod
+    def _check_channel(layer: str, channel: int, n: int) -> None:
+        if not 0 <= channel < n:
+            raise ConfigError(f"Expected a channel of {layer} in 0..{n - 1}. Received: {channel}")
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _conv_of(module: nn.Module) -> nn.Conv2d | None:
+    if isinstance(module, nn.Conv2d):
+        return module
+    if isinstance(module, nn.Sequential) and len(module) and isinstance(module[0], nn.Conv2d):
+        return module[0]
+    return None
+
+
+def _kind(module: nn.Module) -> str:
+    return "conv" if _conv_of(module) is not None else "pool"
+
+
+def _after(module: nn.Module) -> list[str]:
+    """What a conv block applies after the convolution (e.g. BatchNorm2d, ReLU)."""
+    if isinstance(module, nn.Sequential):
+        return [type(m).__name__ for m in list(module)[1:]]
+    return []
+
+
+def _window(conv: nn.Conv2d, hw: tuple[int, int], i: int, j: int
+            ) -> tuple[list[int], list[int], tuple[int, int]]:
+    """Rows and columns (in the padded input) that output pixel (i, j) reads."""
+    if isinstance(conv.padding, str):
+        reach = [d * (k - 1) for d, k in zip(conv.dilation, conv.kernel_size)]
+        pad = (reach[0] // 2, reach[1] // 2) if conv.padding == "same" else (0, 0)
+    else:
+        pad = _pair(conv.padding)
+    (sh, sw), (dh, dw), (kh, kw) = conv.stride, conv.dilation, conv.kernel_size
+    rows = [i * sh + u * dh for u in range(kh)]
+    cols = [j * sw + v * dw for v in range(kw)]
+    return rows, cols, pad
