@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test bench data system clean help
+.PHONY: demo test bench data system serve clean help
 
 help:
 	@echo "make demo   set up .venv and run the main job"
@@ -60,12 +60,21 @@ demo: $(STAMP) data
 	$(CL) report $(DEMO_RUN)
 	@echo "run folder: $(DEMO_RUN); open $(DEMO_RUN)/report.html in a browser"
 
+# The explorer with an offline digit model (trained once, about 20 s): draw digits at
+# http://127.0.0.1:8000/
+DIGITS_RUN := runs/digits
+serve: $(STAMP)
+	@if [ ! -f $(DIGITS_RUN)/best.safetensors ]; then \
+	  $(CL) train --data digits --augment crop --epochs 15 --out $(DIGITS_RUN) --no-progress; fi
+	$(CL) serve $(DIGITS_RUN)
+
 test: $(STAMP) system
 	$(PY) -m pytest -q
 
 bench: $(STAMP) data
 	$(PY) bench/convmath.py
 	$(PY) bench/time_to_accuracy.py
+	$(PY) bench/explorer.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
