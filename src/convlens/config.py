@@ -55,6 +55,9 @@ class TrainConfig:
             processor computes it natively (on the 2-core AMD EPYC we test on, a fastcnn step
             of 256 images took 69 ms instead of 145 ms) and float32 elsewhere; weights and
             optimizer state stay float32. "none" is the plain float32 path.
+        device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps"; the in-memory data
+            set moves to the device once.
+        tta: evaluate with test-time flip (average the logits of each image and its mirror).
         record_filters: conv layers whose kernels are kept after every epoch in
             filters.safetensors ("first", "all", "none" or names like "conv1,conv2"), for
             `convlens show evolution`. Recording the first layer of fastcnn costs about 1 ms and
@@ -85,6 +88,8 @@ class TrainConfig:
     channels_last: bool = True
     compile: bool = False
     amp: str = "auto"
+    device: str = "auto"
+    tta: bool = False
     record_filters: str = "first"
     progress: bool = True
     eval_batch_size: int = 1024
@@ -94,6 +99,7 @@ class TrainConfig:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("amp", self.amp, AMP_MODES)
+        _check_choice("device", self.device, ("auto", "cpu", "cuda", "mps"))
         for key in ("epochs", "batch_size", "eval_batch_size"):
             _check_int(key, getattr(self, key), minimum=1)
         for key in ("limit_train", "limit_test", "early_stopping", "threads"):
@@ -104,7 +110,7 @@ class TrainConfig:
         _check_float("weight_decay", self.weight_decay, low=0.0)
         _check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         _check_float("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
-        for key in ("tensorboard", "channels_last", "compile", "progress"):
+        for key in ("tensorboard", "channels_last", "compile", "progress", "tta"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"Expected true or false for {key}. "
                                   f"Received: {key}={getattr(self, key)!r}")

@@ -40,7 +40,8 @@ def resolve_layers(model: torch.nn.Module, record: str) -> list[str]:
 
 
 def _plain(model: torch.nn.Module) -> torch.nn.Module:
-    return getattr(model, "_orig_mod", model)   # torch.compile wraps the model
+    from convlens.runs import _plain_module
+    return _plain_module(model)   # inside DDP and torch.compile wrappers
 
 
 def read_history(run_dir: str | Path) -> dict[str, dict[int, torch.Tensor]]:

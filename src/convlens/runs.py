@@ -94,7 +94,10 @@ def _sha256(path: Path) -> str:
 
 # ----------------------------------------------------------------------------- weights and state
 def _plain_module(model: nn.Module) -> nn.Module:
-    return getattr(model, "_orig_mod", model)  # torch.compile wraps the model
+    """The model inside DistributedDataParallel and torch.compile wrappers."""
+    model = getattr(model, "module", model) if type(model).__name__ == \
+        "DistributedDataParallel" else model
+    return getattr(model, "_orig_mod", model)
 
 
 def save_weights(path: str | Path, model: nn.Module) -> None:

@@ -25,7 +25,8 @@ from torch import nn
 from convlens import data as datamod
 from convlens import runs
 from convlens.config import TrainConfig
-from convlens.errors import CheckpointError, TrainingError
+from convlens.distributed import World, all_sum, init_from_env, resolve_device, shard
+from convlens.errors import CheckpointError, ConfigError, TrainingError
 
 __all__ = ["Callback", "TrainState", "EvalResult", "FitResult", "TrainingInterrupted",
            "train_one_epoch", "evaluate", "fit", "train", "resume",
@@ -67,6 +68,9 @@ class TrainState:
     bad_epochs: int = 0
     stop: bool = False
     in_step: bool = False               # True while the weights are half updated
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    world: World = field(default_factory=World)
+    scaler: Any = None                  # GradScaler for float16 on CUDA (off otherwise)
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ def to_model_input(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def autocast(amp: str, device_type: str = "cpu") -> Any:
+def autocast(amp: str, device_type: str = "cpu") -> Any:  # noqa: D103
     """The autocast context of an `amp` mode (a no-op context for float32)."""
     dtype = amp_dtype(amp, device_type)
     return torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None)
@@ -138,16 +142,18 @@ def train_one_epoch(state: TrainState, train_ds: datamod.ImageDataset, *, augmen
     batches = datamod.iterate_batches(
         train_ds, cfg.batch_size, shuffle=True, generator=epoch_generator(cfg.seed, state.epoch),
         augment=augment, drop_last=n_steps > 1 or len(train_ds) == cfg.batch_size,
-        start_batch=state.batch)
+        start_batch=state.batch, device=state.device)
     from tqdm.auto import tqdm
     bar = tqdm(batches, total=n_steps, initial=state.batch, leave=False, unit="batch",
-               desc=f"epoch {state.epoch + 1}/{cfg.epochs}", disable=not cfg.progress)
+               desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
+               disable=not cfg.progress or not state.world.main)
     start = time.perf_counter() - state.seconds
     try:
         for x, y in bar:                                  # x (B, C, H, W) float, y (B,) int64
+            x, y = shard(x, state.world), shard(y, state.world)  # this rank's part (DDP)
             x = to_model_input(x, cfg.channels_last)
             state.in_step = True
-            with autocast(cfg.amp):
+            with autocast(cfg.amp, state.device.type):
                 logits = model(x).float()                 # (B, num_classes)
             loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
             if not torch.isfinite(loss):
@@ -156,8 +162,9 @@ def train_one_epoch(state: TrainState, train_ds: datamod.ImageDataset, *, augmen
                     f"{state.batch + 1} (lr={state.scheduler.get_last_lr()[0]:.3g}); the run "
                     f"stopped and its last good checkpoint is kept; try a smaller --lr")
             state.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            state.optimizer.step()
+            state.scaler.scale(loss).backward()   # the scaler is a no-op unless fp16 on CUDA
+            state.scaler.step(state.optimizer)
+            state.scaler.update()
             state.scheduler.step()
             state.batch += 1
             state.step += 1
@@ -181,22 +188,28 @@ def train_one_epoch(state: TrainState, train_ds: datamod.ImageDataset, *, augmen
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, ds: datamod.ImageDataset, batch_size: int = 1024, *,
-             channels_last: bool = False, amp: str = "none") -> EvalResult:
-    """Loss and accuracy of `model` on all of `ds` (eval mode, no gradients)."""
+             channels_last: bool = False, amp: str = "none", device: Any = "cpu",
+             tta: bool = False) -> EvalResult:
+    """Loss and accuracy of `model` on all of `ds` (eval mode, no gradients); `tta` averages
+    the logits of each image and its mirror image (test-time flip)."""
     was_training = model.training
     model.eval()
     loss_sum, preds = 0.0, []
-    for x, y in datamod.iterate_batches(ds, batch_size, shuffle=False, generator=None):
-        with autocast(amp):
+    device = torch.device(device)
+    for x, y in datamod.iterate_batches(ds, batch_size, shuffle=False, generator=None,
+                                        device=device):
+        with autocast(amp, device.type):
             logits = model(to_model_input(x, channels_last)).float()  # (B, num_classes)
+            if tta:
+                logits = (logits + model(to_model_input(x.flip(3), channels_last)).float()) / 2
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         preds.append(logits.argmax(1))
     model.train(was_training)
     preds_t = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.int64)
-    targets = ds.labels[: len(preds_t)]
+    targets = ds.labels[: len(preds_t)].to(preds_t.device)
     n = max(len(targets), 1)
     return EvalResult(loss=loss_sum / n, accuracy=float((preds_t == targets).sum()) / n,
-                      preds=preds_t, targets=targets)
+                      preds=preds_t.cpu(), targets=targets.cpu())
 
 
 # ----------------------------------------------------------------------------- optimizer
@@ -235,10 +248,23 @@ def fit(model: nn.Module, train_ds: datamod.ImageDataset, test_ds: datamod.Image
     """
     cfg, callbacks, log = config, list(callbacks), log or (lambda _: None)
     run_dir = Path(run_dir) if run_dir is not None else None
+    world = current_world()
+    device = resolve_device(cfg.device, world.local_rank)
+    if world.size > 1 and cfg.batch_size % world.size:
+        raise ConfigError(f"Expected --batch-size divisible by the {world.size} processes. "
+                          f"Received: {cfg.batch_size}")
+    model = model.to(device)
+    train_ds, test_ds = _to_device(train_ds, device), _to_device(test_ds, device)
+    if world.size > 1:   # gradients averaged across ranks after every backward
+        from torch.nn.parallel import DistributedDataParallel
+        model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg, cfg.epochs * steps_per_epoch(len(train_ds),
                                                                              cfg.batch_size))
-    state = TrainState(model, optimizer, scheduler, cfg, run_dir)
+    state = TrainState(model, optimizer, scheduler, cfg, run_dir, device=device, world=world)
+    state.scaler = torch.amp.GradScaler(
+        device.type, enabled=device.type == "cuda" and amp_dtype(cfg.amp, "cuda") == torch.float16)
     if resume_state is not None:
         _restore(state, resume_state)
     augment = datamod.parse_augment(cfg.augment) if _wants_augment(cfg.augment) else None
@@ -249,8 +275,11 @@ def fit(model: nn.Module, train_ds: datamod.ImageDataset, test_ds: datamod.Image
             while state.epoch < cfg.epochs and not state.stop:
                 train_one_epoch(state, train_ds, augment=augment, callbacks=callbacks,
                                 stop_requested=stop_flag.is_set)
-                result = evaluate(model, test_ds, cfg.eval_batch_size,
-                                  channels_last=cfg.channels_last, amp=cfg.amp)
+                result = evaluate(model, test_ds, cfg.eval_batch_size, device=device,
+                                  channels_last=cfg.channels_last, amp=cfg.amp, tta=cfg.tta)
+                if world.size > 1:   # every rank saw its shard: add the running sums up
+                    state.loss_sum, state.correct, state.seen = all_sum(
+                        [state.loss_sum, state.correct, state.seen], device)
                 row = _epoch_row(state, result)
                 improved = result.accuracy > state.best_accuracy
                 if improved:
@@ -287,6 +316,19 @@ def fit(model: nn.Module, train_ds: datamod.ImageDataset, test_ds: datamod.Image
             writer.close()
     return FitResult(state.history, state.best_accuracy, state.best_epoch,
                      stopped_early=state.stop and state.epoch < cfg.epochs, run_dir=run_dir)
+
+
+def current_world() -> World:
+    from convlens.distributed import current
+    return current()
+
+
+def _to_device(ds: Any, device: torch.device) -> Any:
+    """An in-memory data set moved to `device` once (uint8: a quarter of float's bytes)."""
+    if device.type == "cpu" or isinstance(ds, datamod.FolderStream):
+        return ds
+    import dataclasses
+    return dataclasses.replace(ds, images=ds.images.to(device), labels=ds.labels.to(device))
 
 
 def _wants_augment(text: str) -> bool:
@@ -402,14 +444,20 @@ def _speed_up(model: nn.Module, cfg: TrainConfig) -> nn.Module:
 
 def train(config: TrainConfig, *, callbacks: Iterable[Callback] = (),
           log: Log | None = print) -> FitResult:
-    """Start a run: check data and model, create the run folder, then `fit`."""
+    """Start a run: check data and model, create the run folder, then `fit`.
+
+    Under torchrun every process runs this; only rank 0 writes the run folder and logs."""
+    world = init_from_env(config.device)
     train_ds, test_ds, model = _prepare(config)
     out = Path(config.out) if config.out else Path("runs") / (
         f"{runs.slug(config.model)}-{config.data}-{time.strftime('%Y%m%d-%H%M%S')}")
-    runs.create_run(out, config, model, train_ds)
+    if world.main:
+        runs.create_run(out, config, model, train_ds)
     model = _speed_up(model, config)
-    callbacks = [*callbacks, *_filter_history(out, model, config)]
-    return fit(model, train_ds, test_ds, config, run_dir=out, callbacks=callbacks, log=log)
+    if world.main:
+        callbacks = [*callbacks, *_filter_history(out, model, config)]
+    return fit(model, train_ds, test_ds, config, run_dir=out if world.main else None,
+               callbacks=callbacks, log=log if world.main else None)
 
 
 def resume(run_dir: str | Path, *, callbacks: Iterable[Callback] = (), log: Log | None = print,
@@ -418,6 +466,7 @@ def resume(run_dir: str | Path, *, callbacks: Iterable[Callback] = (), log: Log 
     run_dir = Path(run_dir)
     runs.read_run_info(run_dir)
     config = runs.read_run_config(run_dir)
+    world = init_from_env(config.device)
     if progress is not None:
         config = config.replace(progress=progress)
     runs.verify_checksums(run_dir, (runs.LAST, runs.STATE))
@@ -427,9 +476,10 @@ def resume(run_dir: str | Path, *, callbacks: Iterable[Callback] = (), log: Log 
     model = _speed_up(model, config)
     if log and state["epoch"] < config.epochs and not state.get("stop"):
         log(f"resuming {run_dir} at epoch {state['epoch'] + 1} batch {state['batch']}")
-    callbacks = [*callbacks, *_filter_history(run_dir, model, config)]
-    return fit(model, train_ds, test_ds, config, run_dir=run_dir, callbacks=callbacks,
-               resume_state=state, log=log)
+    if world.main:
+        callbacks = [*callbacks, *_filter_history(run_dir, model, config)]
+    return fit(model, train_ds, test_ds, config, run_dir=run_dir if world.main else None,
+               callbacks=callbacks, resume_state=state, log=log if world.main else None)
 
 
 def _filter_history(run_dir: Path, model: nn.Module, config: TrainConfig) -> list[Callback]:

@@ -53,6 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--record-filters", metavar="LAYERS",
                    help="conv layers whose kernels are kept every epoch for `convlens show "
                         f"evolution`: first, all, none or names (default: {d.record_filters})")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"),
+                   help=f"where to train (default: {d.device}: CUDA, then MPS, then CPU)")
+    g.add_argument("--tta", action="store_true", default=None,
+                   help="evaluate with test-time flip (mirror-symmetric data such as CIFAR-10)")
     g.add_argument("--amp", choices=AMP_MODES,
                    help="mixed precision: auto = bfloat16 where the processor has it natively "
                         f"(about 2x faster on recent CPUs), none = float32 (default: {d.amp})")
