@@ -17,13 +17,24 @@ SPATIAL = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MaxPool2d, nn.AvgPool2d, nn.Adapt
            nn.AdaptiveMaxPool2d)
 
 
+POINTWISE = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm,
+             nn.modules.dropout._DropoutNd, nn.Identity)
+
+
+def _pointwise(module: nn.Module) -> bool:
+    """Norm, activation, dropout: a module that keeps the map's shape and meaning."""
+    return (isinstance(module, POINTWISE)
+            or type(module).__module__ == "torch.nn.modules.activation")
+
+
 def _block(model: nn.Module, name: str) -> str:
     """A conv that opens a Sequential block (a spec's conv + bn + activation) is named by
-    its block, whose output (after the activation) is what a user means by that layer."""
+    its block, whose output (after the activation) is what a user means by that layer.
+    A Sequential holding more than that (e.g. a whole `features` stack) is no block."""
     if name.endswith(".0"):
-        parent = name[:-2]
-        if isinstance(dict(model.named_modules()).get(parent), nn.Sequential):
-            return parent
+        parent = dict(model.named_modules()).get(name[:-2])
+        if isinstance(parent, nn.Sequential) and all(_pointwise(m) for m in list(parent)[1:]):
+            return name[:-2]
     return name
 
 

@@ -103,7 +103,8 @@ def _filters_with_kernels(w: np.ndarray, layer: str, lim: float, title: str) -> 
         ax_k.set_title(f"{'-' if score < 0 else ''}{name}\nsim {abs(score):.2f}", fontsize=7)
     fig.colorbar(im, ax=axes, shrink=0.6, label="learned weight")
     fig.suptitle(title or f"{layer}: learned filters (left) beside the most similar classic "
-                 f"kernel (right)", fontsize=10)
+                 f"kernel (right)\nsim = cosine of zero-mean weights; '-name' = that kernel with "
+                 f"its sign flipped", fontsize=10)
     return fig
 
 
@@ -136,7 +137,8 @@ def draw_evolution_strip(run: Run, layer: str | None = None, *, n: int = 16) -> 
     fig, axes = plt.subplots(len(hist), 1, figsize=(min(16, 0.75 * n + 1.5),
                                                      0.75 * len(hist) + 1), squeeze=False)
     for ax, (epoch, w) in zip(axes[:, 0], hist.items()):
-        im = ax.imshow(_tile(w, n), cmap="RdBu_r", vmin=-lim, vmax=lim)
+        cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.35")   # gaps between filters
+        im = ax.imshow(_tile(w, n), cmap=cmap, vmin=-lim, vmax=lim)
         ax.set_xticks([]), ax.set_yticks([])
         ax.set_ylabel(f"epoch {epoch}", rotation=0, ha="right", va="center", fontsize=8)
     fig.colorbar(im, ax=axes, shrink=0.6, label="weight")
