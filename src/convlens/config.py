@@ -57,6 +57,7 @@ class TrainConfig:
             optimizer state stay float32. "none" is the plain float32 path.
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps"; the in-memory data
             set moves to the device once.
+        doctor: watch for common mistakes while training and explain them (convlens.doctor).
         tta: evaluate with test-time flip (average the logits of each image and its mirror).
         record_filters: conv layers whose kernels are kept after every epoch in
             filters.safetensors ("first", "all", "none" or names like "conv1,conv2"), for
@@ -91,6 +92,7 @@ class TrainConfig:
     amp: str = "auto"
     device: str = "auto"
     tta: bool = False
+    doctor: bool = True
     record_filters: str = "first"
     progress: bool = True
     eval_batch_size: int = 1024
@@ -111,7 +113,7 @@ class TrainConfig:
         _check_float("weight_decay", self.weight_decay, low=0.0)
         _check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         _check_float("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
-        for key in ("tensorboard", "channels_last", "compile", "progress", "tta"):
+        for key in ("tensorboard", "channels_last", "compile", "progress", "tta", "doctor"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"Expected true or false for {key}. "
                                   f"Received: {key}={getattr(self, key)!r}")

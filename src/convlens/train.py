@@ -38,6 +38,9 @@ Log = Callable[[str], None]
 class Callback:
     """Hook into `fit`; override what you need. Set `state.stop = True` to stop after the epoch."""
 
+    def on_batch_start(self, state: TrainState, x: torch.Tensor) -> None:
+        """Before each step, with the batch as it reaches the model."""
+
     def on_batch_end(self, state: TrainState) -> None:
         """After every optimizer step (`state.batch` batches of `state.epoch` are done)."""
 
@@ -152,6 +155,8 @@ def train_one_epoch(state: TrainState, train_ds: datamod.ImageDataset, *, augmen
         for x, y in bar:                                  # x (B, C, H, W) float, y (B,) int64
             x, y = shard(x, state.world), shard(y, state.world)  # this rank's part (DDP)
             x = to_model_input(x, cfg.channels_last)
+            for cb in callbacks:
+                cb.on_batch_start(state, x)
             state.in_step = True
             with autocast(cfg.amp, state.device.type):
                 logits = model(x).float()                 # (B, num_classes)
@@ -455,7 +460,8 @@ def train(config: TrainConfig, *, callbacks: Iterable[Callback] = (),
         runs.create_run(out, config, model, train_ds)
     model = _speed_up(model, config)
     if world.main:
-        callbacks = [*callbacks, *_filter_history(out, model, config)]
+        callbacks = [*callbacks, *_filter_history(out, model, config),
+                     *_doctor(out, test_ds, config, log)]
     return fit(model, train_ds, test_ds, config, run_dir=out if world.main else None,
                callbacks=callbacks, log=log if world.main else None)
 
@@ -477,9 +483,23 @@ def resume(run_dir: str | Path, *, callbacks: Iterable[Callback] = (), log: Log 
     if log and state["epoch"] < config.epochs and not state.get("stop"):
         log(f"resuming {run_dir} at epoch {state['epoch'] + 1} batch {state['batch']}")
     if world.main:
-        callbacks = [*callbacks, *_filter_history(run_dir, model, config)]
+        callbacks = [*callbacks, *_filter_history(run_dir, model, config),
+                     *_doctor(run_dir, test_ds, config, log)]
     return fit(model, train_ds, test_ds, config, run_dir=run_dir if world.main else None,
                callbacks=callbacks, resume_state=state, log=log if world.main else None)
+
+
+def _doctor(run_dir: Path, test_ds: Any, config: TrainConfig, log: Log | None
+            ) -> list[Callback]:
+    """The training doctor (see convlens.doctor), unless config.doctor is off."""
+    if not config.doctor:
+        return []
+    from convlens.doctor import Doctor
+
+    n = min(256, len(test_ds))
+    batch = datamod.normalize(datamod.images_at(test_ds, list(range(n))), test_ds.mean,
+                              test_ds.std)
+    return [Doctor(run_dir, batch, test_ds.num_classes, log=log)]
 
 
 def _filter_history(run_dir: Path, model: nn.Module, config: TrainConfig) -> list[Callback]:

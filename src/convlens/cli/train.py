@@ -62,9 +62,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"(about 2x faster on recent CPUs), none = float32 (default: {d.amp})")
     g.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model (slow start)")
+    g.add_argument("--no-doctor", dest="doctor", action="store_false", default=None,
+                   help="do not check the run for common mistakes while training")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (the per-epoch lines stay)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "doctor", help="check a run for common training mistakes, one line each with a remedy",
+        description="Read a run's metrics and run its model on a test batch: chance-level "
+                    "accuracy, unnormalised inputs, a loss that rises, oscillates or does not "
+                    "move, overfitting, dead layers. Example: convlens doctor runs/demo")
+    p.add_argument("run", help="run folder made by `convlens train`")
+    p.set_defaults(func=cmd_doctor)
 
 
 def _flags(args: argparse.Namespace) -> dict:
@@ -102,4 +112,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.best_epoch:
         print(f"best test accuracy {result.best_accuracy:.2%} at epoch {result.best_epoch}; "
               f"run folder: {result.run_dir}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from convlens.doctor import examine
+
+    found = examine(args.run)
+    for f in found:
+        print(f"doctor: {f.message}")
+    if not found:
+        print("doctor: nothing to report")
     return 0
