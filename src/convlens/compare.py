@@ -13,7 +13,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from convlens.config import TrainConfig
-from convlens.runs import atomic_write_text, load_run, slug
+from convlens.runs import atomic_write_text, slug
 
 
 @dataclass(frozen=True)
@@ -30,40 +30,19 @@ class Row:
     curve: tuple[float, ...]   # test accuracy per epoch
 
 
-def _train_or_reuse(cfg: TrainConfig, log) -> Path:
-    from convlens import train as training
-    from convlens.runs import RUN_FILE, read_run_config
-
-    run_dir = Path(cfg.out)
-    if (run_dir / RUN_FILE).is_file():
-        if read_run_config(run_dir).replace(progress=cfg.progress) != cfg:
-            from convlens.errors import ConfigError
-            raise ConfigError(f"{run_dir} holds a run with other settings; pick another --out")
-        training.resume(run_dir, log=log, progress=cfg.progress)
-    else:
-        training.train(cfg, log=log)
-    return run_dir
-
-
 def compare(models: Sequence[str], base: TrainConfig, out: str | Path, *, log=print
             ) -> list[Row]:
     """Train every model with the settings of `base` into `out/<model>`; one Row each."""
-    from convlens.summary import summary
+    from convlens.sweep import result_of, train_or_reuse
 
     rows = []
     for name in models:
         cfg = base.replace(model=name, out=str(Path(out) / slug(name)))
         if log:
             log(f"== {name}")
-        run = load_run(_train_or_reuse(cfg, log))
-        s = summary(run.model, run.input_shape)
-        metrics = run.metrics
-        seconds = sum(m["seconds"] for m in metrics)
-        images = run.info.get("train_images", 0) * len(metrics)
-        best = max(metrics, key=lambda m: m["test_accuracy"])
-        rows.append(Row(name, s.total_params, s.total_mult_adds, seconds,
-                        images / seconds if seconds else 0.0, best["test_accuracy"],
-                        best["test_loss"], tuple(m["test_accuracy"] for m in metrics)))
+        r = result_of(train_or_reuse(cfg, log=log), {"model": name}, cfg.seed)
+        rows.append(Row(name, r.params, r.mult_adds, r.seconds, r.images_per_second,
+                        r.accuracy, r.loss, r.curve))
     return rows
 
 

@@ -57,6 +57,10 @@ class TrainConfig:
             optimizer state stay float32. "none" is the plain float32 path.
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps"; the in-memory data
             set moves to the device once.
+        init_from: a run folder whose weights start this run: every tensor whose name and
+            shape match is loaded (a classifier with another class count is left new).
+        freeze: layers that do not train: "conv" (every conv layer) or names like
+            "conv1,conv2"; "" for none.
         doctor: watch for common mistakes while training and explain them (convlens.doctor).
         tta: evaluate with test-time flip (average the logits of each image and its mirror).
         record_filters: conv layers whose kernels are kept after every epoch in
@@ -93,6 +97,8 @@ class TrainConfig:
     device: str = "auto"
     tta: bool = False
     doctor: bool = True
+    init_from: str | None = None
+    freeze: str = ""
     record_filters: str = "first"
     progress: bool = True
     eval_batch_size: int = 1024

@@ -421,7 +421,7 @@ class _SigintFlag:
 
 
 # ----------------------------------------------------------------------------- whole runs
-def _prepare(cfg: TrainConfig) -> tuple[Any, Any, nn.Module]:
+def _prepare(cfg: TrainConfig, log: Log | None = None) -> tuple[Any, Any, nn.Module]:
     """Load both splits and build the model (seeded); every user error happens here."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -436,6 +436,14 @@ def _prepare(cfg: TrainConfig) -> tuple[Any, Any, nn.Module]:
     torch.manual_seed(cfg.seed)
     model = runs.build_model(cfg.model, train_ds.input_shape, train_ds.num_classes,
                         data_name=cfg.data)
+    if cfg.init_from:
+        from convlens.transfer import init_from_run
+        init_from_run(model, cfg.init_from, log=log)
+    if cfg.freeze:
+        from convlens.transfer import freeze_layers
+        frozen = freeze_layers(model, cfg.freeze)
+        if log:
+            log(f"frozen: {', '.join(frozen)}")
     return train_ds, test_ds, model
 
 
@@ -453,7 +461,7 @@ def train(config: TrainConfig, *, callbacks: Iterable[Callback] = (),
 
     Under torchrun every process runs this; only rank 0 writes the run folder and logs."""
     world = init_from_env(config.device)
-    train_ds, test_ds, model = _prepare(config)
+    train_ds, test_ds, model = _prepare(config, log if world.main else None)
     out = Path(config.out) if config.out else Path("runs") / (
         f"{runs.slug(config.model)}-{config.data}-{time.strftime('%Y%m%d-%H%M%S')}")
     if world.main:

@@ -17,7 +17,7 @@ from convlens import __version__
 from convlens.errors import ConvlensError
 
 # Modules under convlens.cli that add subcommands, in the order --help lists them.
-COMMAND_MODULES = ("primer", "models", "train", "evaluate", "inside", "compare", "serve")
+COMMAND_MODULES = ("primer", "models", "train", "evaluate", "inside", "compare", "sweep", "serve")
 
 
 class ArgumentParser(argparse.ArgumentParser):

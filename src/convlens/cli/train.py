@@ -62,6 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"(about 2x faster on recent CPUs), none = float32 (default: {d.amp})")
     g.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model (slow start)")
+    g.add_argument("--init-from", metavar="RUN",
+                   help="start from another run's weights (matching layers; a new head when "
+                        "the class count differs)")
+    g.add_argument("--freeze", metavar="LAYERS",
+                   help="layers that do not train: conv (all conv layers) or conv1,conv2")
     g.add_argument("--no-doctor", dest="doctor", action="store_false", default=None,
                    help="do not check the run for common mistakes while training")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=None,

@@ -1,0 +1,226 @@
+"""Sweeps: every combination of a grid as its own run, then one table sorted by accuracy.
+
+    convlens sweep --model "conv {f} {k}, maxpool 2, flatten, dense 10" --grid f=16,32 k=3,5
+
+Grid keys in braces fill the spec; other keys are training settings (`batch-size`, `epochs`,
+`lr`, `model`, `optimizer`, ...). `--seeds N` repeats each combination with seeds
+seed..seed+N-1 and reports mean and spread. Finished runs are reused and interrupted ones
+resume, so an interrupted sweep continues where it stopped. `--jobs N` trains N runs at once
+in separate processes, each with cpu_count / N threads.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import os
+import statistics
+import string
+import subprocess
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from convlens.config import TrainConfig, config_to_yaml
+from convlens.errors import ConfigError, suggest
+from convlens.runs import RUN_FILE, atomic_write_text, load_run, read_run_config, slug
+
+FIELDS = {f.name for f in fields(TrainConfig)} - {"out", "progress"}
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
+    """['f=16,32', 'batch-size=32,128'] -> {'f': ['16', '32'], 'batch_size': ['32', '128']}."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip().replace("-", "_")
+        parts = [v.strip() for v in values.split(",") if v.strip()] if sep else []
+        if not key or not parts:
+            raise ConfigError(f"Expected --grid KEY=V1,V2,... Received: {item!r}")
+        grid[key] = parts
+    return grid
+
+
+def combinations(template: str, grid: dict[str, list[str]]) -> list[dict[str, str]]:
+    """Every combination of the grid; checks that keys are spec placeholders or settings."""
+    holes = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    holes.discard("num_classes")
+    for key in grid:
+        if key not in holes and key not in FIELDS:
+            raise ConfigError(f"grid key {key!r} is neither a {{placeholder}} of the model "
+                              f"({', '.join(sorted(holes)) or 'none'}) nor a training setting"
+                              f"{suggest(key, FIELDS)}")
+    missing = holes - set(grid)
+    if missing:
+        raise ConfigError(f"the model has {{{sorted(missing)[0]}}} but --grid gives no values "
+                          f"for it")
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
+
+
+def config_for(base: TrainConfig, template: str, combo: dict[str, str], seed: int,
+               out: Path) -> TrainConfig:
+    """The TrainConfig of one run of the sweep."""
+    spec_values = {k: v for k, v in combo.items() if k not in FIELDS}
+    settings: dict[str, Any] = {k: v for k, v in combo.items() if k in FIELDS}
+    model = settings.pop("model", template)
+    model = model.replace("{num_classes}", "\0").format(**spec_values).replace("\0",
+                                                                                "{num_classes}")
+    typed = {f.name: f.type for f in fields(TrainConfig)}
+    for key, value in settings.items():
+        kind = str(typed[key])
+        settings[key] = int(value) if kind.startswith("int") else \
+            float(value) if kind.startswith("float") else value
+    name = slug("_".join(f"{k}={v}" for k, v in combo.items()) + f"_seed={seed}", 80)
+    return base.replace(model=model, seed=seed, out=str(out / name), **settings)
+
+
+def train_or_reuse(cfg: TrainConfig, *, log=print, jobs: int = 1) -> Path:
+    """Train `cfg` into cfg.out, resume it if interrupted, reuse it if finished."""
+    from convlens.runs import STATE, load_state
+
+    run_dir = Path(cfg.out)
+    if not (run_dir / RUN_FILE).is_file():
+        return _launch(cfg, None, log, jobs)
+    saved = read_run_config(run_dir)
+    if saved.replace(progress=cfg.progress, threads=cfg.threads, out=cfg.out) != cfg:
+        raise ConfigError(f"{run_dir} holds a run with other settings; pick another --out")
+    state = load_state(run_dir / STATE) if (run_dir / STATE).is_file() else {"epoch": 0}
+    if state["epoch"] >= cfg.epochs or state.get("stop"):
+        return run_dir
+    return _launch(cfg, ["--resume", str(run_dir)], log, jobs)
+
+
+def _launch(cfg: TrainConfig, resume: list[str] | None, log, jobs: int) -> Path:
+    from convlens import train as training
+
+    if jobs <= 1:
+        if resume:
+            training.resume(cfg.out, log=log, progress=cfg.progress)
+        else:
+            training.train(cfg, log=log)
+        return Path(cfg.out)
+    # a separate process per run, each with its share of the cores
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    if resume:
+        args = ["train", *resume, "--no-progress"]
+    else:
+        Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
+        cfg_file = Path(cfg.out).with_suffix(".yaml")
+        atomic_write_text(cfg_file, config_to_yaml(cfg.replace(threads=threads,
+                                                               progress=False)))
+        args = ["train", "--config", str(cfg_file)]
+    done = subprocess.run([sys.executable, "-m", "convlens", *args], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise ConfigError(f"run {cfg.out} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return Path(cfg.out)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One finished run."""
+
+    combo: dict[str, str]
+    seed: int
+    accuracy: float
+    loss: float
+    params: int
+    mult_adds: int
+    seconds: float
+    images_per_second: float
+    curve: tuple[float, ...]
+
+
+def result_of(run_dir: Path, combo: dict[str, str], seed: int) -> Result:
+    """Accuracy, size, cost and speed of a finished run."""
+    from convlens.summary import summary
+
+    run = load_run(run_dir)
+    s = summary(run.model, run.input_shape)
+    metrics = run.metrics
+    seconds = sum(m["seconds"] for m in metrics)
+    best = max(metrics, key=lambda m: m["test_accuracy"])
+    images = run.info.get("train_images", 0) * len(metrics)
+    return Result(combo, seed, best["test_accuracy"], best["test_loss"], s.total_params,
+                  s.total_mult_adds, seconds, images / seconds if seconds else 0.0,
+                  tuple(m["test_accuracy"] for m in metrics))
+
+
+def sweep(template: str, grid: dict[str, list[str]], base: TrainConfig, out: str | Path, *,
+          seeds: int = 1, jobs: int = 1, log=print) -> list[Result]:
+    """Run (or reuse) every combination x seed; the results in grid order."""
+    out = Path(out)
+    plan = [(combo, base.seed + s, config_for(base, template, combo, base.seed + s, out))
+            for combo in combinations(template, grid) for s in range(seeds)]
+
+    def one(item):
+        combo, seed, cfg = item
+        if log and jobs <= 1:
+            log(f"== {Path(cfg.out).name}")
+        return result_of(train_or_reuse(cfg, log=log if jobs <= 1 else None, jobs=jobs),
+                         combo, seed)
+
+    if jobs <= 1:
+        return [one(item) for item in plan]
+    with ThreadPoolExecutor(jobs) as pool:
+        return list(pool.map(one, plan))
+
+
+def summarize(results: Sequence[Result]) -> list[dict[str, Any]]:
+    """One row per combination (mean and spread over seeds), best accuracy first."""
+    groups: dict[str, list[Result]] = {}
+    for r in results:
+        groups.setdefault(" ".join(f"{k}={v}" for k, v in r.combo.items()), []).append(r)
+    rows = []
+    for name, rs in groups.items():
+        accs = [r.accuracy for r in rs]
+        rows.append({"run": name, "accuracy": statistics.fmean(accs),
+                     "spread": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                     "seeds": len(rs), "loss": statistics.fmean(r.loss for r in rs),
+                     "params": rs[0].params, "mult_adds": rs[0].mult_adds,
+                     "seconds": statistics.fmean(r.seconds for r in rs),
+                     "images_per_second": statistics.fmean(r.images_per_second for r in rs)})
+    return sorted(rows, key=lambda r: -r["accuracy"])
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    """The summary as a Markdown table."""
+    lines = ["| run | test acc | ± (seeds) | loss | params | mult-adds | train s | images/s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        spread = f"{r['spread']:.2%} ({r['seeds']})" if r["seeds"] > 1 else "-"
+        lines.append(f"| {r['run']} | {r['accuracy']:.2%} | {spread} | {r['loss']:.4f} | "
+                     f"{r['params']:,} | {r['mult_adds']:,} | {r['seconds']:.1f} | "
+                     f"{r['images_per_second']:,.0f} |")
+    return "\n".join(lines)
+
+
+def write_outputs(rows: Sequence[dict[str, Any]], out: str | Path) -> list[Path]:
+    """sweep.md, sweep.csv and sweep.png in `out`."""
+    import matplotlib.pyplot as plt
+
+    from convlens.viz.figures import save_figure
+
+    out = Path(out)
+    md, csv_path = out / "sweep.md", out / "sweep.csv"
+    atomic_write_text(md, table(rows) + "\n")
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(csv_path, buf.getvalue())
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(rows) + 2), 4))
+    ax.bar(range(len(rows)), [100 * r["accuracy"] for r in rows],
+           yerr=[100 * r["spread"] for r in rows], color="#2f6db5", capsize=4)
+    ax.set_xticks(range(len(rows)), [r["run"] for r in rows], rotation=30, ha="right",
+                  fontsize=8)
+    low = min(100 * r["accuracy"] for r in rows)
+    ax.set_ylim(max(0, low - 5), 100)
+    ax.set_ylabel("test accuracy %")
+    ax.set_title("Sweep, best first (error bars: spread over seeds)", fontsize=10)
+    fig.tight_layout()
+    return [md, csv_path, save_figure(fig, out / "sweep.png")]
