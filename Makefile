@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test bench data system serve clean help
+.PHONY: demo test bench data system serve lab clean help
 
 help:
 	@echo "make demo   set up .venv and run the main job"
@@ -67,6 +67,11 @@ serve: $(STAMP)
 	@if [ ! -f $(DIGITS_RUN)/best.safetensors ]; then \
 	  $(CL) train --data digits --augment crop --epochs 15 --out $(DIGITS_RUN) --no-progress; fi
 	$(CL) serve $(DIGITS_RUN)
+
+# JupyterLab for the lessons (not needed by anything else, so installed on first use).
+lab: $(STAMP)
+	@test -x $(VENV)/bin/jupyter-lab || $(PY) -m pip install --quiet jupyterlab
+	$(VENV)/bin/jupyter-lab lessons/
 
 test: $(STAMP) system
 	$(PY) -m pytest -q

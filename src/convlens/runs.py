@@ -322,6 +322,19 @@ class Run:
     weights: str
     metrics: list[dict[str, Any]] = field(default_factory=list)
 
+    def __str__(self) -> str:
+        best = max((m["test_accuracy"] for m in self.metrics), default=float("nan"))
+        return (f"run {self.path}: {self.info.get('model')} on {self.info.get('data')}, "
+                f"{len(self.metrics)} epochs, best test accuracy {best:.2%}")
+
+    def _repr_html_(self) -> str:
+        import html
+        rows = "".join(f"<tr><td>{m['epoch']}</td><td>{m['train_loss']:.4f}</td>"
+                       f"<td>{m['test_loss']:.4f}</td><td>{m['test_accuracy']:.2%}</td></tr>"
+                       for m in self.metrics)
+        return (f"<div><b>{html.escape(str(self))}</b><table><tr><th>epoch</th>"
+                f"<th>train loss</th><th>test loss</th><th>test acc</th></tr>{rows}</table></div>")
+
 
 def build_model(model: str, input_shape: Sequence[int], num_classes: int, *,
                 data_name: str = "the data") -> nn.Module:
