@@ -12,6 +12,7 @@ import struct
 
 import numpy as np
 import pytest
+import torch
 
 from convlens.cli import main
 
@@ -78,3 +79,28 @@ def tiny_run(tmp_path_factory):
                  "--no-progress", "--out", str(out)])
     assert code == 0
     return out, root
+
+
+def quadrants(n: int = 192, seed: int = 0, *, size: int = 8, channels: int = 1,
+              mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None):
+    """A learnable toy ImageDataset: the label is the bright quadrant of a noisy image."""
+    from convlens.data import ImageDataset
+
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 4, (n,), generator=g)
+    images = torch.randint(0, 80, (n, channels, size, size), generator=g).to(torch.uint8)
+    h = size // 2
+    for i, label in enumerate(labels.tolist()):
+        r, c = divmod(label, 2)
+        images[i, :, r * h:(r + 1) * h, c * h:(c + 1) * h] += 150
+    return ImageDataset("quadrants", images, labels, ("tl", "tr", "bl", "br"),
+                        mean=mean or (0.3,) * channels, std=std or (0.3,) * channels)
+
+
+def one_line_error(result, *fragments: str) -> None:
+    """Assert a CLI result is exit status 2 with one stderr line holding every fragment."""
+    assert result.code == 2, result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

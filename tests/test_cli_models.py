@@ -2,17 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import one_line_error
 from PIL import Image
 
 NET_002 = "conv 32 3, maxpool 2, conv 32 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10"
 
-
-def one_line_error(result, *fragments: str) -> None:
-    assert result.code == 2, result
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture

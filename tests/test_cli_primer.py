@@ -3,15 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import one_line_error
 from PIL import Image
 
-
-def one_line_error(result, *fragments: str) -> None:
-    assert result.code == 2, result
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def not_blank(path) -> np.ndarray:

@@ -5,26 +5,16 @@ import dataclasses
 
 import pytest
 import torch
+from conftest import quadrants
 from torch import nn
 
 from convlens import data as datamod
 from convlens import runs, train
 from convlens.config import TrainConfig
-from convlens.data import ImageDataset
 from convlens.doctor import (Doctor, Finding, check_dead_layers, check_history, check_input,
                              examine)
 
 SPEC = "conv 8 3 pad=same, maxpool 2, flatten, dense {num_classes}"
-
-
-def quadrants(n: int, seed: int, mean=(0.3,), std=(0.3,)) -> ImageDataset:
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 4, (n,), generator=g)
-    images = torch.randint(0, 80, (n, 1, 8, 8), generator=g).to(torch.uint8)
-    for i, label in enumerate(labels.tolist()):
-        r, c = divmod(label, 2)
-        images[i, :, r * 4:(r + 1) * 4, c * 4:(c + 1) * 4] += 150
-    return ImageDataset("quadrants", images, labels, ("tl", "tr", "bl", "br"), mean, std)
 
 
 def fit_with_doctor(train_ds, test_ds, **kw):

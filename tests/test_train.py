@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import quadrants
+
 from convlens import data as datamod
 from convlens import runs, train
 from convlens.config import TrainConfig, merge_config, resolve_config
@@ -18,15 +20,7 @@ SPEC = "conv 8 3 pad=same bn=1, maxpool 2, flatten, dropout 0.2, dense {num_clas
 
 def make_ds(n: int = 192, size: int = 8, seed: int = 0, channels: int = 1) -> ImageDataset:
     """A learnable toy set: the label is the bright quadrant of a noisy image."""
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 4, (n,), generator=g)
-    images = torch.randint(0, 80, (n, channels, size, size), generator=g).to(torch.uint8)
-    h = size // 2
-    for i, label in enumerate(labels.tolist()):
-        r, c = divmod(label, 2)
-        images[i, :, r * h:(r + 1) * h, c * h:(c + 1) * h] += 150
-    return ImageDataset("quadrants", images, labels, ("tl", "tr", "bl", "br"),
-                        mean=(0.3,) * channels, std=(0.3,) * channels)
+    return quadrants(n, seed, size=size, channels=channels)
 
 
 @pytest.fixture(autouse=True)
