@@ -90,6 +90,10 @@ class Evaluation:
                 "most_confused": [list(p) for p in self.most_confused()],
                 "confusion": self.confusion.tolist(), "classes": list(self.classes)}
 
+    def __repr__(self) -> str:
+        return (f"Evaluation({self.data} {self.split}: {len(self.targets):,} images, accuracy "
+                f"{self.accuracy:.2%}, loss {self.loss:.4f})")
+
     def __str__(self) -> str:
         width = max(12, *(len(c) for c in self.classes))
         lines = [f"{self.data} {self.split}: {len(self.targets):,} images, accuracy "

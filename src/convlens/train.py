@@ -146,10 +146,9 @@ def train_one_epoch(state: TrainState, train_ds: datamod.ImageDataset, *, augmen
         train_ds, cfg.batch_size, shuffle=True, generator=epoch_generator(cfg.seed, state.epoch),
         augment=augment, drop_last=n_steps > 1 or len(train_ds) == cfg.batch_size,
         start_batch=state.batch, device=state.device)
-    from tqdm.auto import tqdm
-    bar = tqdm(batches, total=n_steps, initial=state.batch, leave=False, unit="batch",
-               desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
-               disable=not cfg.progress or not state.world.main)
+    bar = _progress(batches, total=n_steps, initial=state.batch, leave=False, unit="batch",
+                    desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
+                    disable=not cfg.progress or not state.world.main)
     start = time.perf_counter() - state.seconds
     try:
         for x, y in bar:                                  # x (B, C, H, W) float, y (B,) int64
@@ -189,6 +188,30 @@ def train_one_epoch(state: TrainState, train_ds: datamod.ImageDataset, *, augmen
                 raise KeyboardInterrupt
     finally:
         bar.close()
+
+
+def _progress(iterable: Any, *, disable: bool, **kwargs: Any) -> Any:
+    """A tqdm.auto bar (a widget in notebooks, text in terminals), imported only when shown."""
+    if disable:
+        return _NoBar(iterable)
+    from tqdm.auto import tqdm
+    return tqdm(iterable, **kwargs)
+
+
+class _NoBar:
+    """What the loop needs of a progress bar, doing nothing."""
+
+    def __init__(self, iterable: Any) -> None:
+        self.iterable = iterable
+
+    def __iter__(self) -> Any:
+        return iter(self.iterable)
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 @torch.inference_mode()
