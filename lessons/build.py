@@ -130,13 +130,13 @@ print(f"{sum(p.numel() for p in vgg.parameters()):,} parameters")   # the notebo
 
 Each box is a feature map, sized by its height, width and number of channels."""),
     ("code", '''from convlens.viz.architecture import draw_architecture
-fig = draw_architecture(model, (1, 28, 28))'''),
+draw_architecture(model, (1, 28, 28))'''),
     ("md", """## Mistakes are explained
 
 A kernel that does not fit, an unknown word: the message names the layer, the shape that
 came in and what would work."""),
     ("code", '''from convlens.errors import SpecError
-for bad in ("conv 32 3, maxpool 2, conv 64 9", "conv 32 3, maxpul 2"):
+for bad in ("conv 32 3, maxpool 2, conv 64 15", "conv 32 3, maxpul 2", "conv 32 3, dropout 1.5"):
     try:
         build(bad, input_shape=(1, 28, 28))
     except SpecError as err:
