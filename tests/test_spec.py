@@ -132,7 +132,7 @@ def test_model_structure_names_and_attributes():
     assert model.spec_text == NET_002 and model.layers == parse(NET_002)
     assert model.input_shape == (3, 32, 32)
     assert [type(m) for m in model.conv1] == [nn.Conv2d, nn.ReLU]
-    assert not model.conv1[1].inplace
+    assert model.conv1[1].inplace          # in place: faster, and our hooks clone
     assert [type(m) for m in model.dense2] == [nn.Linear]  # logits, no activation
     assert sum(p.numel() for p in model.parameters()) == 94_890  # notebook 002's summary
 
