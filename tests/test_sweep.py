@@ -70,3 +70,25 @@ def test_train_from_a_run_keeps_frozen_layers(cli, tiny_run, tmp_path):
     after = load_file(str(out / "model.safetensors"))
     assert torch.equal(before["conv1.0.weight"], after["conv1.0.weight"])
     assert not torch.equal(before["conv2.0.weight"], after["conv2.0.weight"])
+
+
+def test_an_interrupted_sweep_run_resumes(tiny_run, tmp_path):
+    from convlens import train as training
+    from convlens.config import TrainConfig
+    from convlens.runs import load_run
+    from convlens.sweep import config_for, sweep
+
+    base = TrainConfig(data="mnist", data_dir=str(tiny_run[1]), epochs=2, batch_size=50,
+                       augment="none", progress=False, record_filters="none", doctor=False)
+    combo = {"f": "4"}
+    first = config_for(base, TEMPLATE, combo, 0, tmp_path / "sw")
+
+    class StopAfterOneEpoch(training.Callback):
+        def on_epoch_end(self, state):
+            raise KeyboardInterrupt      # like Ctrl-C: a checkpoint is saved, then it stops
+
+    with pytest.raises(training.TrainingInterrupted):
+        training.train(first, callbacks=[StopAfterOneEpoch()], log=None)
+    assert len(load_run(first.out, weights="last").metrics) == 1
+    results = sweep(TEMPLATE, {"f": ["4"]}, base, tmp_path / "sw", log=None)
+    assert len(results) == 1 and len(results[0].curve) == 2      # resumed, not restarted
