@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from scipy import signal
 from skimage import data
 
-from convlens.convmath import KERNELS, conv2d
+from convlens.primer.convmath import KERNELS, conv2d
 
 
 def best_of(fn, repeats: int) -> float:

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 
 from convlens import data as datamod
 from convlens.config import TrainConfig
-from convlens.models import create_model
-from convlens.train import fit
+from convlens.models.build import build
+from convlens.engine.train import fit
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -114,7 +114,7 @@ def convlens_run(cfg: TrainConfig, limit: int | None, log) -> list[tuple[float, 
         train = dataclasses.replace(train, images=train.images[:limit], labels=train.labels[:limit])
         test = dataclasses.replace(test, images=test.images[:limit], labels=test.labels[:limit])
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.model, in_channels=1, num_classes=10)
+    model = build(cfg.model, (1, 28, 28), num_classes=10)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     result = fit(model, train, test, cfg, log=lambda line: log("  " + line))

@@ -35,11 +35,11 @@ A convolutional layer slides a small grid of weights, the **kernel**, over its i
 writes one number per position: the sum of the input values under the kernel, each
 multiplied by the kernel weight on top of it. Pooling slides a window too, but keeps the
 largest (max pooling) or the average (mean pooling) value instead of a weighted sum.
-`convlens.convmath` computes both with plain numpy, slowly enough to read, and is checked
+`convlens.primer.convmath` computes both with plain numpy, slowly enough to read, and is checked
 against PyTorch, numpy and scipy in the tests."""),
     ("code", SETUP + '''
 import numpy as np
-from convlens import convmath'''),
+from convlens.primer import convmath'''),
     ("md", """## One dimension first
 
 Signal `[1, 3, 2, 4, 5, 6, 1, 3]`, kernel `[1, 0, 3, 1, 2]`, two zeros of padding on each
@@ -81,7 +81,7 @@ print(convmath.explain_output_size(28, 3, dilation=2))     # dilated: reaches 5 
 Before networks learned their kernels, people designed them: blurs average, sharpening
 adds the difference to the neighbours, Sobel kernels respond to brightness changes in one
 direction. A CNN's first layer often learns kernels that look much like these."""),
-    ("code", '''from convlens.viz.kernels import draw_kernels, sample_photo
+    ("code", '''from convlens.look.kernels import draw_kernels, sample_photo
 fig = draw_kernels(sample_photo(), ["box_blur", "sharpen", "sobel_x", "sobel_y", "outline"])'''),
     ("md", """## Pooling
 
@@ -101,8 +101,8 @@ A CNN is a list of layers. convlens writes that list as text: `conv 32 3` is a c
 with 32 filters of 3x3 (ReLU unless `act=` says otherwise), `maxpool 2` halves the size,
 `dense 64` is a fully connected layer; the last `dense` gives the class scores (logits)."""),
     ("code", SETUP + '''
-from convlens.spec import build
-from convlens.summary import summary
+from convlens.models.build import build
+from convlens.models.summary import summary
 spec = "conv 32 3, maxpool 2, conv 64 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10"
 model = build(spec, input_shape=(1, 28, 28))
 model'''),
@@ -129,7 +129,7 @@ print(f"{sum(p.numel() for p in vgg.parameters()):,} parameters")   # the notebo
     ("md", """## A picture of the architecture
 
 Each box is a feature map, sized by its height, width and number of channels."""),
-    ("code", '''from convlens.viz.architecture import draw_architecture
+    ("code", '''from convlens.look.architecture import draw_architecture
 draw_architecture(model, (1, 28, 28))'''),
     ("md", """## Mistakes are explained
 
@@ -188,7 +188,7 @@ A small batch-norm CNN (`fastcnn`), AdamW with a one-cycle learning-rate schedul
 smoothing, horizontal flips. On 2 CPU cores it reaches about 93% test accuracy in
 2-3 minutes; the run folder keeps config, metrics and checkpoints."""),
     ("code", '''from convlens.config import TrainConfig
-from convlens.train import train as fit_run
+from convlens.engine.train import train as fit_run
 cfg = TrainConfig(epochs=1 if QUICK else 8, limit_train=2000 if QUICK else None,
                   progress=False, out=str(RUNS / "fashion"))
 import shutil; shutil.rmtree(cfg.out, ignore_errors=True)
@@ -198,7 +198,7 @@ result = fit_run(cfg)'''),
 Accuracy alone hides which classes are hard. Precision: of the images predicted as a class,
 how many are it. Recall: of the images of a class, how many were found. Shirts are the
 hardest class: they look like T-shirts, pullovers and coats."""),
-    ("code", '''from convlens.evaluate import evaluate_run
+    ("code", '''from convlens.engine.evaluate import evaluate_run
 ev = evaluate_run(cfg.out)
 ev'''),
     ("code", '''print("\\n".join(f"{t} -> {p}: {n}" for t, p, n in ev.most_confused(5)))'''),
@@ -207,7 +207,7 @@ ev'''),
 A drawing is dark on light paper, but Fashion-MNIST items are light on black: convlens
 notices the light background and inverts it, crops to the object, fits it into 28 x 28
 keeping its shape, and normalises it like the training data."""),
-    ("code", '''from convlens.predict import draw_predictions, predict
+    ("code", '''from convlens.engine.predict import draw_predictions, predict
 preds = predict(cfg.out, [ROOT / "docs" / "sneaker_drawing.png"])
 print(preds[0].line())
 fig = draw_predictions(preds)'''),
@@ -224,8 +224,8 @@ What did the network learn? Its first-layer filters can be drawn directly; its f
 show what each layer responds to in one image; saliency and Grad-CAM show where it looked."""),
     ("code", SETUP + '''
 from convlens.config import TrainConfig
-from convlens.train import train as fit_run
-from convlens.inside import Inspector
+from convlens.engine.train import train as fit_run
+from convlens.look.inspector import Inspector
 cfg = TrainConfig(epochs=1 if QUICK else 4, limit_train=2000 if QUICK else None,
                   progress=False, out=str(RUNS / "inside"))
 import shutil; shutil.rmtree(cfg.out, ignore_errors=True)
@@ -245,7 +245,7 @@ similarity; a minus sign means the flipped kernel). Many look like edge detector
     ("md", """## How the filters changed during training
 
 Training recorded the first layer after every epoch (epoch 0 = the random start)."""),
-    ("code", '''from convlens.viz.weights import draw_evolution_strip
+    ("code", '''from convlens.look.weights import draw_evolution_strip
 fig = draw_evolution_strip(look.run)'''),
     ("md", """## Feature maps of every layer for one image
 
@@ -272,7 +272,7 @@ is a real run folder; the tables are measured, not quoted. (In quick mode they u
 thousand images and one epoch, so their numbers are much lower.)"""),
     ("code", SETUP + '''
 from convlens.config import TrainConfig
-from convlens.sweep import summarize, sweep, table
+from convlens.engine.sweep import summarize, sweep, table
 from IPython.display import Markdown
 base = TrainConfig(epochs=1 if QUICK else 3, limit_train=2000 if QUICK else 20000,
                    batch_size=128, optimizer="adam", lr=2e-3, weight_decay=0.0,
@@ -302,14 +302,14 @@ Markdown(table(rows))'''),
 An MLP sees the image as 784 unrelated numbers; a CNN reuses its small kernels at every
 position. With about 93,000 parameters each, the CNN spends far more arithmetic per image
 and makes fewer mistakes."""),
-    ("code", '''from convlens.compare import compare, table as compare_table
+    ("code", '''from convlens.engine.compare import compare, table as compare_table
 rows = compare(["mlp", "keras_mnist"], base, RUNS / "compare", log=None)
 Markdown(compare_table(rows))'''),
     ("md", """## Transfer: from digits to clothes
 
 Start a Fashion-MNIST model from one trained on MNIST digits (the offline `digits` set) and
 compare with training from scratch on the same small budget."""),
-    ("code", '''from convlens.train import train as fit_run
+    ("code", '''from convlens.engine.train import train as fit_run
 import shutil
 small = base.replace(model="fastcnn", epochs=1, limit_train=1000 if QUICK else 3000)
 digits = small.replace(data="digits", limit_train=None, epochs=1 if QUICK else 5,

@@ -3,15 +3,11 @@ from __future__ import annotations
 
 import pytest
 from conftest import one_line_error
+from convlens.models.registry import list_models
 from PIL import Image
 
 NET_002 = "conv 32 3, maxpool 2, conv 32 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10"
 
-
-
-@pytest.fixture
-def models():
-    return pytest.importorskip("convlens.models")
 
 
 @pytest.mark.parametrize("command", ["summary", "draw"])
@@ -36,7 +32,7 @@ def test_missing_spec_file(cli, command, tmp_path):
                    "nope.yaml")
 
 
-def test_summary_of_the_002_net(cli, models):
+def test_summary_of_the_002_net(cli):
     result = cli("summary", NET_002, "--input", "3x32x32")
     assert result.code == 0, result
     assert "Total params: 94,890\nTrainable params: 94,890\nNon-trainable params: 0\n" \
@@ -45,14 +41,13 @@ def test_summary_of_the_002_net(cli, models):
     assert "params = 3*3*" not in result.out
 
 
-def test_summary_marks_an_automatic_flatten(cli, models):
+def test_summary_marks_an_automatic_flatten(cli):
     result = cli("summary", NET_002.replace("flatten, ", ""), "--input", "3x32x32")
     assert result.code == 0, result
     assert "(auto)" in result.out and "Total params: 94,890" in result.out
 
 
-def test_summary_explain(cli, models):
-    pytest.importorskip("convlens.convmath")
+def test_summary_explain(cli):
     result = cli("summary", "conv 32 3, maxpool 2, flatten, dense 10", "--input", "1x28x28",
                  "--explain")
     assert result.code == 0, result
@@ -61,7 +56,7 @@ def test_summary_explain(cli, models):
     assert "28" in line and "= 26" in line
 
 
-def test_draw_png_and_svg(cli, models, tmp_path):
+def test_draw_png_and_svg(cli, tmp_path):
     for name in ("arch.png", "arch.svg"):
         out = tmp_path / name
         result = cli("draw", NET_002, "--input", "3x32x32", "--out", out)
@@ -70,24 +65,24 @@ def test_draw_png_and_svg(cli, models, tmp_path):
     assert Image.open(tmp_path / "arch.png").size[0] > 300
 
 
-def test_unknown_model_name_suggests(cli, models):
-    name = models.list_models()[0].name
+def test_unknown_model_name_suggests(cli):
+    name = list_models()[0].name
     one_line_error(cli("summary", name[:-1] + "x" if len(name) > 3 else name + "x",
                        "--input", "1x28x28"))
 
 
-def test_kernel_larger_than_input(cli, models):
+def test_kernel_larger_than_input(cli):
     one_line_error(cli("summary", "conv 8 7, dense 10", "--input", "1x5x5"), "7")
 
 
-def test_spec_without_input(cli, models):
+def test_spec_without_input(cli):
     one_line_error(cli("summary", "conv 8 3, dense 10"), "--input")
 
 
-def test_models_lists_registry(cli, models):
+def test_models_lists_registry(cli):
     result = cli("models")
     assert result.code == 0, result
-    for info in models.list_models():
+    for info in list_models():
         assert info.name in result.out
     assert result.out.splitlines()[0].split() == ["name", "params", "input", "source",
                                                   "description"]

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from convlens import runs
+from convlens.engine import runs
 
 # Toy data for the CLI, as source so that a subprocess can use it too.
 HELPERS = '''

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from scipy import signal
 
-from convlens.convmath import (KERNELS, conv1d, conv2d, conv2d_steps, explain_output_size,
+from convlens.primer.convmath import (KERNELS, conv1d, conv2d, conv2d_steps, explain_output_size,
                                get_kernel, output_size, pad2d, pool2d, pool2d_steps)
 from convlens.errors import ConvMathError
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from convlens import data
+from convlens.data import datasets as data
 from convlens.data import (Augment, ImageDataset, augment_batch, iterate_batches, load_dataset,
                            normalize, parse_augment)
 from convlens.errors import ConfigError, DataError
@@ -272,7 +272,7 @@ def test_large_image_folders_stream_from_disk_with_the_same_batches(tmp_path, mo
 def test_recorded_checksums_are_torchvisions():
     from torchvision.datasets import MNIST, FashionMNIST
 
-    from convlens.datafiles import OFFICIAL_MD5
+    from convlens.data.files import OFFICIAL_MD5
     assert OFFICIAL_MD5["fashion-mnist"] == dict(FashionMNIST.resources)
     assert OFFICIAL_MD5["mnist"] == dict(MNIST.resources)
 

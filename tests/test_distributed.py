@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from convlens.distributed import World, resolve_device, shard
+from convlens.engine.distributed import World, resolve_device, shard
 from convlens.errors import ConfigError
 
 SPEC = "conv 8 3, maxpool 2, flatten, dense {num_classes}"

@@ -9,9 +9,10 @@ from conftest import quadrants
 from torch import nn
 
 from convlens import data as datamod
-from convlens import runs, train
+from convlens.engine import runs, train
+from convlens.models.build import build
 from convlens.config import TrainConfig
-from convlens.doctor import (Doctor, Finding, check_dead_layers, check_history, check_input,
+from convlens.engine.doctor import (Doctor, Finding, check_dead_layers, check_history, check_input,
                              examine)
 
 SPEC = "conv 8 3 pad=same, maxpool 2, flatten, dense {num_classes}"
@@ -21,7 +22,7 @@ def fit_with_doctor(train_ds, test_ds, **kw):
     cfg = TrainConfig(model=SPEC, data="quadrants", batch_size=32, augment="none",
                       progress=False, amp="none", **kw)
     torch.manual_seed(0)
-    model = runs.build_model(SPEC, (1, 8, 8), 4)
+    model = build(SPEC, (1, 8, 8), num_classes=4)
     batch = datamod.normalize(test_ds.images[:64], test_ds.mean, test_ds.std)
     lines = []
     doctor = Doctor(None, batch, 4, log=lines.append)

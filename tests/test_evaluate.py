@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from convlens.evaluate import Evaluation
-from convlens.predict import prepare_image
+from convlens.engine.evaluate import Evaluation
+from convlens.engine.predict import prepare_image
 
 
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from convlens.errors import ImageError
-from convlens.images import image_to_array, load_image
+from convlens.data.images import image_to_array, load_image
 
 
 def save(img: Image.Image, fmt: str, **kw) -> bytes:

@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from convlens.capture import capture_activations, forward_hooks
+from convlens.models.hooks import capture_activations, forward_hooks
 from convlens.errors import DataError, ModelError
-from convlens.history import FILTERS_FILE, FilterHistory, read_history
-from convlens.inside import KINDS, Inspector
+from convlens.engine.history import FILTERS_FILE, FilterHistory, read_history
+from convlens.look.inspector import KINDS, Inspector
 
 
 def not_blank(path, min_width: int = 300) -> None:
@@ -75,7 +75,7 @@ def test_capture_removes_hooks_even_when_forward_fails_and_survives_inplace_relu
 
 
 def test_gradcam_is_a_map_of_the_image_and_leaves_the_model_alone(tiny_run):
-    from convlens.viz.activations import gradcam
+    from convlens.look.activations import gradcam
 
     look = Inspector.open(tiny_run[0])
     flags = [p.requires_grad for p in look.run.model.parameters()]
@@ -134,7 +134,7 @@ def test_mlp_weights_beside_cnn_filters(cli, tiny_run, tmp_path):
 
 
 def test_report_has_every_section(tiny_run, tmp_path):
-    from convlens.report import SECTIONS, write_report
+    from convlens.look.report import SECTIONS, write_report
 
     path = write_report(tiny_run[0], out=tmp_path / "report.html")
     text = path.read_text()
@@ -150,7 +150,7 @@ def test_report_renders_in_chromium(tiny_run, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     if chromium is None:
         pytest.skip("Debian's chromium is not installed")
-    from convlens.report import SECTIONS, write_report
+    from convlens.look.report import SECTIONS, write_report
 
     path = write_report(tiny_run[0], out=tmp_path / "report.html")
     with sync_api.sync_playwright() as p:

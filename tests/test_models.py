@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from convlens.errors import ModelError, SpecError
-from convlens.models import create_model, get_model, list_models, model_info, register_model
-from convlens.spec import parse
+from convlens.models import registry
+from convlens.models.build import build
+from convlens.models.registry import list_models, model_info, register_model
+from convlens.models.spec import parse
 
 NAMES = [info.name for info in list_models()]
 
@@ -21,13 +23,12 @@ def test_registry_lists_the_notebook_models():
     for info in list_models():
         assert info.description and info.source and len(info.default_input) == 3
         assert info.spec is not None and "{num_classes}" in info.spec  # every one is a spec
-        assert info.input_shape == info.default_input
 
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
 def test_every_model_builds_runs_and_learns(name, shape):
-    model = get_model(name, input_shape=shape, num_classes=7)
+    model = build(name, shape, num_classes=7)
     assert parse(model.spec_text) == [la for la in model.layers if not la.implicit]
     x = torch.randn(3, *shape)
     out = model(x)
@@ -59,11 +60,11 @@ PARAMS = [
 
 @pytest.mark.parametrize("name, shape, expected", PARAMS)
 def test_parameter_counts_match_the_notebooks(name, shape, expected):
-    assert n_params(get_model(name, input_shape=shape)) == expected
+    assert n_params(build(name, shape)) == expected
 
 
 def test_pytorch_net_layers():
-    model = create_model("pytorch_net")
+    model = build("pytorch_net")
     assert n_params(model.conv1) == 320
     assert [n for n, _ in model.named_children()] == [
         "conv1", "maxpool1", "conv2", "maxpool2", "conv3", "flatten1", "dense1", "dropout1",
@@ -72,55 +73,54 @@ def test_pytorch_net_layers():
 
 
 def test_cifar_vgg_is_the_notebook_tuple_list():
-    model = create_model("cifar_vgg")  # default input 3x32x32
+    model = build("cifar_vgg")  # default input 3x32x32
     assert model.input_shape == (3, 32, 32)
     assert model.layers == parse([("c", 64, 3), ("c", 64, 3), ("m", 2), ("c", 128, 3), ("m", 2),
                                   ("c", 128, 3), ("f", None), ("d", 1024), ("d", 10)])
 
 
 def test_stronger_nets_use_batch_norm_and_residuals():
-    fast, res = create_model("fastcnn"), create_model("resnet_small", num_classes=3)
+    fast, res = build("fastcnn"), build("resnet_small", num_classes=3)
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
     assert [la.kind for la in res.layers].count("res") == 3
     assert res(torch.randn(2, 1, 28, 28)).shape == (2, 3)
 
 
-def test_create_model_options():
-    model = create_model("keras_mnist", in_channels=3, image_size=(32, 40), num_classes=5)
+def test_registry_model_options():
+    model = build("keras_mnist", (3, 32, 40), num_classes=5)
     assert model.input_shape == (3, 32, 40) and model.output_shape == (5,)
     with pytest.raises(ModelError, match="Expected num_classes >= 1. Received: num_classes=0"):
-        create_model("keras_mnist", num_classes=0)
+        build("keras_mnist", num_classes=0)
     with pytest.raises(ModelError, match="takes no options. Received: width=2"):
-        create_model("keras_mnist", width=2)
+        build("keras_mnist", width=2)
     with pytest.raises(SpecError, match="does not fit"):
-        create_model("keras_mnist", image_size=8)
+        build("keras_mnist", (1, 8, 8))
 
 
-def test_get_model_accepts_every_spelling(tmp_path):
+def test_build_accepts_every_spelling(tmp_path):
     text = "conv 8 3, maxpool 2, flatten, dense {num_classes}"
     path = tmp_path / "net.yaml"
     path.write_text("input: 1x12x12\nlayers:\n  - conv 8 3\n  - maxpool 2\n  - flatten\n"
                     "  - dense 4\n")
-    models = [get_model(text, input_shape=(1, 12, 12), num_classes=4),
-              get_model("[('conv', 8, 3), ('m', 2), ('f', None), ('d', 4)]",
-                        input_shape=(1, 12, 12)),
-              get_model(str(path)), get_model(path, input_shape=(1, 12, 12))]
+    models = [build(text, (1, 12, 12), num_classes=4),
+              build("[('conv', 8, 3), ('m', 2), ('f', None), ('d', 4)]", (1, 12, 12)),
+              build(str(path)), build(path, (1, 12, 12))]
     for model in models:
         assert model.spec_text == "conv 8 3, maxpool 2, flatten, dense 4"
         assert model(torch.randn(2, 1, 12, 12)).shape == (2, 4)
-    assert get_model("keras_mnist").spec_text.endswith("dense 10")
+    assert build("keras_mnist").spec_text.endswith("dense 10")
 
 
 def test_unknown_names():
     with pytest.raises(ModelError, match="unknown model 'keras_mnst' \\(did you mean "
                                          "'keras_mnist'\\?\\); known: keras_mnist, "):
-        get_model("keras_mnst", input_shape=(1, 28, 28))
+        build("keras_mnst", (1, 28, 28))
     with pytest.raises(ModelError, match="or give a spec like"):
-        get_model("nothing", input_shape=(1, 28, 28))
+        build("nothing", (1, 28, 28))
     with pytest.raises(ModelError, match="did you mean 'fastcnn'"):
         model_info("fast_cnn")
     with pytest.raises(SpecError, match="missing the units number"):  # a keyword: a spec
-        get_model("dense", input_shape=(1, 28, 28))
+        build("dense", (1, 28, 28))
 
 
 def test_register_model_with_a_hand_written_factory():
@@ -130,11 +130,10 @@ def test_register_model_with_a_hand_written_factory():
                                    torch.nn.LazyLinear(num_classes))
 
     try:
-        model = create_model("tiny_test_net", num_classes=3)
+        model = build("tiny_test_net", num_classes=3)
         assert model(torch.randn(2, 1, 28, 28)).shape == (2, 3)
         assert model_info("tiny_test_net").spec is None
         with pytest.raises(ModelError, match="already registered"):
             register_model("tiny_test_net", description="x", source="x")(tiny)
     finally:
-        from convlens import models
-        models._REGISTRY.pop("tiny_test_net")
+        registry._REGISTRY.pop("tiny_test_net")

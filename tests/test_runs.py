@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from convlens import runs
+from convlens.engine import runs
 from convlens.config import TrainConfig
 from convlens.data import ImageDataset
 from convlens.errors import CheckpointError
@@ -117,10 +117,10 @@ def test_not_a_run_folder(tmp_path):
 
 def test_create_run_and_load_run(tmp_path):
     spec = "conv 4 3, flatten, dense {num_classes}"
-    from convlens.models import get_model
+    from convlens.models.build import build
 
     torch.manual_seed(0)
-    model = get_model(spec, input_shape=(1, 8, 8), num_classes=3)
+    model = build(spec, (1, 8, 8), num_classes=3)
     ds = ImageDataset("toy", torch.zeros(5, 1, 8, 8, dtype=torch.uint8),
                       torch.zeros(5, dtype=torch.int64), ("a", "b", "c"), (0.5,), (0.25,))
     config = TrainConfig(model=spec, data="toy", seed=3)

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from convlens.errors import SpecError
-from convlens.spec import LayerSpec, build, infer_shapes, parse, read_spec_file, resolve, to_text
+from convlens.models.build import build
+from convlens.models.spec import LayerSpec, infer_shapes, parse, read_spec_file, resolve, to_text
 
 NET_001_TUPLES = [("c", 64, 3), ("c", 64, 3), ("m", 2), ("c", 128, 3), ("m", 2), ("c", 128, 3),
                   ("f", None), ("d", 1024), ("d", 10)]

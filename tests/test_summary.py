@@ -9,7 +9,8 @@ from torch import nn
 
 import convlens
 from convlens.errors import ConfigError, ModelError
-from convlens.summary import LayerRow, ModelSummary, summary
+from convlens.models.summary import LayerRow, ModelSummary, summary
+from convlens.models.build import build
 
 NET_002 = "conv 32 3, maxpool 2, conv 32 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10"
 NET_004 = "conv 32 3, maxpool 2, conv 64 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10"
@@ -85,9 +86,8 @@ def test_notebook_param_counts(model, shape, total):
 
 
 def test_spec_models_match_notebooks():
-    models = pytest.importorskip("convlens.models")
     for spec, shape, total in ((NET_002, (3, 32, 32), 94_890), (NET_004, (1, 28, 28), 93_322)):
-        s = summary(models.get_model(spec, input_shape=shape, num_classes=10), shape)
+        s = summary(build(spec, shape, num_classes=10), shape)
         assert s.total_params == total
         assert [r.name for r in s.rows][:2] == ["conv1", "maxpool1"]
         assert any(r.kind.endswith("(auto)") for r in s.rows) or "flatten" in spec
@@ -102,7 +102,6 @@ def test_first_layer_320_like_notebook_004():
     assert first.description == "Conv2d(1->32, 3x3)"
     second_conv = next(r for r in s.rows if r.name == "3")
     assert second_conv.params == 18_496 and "3*3*32*64 + 64 = 18,496" in second_conv.param_formula
-    pytest.importorskip("convlens.convmath")  # the output-size formula comes from there
     line = s.explain().splitlines()[0]
     assert line.startswith("0   Conv2d(1->32, 3x3): params = 3*3*1*32 + 32 = 320; out = ")
     assert "28" in line and line.endswith("26 -> 32x26x26")
@@ -193,7 +192,6 @@ def test_spec_like_model_one_row_per_layer():
     assert s.rows[1].rf_size == (4, 4) and s.rows[1].output_shape == (32, 13, 13)
     assert "flatten1 (Flatten) (auto)" in str(s)
     assert s.spec_text == "conv 32 3, maxpool 2, dense 10"
-    pytest.importorskip("convlens.convmath")
     assert s.explain().splitlines()[0].startswith(
         "conv1     Conv2d(1->32, 3x3)+ReLU: params = 3*3*1*32 + 32 = 320; out = ")
 

@@ -6,9 +6,9 @@ import torch
 from safetensors.torch import load_file
 
 from convlens.errors import ConfigError
-from convlens.runs import build_model
-from convlens.sweep import combinations, parse_grid
-from convlens.transfer import freeze_layers, init_from_run
+from convlens.models.build import build
+from convlens.engine.sweep import combinations, parse_grid
+from convlens.engine.transfer import freeze_layers, init_from_run
 
 TEMPLATE = "conv {f} 3, maxpool 2, flatten, dense {num_classes}"
 
@@ -45,8 +45,8 @@ def test_sweep_with_seeds_and_reuse(cli, tiny_run, tmp_path):
 
 
 def test_init_from_a_run_with_a_new_head_and_frozen_convs(tiny_run):
-    model = build_model("conv 8 3 pad=same, maxpool 2, conv 16 3 pad=same, maxpool 2, "
-                        "flatten, dense 3", (1, 28, 28), 3)
+    model = build("conv 8 3 pad=same, maxpool 2, conv 16 3 pad=same, maxpool 2, flatten, "
+                  "dense 3", (1, 28, 28), num_classes=3)
     lines = []
     loaded = init_from_run(model, tiny_run[0], log=lines.append)
     source = load_file(str(tiny_run[0] / "best.safetensors"))
@@ -73,10 +73,10 @@ def test_train_from_a_run_keeps_frozen_layers(cli, tiny_run, tmp_path):
 
 
 def test_an_interrupted_sweep_run_resumes(tiny_run, tmp_path):
-    from convlens import train as training
+    from convlens.engine import train as training
     from convlens.config import TrainConfig
-    from convlens.runs import load_run
-    from convlens.sweep import config_for, sweep
+    from convlens.engine.runs import load_run
+    from convlens.engine.sweep import config_for, sweep
 
     base = TrainConfig(data="mnist", data_dir=str(tiny_run[1]), epochs=2, batch_size=50,
                        augment="none", progress=False, record_filters="none", doctor=False)

@@ -10,10 +10,11 @@ import torch
 from conftest import quadrants
 
 from convlens import data as datamod
-from convlens import runs, train
+from convlens.engine import runs, train
 from convlens.config import TrainConfig, merge_config, resolve_config
 from convlens.data import ImageDataset
 from convlens.errors import ConfigError, ModelError, TrainingError
+from convlens.models.build import build
 
 SPEC = "conv 8 3 pad=same bn=1, maxpool 2, flatten, dropout 0.2, dense {num_classes}"
 
@@ -93,13 +94,13 @@ def test_train_learns_writes_metrics_and_calls_callbacks(tmp_path):
     csv_lines = (run / "metrics.csv").read_text().splitlines()
     assert csv_lines[0].startswith("epoch,train_loss,train_accuracy,test_loss,test_accuracy")
     assert len(csv_lines) == 4
-    ev = train.evaluate(runs.build_model(SPEC, (1, 8, 8), 4), make_ds(50), batch_size=16)
+    ev = train.evaluate(build(SPEC, (1, 8, 8), num_classes=4), make_ds(50), batch_size=16)
     assert ev.preds.shape == (50,) and 0 <= ev.accuracy <= 1 and ev.loss > 0
 
 
 def test_evaluate_matches_manual_accuracy():
     torch.manual_seed(0)
-    model = runs.build_model(SPEC, (1, 8, 8), 4)
+    model = build(SPEC, (1, 8, 8), num_classes=4)
     ds = make_ds(70)
     res = train.evaluate(model, ds, batch_size=32)
     x, y = next(datamod.iterate_batches(ds, 70, shuffle=False, generator=None))
@@ -177,7 +178,7 @@ def test_channels_last_matches_plain_path():
     losses = []
     for channels_last in (False, True):
         torch.manual_seed(0)
-        model = runs.build_model(SPEC, (1, 8, 8), 4)
+        model = build(SPEC, (1, 8, 8), num_classes=4)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         c = cfg(epochs=1, channels_last=channels_last, optimizer="sgd")
@@ -191,7 +192,7 @@ def test_bf16_autocast_matches_float32_path():
     rows = []
     for amp in ("none", "bf16"):
         torch.manual_seed(0)
-        model = runs.build_model(SPEC, (1, 8, 8), 4)
+        model = build(SPEC, (1, 8, 8), num_classes=4)
         res = train.fit(model, make_ds(), make_ds(96, seed=1), cfg(epochs=2, amp=amp), log=None)
         rows.append(res.history[-1])
         assert all(p.dtype == torch.float32 for p in model.parameters())
@@ -214,7 +215,7 @@ def test_compile_matches_plain_path():
     for compile_ in (False, True):
         torch.manual_seed(0)
         # no dropout: compiled graphs draw their random numbers differently
-        model = runs.build_model(SPEC.replace("dropout 0.2, ", ""), (1, 8, 8), 4)
+        model = build(SPEC.replace("dropout 0.2, ", ""), (1, 8, 8), num_classes=4)
         try:
             model = torch.compile(model) if compile_ else model
             res = train.fit(model, make_ds(64), make_ds(32, seed=1),
@@ -230,10 +231,10 @@ def test_tensorboard_event_files(tmp_path):
     assert list((tmp_path / "r" / "tensorboard").glob("events.out.tfevents.*"))
 
 
-def test_build_model_rejects_wrong_channels(tmp_path):
+def test_build_for_data_rejects_wrong_channels(tmp_path):
     spec = tmp_path / "net.yaml"
     spec.write_text("input: 3x8x8\nlayers:\n  - conv 8 3\n  - flatten\n  - dense 4\n")
     with pytest.raises(ModelError, match=r"built for 3-channel input \(3x8x8\); toy images are "
                                          r"1x8x8"):
-        runs.build_model(str(spec), (1, 8, 8), 4, data_name="toy")
-    assert runs.build_model(str(spec), (3, 8, 8), 4)(torch.zeros(1, 3, 8, 8)).shape == (1, 4)
+        build(str(spec), (1, 8, 8), num_classes=4, fits="toy")
+    assert build(str(spec), (3, 8, 8), num_classes=4, fits="toy")(torch.zeros(1, 3, 8, 8)).shape == (1, 4)

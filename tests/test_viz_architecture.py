@@ -9,8 +9,10 @@ from PIL import Image
 from torch import nn
 
 from convlens.errors import ConfigError
-from convlens.summary import summary
-from convlens.viz.architecture import DPI, check_out_path, draw_architecture, draw_summary
+from convlens.models.summary import summary
+from convlens.look.architecture import DPI, check_out_path, draw_architecture, draw_summary
+from convlens.models.build import build
+from convlens.models.registry import list_models
 
 
 def small_cnn() -> nn.Sequential:
@@ -60,10 +62,9 @@ def test_unknown_suffix(name, tmp_path):
 
 
 def test_every_registry_model_draws(tmp_path):
-    models = pytest.importorskip("convlens.models")
-    for info in models.list_models():
-        shape = tuple(getattr(info, "input_shape", None) or info.default_input_shape)
-        model = models.get_model(info.name, input_shape=shape, num_classes=10)
+    for info in list_models():
+        shape = info.default_input
+        model = build(info.name, shape, num_classes=10)
         out = tmp_path / f"{info.name}.png"
         draw_architecture(model, shape, out=out)
         assert np.asarray(Image.open(out).convert("L")).std() > 20

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from convlens.capture import capture_activations, conv_layers, conv_module, spatial_layers
-from convlens.viz.activations import draw_feature_maps
+from convlens.models.hooks import capture_activations, conv_layers, conv_module, spatial_layers
+from convlens.look.activations import draw_feature_maps
 
 
 class Stack(nn.Module):

@@ -14,7 +14,7 @@ class ConvlensError(Exception):
 
 
 class ConvMathError(ConvlensError, ValueError):
-    """Bad arguments to a function of `convlens.convmath`."""
+    """Bad arguments to a function of `convlens.primer.convmath`."""
 
 
 class ImageError(ConvlensError):

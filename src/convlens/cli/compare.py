@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from convlens.compare import compare, table, write_outputs
+    from convlens.engine.compare import compare, table, write_outputs
 
     base = TrainConfig(data=args.data, data_dir=args.data_dir, epochs=args.epochs,
                        batch_size=args.batch_size, optimizer="adam", lr=args.lr,

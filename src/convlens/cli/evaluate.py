@@ -47,8 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from convlens.evaluate import evaluate_run, save_evaluation
-    from convlens.runs import load_run
+    from convlens.engine.evaluate import evaluate_run, save_evaluation
+    from convlens.engine.runs import load_run
 
     if args.batch_size < 1:
         raise ConfigError(f"Expected --batch-size >= 1. Received: {args.batch_size}")
@@ -62,8 +62,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from convlens.predict import draw_predictions, predict, predict_indices
-    from convlens.runs import load_run
+    from convlens.engine.predict import draw_predictions, predict, predict_indices
+    from convlens.engine.runs import load_run
 
     if not args.images and not args.index:
         raise ConfigError("Expected at least one IMAGE or --index N. Received: neither")

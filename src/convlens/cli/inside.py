@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from convlens.errors import ConfigError
-from convlens.inside import KINDS
+from convlens.look.inspector import KINDS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,8 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from convlens.inside import Inspector
-    from convlens.viz.figures import save_figure
+    from convlens.look.inspector import Inspector
+    from convlens.look.figures import save_figure
 
     if args.n < 1:
         raise ConfigError(f"Expected --n >= 1. Received: {args.n}")
@@ -53,7 +53,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     picture = look.picture(args.kind, layer=args.layer, index=args.index, image=args.image,
                            n=args.n, seed=args.seed, cnn=args.cnn)
     if gif:
-        from convlens.viz.weights import draw_evolution_strip, save_gif
+        from convlens.look.weights import draw_evolution_strip, save_gif
         save_gif(picture, out)
         strip = save_figure(draw_evolution_strip(look.run, args.layer), out.with_suffix(".png"))
         print(f"wrote {out} ({len(picture)} frames) and {strip}")
@@ -63,7 +63,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from convlens.report import write_report
+    from convlens.look.report import write_report
 
     print(f"wrote {write_report(args.run, out=args.out)}")
     return 0

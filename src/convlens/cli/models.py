@@ -61,29 +61,22 @@ def _build(args: argparse.Namespace):
     if Path(text).suffix.lower() in SPEC_FILE_SUFFIXES and not Path(text).is_file():
         raise SpecError(f"spec file not found: {text!r} (expected an existing "
                         f"{' or '.join(SPEC_FILE_SUFFIXES)} file)")
-    from convlens.models import get_model, list_models
+    from convlens.models import registry
+    from convlens.models.build import build
 
     if args.num_classes < 1:
         raise ConfigError(f"Expected --num-classes >= 1. Received: --num-classes={args.num_classes}")
     shape = args.input
     if shape is None:
-        info = {m.name: m for m in list_models()}.get(text)
-        if info is None:
+        if text not in registry.names():
             raise ConfigError(f"--input CxHxW is required for a spec (only registry models "
                               f"have a default). Received: {text!r} without --input")
-        shape = tuple(_default_input(info))
-    return get_model(text, input_shape=shape, num_classes=args.num_classes), shape
-
-
-def _default_input(info) -> tuple[int, ...]:
-    for attr in ("input_shape", "default_input_shape", "default_input"):
-        if getattr(info, attr, None) is not None:
-            return tuple(getattr(info, attr))
-    raise ConfigError(f"model {info.name!r} has no default input shape; pass --input CxHxW")
+        shape = registry.model_info(text).default_input
+    return build(text, shape, num_classes=args.num_classes), shape
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from convlens.summary import summary
+    from convlens.models.summary import summary
 
     model, shape = _build(args)
     s = summary(model, shape)
@@ -95,7 +88,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_draw(args: argparse.Namespace) -> int:
-    from convlens.viz.architecture import check_out_path, draw_architecture
+    from convlens.look.architecture import check_out_path, draw_architecture
 
     out = check_out_path(args.out)  # fail on a bad suffix before building anything
     model, shape = _build(args)
@@ -105,16 +98,15 @@ def cmd_draw(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from convlens.models import get_model, list_models
+    from convlens.models.build import build
+    from convlens.models.registry import list_models
 
     rows = [("name", "params", "input", "source", "description")]
     for info in list_models():
-        shape = _default_input(info)
-        model = get_model(info.name, input_shape=shape,
-                          num_classes=int(getattr(info, "num_classes", None) or 10))
+        model = build(info.name, info.default_input, num_classes=10)
         params = sum(p.numel() for p in model.parameters())
-        rows.append((info.name, f"{params:,}", "x".join(map(str, shape)),
-                     str(getattr(info, "source", "") or "-"), str(info.description)))
+        rows.append((info.name, f"{params:,}", "x".join(map(str, info.default_input)),
+                     info.source or "-", info.description))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join([r[0].ljust(widths[0]), r[1].rjust(widths[1]),

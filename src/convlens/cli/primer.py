@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "Example: convlens kernels photo.jpg --kernel sobel_x sharpen")
     p.add_argument("image", nargs="?", help="any common image format (default: a sample photo)")
     p.add_argument("--kernel", nargs="+", metavar="NAME",
-                   help="kernels to apply (default: a good set); see convlens.convmath.KERNELS")
+                   help="kernels to apply (default: a good set); see convlens.primer.convmath.KERNELS")
     p.add_argument("--color", action="store_true", help="keep colour: one kernel per channel")
     p.add_argument("--out", default="out/kernels.png", help="figure file (default: %(default)s)")
     p.set_defaults(func=cmd_kernels)
@@ -81,16 +81,16 @@ def _check_out(out: str, suffixes: tuple[str, ...]) -> None:
 
 
 def cmd_kernels(args: argparse.Namespace) -> int:
-    from convlens.convmath import get_kernel
-    from convlens.viz.figures import save_figure
-    from convlens.viz.kernels import DEFAULT_KERNELS, draw_kernels, sample_photo
+    from convlens.primer.convmath import get_kernel
+    from convlens.look.figures import save_figure
+    from convlens.look.kernels import DEFAULT_KERNELS, draw_kernels, sample_photo
 
     _check_out(args.out, (".png", ".svg", ".pdf"))
     names = args.kernel or DEFAULT_KERNELS
     for name in names:
         get_kernel(name)   # unknown names fail before any work
     if args.image:
-        from convlens.images import load_image
+        from convlens.data.images import load_image
         image = np.asarray(load_image(args.image, mode="RGB" if args.color else "L"))
         title = f"Classic kernels on {args.image}"
     else:
@@ -102,8 +102,8 @@ def cmd_kernels(args: argparse.Namespace) -> int:
 
 
 def cmd_conv_explain(args: argparse.Namespace) -> int:
-    from convlens.convmath import explain_output_size, get_kernel
-    from convlens.viz.explain import conv_explain_frames, save_gif
+    from convlens.primer.convmath import explain_output_size, get_kernel
+    from convlens.look.explain import conv_explain_frames, save_gif
 
     _check_out(args.out, (".gif",))
     rng = np.random.default_rng(args.seed)
@@ -124,8 +124,8 @@ def cmd_conv_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_pool_explain(args: argparse.Namespace) -> int:
-    from convlens.convmath import explain_output_size
-    from convlens.viz.explain import pool_explain_frames, save_gif
+    from convlens.primer.convmath import explain_output_size
+    from convlens.look.explain import pool_explain_frames, save_gif
 
     _check_out(args.out, (".gif",))
     x = np.random.default_rng(args.seed).integers(0, 10, args.input).astype(float)

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from convlens.runs import read_run_info
+    from convlens.engine.runs import read_run_info
     from convlens.web.app import create_app, list_runs
 
     if args.run:

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from convlens.sweep import parse_grid, summarize, sweep, table, write_outputs
+    from convlens.engine.sweep import parse_grid, summarize, sweep, table, write_outputs
 
     if args.seeds < 1 or args.jobs < 1:
         raise ConfigError(f"Expected --seeds and --jobs >= 1. Received: --seeds {args.seeds} "

@@ -89,7 +89,7 @@ def _flags(args: argparse.Namespace) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from convlens import train as training
+    from convlens.engine import train as training
 
     flags = _flags(args)
     try:
@@ -121,7 +121,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from convlens.doctor import examine
+    from convlens.engine.doctor import examine
 
     found = examine(args.run)
     for f in found:

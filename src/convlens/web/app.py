@@ -16,8 +16,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from convlens.errors import ConvlensError
-from convlens.images import load_image
-from convlens.runs import RUN_FILE
+from convlens.data.images import load_image
+from convlens.engine.runs import RUN_FILE
 from convlens.web.explorer import Explorer
 
 MAX_UPLOAD = 5 * 1024 * 1024
@@ -113,8 +113,8 @@ def _picture(ex: Explorer, kind: str) -> bytes:
     if kind not in cache:
         import matplotlib.pyplot as plt
 
-        from convlens.inside import Inspector
-        from convlens.viz.weights import draw_evolution_strip
+        from convlens.look.inspector import Inspector
+        from convlens.look.weights import draw_evolution_strip
 
         look = Inspector(ex.run)
         fig = draw_evolution_strip(ex.run) if kind == "evolution" else look.picture(kind)

@@ -17,10 +17,10 @@ from PIL import Image
 from torch import nn
 
 from convlens import data as datamod
-from convlens.capture import spatial_layers
+from convlens.models.hooks import spatial_layers
 from convlens.errors import ConfigError
-from convlens.predict import prepare_image
-from convlens.runs import Run, load_run
+from convlens.engine.predict import prepare_image
+from convlens.engine.runs import Run, load_run
 
 MAX_MAPS = 16         # feature maps sent per layer
 MAX_CHANNELS = 8      # input channels shown in the arithmetic of one pixel

@@ -40,7 +40,7 @@ from convlens.errors import CheckpointError, ConfigError, ModelError
 __all__ = ["RUN_FILE", "LAST", "BEST", "STATE", "Run", "atomic_write_bytes", "atomic_write_text",
            "atomic_write_json", "atomic_save", "save_weights", "load_weights", "load_state",
            "save_checkpoint", "verify_checksums", "write_metrics", "check_run_dir", "create_run",
-           "read_run_info", "read_run_config", "load_run", "slug", "build_model",
+           "read_run_info", "read_run_config", "load_run", "slug", "build_run_model",
            "versions", "git_commit"]
 
 RUN_FILE, CONFIG_FILE, MODEL_FILE = "run.json", "config.yaml", "model.txt"
@@ -336,39 +336,13 @@ class Run:
                 f"<th>train loss</th><th>test loss</th><th>test acc</th></tr>{rows}</table></div>")
 
 
-def build_model(model: str, input_shape: Sequence[int], num_classes: int, *,
-                data_name: str = "the data") -> nn.Module:
-    """get_model plus a check that the model takes `input_shape` images (ModelError if not)."""
-    from convlens.models import get_model
-    from convlens.spec import SPEC_FILE_SUFFIXES, read_spec_file
-
-    c, h, w = input_shape
-    if model.strip().lower().endswith(SPEC_FILE_SUFFIXES) and Path(model).is_file():
-        declared = read_spec_file(model).input_shape
-        if declared is not None and declared[0] != c:
-            raise ModelError(f"spec file {model!r} is built for {declared[0]}-channel input "
-                             f"({'x'.join(map(str, declared))}); {data_name} images are "
-                             f"{c}x{h}x{w}; change its `input:` or use {c}-channel data")
-    net = get_model(model, input_shape=tuple(input_shape), num_classes=num_classes)
-    net.eval()
-    with torch.no_grad():
-        try:
-            out = net(torch.zeros(2, c, h, w))
-        except RuntimeError as exc:
-            raise ModelError(f"model {model!r} does not take {data_name} images ({c}x{h}x{w}): "
-                             f"{str(exc).splitlines()[0][:160]}") from None
-    if out.shape != (2, num_classes):
-        raise ModelError(f"model {model!r} gives outputs of shape {tuple(out.shape[1:])}; "
-                         f"{data_name} needs {num_classes} classes")
-    net.train()
-    return net
-
-
 def build_run_model(info: dict[str, Any]) -> nn.Module:
     """Rebuild the model of a run from its spec text (or name) and input shape."""
+    from convlens.models.build import build
+
     spec = info.get("spec_text") or info["model"]
-    return build_model(spec, tuple(info["input_shape"]), int(info["num_classes"]),
-                       data_name=str(info.get("data", "the data")))
+    return build(spec, tuple(info["input_shape"]), num_classes=int(info["num_classes"]),
+                 fits=str(info.get("data", "the data")))
 
 
 def load_run(path: str | Path, *, weights: str = "best") -> Run:

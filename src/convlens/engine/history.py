@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save
 
-from convlens.capture import conv_layers, conv_module
+from convlens.models.hooks import conv_layers, conv_module
 from convlens.errors import ConfigError, DataError
-from convlens.runs import atomic_write_bytes
-from convlens.train import Callback, TrainState
+from convlens.engine.runs import atomic_write_bytes
+from convlens.engine.train import Callback, TrainState
 
 FILTERS_FILE = "filters.safetensors"
 KEY = re.compile(r"^(?P<layer>.+)/epoch_(?P<epoch>\d{3,})$")
@@ -40,7 +40,7 @@ def resolve_layers(model: torch.nn.Module, record: str) -> list[str]:
 
 
 def _plain(model: torch.nn.Module) -> torch.nn.Module:
-    from convlens.runs import _plain_module
+    from convlens.engine.runs import _plain_module
     return _plain_module(model)   # inside DDP and torch.compile wrappers
 
 

@@ -1,6 +1,6 @@
 """Registry of named models: the notebook architectures, an MLP baseline and stronger nets.
 
-Every model here is a layer spec (see `convlens.spec`) with a `{num_classes}` placeholder, so
+Every model here is a layer spec (see `convlens.models.spec`) with a `{num_classes}` placeholder, so
 `convlens summary NAME` shows it layer by layer and `model.spec_text` tells how it was built.
 Parameter counts (10 classes):
 
@@ -26,19 +26,17 @@ parameters), for the lesson that the CNN gets more from the same budget.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from convlens.errors import ModelError, SpecError, suggest
-from convlens.spec import ALIASES, ACTIVATION_NAMES, KINDS, SPEC_FILE_SUFFIXES, build
+from convlens.errors import ModelError, suggest
 
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["ModelInfo", "register_model", "register_spec", "create_model", "list_models",
-           "get_model", "model_info"]
+__all__ = ["ModelInfo", "register_model", "register_spec", "names", "list_models", "model_info",
+           "factory"]
 
 
 @dataclass(frozen=True)
@@ -59,28 +57,17 @@ class ModelInfo:
     default_input: tuple[int, ...] = (1, 28, 28)
     spec: str | None = None
 
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        """Alias of `default_input`."""
-        return self.default_input
-
 
 Factory = Callable[..., "nn.Module"]
-_REGISTRY: dict[str, tuple[ModelInfo, Factory]] = {}
+_REGISTRY: dict[str, tuple[ModelInfo, Factory | None]] = {}
 
 
 def register_model(name: str, *, description: str, source: str,
-                   default_input: tuple[int, ...] = (1, 28, 28),
-                   spec: str | None = None) -> Callable[[Factory], Factory]:
-    """Decorator adding a factory `fn(*, in_channels, num_classes, image_size, **kw)`.
-
-    `image_size` is an int or an (H, W) pair. Registering a taken name is an error.
-    """
+                   default_input: tuple[int, ...] = (1, 28, 28)) -> Callable[[Factory], Factory]:
+    """Decorator adding a hand-written model: `fn(*, in_channels, num_classes, image_size,
+    **options) -> nn.Module`, `image_size` an (H, W) pair. A taken name is an error."""
     def decorate(fn: Factory) -> Factory:
-        if name in _REGISTRY:
-            raise ModelError(f"model {name!r} is already registered")
-        info = ModelInfo(name, description, source, tuple(default_input), spec)
-        _REGISTRY[name] = (info, fn)
+        _add(ModelInfo(name, description, source, tuple(default_input)), fn)
         return fn
     return decorate
 
@@ -88,15 +75,18 @@ def register_model(name: str, *, description: str, source: str,
 def register_spec(name: str, spec: str, *, description: str, source: str,
                   default_input: tuple[int, ...] = (1, 28, 28)) -> None:
     """Register a model defined by a spec template (`{num_classes}` is filled in)."""
-    def factory(*, in_channels: int, num_classes: int, image_size: int | Sequence[int],
-                **kwargs: Any) -> nn.Module:
-        if kwargs:
-            raise ModelError(f"model {name!r} takes no options. Received: "
-                             f"{', '.join(f'{k}={v!r}' for k, v in kwargs.items())}")
-        return build(spec, (in_channels, *_hw(image_size)), num_classes=num_classes)
+    _add(ModelInfo(name, description, source, tuple(default_input), spec), None)
 
-    register_model(name, description=description, source=source, default_input=default_input,
-                   spec=spec)(factory)
+
+def _add(info: ModelInfo, factory: Factory | None) -> None:
+    if info.name in _REGISTRY:
+        raise ModelError(f"model {info.name!r} is already registered")
+    _REGISTRY[info.name] = (info, factory)
+
+
+def names() -> list[str]:
+    """Registered names, in registration order."""
+    return list(_REGISTRY)
 
 
 def list_models() -> list[ModelInfo]:
@@ -112,65 +102,12 @@ def model_info(name: str) -> ModelInfo:
     return _REGISTRY[name][0]
 
 
-def create_model(name: str, *, in_channels: int | None = None, num_classes: int = 10,
-                 image_size: int | Sequence[int] | None = None, **kwargs: Any) -> nn.Module:
-    """Build registered model `name`; channels and size default to its `default_input`.
-
-    Raises:
-        ModelError: unknown name or bad num_classes. SpecError: the input does not fit.
-    """
-    info = model_info(name)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ModelError(f"Expected num_classes >= 1. Received: num_classes={num_classes!r}")
-    c = info.default_input[0] if in_channels is None else in_channels
-    size = info.default_input[1:] if image_size is None else image_size
-    model = _REGISTRY[name][1](in_channels=c, num_classes=num_classes, image_size=size, **kwargs)
-    model.registry_name = name  # summaries and pictures show the name the user typed
-    return model
-
-
-def get_model(name_or_spec: str | Path | Sequence[Any], *,
-              input_shape: Sequence[int] | None = None, num_classes: int = 10) -> nn.Module:
-    """A model from a registry name, spec text, tuple-list (or its text), or YAML spec file.
-
-    Args:
-        name_or_spec: e.g. "keras_mnist", "conv 32 3, maxpool 2, dense 10", "net.yaml".
-        input_shape: (C, H, W); default: the registry model's own, or the YAML file's `input:`.
-        num_classes: outputs of registry models; fills `{num_classes}` in specs.
-
-    Raises:
-        ModelError: an unknown name that does not look like a spec. SpecError: a bad spec.
-    """
-    if isinstance(name_or_spec, str) and name_or_spec.strip() in _REGISTRY:
-        name = name_or_spec.strip()
-        shape = tuple(input_shape) if input_shape is not None else model_info(name).default_input
-        if len(shape) != 3:
-            raise ModelError(f"model {name!r} needs input_shape (C, H, W). "
-                             f"Received: input_shape={input_shape!r}")
-        return create_model(name, in_channels=shape[0], num_classes=num_classes,
-                            image_size=shape[1:])
-    if isinstance(name_or_spec, str) and not _looks_like_spec(name_or_spec):
-        name = name_or_spec.strip()
-        raise ModelError(f"unknown model {name!r}{suggest(name, _REGISTRY)}; known: "
-                         f"{', '.join(_REGISTRY)}; or give a spec like 'conv 32 3, maxpool 2, "
-                         f"flatten, dense 10' or a .yaml spec file")
-    return build(name_or_spec, input_shape, num_classes=num_classes)
-
-
-def _looks_like_spec(text: str) -> bool:
-    text = text.strip()
-    if not text or text.startswith(("[", "(")) or any(c in text for c in ",\n ="):
-        return True
-    if text.lower().endswith(SPEC_FILE_SUFFIXES) or Path(text).is_file():
-        return True
-    return text.lower() in (*KINDS, *ALIASES, *ACTIVATION_NAMES)
-
-
-def _hw(image_size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(image_size, int):
-        return (image_size, image_size)
-    h, w = image_size
-    return (int(h), int(w))
+def factory(name: str) -> Factory:
+    """The factory of a hand-written model (ModelError for spec models and unknown names)."""
+    fn = _REGISTRY[model_info(name).name][1]
+    if fn is None:
+        raise ModelError(f"model {name!r} is a spec; build it with convlens.models.build.build")
+    return fn
 
 
 # ----------------------------------------------------------------------------- the models

@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from convlens.runs import atomic_write_bytes
+from convlens.engine.runs import atomic_write_bytes
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 

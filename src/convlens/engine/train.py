@@ -23,10 +23,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from convlens import data as datamod
-from convlens import runs
+from convlens.engine import runs
 from convlens.config import TrainConfig
-from convlens.distributed import World, all_sum, init_from_env, resolve_device, shard
+from convlens.engine.distributed import World, all_sum, init_from_env, resolve_device, shard
 from convlens.errors import CheckpointError, ConfigError, TrainingError
+from convlens.models.build import build
 
 __all__ = ["Callback", "TrainState", "EvalResult", "FitResult", "TrainingInterrupted",
            "train_one_epoch", "evaluate", "fit", "train", "resume",
@@ -347,7 +348,7 @@ def fit(model: nn.Module, train_ds: datamod.ImageDataset, test_ds: datamod.Image
 
 
 def current_world() -> World:
-    from convlens.distributed import current
+    from convlens.engine.distributed import current
     return current()
 
 
@@ -457,13 +458,13 @@ def _prepare(cfg: TrainConfig, log: Log | None = None) -> tuple[Any, Any, nn.Mod
     if _wants_augment(cfg.augment):
         datamod.parse_augment(cfg.augment)  # validate before anything is written
     torch.manual_seed(cfg.seed)
-    model = runs.build_model(cfg.model, train_ds.input_shape, train_ds.num_classes,
-                        data_name=cfg.data)
+    model = build(cfg.model, train_ds.input_shape, num_classes=train_ds.num_classes,
+                  fits=cfg.data)
     if cfg.init_from:
-        from convlens.transfer import init_from_run
+        from convlens.engine.transfer import init_from_run
         init_from_run(model, cfg.init_from, log=log)
     if cfg.freeze:
-        from convlens.transfer import freeze_layers
+        from convlens.engine.transfer import freeze_layers
         frozen = freeze_layers(model, cfg.freeze)
         if log:
             log(f"frozen: {', '.join(frozen)}")
@@ -525,7 +526,7 @@ def _doctor(run_dir: Path, test_ds: Any, config: TrainConfig, log: Log | None
     """The training doctor (see convlens.doctor), unless config.doctor is off."""
     if not config.doctor:
         return []
-    from convlens.doctor import Doctor
+    from convlens.engine.doctor import Doctor
 
     n = min(256, len(test_ds))
     batch = datamod.normalize(datamod.images_at(test_ds, list(range(n))), test_ds.mean,
@@ -535,7 +536,7 @@ def _doctor(run_dir: Path, test_ds: Any, config: TrainConfig, log: Log | None
 
 def _filter_history(run_dir: Path, model: nn.Module, config: TrainConfig) -> list[Callback]:
     """The FilterHistory callback the config asks for (none for record_filters='none')."""
-    from convlens.history import FilterHistory, resolve_layers
+    from convlens.engine.history import FilterHistory, resolve_layers
 
     layers = resolve_layers(model, config.record_filters)
     return [FilterHistory(run_dir, model, layers)] if layers else []

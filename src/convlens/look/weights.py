@@ -11,10 +11,10 @@ from matplotlib.figure import Figure
 from PIL import Image
 from torch import nn
 
-from convlens.capture import conv_layers, conv_module
-from convlens.convmath import KERNELS
+from convlens.models.hooks import conv_layers, conv_module
+from convlens.primer.convmath import KERNELS
 from convlens.errors import DataError, ModelError
-from convlens.runs import Run
+from convlens.engine.runs import Run
 
 MAX_FILTERS = 32     # filters drawn per layer
 MAX_CHANNELS = 8     # input channels drawn per filter for deeper layers
@@ -110,7 +110,7 @@ def _filters_with_kernels(w: np.ndarray, layer: str, lim: float, title: str) -> 
 
 # ----------------------------------------------------------------------------- evolution
 def _history_of(run: Run, layer: str | None) -> tuple[str, dict[int, torch.Tensor]]:
-    from convlens.history import read_history
+    from convlens.engine.history import read_history
 
     history = read_history(run.path)
     if not history:
@@ -215,5 +215,5 @@ def draw_mlp_weights(model: nn.Module, input_shape: tuple[int, int, int], *, n: 
 
 
 def save_gif(frames: list[Image.Image], out: str | Path, ms: int = 700) -> Path:
-    from convlens.viz.explain import save_gif as _save
+    from convlens.look.explain import save_gif as _save
     return _save([f.convert("P", palette=Image.Palette.ADAPTIVE) for f in frames], out, ms=ms)

@@ -10,7 +10,7 @@ import torch
 from matplotlib.figure import Figure
 
 from convlens.errors import DataError
-from convlens.evaluate import Evaluation
+from convlens.engine.evaluate import Evaluation
 
 WRONG, RIGHT = "#c62828", "#2e7d32"
 

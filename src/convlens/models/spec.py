@@ -1,4 +1,4 @@
-"""Layer-spec language: parse -> validate -> infer shapes -> build.
+"""Layer-spec language: parse -> validate -> infer shapes (`convlens.models.build` builds).
 
 One spec, three spellings, all parsed into the same list of `LayerSpec`:
 
@@ -37,15 +37,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from convlens.errors import SpecError, suggest
 
-if TYPE_CHECKING:
-    from convlens.layers import SpecModel
-
 __all__ = ["LayerSpec", "SpecFile", "parse", "read_spec_file", "to_text", "resolve",
-           "infer_shapes", "build", "KINDS", "ACTIVATION_NAMES", "shape_text"]
+           "infer_shapes", "looks_like_path", "KINDS", "ACTIVATION_NAMES", "shape_text"]
 
 ACTIVATION_NAMES = ("none", "relu", "gelu", "silu", "tanh", "sigmoid", "leaky_relu")
 KINDS = ("conv", "dense", "res", "maxpool", "avgpool", "gap", "bn", "dropout", "flatten", "act")
@@ -151,7 +148,7 @@ def parse(spec: Any, *, num_classes: int | None = None) -> list[LayerSpec]:
     Raises:
         SpecError: unknown word, missing or bad number, bad option, empty spec, ...
     """
-    if isinstance(spec, Path) or (isinstance(spec, str) and _looks_like_path(spec)):
+    if isinstance(spec, Path) or (isinstance(spec, str) and looks_like_path(spec)):
         return read_spec_file(spec, num_classes=num_classes).layers
     if isinstance(spec, str):
         text = spec.strip()
@@ -472,43 +469,8 @@ def _file_input_shape(value: Any, path: Path) -> tuple[int, ...]:
                         f"1x28x28") from None
 
 
-# ----------------------------------------------------------------------------- build
-def build(spec: Any, input_shape: Sequence[int] | None = None, *,
-          num_classes: int | None = None) -> SpecModel:
-    """Parse, validate, infer every shape, then build a SpecModel.
-
-    Args:
-        spec: any spelling `parse` accepts.
-        input_shape: (C, H, W) or (features,) without batch; a YAML file's `input:` is used
-            when this is None.
-        num_classes: fills `{num_classes}` placeholders.
-
-    Raises:
-        SpecError: a bad spec, or one that does not fit `input_shape`.
-    """
-    from convlens.layers import build_model
-
-    if input_shape is None:
-        file_shape = None
-        if isinstance(spec, Path) or (isinstance(spec, str) and _looks_like_path(spec)):
-            file_shape = read_spec_file(spec).input_shape
-        if file_shape is None:
-            raise SpecError("Expected an input_shape such as (1, 28, 28) for this spec. "
-                            "Received: input_shape=None")
-        input_shape = file_shape
-    layers = resolve(parse(spec, num_classes=num_classes), input_shape)
-    shapes = infer_shapes(layers, input_shape)
-    return build_model(layers, tuple(input_shape), shapes, to_text(layers))
-
-
-def __getattr__(name: str) -> Any:  # `from convlens.spec import SpecModel` without eager torch
-    if name == "SpecModel":
-        from convlens.layers import SpecModel
-        return SpecModel
-    raise AttributeError(name)
-
-
-def _looks_like_path(text: str) -> bool:
+def looks_like_path(text: str) -> bool:
+    """True for text naming a YAML spec file."""
     text = text.strip()
     return "\n" not in text and "," not in text and text.lower().endswith(SPEC_FILE_SUFFIXES)
 

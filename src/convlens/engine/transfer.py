@@ -6,7 +6,7 @@ from pathlib import Path
 from safetensors.torch import load_file
 from torch import nn
 
-from convlens.capture import conv_layers, get_layer
+from convlens.models.hooks import conv_layers, get_layer
 from convlens.errors import ConfigError
 
 
@@ -15,7 +15,7 @@ def init_from_run(model: nn.Module, run_dir: str | Path, *, log=print) -> list[s
 
     Returns the loaded names; logs which layers came from the run and which start new.
     """
-    from convlens.runs import BEST, LAST, read_run_info, verify_checksums
+    from convlens.engine.runs import BEST, LAST, read_run_info, verify_checksums
 
     run_dir = Path(run_dir)
     read_run_info(run_dir)

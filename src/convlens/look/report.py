@@ -10,8 +10,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from convlens.errors import ConvlensError
-from convlens.inside import Inspector
-from convlens.runs import atomic_write_text
+from convlens.look.inspector import Inspector
+from convlens.engine.runs import atomic_write_text
 
 SECTIONS = ("config", "summary", "architecture", "curves", "evaluation", "filters", "evolution",
             "features", "mistakes", "gradcam")
@@ -47,8 +47,8 @@ def _img(src: str, alt: str) -> str:
 
 def build_report(look: Inspector) -> str:
     """The report page as HTML text."""
-    from convlens.summary import summary
-    from convlens.viz.architecture import draw_architecture
+    from convlens.models.summary import summary
+    from convlens.look.architecture import draw_architecture
 
     run = look.run
     parts: dict[str, str] = {}

@@ -1,6 +1,6 @@
 """PyTorch building blocks of spec-built models: `SpecModel`, `ResBlock`, one module per layer.
 
-`convlens.spec` parses and validates a spec without torch; this module turns validated
+`convlens.models.spec` parses and validates a spec without torch; this module turns validated
 `LayerSpec`s into modules. What each spec layer becomes (the direct children of a SpecModel):
 
 | spec                 | child module                                           |
@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from convlens.spec import LayerSpec
+    from convlens.models.spec import LayerSpec
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
@@ -79,7 +79,7 @@ class SpecModel(nn.Sequential):
     flattens included, flagged `implicit=True`) and `shapes[i]` its output shape.
 
     Attributes:
-        spec_text: canonical spec text; `build(model.spec_text, model.input_shape)` rebuilds it.
+        spec_text: canonical spec text; `convlens.models.build.build(model.spec_text, model.input_shape)` rebuilds it.
         layers: the resolved LayerSpec list, one per child.
         input_shape: input shape without batch, e.g. (1, 28, 28).
         shapes: output shape of each child, without batch.
@@ -142,17 +142,3 @@ def make_module(layer: LayerSpec, in_shape: tuple[int, ...]) -> nn.Module:
     if kind == "act":
         return activation(layer.act)
     raise ValueError(f"no module for layer kind {kind!r}")  # parse() never lets one through
-
-
-def build_model(layers: Sequence[LayerSpec], input_shape: tuple[int, ...],
-                shapes: Sequence[tuple[int, ...]], spec_text: str) -> SpecModel:
-    """Build a SpecModel from resolved layers and their inferred output shapes."""
-    counts: dict[str, int] = {}
-    modules: OrderedDict[str, nn.Module] = OrderedDict()
-    in_shape = tuple(input_shape)
-    for layer, out_shape in zip(layers, shapes):
-        counts[layer.kind] = counts.get(layer.kind, 0) + 1
-        modules[f"{layer.kind}{counts[layer.kind]}"] = make_module(layer, in_shape)
-        in_shape = out_shape
-    return SpecModel(modules, layers=layers, input_shape=tuple(input_shape), shapes=shapes,
-                     spec_text=spec_text)

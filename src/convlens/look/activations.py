@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
-from convlens.capture import capture_activations, conv_layers, get_layer, spatial_layers
+from convlens.models.hooks import capture_activations, conv_layers, get_layer, spatial_layers
 
 MAX_MAPS = 16   # channels drawn per layer
 

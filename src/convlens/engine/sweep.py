@@ -26,7 +26,7 @@ from typing import Any
 
 from convlens.config import TrainConfig, config_to_yaml
 from convlens.errors import ConfigError, suggest
-from convlens.runs import RUN_FILE, atomic_write_text, load_run, read_run_config, slug
+from convlens.engine.runs import RUN_FILE, atomic_write_text, load_run, read_run_config, slug
 
 FIELDS = {f.name for f in fields(TrainConfig)} - {"out", "progress"}
 
@@ -80,7 +80,7 @@ def config_for(base: TrainConfig, template: str, combo: dict[str, str], seed: in
 
 def train_or_reuse(cfg: TrainConfig, *, log=print, jobs: int = 1) -> Path:
     """Train `cfg` into cfg.out, resume it if interrupted, reuse it if finished."""
-    from convlens.runs import STATE, load_state
+    from convlens.engine.runs import STATE, load_state
 
     run_dir = Path(cfg.out)
     if not (run_dir / RUN_FILE).is_file():
@@ -95,7 +95,7 @@ def train_or_reuse(cfg: TrainConfig, *, log=print, jobs: int = 1) -> Path:
 
 
 def _launch(cfg: TrainConfig, resume: list[str] | None, log, jobs: int) -> Path:
-    from convlens import train as training
+    from convlens.engine import train as training
 
     if jobs <= 1:
         if resume:
@@ -137,7 +137,7 @@ class Result:
 
 def result_of(run_dir: Path, combo: dict[str, str], seed: int) -> Result:
     """Accuracy, size, cost and speed of a finished run."""
-    from convlens.summary import summary
+    from convlens.models.summary import summary
 
     run = load_run(run_dir)
     s = summary(run.model, run.input_shape)
@@ -203,7 +203,7 @@ def write_outputs(rows: Sequence[dict[str, Any]], out: str | Path) -> list[Path]
     """sweep.md, sweep.csv and sweep.png in `out`."""
     import matplotlib.pyplot as plt
 
-    from convlens.viz.figures import save_figure
+    from convlens.look.figures import save_figure
 
     out = Path(out)
     md, csv_path = out / "sweep.md", out / "sweep.csv"

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from convlens import datafiles as files
+from convlens.data import files
 from convlens.errors import DataError, suggest
-from convlens.transforms import (AUGMENTATIONS, Augment, augment_batch, normalize,  # noqa: F401
+from convlens.data.transforms import (AUGMENTATIONS, Augment, augment_batch, normalize,  # noqa: F401
                                  parse_augment)
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",

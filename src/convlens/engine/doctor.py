@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from convlens.train import Callback, TrainState
+from convlens.engine.train import Callback, TrainState
 
 DOCTOR_FILE = "doctor.json"
 GAP = 0.10            # train minus test accuracy that counts as overfitting
@@ -85,7 +85,7 @@ def check_input(x: torch.Tensor) -> list[Finding]:
 @torch.inference_mode()
 def check_dead_layers(model: nn.Module, x: torch.Tensor) -> list[Finding]:
     """Layers (conv/linear blocks with an activation) whose outputs are all zero on `x`."""
-    from convlens.runs import _plain_module
+    from convlens.engine.runs import _plain_module
 
     model = _plain_module(model)
     outputs: dict[str, torch.Tensor] = {}
@@ -138,7 +138,7 @@ class Doctor(Callback):
             if self.log:
                 self.log(f"doctor: {f.message}")
         if new and self.run_dir is not None:
-            from convlens.runs import atomic_write_json
+            from convlens.engine.runs import atomic_write_json
             atomic_write_json(self.run_dir / DOCTOR_FILE,
                               [{"code": f.code, "message": f.message}
                                for f in self.findings.values()])
@@ -147,7 +147,7 @@ class Doctor(Callback):
 def examine(run_dir: str | Path) -> list[Finding]:
     """Check a finished run folder: its metrics and its model on a test batch."""
     from convlens import data as datamod
-    from convlens.runs import load_run
+    from convlens.engine.runs import load_run
 
     run = load_run(run_dir, weights="last")
     found = check_history(run.metrics, len(run.classes))

@@ -267,7 +267,7 @@ def read_image_files(paths: Sequence[Path], size: int, channels: int) -> np.ndar
     """Load images through convlens.images, centre-crop to square, resize to size x size."""
     from PIL import Image
 
-    from convlens.images import load_image
+    from convlens.data.images import load_image
 
     out = np.empty((len(paths), channels, size, size), np.uint8)
     mode = "L" if channels == 1 else "RGB"

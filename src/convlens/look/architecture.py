@@ -3,7 +3,7 @@
 In the style of visualkeras: a box's width follows the channels, its height the feature-map
 height and its (pseudo-perspective) depth the feature-map width, all on sqrt scales with
 clamps so 1x1x1024 and 32x32x64 both stay readable. Shapes and types come from
-`convlens.summary` (one forward pass), colours and legend from the row category. Drawn
+`convlens.models.summary` (one forward pass), colours and legend from the row category. Drawn
 with matplotlib Polygon patches, so PNG, SVG and PDF come from one code path.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convlens.errors import ConfigError
-from convlens.summary import ModelSummary, shape_text, summary
-from convlens.viz.figures import save_figure
+from convlens.models.summary import ModelSummary, shape_text, summary
+from convlens.look.figures import save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -11,8 +11,8 @@ import torch
 
 from convlens import data as datamod
 from convlens.errors import ConfigError
-from convlens.evaluate import Evaluation, evaluate_run
-from convlens.runs import Run, load_run
+from convlens.engine.evaluate import Evaluation, evaluate_run
+from convlens.engine.runs import Run, load_run
 
 KINDS = {
     "curves": "training and test loss and accuracy per epoch",
@@ -55,8 +55,8 @@ class Inspector:
                   ) -> tuple[torch.Tensor, torch.Tensor, str]:
         """(normalised input (1, C, H, W), pixels (C, H, W) uint8, a caption)."""
         if image is not None:
-            from convlens.images import load_image
-            from convlens.predict import prepare_image
+            from convlens.data.images import load_image
+            from convlens.engine.predict import prepare_image
             prepared = prepare_image(load_image(image), self.run.input_shape, self.run.mean,
                                      data=str(self.run.info.get("data", "")))
             pixels, caption = prepared.pixels, Path(image).name
@@ -75,7 +75,7 @@ class Inspector:
                 image: str | None = None, n: int = 24, seed: int = 0,
                 cnn: str | None = None) -> Any:
         """The matplotlib Figure of `kind` (for "evolution": a list of GIF frames)."""
-        from convlens.viz import activations, results, weights
+        from convlens.look import activations, results, weights
 
         model = self.run.model
         if kind not in KINDS:

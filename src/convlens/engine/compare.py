@@ -13,7 +13,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from convlens.config import TrainConfig
-from convlens.runs import atomic_write_text, slug
+from convlens.engine.runs import atomic_write_text, slug
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Row:
 def compare(models: Sequence[str], base: TrainConfig, out: str | Path, *, log=print
             ) -> list[Row]:
     """Train every model with the settings of `base` into `out/<model>`; one Row each."""
-    from convlens.sweep import result_of, train_or_reuse
+    from convlens.engine.sweep import result_of, train_or_reuse
 
     rows = []
     for name in models:
@@ -76,7 +76,7 @@ def draw_compare(rows: Sequence[Row]):
 
 def write_outputs(rows: Sequence[Row], out: str | Path) -> list[Path]:
     """compare.md and compare.png in `out`."""
-    from convlens.viz.figures import save_figure
+    from convlens.look.figures import save_figure
 
     md = Path(out) / "compare.md"
     atomic_write_text(md, table(rows) + "\n")

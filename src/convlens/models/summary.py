@@ -15,7 +15,7 @@ Conventions (per sample, batch 1):
 - Activation memory is output elements * 4 bytes (float32) per row.
 
 `convlens.summary` is the function `summary` below (the package re-exports it); import the
-types with `from convlens.summary import ModelSummary, LayerRow`.
+types with `from convlens.models.summary import ModelSummary, LayerRow`.
 """
 from __future__ import annotations
 
@@ -431,7 +431,7 @@ def _output_note(calls: list[_Call], in_shape: tuple[int, ...],
 def _size_text(hw: tuple[int, ...], k: tuple, s: tuple, p: Any, d: tuple,
                out_hw: tuple[int, ...], ceil_mode: bool) -> str:
     """Output-size formula for height (and width when it differs)."""
-    from convlens.convmath import explain_output_size
+    from convlens.primer.convmath import explain_output_size
 
     if isinstance(p, str):  # Conv2d(padding="same" | "valid")
         if p == "same":

@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 
 from convlens.errors import ConfigError
-from convlens.runs import Run, load_run
+from convlens.engine.runs import Run, load_run
 
 INVERT_CHOICES = ("auto", "yes", "no")
 DIGIT_SETS = ("mnist", "digits")
@@ -158,7 +158,7 @@ def predict(run: Run | str | Path, images: Sequence[Any], *, invert: str | bool 
     Raises:
         ImageError: a file that is not a readable image (named in the message).
     """
-    from convlens.images import load_image
+    from convlens.data.images import load_image
 
     if not isinstance(run, Run):
         run = load_run(run)
@@ -226,6 +226,6 @@ def draw_predictions(preds: Sequence[Prediction], *, top_k: int = 5,
     fig.suptitle("What the model sees, and what it predicts", fontsize=11)
     fig.tight_layout()
     if out is not None:
-        from convlens.viz.figures import save_figure
+        from convlens.look.figures import save_figure
         save_figure(fig, out, close=False)
     return fig

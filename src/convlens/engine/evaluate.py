@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from convlens import data as datamod
 from convlens.errors import DataError, ModelError
-from convlens.runs import Run, atomic_write_json, atomic_write_text, load_run
+from convlens.engine.runs import Run, atomic_write_json, atomic_write_text, load_run
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def evaluate_run(run: Run | str | Path, *, data: str | None = None,
         raise DataError(f"{name} {split} has no images to evaluate")
     # The model saw images normalised with its own training statistics: use those.
     ds = dataclasses.replace(ds, mean=tuple(run.mean), std=tuple(run.std))
-    from convlens.train import autocast
+    from convlens.engine.train import autocast
 
     model = run.model.eval()
     probs, loss_sum = [], 0.0
@@ -189,5 +189,5 @@ def save_evaluation(ev: Evaluation, run_dir: str | Path) -> list[Path]:
 
 
 def _run_data(run_dir: Path) -> str | None:
-    from convlens.runs import read_run_info
+    from convlens.engine.runs import read_run_info
     return read_run_info(run_dir).get("data")

@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from convlens.convmath import Step, conv2d_steps, explain_output_size, pad2d, pool2d_steps
-from convlens.runs import atomic_write_bytes
+from convlens.primer.convmath import Step, conv2d_steps, explain_output_size, pad2d, pool2d_steps
+from convlens.engine.runs import atomic_write_bytes
 
 PAD_COLOUR, WINDOW_COLOUR, DONE_COLOUR, NOW_COLOUR = "#d9d9d9", "#d62728", "#cfe3f7", "#ffcf66"
 
@@ -142,7 +142,7 @@ def pool_explain_frames(x: np.ndarray, size: int, *, stride: int | None = None,
 
 
 def _pad_sizes(shape, padded_shape, steps, padding, kshape, dilation, stride):
-    from convlens.convmath import _pads
+    from convlens.primer.convmath import _pads
 
     (t, b), (l, r) = _pads(padding, tuple(kshape), (dilation, dilation), stride, "conv2d")
     return t, b, l, r

@@ -1,0 +1,1 @@
+"""Looking inside: every picture and attribution, the Inspector and the run report."""

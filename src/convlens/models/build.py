@@ -1,0 +1,166 @@
+"""The one builder: a spec, a registry name or an `nn.Module` in, a model out.
+
+`build` is the only way convlens turns a description into a module; the CLI, training,
+run folders (`convlens.engine.runs.load_run` passes the run's spec and input shape), the
+sweep and the lessons all call it.
+
+    build("conv 32 3, maxpool 2, dense 10", (1, 28, 28))      # spec text
+    build([('c', 64, 3), ('m', 2), ('f', None), ('d', 10)], (3, 32, 32))  # tuple list
+    build("net.yaml")                                            # YAML file naming its input
+    build("keras_mnist", num_classes=10)                         # registry name
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from convlens.errors import ModelError, SpecError, suggest
+from convlens.models import registry
+from convlens.models.layers import SpecModel, make_module
+from convlens.models.spec import (
+    ACTIVATION_NAMES,
+    ALIASES,
+    KINDS,
+    SPEC_FILE_SUFFIXES,
+    LayerSpec,
+    infer_shapes,
+    looks_like_path,
+    parse,
+    read_spec_file,
+    resolve,
+    to_text,
+)
+
+__all__ = ["build", "from_layers", "looks_like_spec"]
+
+
+def build(model: str | Path | Sequence[Any] | nn.Module,
+          input_shape: Sequence[int] | None = None, *, num_classes: int | None = None,
+          fits: str | None = None, **options: Any) -> nn.Module:
+    """A model from a registry name, a spec (text, tuple list, YAML file) or a module.
+
+    Args:
+        model: e.g. "keras_mnist", "conv 32 3, maxpool 2, dense 10", "net.yaml", or an
+            `nn.Module` (returned as it is).
+        input_shape: (C, H, W) without batch; default: the registry model's own, or the
+            YAML file's `input:`.
+        num_classes: outputs of registry models (default 10); fills `{num_classes}` in specs.
+        fits: the name of a data set the model must take: one forward pass of zeros checks
+            that it accepts `input_shape` and gives `num_classes` outputs.
+        **options: keyword options of a hand-written registry model.
+
+    Raises:
+        ModelError: an unknown name, bad options, or a model that does not fit `fits`.
+        SpecError: a bad spec, or one that does not fit `input_shape`.
+    """
+    if isinstance(model, nn.Module):
+        net = model
+    elif isinstance(model, str) and model.strip() in registry.names():
+        net = _from_registry(model.strip(), input_shape, num_classes, options)
+    elif isinstance(model, str) and not looks_like_spec(model):
+        name = model.strip()
+        raise ModelError(f"unknown model {name!r}{suggest(name, registry.names())}; known: "
+                         f"{', '.join(registry.names())}; or give a spec like 'conv 32 3, "
+                         f"maxpool 2, flatten, dense 10' or a .yaml spec file")
+    else:
+        if options:
+            raise ModelError(f"a spec takes no options. Received: {_options_text(options)}")
+        net = _from_spec(model, input_shape, num_classes, fits)
+    if fits is not None:
+        if input_shape is None or num_classes is None:
+            raise ModelError("build(..., fits=DATA) needs input_shape and num_classes")
+        _check_fits(net, model, tuple(input_shape), num_classes, fits)
+    return net
+
+
+def from_layers(layers: Sequence[LayerSpec], input_shape: Sequence[int]) -> SpecModel:
+    """A SpecModel from validated layers: implicit flattens, shapes, one child per layer."""
+    resolved = resolve(layers, input_shape)
+    shapes = infer_shapes(resolved, input_shape)
+    counts: dict[str, int] = {}
+    modules: OrderedDict[str, nn.Module] = OrderedDict()
+    in_shape = tuple(input_shape)
+    for layer, out_shape in zip(resolved, shapes):
+        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        modules[f"{layer.kind}{counts[layer.kind]}"] = make_module(layer, in_shape)
+        in_shape = out_shape
+    return SpecModel(modules, layers=resolved, input_shape=tuple(input_shape), shapes=shapes,
+                     spec_text=to_text(resolved))
+
+
+def looks_like_spec(text: str) -> bool:
+    """True for text that is a spec or a spec file rather than a model name."""
+    text = text.strip()
+    if not text or text.startswith(("[", "(")) or any(c in text for c in ",\n ="):
+        return True
+    if text.lower().endswith(SPEC_FILE_SUFFIXES) or Path(text).is_file():
+        return True
+    return text.lower() in (*KINDS, *ALIASES, *ACTIVATION_NAMES, "softmax")
+
+
+def _from_spec(spec: Any, input_shape: Sequence[int] | None, num_classes: int | None,
+               fits: str | None) -> SpecModel:
+    path_like = isinstance(spec, Path) or (isinstance(spec, str) and looks_like_path(spec))
+    declared = read_spec_file(spec).input_shape if path_like else None
+    if input_shape is None:
+        if declared is None:
+            raise SpecError("Expected an input_shape such as (1, 28, 28) for this spec. "
+                            "Received: input_shape=None")
+        input_shape = declared
+    elif declared is not None and fits is not None and declared[0] != input_shape[0]:
+        c, h, w = input_shape
+        raise ModelError(f"spec file {str(spec)!r} is built for {declared[0]}-channel input "
+                         f"({'x'.join(map(str, declared))}); {fits} images are {c}x{h}x{w}; "
+                         f"change its `input:` or use {declared[0]}-channel data")
+    return from_layers(parse(spec, num_classes=num_classes), input_shape)
+
+
+def _from_registry(name: str, input_shape: Sequence[int] | None, num_classes: int | None,
+                   options: dict[str, Any]) -> nn.Module:
+    info = registry.model_info(name)
+    n = 10 if num_classes is None else num_classes
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ModelError(f"Expected num_classes >= 1. Received: num_classes={num_classes!r}")
+    shape = tuple(input_shape) if input_shape is not None else info.default_input
+    if len(shape) != 3:
+        raise ModelError(f"model {name!r} needs input_shape (C, H, W). "
+                         f"Received: input_shape={input_shape!r}")
+    if info.spec is not None:
+        if options:
+            raise ModelError(f"model {name!r} takes no options. Received: "
+                             f"{_options_text(options)}")
+        net: nn.Module = from_layers(parse(info.spec, num_classes=n), shape)
+    else:
+        factory = registry.factory(name)
+        net = factory(in_channels=shape[0], num_classes=n, image_size=shape[1:], **options)
+    net.registry_name = name  # summaries and pictures show the name the user typed
+    return net
+
+
+def _check_fits(net: nn.Module, model: Any, shape: tuple[int, ...], num_classes: int,
+                data: str) -> None:
+    """ModelError unless `net` takes `shape` images and gives `num_classes` outputs."""
+    what = model if isinstance(model, str) else type(net).__name__
+    c, h, w = shape
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            out = net(torch.zeros(2, c, h, w))
+    except RuntimeError as exc:
+        raise ModelError(f"model {what!r} does not take {data} images ({c}x{h}x{w}): "
+                         f"{str(exc).splitlines()[0][:160]}") from None
+    finally:
+        net.train(was_training)
+    if out.shape != (2, num_classes):
+        raise ModelError(f"model {what!r} gives outputs of shape {tuple(out.shape[1:])}; "
+                         f"{data} needs {num_classes} classes")
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in options.items())

@@ -1,1 +1,0 @@
-"""Pictures: one module per kind (filters, feature maps, curves, architecture, ...)."""
