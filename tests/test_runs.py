@@ -20,26 +20,6 @@ def net(width: int = 4) -> nn.Module:
                          nn.Linear(width * 36, 3))
 
 
-def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
-    path = tmp_path / "f.bin"
-    runs.atomic_write_bytes(path, b"old")
-    runs.atomic_write_bytes(path, b"new")
-    assert path.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["f.bin"]
-
-
-def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
-    path = tmp_path / "f.bin"
-    runs.atomic_write_bytes(path, b"old")
-
-    def broken_replace(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
-        runs.atomic_write_bytes(path, b"new")
-    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["f.bin"]
-
-
 def test_weights_roundtrip_and_bad_files(tmp_path):
     a, b = net(), net()
     runs.save_weights(tmp_path / "w.safetensors", a)

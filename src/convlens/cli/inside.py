@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from convlens.look.inspector import Inspector
-    from convlens.look.figures import save_figure
+    from convlens.io import save_figure
 
     if args.n < 1:
         raise ConfigError(f"Expected --n >= 1. Received: {args.n}")

@@ -82,7 +82,7 @@ def _check_out(out: str, suffixes: tuple[str, ...]) -> None:
 
 def cmd_kernels(args: argparse.Namespace) -> int:
     from convlens.primer.convmath import get_kernel
-    from convlens.look.figures import save_figure
+    from convlens.io import save_figure
     from convlens.look.kernels import DEFAULT_KERNELS, draw_kernels, sample_photo
 
     _check_out(args.out, (".png", ".svg", ".pdf"))

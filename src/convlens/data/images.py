@@ -20,9 +20,9 @@ from convlens.errors import ImageError
 
 MAX_PIXELS = 40_000_000   # larger images are refused as possible decompression bombs
 MODES = (None, "L", "RGB")
-# Pillow's own guard, set deliberately to the same limit (its default is about 89 million):
-# above it Pillow warns (an error here, see load_image), above twice it refuses to open.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Pillow's own process-wide guard (`Image.MAX_IMAGE_PIXELS`, about 89 million) is left as it
+# is: the limit here is checked per call from the header, before decoding. Pillow's warning
+# above its limit is silenced (our check has spoken); above twice its limit it refuses to open.
 
 
 def _name(source: object) -> str:
@@ -73,7 +73,7 @@ def load_image(source: str | Path | bytes | BinaryIO, *, mode: str | None = None
     data = _read(source, max_bytes)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             w, h = img.size
             if w * h > max_pixels:
@@ -84,7 +84,7 @@ def load_image(source: str | Path | bytes | BinaryIO, *, mode: str | None = None
         raise
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image (or a format Pillow cannot read)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise ImageError(f"{name}: too many pixels (a possible decompression bomb); the limit "
                          f"is {max_pixels:,}") from None
     except (OSError, SyntaxError, ValueError) as exc:

@@ -13,7 +13,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from convlens.config import TrainConfig
-from convlens.engine.runs import atomic_write_text, slug
+from convlens.engine.runs import slug
+from convlens.io import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def draw_compare(rows: Sequence[Row]):
 
 def write_outputs(rows: Sequence[Row], out: str | Path) -> list[Path]:
     """compare.md and compare.png in `out`."""
-    from convlens.look.figures import save_figure
+    from convlens.io import save_figure
 
     md = Path(out) / "compare.md"
     atomic_write_text(md, table(rows) + "\n")

@@ -138,7 +138,7 @@ class Doctor(Callback):
             if self.log:
                 self.log(f"doctor: {f.message}")
         if new and self.run_dir is not None:
-            from convlens.engine.runs import atomic_write_json
+            from convlens.io import atomic_write_json
             atomic_write_json(self.run_dir / DOCTOR_FILE,
                               [{"code": f.code, "message": f.message}
                                for f in self.findings.values()])

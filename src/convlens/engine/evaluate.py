@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from convlens import data as datamod
 from convlens.errors import DataError, ModelError
-from convlens.engine.runs import Run, atomic_write_json, atomic_write_text, load_run
+from convlens.engine.runs import Run, load_run
+from convlens.io import atomic_write_json, atomic_write_text
 
 
 @dataclass(frozen=True)

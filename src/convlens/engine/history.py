@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save
 
 from convlens.models.hooks import conv_layers, conv_module
 from convlens.errors import ConfigError, DataError
-from convlens.engine.runs import atomic_write_bytes
+from convlens.io import atomic_write_bytes
 from convlens.engine.train import Callback, TrainState
 
 FILTERS_FILE = "filters.safetensors"

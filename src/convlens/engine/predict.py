@@ -226,6 +226,6 @@ def draw_predictions(preds: Sequence[Prediction], *, top_k: int = 5,
     fig.suptitle("What the model sees, and what it predicts", fontsize=11)
     fig.tight_layout()
     if out is not None:
-        from convlens.look.figures import save_figure
+        from convlens.io import save_figure
         save_figure(fig, out, close=False)
     return fig

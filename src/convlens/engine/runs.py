@@ -11,22 +11,18 @@ A run folder holds:
     state.pt           optimizer, scheduler, RNG, epoch and batch: tensors and plain data only
     checksums.json     sha256 of the three checkpoint files, checked before loading
 
-Every file is written with `atomic_write_bytes` (temp file in the same folder, fsync,
-os.replace), so a crash leaves either the old or the new file, never half of one.
+Every file is written with `convlens.io.atomic_write_bytes` (temp file in the same folder,
+fsync, os.replace), so a crash leaves either the old or the new file, never half of one.
 """
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import os
 import pickle
 import platform
 import subprocess
-import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,61 +31,16 @@ import torch
 from torch import nn
 
 from convlens.config import TrainConfig, load_config_file, merge_config
-from convlens.errors import CheckpointError, ConfigError, ModelError
+from convlens.errors import CheckpointError, ConfigError
+from convlens.io import atomic_save, atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 
-__all__ = ["RUN_FILE", "LAST", "BEST", "STATE", "Run", "atomic_write_bytes", "atomic_write_text",
-           "atomic_write_json", "atomic_save", "save_weights", "load_weights", "load_state",
+__all__ = ["RUN_FILE", "LAST", "BEST", "STATE", "Run", "save_weights", "load_weights", "load_state",
            "save_checkpoint", "verify_checksums", "write_metrics", "check_run_dir", "create_run",
            "read_run_info", "read_run_config", "load_run", "slug", "build_run_model",
            "versions", "git_commit"]
 
 RUN_FILE, CONFIG_FILE, MODEL_FILE = "run.json", "config.yaml", "model.txt"
 LAST, BEST, STATE, CHECKSUMS = "model.safetensors", "best.safetensors", "state.pt", "checksums.json"
-
-
-# ----------------------------------------------------------------------------- atomic writes
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old or the new file, never a part."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
-
-
-def atomic_save(path: str | Path, obj: Any) -> None:
-    """torch.save `obj` (tensors and plain data) atomically."""
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # ----------------------------------------------------------------------------- weights and state
@@ -164,7 +115,7 @@ def save_checkpoint(run_dir: str | Path, model: nn.Module, state: dict[str, Any]
     if best:
         save_weights(run_dir / BEST, model)
     atomic_save(run_dir / STATE, state)
-    sums = {name: _sha256(run_dir / name) for name in (LAST, BEST, STATE)
+    sums = {name: sha256_file(run_dir / name) for name in (LAST, BEST, STATE)
             if (run_dir / name).is_file()}
     atomic_write_json(run_dir / CHECKSUMS, sums)
 
@@ -181,7 +132,7 @@ def verify_checksums(run_dir: str | Path, names: tuple[str, ...]) -> None:
         path = run_dir / name
         if not path.is_file():
             raise CheckpointError(f"checkpoint {str(path)!r} is missing")
-        if sums.get(name) != _sha256(path):
+        if sums.get(name) != sha256_file(path):
             raise CheckpointError(f"checkpoint {str(path)!r} does not match its checksum "
                                   f"(tampered, truncated, or written by something else)")
 

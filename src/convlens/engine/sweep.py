@@ -26,7 +26,8 @@ from typing import Any
 
 from convlens.config import TrainConfig, config_to_yaml
 from convlens.errors import ConfigError, suggest
-from convlens.engine.runs import RUN_FILE, atomic_write_text, load_run, read_run_config, slug
+from convlens.engine.runs import RUN_FILE, load_run, read_run_config, slug
+from convlens.io import atomic_write_text
 
 FIELDS = {f.name for f in fields(TrainConfig)} - {"out", "progress"}
 
@@ -203,7 +204,7 @@ def write_outputs(rows: Sequence[dict[str, Any]], out: str | Path) -> list[Path]
     """sweep.md, sweep.csv and sweep.png in `out`."""
     import matplotlib.pyplot as plt
 
-    from convlens.look.figures import save_figure
+    from convlens.io import save_figure
 
     out = Path(out)
     md, csv_path = out / "sweep.md", out / "sweep.csv"

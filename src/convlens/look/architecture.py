@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from convlens.errors import ConfigError
 from convlens.models.summary import ModelSummary, shape_text, summary
-from convlens.look.figures import save_figure
+from convlens.io import save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

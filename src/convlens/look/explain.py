@@ -16,7 +16,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 
 from convlens.primer.convmath import Step, conv2d_steps, explain_output_size, pad2d, pool2d_steps
-from convlens.engine.runs import atomic_write_bytes
+from convlens.io import atomic_write_bytes
 
 PAD_COLOUR, WINDOW_COLOUR, DONE_COLOUR, NOW_COLOUR = "#d9d9d9", "#d62728", "#cfe3f7", "#ffcf66"
 

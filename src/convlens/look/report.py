@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 
 from convlens.errors import ConvlensError
 from convlens.look.inspector import Inspector
-from convlens.engine.runs import atomic_write_text
+from convlens.io import atomic_write_text
 
 SECTIONS = ("config", "summary", "architecture", "curves", "evaluation", "filters", "evolution",
             "features", "mistakes", "gradcam")
