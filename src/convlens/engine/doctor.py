@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from convlens.engine.train import Callback, TrainState
+from convlens.models.hooks import capture_activations
 
 DOCTOR_FILE = "doctor.json"
 GAP = 0.10            # train minus test accuracy that counts as overfitting
@@ -88,20 +89,9 @@ def check_dead_layers(model: nn.Module, x: torch.Tensor) -> list[Finding]:
     from convlens.engine.runs import _plain_module
 
     model = _plain_module(model)
-    outputs: dict[str, torch.Tensor] = {}
-    handles = []
-    for name, module in model.named_modules():
-        if isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU)) and name:
-            handles.append(module.register_forward_hook(
-                lambda m, i, o, name=name: outputs.__setitem__(name, o.detach())))
-    was_training = model.training
-    model.eval()
-    try:
-        model(x)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    names = [name for name, module in model.named_modules()
+             if isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU)) and name]
+    outputs = capture_activations(model, x, names)
     dead = [name.rsplit(".", 1)[0] for name, out in outputs.items() if not out.any()]
     if dead:
         also = f" (also {', '.join(dead[1:])})" if len(dead) > 1 else ""

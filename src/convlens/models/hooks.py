@@ -1,12 +1,17 @@
-"""Look at what layers compute: activations captured with forward hooks, always removed.
+"""Forward hooks, in one place: which layers a model has, and what they compute.
 
-Works with any `nn.Module`: layers are found by name with `named_modules()`. Outputs are
-cloned as they pass, so an in-place ReLU that follows a layer cannot change what we keep.
+`hooked` is the only function in convlens that registers forward hooks (`grep
+register_forward_hook` finds this module alone); everything else builds on it:
+`forward_hooks` / `capture_activations` (feature maps, the explorer, the doctor),
+`keep_output` (gradients with respect to a layer's output, e.g. Grad-CAM) and the summary's
+recorder. Hooks are always removed, even when the forward pass fails. Works with any
+`nn.Module`: layers are found by name with `named_modules()`.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
@@ -66,20 +71,65 @@ def get_layer(model: nn.Module, name: str, choices: Sequence[str] | None = None)
     return modules[name]
 
 
+# ----------------------------------------------------------------------------- the hooks
+Hook = Callable[..., Any]
+
+
 @contextmanager
-def forward_hooks(model: nn.Module, names: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
-    """While open, the outputs of the named layers land in the yielded dict (cloned)."""
-    outputs: dict[str, torch.Tensor] = {}
+def hooked(modules: Iterable[nn.Module], *, pre: Hook | None = None,
+           post: Hook | None = None) -> Iterator[None]:
+    """While open, `pre(module, args)` runs before and `post(module, args, output)` after
+    every call of each module (PyTorch's forward hooks); all are removed on exit.
+
+    This is the one place convlens registers forward hooks: captures, the summary, the
+    doctor, the explorer and the attributions all come through here. A `post` that returns
+    a value replaces the module's output, as in PyTorch.
+    """
     handles = []
     try:
-        for name in names:
-            def keep(module, inputs, output, name=name):
-                outputs[name] = output.detach().clone()
-            handles.append(get_layer(model, name).register_forward_hook(keep))
-        yield outputs
+        for module in modules:
+            if pre is not None:
+                handles.append(module.register_forward_pre_hook(pre))
+            if post is not None:
+                handles.append(module.register_forward_hook(post))
+        yield
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextmanager
+def forward_hooks(model: nn.Module, names: Sequence[str], *, inputs: bool = False
+                  ) -> Iterator[dict[str, torch.Tensor]]:
+    """While open, the outputs of the named layers land in the yielded dict (detached
+    clones, so an in-place ReLU after a layer cannot change them). With `inputs`, each
+    layer's first input lands there too, under `name + ":in"`."""
+    outputs: dict[str, torch.Tensor] = {}
+    by_module = {id(get_layer(model, name)): name for name in names}
+
+    def keep(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        name = by_module[id(module)]
+        outputs[name] = output.detach().clone()
+        if inputs and args and isinstance(args[0], torch.Tensor):
+            outputs[name + ":in"] = args[0].detach().clone()
+
+    with hooked([get_layer(model, name) for name in names], post=keep):
+        yield outputs
+
+
+@contextmanager
+def keep_output(module: nn.Module) -> Iterator[dict[str, torch.Tensor]]:
+    """While open, `kept["output"]` is `module`'s latest output, still in the autograd graph
+    (for gradients with respect to it), and what flows on is a clone: an in-place operation
+    after the module (a VGG-style `ReLU(inplace=True)`) cannot overwrite what is kept."""
+    kept: dict[str, torch.Tensor] = {}
+
+    def swap(mod: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
+        kept["output"] = output
+        return output.clone()
+
+    with hooked([module], post=swap):
+        yield kept
 
 
 @torch.inference_mode()

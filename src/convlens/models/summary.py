@@ -256,28 +256,24 @@ def summary(model: nn.Module, input_shape: tuple[int, ...] | list[int]) -> Model
             rec.remember(y, group.rf)
             rec.open_group = None
 
+    from convlens.models.hooks import hooked
+
     leaf_set = set(tracked)
-    hooked = list(dict.fromkeys([*tracked, *top.values()]))  # no module hooked twice
+    watched = list(dict.fromkeys([*tracked, *top.values()]))  # no module hooked twice
     states = {m: m.training for m in model.modules()}
-    handles = []
     try:
-        for m in hooked:
-            handles.append(m.register_forward_pre_hook(pre_hook))
-            handles.append(m.register_forward_hook(post_hook))
         model.eval()
         ref = next(model.parameters(), None)
         dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
         x = torch.zeros((1, *shape), dtype=dtype, device=ref.device if ref is not None else "cpu")
         rec.remember(x, (1, 1, 1, 1))
-        with torch.no_grad():
+        with hooked(watched, pre=pre_hook, post=post_hook), torch.no_grad():
             model(x)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"forward pass of {type(model).__name__} on input "
                          f"{shape_text(shape)} failed: {first}") from exc
     finally:
-        for h in handles:
-            h.remove()
         for m, was_training in states.items():
             m.train(was_training)
     return _assemble(model, shape, rec, spec_layers)

@@ -17,7 +17,7 @@ from PIL import Image
 from torch import nn
 
 from convlens import data as datamod
-from convlens.models.hooks import spatial_layers
+from convlens.models.hooks import forward_hooks, spatial_layers
 from convlens.errors import ConfigError
 from convlens.engine.predict import prepare_image
 from convlens.engine.runs import Run, load_run
@@ -91,18 +91,10 @@ class Explorer:
 
     @torch.inference_mode()
     def _forward(self, x: torch.Tensor) -> tuple[_Seen, torch.Tensor]:
-        seen = _Seen({}, {})
-        handles = []
-        try:
-            for name, module in self.modules.items():
-                def keep(mod, inputs, output, name=name):
-                    seen.inputs[name] = inputs[0].detach().clone()
-                    seen.outputs[name] = output.detach().clone()
-                handles.append(module.register_forward_hook(keep))
+        with forward_hooks(self.model, self.layers, inputs=True) as kept:
             logits = self.model(x).float()
-        finally:
-            for handle in handles:
-                handle.remove()
+        seen = _Seen({name: kept[name + ":in"] for name in self.layers if name + ":in" in kept},
+                     {name: kept[name] for name in self.layers if name in kept})
         return seen, logits
 
     def _layer_json(self, name: str, out: torch.Tensor) -> dict[str, Any]:
