@@ -207,7 +207,8 @@ ev'''),
 A drawing is dark on light paper, but Fashion-MNIST items are light on black: convlens
 notices the light background and inverts it, crops to the object, fits it into 28 x 28
 keeping its shape, and normalises it like the training data."""),
-    ("code", '''from convlens.engine.predict import draw_predictions, predict
+    ("code", '''from convlens.engine.predict import predict
+from convlens.look.results import draw_predictions
 preds = predict(cfg.out, [ROOT / "docs" / "sneaker_drawing.png"])
 print(preds[0].line())
 fig = draw_predictions(preds)'''),

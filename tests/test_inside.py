@@ -75,7 +75,7 @@ def test_capture_removes_hooks_even_when_forward_fails_and_survives_inplace_relu
 
 
 def test_gradcam_is_a_map_of_the_image_and_leaves_the_model_alone(tiny_run):
-    from convlens.look.activations import gradcam
+    from convlens.look.attribution import gradcam
 
     look = Inspector.open(tiny_run[0])
     flags = [p.requires_grad for p in look.run.model.parameters()]

@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from convlens.engine.compare import compare, table, write_outputs
+    from convlens.engine.compare import compare, table
+    from convlens.look.experiments import write_compare
 
     base = TrainConfig(data=args.data, data_dir=args.data_dir, epochs=args.epochs,
                        batch_size=args.batch_size, optimizer="adam", lr=args.lr,
@@ -40,6 +41,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     rows = compare([args.mlp, args.cnn], base, args.out)
     print()
     print(table(rows))
-    paths = write_outputs(rows, args.out)
+    paths = write_compare(rows, args.out)
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0

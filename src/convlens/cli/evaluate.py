@@ -62,8 +62,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from convlens.engine.predict import draw_predictions, predict, predict_indices
+    from convlens.engine.predict import predict, predict_indices
     from convlens.engine.runs import load_run
+    from convlens.look.results import draw_predictions
 
     if not args.images and not args.index:
         raise ConfigError("Expected at least one IMAGE or --index N. Received: neither")

@@ -10,7 +10,8 @@ from convlens.look.inspector import KINDS
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `show` and `report` subcommands."""
-    kinds = "\n".join(f"  {k:<12} {v}" for k, v in KINDS.items())
+    width = max(map(len, KINDS))
+    kinds = "\n".join(f"  {k:<{width}} {v}" for k, v in KINDS.items())
     p = sub.add_parser(
         "show", help="pictures of a trained run: filters, feature maps, mistakes, Grad-CAM ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -39,8 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from convlens.io import save_figure, save_gif
     from convlens.look.inspector import Inspector
-    from convlens.io import save_figure
 
     if args.n < 1:
         raise ConfigError(f"Expected --n >= 1. Received: {args.n}")
@@ -53,7 +54,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     picture = look.picture(args.kind, layer=args.layer, index=args.index, image=args.image,
                            n=args.n, seed=args.seed, cnn=args.cnn)
     if gif:
-        from convlens.look.weights import draw_evolution_strip, save_gif
+        from convlens.look.weights import draw_evolution_strip
         save_gif(picture, out)
         strip = save_figure(draw_evolution_strip(look.run, args.layer), out.with_suffix(".png"))
         print(f"wrote {out} ({len(picture)} frames) and {strip}")

@@ -103,7 +103,8 @@ def cmd_kernels(args: argparse.Namespace) -> int:
 
 def cmd_conv_explain(args: argparse.Namespace) -> int:
     from convlens.primer.convmath import explain_output_size, get_kernel
-    from convlens.look.explain import conv_explain_frames, save_gif
+    from convlens.io import save_gif
+    from convlens.look.explain import FRAME_MS, conv_explain_frames
 
     _check_out(args.out, (".gif",))
     rng = np.random.default_rng(args.seed)
@@ -119,13 +120,14 @@ def cmd_conv_explain(args: argparse.Namespace) -> int:
     cols = explain_output_size(x.shape[1], kernel.shape[1], stride=args.stride,
                                padding=args.padding, dilation=args.dilation)
     print(f"rows: {rows}\ncols: {cols}" if rows != cols else rows)
-    print(f"wrote {save_gif(frames, args.out)} ({len(frames)} frames)")
+    print(f"wrote {save_gif(frames, args.out, ms=FRAME_MS)} ({len(frames)} frames)")
     return 0
 
 
 def cmd_pool_explain(args: argparse.Namespace) -> int:
     from convlens.primer.convmath import explain_output_size
-    from convlens.look.explain import pool_explain_frames, save_gif
+    from convlens.io import save_gif
+    from convlens.look.explain import FRAME_MS, pool_explain_frames
 
     _check_out(args.out, (".gif",))
     x = np.random.default_rng(args.seed).integers(0, 10, args.input).astype(float)
@@ -133,5 +135,5 @@ def cmd_pool_explain(args: argparse.Namespace) -> int:
                                  mode=args.mode)
     print(explain_output_size(x.shape[0], args.size, stride=args.stride or args.size,
                               padding=args.padding))
-    print(f"wrote {save_gif(frames, args.out)} ({len(frames)} frames)")
+    print(f"wrote {save_gif(frames, args.out, ms=FRAME_MS)} ({len(frames)} frames)")
     return 0

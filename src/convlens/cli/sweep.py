@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from convlens.engine.sweep import parse_grid, summarize, sweep, table, write_outputs
+    from convlens.engine.sweep import parse_grid, summarize, sweep, table
+    from convlens.look.experiments import write_sweep
 
     if args.seeds < 1 or args.jobs < 1:
         raise ConfigError(f"Expected --seeds and --jobs >= 1. Received: --seeds {args.seeds} "
@@ -52,5 +53,5 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     rows = summarize(results)
     print()
     print(table(rows))
-    print(f"\nwrote {', '.join(str(p) for p in write_outputs(rows, args.out))}")
+    print(f"\nwrote {', '.join(str(p) for p in write_sweep(rows, args.out))}")
     return 0

@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
 from convlens.config import TrainConfig
 from convlens.engine.runs import slug
 from convlens.io import atomic_write_text
@@ -56,29 +54,8 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def draw_compare(rows: Sequence[Row]):
-    """Test accuracy per epoch for each model, and params / mult-adds side by side."""
-    fig, (ax_c, ax_b) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for r in rows:
-        ax_c.plot(range(1, len(r.curve) + 1), [100 * a for a in r.curve], "-o", markersize=4,
-                  label=f"{r.model} ({r.params:,} params)")
-    ax_c.set_xlabel("epoch"), ax_c.set_ylabel("test accuracy %"), ax_c.grid(alpha=0.3)
-    ax_c.legend(fontsize=8)
-    ax_c.set_title("same data, same budget", fontsize=10)
-    x = range(len(rows))
-    ax_b.bar([i - 0.2 for i in x], [r.params for r in rows], 0.4, label="parameters")
-    ax_b.bar([i + 0.2 for i in x], [r.mult_adds for r in rows], 0.4, label="mult-adds / image")
-    ax_b.set_xticks(list(x), [r.model for r in rows])
-    ax_b.set_yscale("log"), ax_b.legend(fontsize=8)
-    ax_b.set_title("size and compute", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
 def write_outputs(rows: Sequence[Row], out: str | Path) -> list[Path]:
-    """compare.md and compare.png in `out`."""
-    from convlens.io import save_figure
-
+    """compare.md in `out` (the plot beside it is drawn by look/experiments.py)."""
     md = Path(out) / "compare.md"
     atomic_write_text(md, table(rows) + "\n")
-    return [md, save_figure(draw_compare(rows), Path(out) / "compare.png")]
+    return [md]

@@ -196,36 +196,3 @@ def predict_indices(run: Run | str | Path, indices: Sequence[int], *,
                        prepared=Prepared(pixels=px, inverted=False, note=""))
             for i, pr, px in zip(indices, probs, pixels)]
 
-
-def draw_predictions(preds: Sequence[Prediction], *, top_k: int = 5,
-                     out: str | Path | None = None) -> Any:
-    """One row per image: the input as the model sees it, and its top-k probabilities."""
-    import matplotlib.pyplot as plt
-
-    n = max(1, len(preds))
-    fig, axes = plt.subplots(n, 2, figsize=(8, 2.4 * n), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 2.2]})
-    for (ax_img, ax_bar), p in zip(axes, preds):
-        px = p.prepared.pixels.permute(1, 2, 0).numpy()
-        ax_img.imshow(px[..., 0] if px.shape[2] == 1 else px, cmap="gray", vmin=0, vmax=255)
-        ax_img.set_title(Path(p.source).name if "[" not in p.source else p.source, fontsize=9)
-        ax_img.set_xticks([]), ax_img.set_yticks([])
-        if p.prepared.inverted:
-            ax_img.set_xlabel("inverted", fontsize=8)
-        top = p.top(top_k)[::-1]
-        colours = ["#9aa5b1"] * (len(top) - 1) + ["#2f6db5"]
-        ax_bar.barh([name for name, _ in top], [pr for _, pr in top], color=colours)
-        ax_bar.set_xlim(0, 1)
-        ax_bar.set_xlabel("probability")
-        for y, (_, pr) in enumerate(top):
-            inside = pr > 0.5
-            ax_bar.text(pr - 0.01 if inside else pr + 0.01, y, f"{pr:.1%}", va="center",
-                        ha="right" if inside else "left", fontsize=8,
-                        color="white" if inside else "black")
-        ax_bar.spines[["top", "right"]].set_visible(False)
-    fig.suptitle("What the model sees, and what it predicts", fontsize=11)
-    fig.tight_layout()
-    if out is not None:
-        from convlens.io import save_figure
-        save_figure(fig, out, close=False)
-    return fig

@@ -201,11 +201,7 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def write_outputs(rows: Sequence[dict[str, Any]], out: str | Path) -> list[Path]:
-    """sweep.md, sweep.csv and sweep.png in `out`."""
-    import matplotlib.pyplot as plt
-
-    from convlens.io import save_figure
-
+    """sweep.md and sweep.csv in `out` (the plot beside them: look/experiments.py)."""
     out = Path(out)
     md, csv_path = out / "sweep.md", out / "sweep.csv"
     atomic_write_text(md, table(rows) + "\n")
@@ -214,14 +210,4 @@ def write_outputs(rows: Sequence[dict[str, Any]], out: str | Path) -> list[Path]
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(csv_path, buf.getvalue())
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(rows) + 2), 4))
-    ax.bar(range(len(rows)), [100 * r["accuracy"] for r in rows],
-           yerr=[100 * r["spread"] for r in rows], color="#2f6db5", capsize=4)
-    ax.set_xticks(range(len(rows)), [r["run"] for r in rows], rotation=30, ha="right",
-                  fontsize=8)
-    low = min(100 * r["accuracy"] for r in rows)
-    ax.set_ylim(max(0, low - 5), 100)
-    ax.set_ylabel("test accuracy %")
-    ax.set_title("Sweep, best first (error bars: spread over seeds)", fontsize=10)
-    fig.tight_layout()
-    return [md, csv_path, save_figure(fig, out / "sweep.png")]
+    return [md, csv_path]

@@ -1,24 +1,17 @@
 """Pictures of what a trained model does with one image: feature maps of every conv and pool
-layer, a saliency map (input gradient) and Grad-CAM on a conv layer."""
+layer, and an attribution map (computed in `convlens.look.attribution`) over the image."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
-from convlens.models.hooks import capture_activations, conv_layers, get_layer, spatial_layers
+from convlens.look.pixels import show_pixels
+from convlens.models.hooks import capture_activations, spatial_layers
 
 MAX_MAPS = 16   # channels drawn per layer
-
-
-def _show_input(ax, pixels: torch.Tensor, title: str) -> None:
-    img = pixels.permute(1, 2, 0).numpy()
-    ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=255)
-    ax.set_title(title, fontsize=9)
-    ax.set_xticks([]), ax.set_yticks([])
 
 
 def draw_feature_maps(model: nn.Module, x: torch.Tensor, pixels: torch.Tensor, *,
@@ -33,10 +26,10 @@ def draw_feature_maps(model: nn.Module, x: torch.Tensor, pixels: torch.Tensor, *
                                                          [1] * (MAX_MAPS // 2)})
     for ax in axes.flat:
         ax.axis("off")
-    _show_input(axes[0, 0], pixels, "input")
+    show_pixels(axes[0, 0], pixels, "input")
     axes[0, 0].axis("on")
     for r, (name, a) in enumerate(acts.items(), start=0):
-        maps = a[0].float()
+        maps = a[0].float().cpu()
         shown = min(MAX_MAPS // 2, maps.shape[0])
         label = axes[r + 1 if r + 1 < rows else r, 0]
         label.text(0.95, 0.5, f"{name}\n{'x'.join(map(str, maps.shape))}"
@@ -51,57 +44,19 @@ def draw_feature_maps(model: nn.Module, x: torch.Tensor, pixels: torch.Tensor, *
     return fig
 
 
-def saliency(model: nn.Module, x: torch.Tensor, target: int | None = None
-             ) -> tuple[np.ndarray, int]:
-    """|d logit / d input|, max over channels, for the target (default: predicted) class."""
-    model.eval()
-    x = x.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        logits = model(x)
-        target = int(logits.argmax(1)) if target is None else target
-        grad, = torch.autograd.grad(logits[0, target], x)
-    return grad[0].abs().amax(0).numpy(), target
-
-
-def gradcam(model: nn.Module, x: torch.Tensor, layer: str | None = None,
-            target: int | None = None) -> tuple[np.ndarray, int, str]:
-    """Grad-CAM (Selvaraju et al. 2017) on a conv layer, upsampled to the input size."""
-    convs = conv_layers(model)
-    layer = layer or (convs[-1] if convs else "")
-    module = get_layer(model, layer, convs)   # a spec block: its output after the activation
-    kept: dict[str, torch.Tensor] = {}
-
-    def keep(mod, inputs, output):
-        kept["act"] = output
-        output.register_hook(lambda g: kept.__setitem__("grad", g))
-    handle = module.register_forward_hook(keep)
-    model.eval()
-    try:
-        with torch.enable_grad():
-            inp = x.detach().clone().requires_grad_(True)  # gradients flow even if weights froze
-            logits = model(inp)
-            target = int(logits.argmax(1)) if target is None else target
-            logits[0, target].backward()
-    finally:
-        handle.remove()
-        model.zero_grad(set_to_none=True)
-    weights = kept["grad"][0].mean(dim=(1, 2))                      # (K,) channel importance
-    cam = F.relu((weights[:, None, None] * kept["act"][0]).sum(0))  # (h, w)
-    cam = F.interpolate(cam[None, None], size=x.shape[2:], mode="bilinear",
-                        align_corners=False)[0, 0]
-    cam = cam / cam.max() if cam.max() > 0 else cam
-    return cam.detach().numpy(), target, layer
-
-
 def draw_attribution(pixels: torch.Tensor, heat: np.ndarray, *, kind: str, label: str
                      ) -> Figure:
-    """Three panels: the image, the map, and the map over the image."""
+    """Three panels: the image, the map, and the map over the image. A signed map (integrated
+    gradients, occlusion) is drawn red for the class and blue against it, 0 white."""
+    signed = bool(heat.min() < 0)
+    lim = float(np.abs(heat).max()) or 1.0
+    style = {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim} if signed else {"cmap": "inferno"}
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.4))
-    _show_input(axes[0], pixels, "input")
-    axes[1].imshow(heat, cmap="inferno")
-    axes[1].set_title(kind, fontsize=9)
-    _show_input(axes[2], pixels, "overlay")
-    axes[2].imshow(heat, cmap="inferno", alpha=0.55)
+    show_pixels(axes[0], pixels, "input")
+    axes[1].imshow(heat, **style)
+    axes[1].set_title(kind + (" (red: for, blue: against)" if signed else ""), fontsize=9)
+    show_pixels(axes[2], pixels, "overlay")
+    axes[2].imshow(heat, alpha=0.55, **style)
     for ax in axes:
         ax.set_xticks([]), ax.set_yticks([])
     fig.suptitle(f"{kind}: where the model looked for '{label}'", fontsize=10)

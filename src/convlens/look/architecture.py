@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convlens.errors import ConfigError
-from convlens.models.summary import ModelSummary, shape_text, summary
 from convlens.io import save_figure
+from convlens.models.summary import ModelSummary, shape_text, summary
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

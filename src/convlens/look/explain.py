@@ -6,19 +6,24 @@ states the sizes and the output-size formula with the numbers filled in.
 """
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from convlens.primer.convmath import Step, conv2d_steps, explain_output_size, pad2d, pool2d_steps
-from convlens.io import atomic_write_bytes
+from convlens.io import figure_image
+from convlens.primer.convmath import (
+    Step,
+    conv2d_steps,
+    explain_output_size,
+    pad2d,
+    pool2d_steps,
+)
 
 PAD_COLOUR, WINDOW_COLOUR, DONE_COLOUR, NOW_COLOUR = "#d9d9d9", "#d62728", "#cfe3f7", "#ffcf66"
+FRAME_MS = 900   # per cell: time to read its arithmetic (`convlens.io.save_gif(..., ms=FRAME_MS)`)
 
 
 def _grid(ax, values: np.ndarray, title: str, *, shade: np.ndarray | None = None,
@@ -35,14 +40,6 @@ def _grid(ax, values: np.ndarray, title: str, *, shade: np.ndarray | None = None
             text = f"{v:g}" if float(v).is_integer() else f"{v:.1f}"
             ax.text(j, i, text, ha="center", va="center", fontsize=9 if w <= 9 else 7)
     ax.set_title(title, fontsize=10)
-
-
-def _frame(fig) -> Image.Image:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
-    buf.seek(0)
-    return Image.open(buf).convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
 
 
 def _render(padded: np.ndarray, pad: tuple[int, int, int, int], steps: Sequence[Step],
@@ -85,20 +82,8 @@ def _render(padded: np.ndarray, pad: tuple[int, int, int, int], steps: Sequence[
         _grid(axes[-1], out, f"output {out_shape[0]}x{out_shape[1]}", shade=shade, blank=blank)
         fig.suptitle(intro if step is None else describe(step), fontsize=9, wrap=True)
         fig.tight_layout(rect=(0, 0, 1, 0.86))
-        frames.append(_frame(fig))
+        frames.append(figure_image(fig, dpi=80))
     return frames
-
-
-def save_gif(frames: Sequence[Image.Image], out: str | Path, *, ms: int = 900) -> Path:
-    """Write frames as a looping GIF (first and last frames held longer), atomically."""
-    durations = [2500] + [ms] * (len(frames) - 2) + [2500] if len(frames) > 1 else [ms]
-    buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=list(frames[1:]), loop=0,
-                   duration=durations, optimize=True)
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
 
 
 def _terms(patch: np.ndarray, kernel: np.ndarray, limit: int = 9) -> str:

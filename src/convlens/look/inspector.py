@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from convlens import data as datamod
-from convlens.errors import ConfigError
 from convlens.engine.evaluate import Evaluation, evaluate_run
 from convlens.engine.runs import Run, load_run
+from convlens.errors import ConfigError
 
 KINDS = {
     "curves": "training and test loss and accuracy per epoch",
@@ -24,8 +24,12 @@ KINDS = {
     "mistakes": "the most confidently wrong test images",
     "saliency": "input-gradient saliency for one image (--index or --image)",
     "gradcam": "Grad-CAM on a conv layer (--layer, default the last) for one image",
+    "integrated-gradients": "Integrated Gradients from a black image for one image "
+                            "(red: for the class, blue: against)",
+    "occlusion": "how much the class score drops when each patch of one image is blacked out",
     "mlp": "an MLP run's first-layer weights as images (--cnn RUN adds a CNN's filters)",
 }
+ATTRIBUTIONS = ("saliency", "gradcam", "integrated-gradients", "occlusion")
 
 
 @dataclass
@@ -75,7 +79,7 @@ class Inspector:
                 image: str | None = None, n: int = 24, seed: int = 0,
                 cnn: str | None = None) -> Any:
         """The matplotlib Figure of `kind` (for "evolution": a list of GIF frames)."""
-        from convlens.look import activations, results, weights
+        from convlens.look import activations, attribution, results, weights
 
         model = self.run.model
         if kind not in KINDS:
@@ -91,20 +95,25 @@ class Inspector:
         if kind == "mlp":
             other = load_run(cnn).model if cnn else None
             return weights.draw_mlp_weights(model, self.run.input_shape, cnn=other)
-        if kind in ("features", "saliency", "gradcam"):
+        if kind in ("features", *ATTRIBUTIONS):
             x, pixels, caption = self.one_image(index=index, image=image)
             if kind == "features":
                 return activations.draw_feature_maps(model, x, pixels,
                                                      title=f"Feature maps for {caption}")
+            black = datamod.normalize(torch.zeros_like(pixels)[None], self.run.mean,
+                                      self.run.std)
+            title = kind
             if kind == "saliency":
-                heat, target = activations.saliency(model, x)
-                label = self.run.classes[target]
+                heat, target = attribution.saliency(model, x)
+            elif kind == "gradcam":
+                heat, target, layer = attribution.gradcam(model, x, layer)
+                title = f"gradcam ({layer})"
+            elif kind == "integrated-gradients":
+                heat, target = attribution.integrated_gradients(model, x, baseline=black)
             else:
-                heat, target, layer = activations.gradcam(model, x, layer)
-                label = self.run.classes[target]
-            return activations.draw_attribution(pixels, heat, kind=f"{kind}"
-                                                f"{f' ({layer})' if kind == 'gradcam' else ''}",
-                                                label=f"{label}, {caption}")
+                heat, target = attribution.occlusion(model, x, baseline=black)
+            return activations.draw_attribution(pixels, heat, kind=title,
+                                                label=f"{self.run.classes[target]}, {caption}")
         ev, ds = self.evaluation(), self.test_set()
         images = _pixels(ds)
         if kind == "confusion":
@@ -113,7 +122,7 @@ class Inspector:
             return results.draw_mistakes(ev, images, n=min(n, 24))
         rng = np.random.default_rng(seed)
         chosen = sorted(rng.choice(len(ev.targets), size=min(n, len(ev.targets)), replace=False))
-        return results.draw_predictions(ev, images, chosen)[0]
+        return results.draw_test_predictions(ev, images, chosen)[0]
 
 
 def _pixels(ds: Any) -> Any:

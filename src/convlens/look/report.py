@@ -1,17 +1,15 @@
 """The run report: one self-contained HTML page (every image embedded) about a run."""
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
+from PIL import Image
 
 from convlens.errors import ConvlensError
+from convlens.io import atomic_write_text, data_url, figure_bytes, gif_bytes
 from convlens.look.inspector import Inspector
-from convlens.io import atomic_write_text
 
 SECTIONS = ("config", "summary", "architecture", "curves", "evaluation", "filters", "evolution",
             "features", "mistakes", "gradcam")
@@ -27,18 +25,11 @@ td, th { padding: .2em .8em; text-align: right; } th { border-bottom: 1px solid 
 
 
 def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, facecolor="white")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return data_url(figure_bytes(fig, dpi=90))
 
 
-def _gif(frames: list) -> str:
-    buf = io.BytesIO()
-    frames = [f.convert("P") for f in frames]
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], loop=0,
-                   duration=700)
-    return "data:image/gif;base64," + base64.b64encode(buf.getvalue()).decode()
+def _gif(frames: list[Image.Image]) -> str:
+    return data_url(gif_bytes(frames), "image/gif")
 
 
 def _img(src: str, alt: str) -> str:
@@ -47,8 +38,8 @@ def _img(src: str, alt: str) -> str:
 
 def build_report(look: Inspector) -> str:
     """The report page as HTML text."""
-    from convlens.models.summary import summary
     from convlens.look.architecture import draw_architecture
+    from convlens.models.summary import summary
 
     run = look.run
     parts: dict[str, str] = {}

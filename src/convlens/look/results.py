@@ -1,16 +1,20 @@
-"""Pictures of results: training curves, predictions with true labels, the confusion
-matrix and the most confident mistakes."""
+"""Pictures of results: training curves, test predictions with true labels, the confusion
+matrix, the most confident mistakes, and predictions on your own images with their top-k."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from convlens.errors import DataError
 from convlens.engine.evaluate import Evaluation
+from convlens.engine.predict import Prediction
+from convlens.errors import DataError
+from convlens.io import save_figure
+from convlens.look.pixels import show_pixels
 
 WRONG, RIGHT = "#c62828", "#2e7d32"
 
@@ -41,14 +45,8 @@ def draw_curves(metrics: Sequence[dict]) -> Figure:
     return fig
 
 
-def _image(ax, pixels: torch.Tensor) -> None:
-    img = pixels.permute(1, 2, 0).numpy()
-    ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=255)
-    ax.set_xticks([]), ax.set_yticks([])
-
-
-def draw_predictions(ev: Evaluation, images: torch.Tensor, indices: Sequence[int], *,
-                     cols: int = 6) -> tuple[Figure, list[int]]:
+def draw_test_predictions(ev: Evaluation, images: torch.Tensor, indices: Sequence[int], *,
+                          cols: int = 6) -> tuple[Figure, list[int]]:
     """Test images with predicted (and probability) and true labels; wrong ones in red.
     Returns the figure and the indices it shows that were predicted wrong."""
     rows = -(-len(indices) // cols)
@@ -58,7 +56,7 @@ def draw_predictions(ev: Evaluation, images: torch.Tensor, indices: Sequence[int
         ax.axis("off")
     for ax, i in zip(axes.flat, indices):
         pred, true = int(ev.preds[i]), int(ev.targets[i])
-        _image(ax, images[i])
+        show_pixels(ax, images[i])
         ax.axis("on")
         ok = pred == true
         if not ok:
@@ -109,11 +107,41 @@ def draw_mistakes(ev: Evaluation, images: torch.Tensor, *, n: int = 18, cols: in
         ax.axis("off")
     for ax, i in zip(axes.flat, top):
         pred, true = int(ev.preds[i]), int(ev.targets[i])
-        _image(ax, images[i])
+        show_pixels(ax, images[i])
         ax.axis("on")
         ax.set_title(f"said {ev.classes[pred]} {ev.probs[i, pred]:.0%}\nwas {ev.classes[true]} "
                      f"{ev.probs[i, true]:.0%}", fontsize=8, color=WRONG)
     fig.suptitle(f"The {len(top)} most confident mistakes on {ev.data} {ev.split} (highest loss "
                  f"first)", fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def draw_predictions(preds: Sequence[Prediction], *, top_k: int = 5,
+                     out: str | Path | None = None) -> Figure:
+    """One row per image: the input as the model sees it, and its top-k probabilities;
+    written to `out` (.png, .svg, .pdf) when given."""
+    n = max(1, len(preds))
+    fig, axes = plt.subplots(n, 2, figsize=(8, 2.4 * n), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 2.2]})
+    for (ax_img, ax_bar), p in zip(axes, preds):
+        show_pixels(ax_img, p.prepared.pixels,
+                    Path(p.source).name if "[" not in p.source else p.source)
+        if p.prepared.inverted:
+            ax_img.set_xlabel("inverted", fontsize=8)
+        top = p.top(top_k)[::-1]
+        colours = ["#9aa5b1"] * (len(top) - 1) + ["#2f6db5"]
+        ax_bar.barh([name for name, _ in top], [pr for _, pr in top], color=colours)
+        ax_bar.set_xlim(0, 1)
+        ax_bar.set_xlabel("probability")
+        for y, (_, pr) in enumerate(top):
+            inside = pr > 0.5
+            ax_bar.text(pr - 0.01 if inside else pr + 0.01, y, f"{pr:.1%}", va="center",
+                        ha="right" if inside else "left", fontsize=8,
+                        color="white" if inside else "black")
+        ax_bar.spines[["top", "right"]].set_visible(False)
+    fig.suptitle("What the model sees, and what it predicts", fontsize=11)
+    fig.tight_layout()
+    if out is not None:
+        save_figure(fig, out, close=False)
     return fig

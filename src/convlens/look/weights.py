@@ -2,8 +2,6 @@
 evolve epoch by epoch, and an MLP's first-layer weights as images."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -11,10 +9,11 @@ from matplotlib.figure import Figure
 from PIL import Image
 from torch import nn
 
+from convlens.engine.runs import Run
+from convlens.errors import DataError, ModelError
+from convlens.io import figure_image, to_uint8
 from convlens.models.hooks import conv_layers, conv_module
 from convlens.primer.convmath import KERNELS
-from convlens.errors import DataError, ModelError
-from convlens.engine.runs import Run
 
 MAX_FILTERS = 32     # filters drawn per layer
 MAX_CHANNELS = 8     # input channels drawn per filter for deeper layers
@@ -73,8 +72,7 @@ def _rgb_filters(w: np.ndarray, layer: str, title: str) -> Figure:
     rows = -(-len(w) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.2 * rows + 0.6), squeeze=False)
     for ax, f in zip(axes.flat, w):
-        rgb = f.transpose(1, 2, 0)
-        ax.imshow((rgb - rgb.min()) / (np.ptp(rgb) or 1), interpolation="nearest")
+        ax.imshow(to_uint8(f.transpose(1, 2, 0)), interpolation="nearest")
     for ax in axes.flat:
         ax.set_xticks([]), ax.set_yticks([])
     fig.suptitle(title or f"{layer}: colour filters as RGB patches (each scaled to its range)",
@@ -163,17 +161,8 @@ def evolution_frames(run: Run, layer: str | None = None, *, n: int = 16) -> list
                 ax.imshow(w[i, 0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
             ax.set_xticks([]), ax.set_yticks([])
         fig.suptitle(f"{layer}, epoch {epoch}", fontsize=10)
-        frames.append(_to_image(fig))
+        frames.append(figure_image(fig, dpi=90))
     return frames
-
-
-def _to_image(fig: Figure) -> Image.Image:
-    import io
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    buf.seek(0)
-    return Image.open(buf).convert("RGB")
 
 
 # ----------------------------------------------------------------------------- MLP
@@ -213,7 +202,3 @@ def draw_mlp_weights(model: nn.Module, input_shape: tuple[int, int, int], *, n: 
                  + ("   |   CNN: first-layer filters" if cnn is not None else ""), fontsize=10)
     return fig
 
-
-def save_gif(frames: list[Image.Image], out: str | Path, ms: int = 700) -> Path:
-    from convlens.look.explain import save_gif as _save
-    return _save([f.convert("P", palette=Image.Palette.ADAPTIVE) for f in frames], out, ms=ms)

@@ -15,9 +15,9 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from convlens.errors import ConvlensError
 from convlens.data.images import load_image
 from convlens.engine.runs import RUN_FILE
+from convlens.errors import ConvlensError
 from convlens.web.explorer import Explorer
 
 MAX_UPLOAD = 5 * 1024 * 1024
@@ -111,15 +111,11 @@ def _picture(ex: Explorer, kind: str) -> bytes:
     """PNG bytes of a run picture (evolution as its strip), drawn once per run."""
     cache = ex.__dict__.setdefault("_pictures", {})
     if kind not in cache:
-        import matplotlib.pyplot as plt
-
+        from convlens.io import figure_bytes
         from convlens.look.inspector import Inspector
         from convlens.look.weights import draw_evolution_strip
 
         look = Inspector(ex.run)
         fig = draw_evolution_strip(ex.run) if kind == "evolution" else look.picture(kind)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90, facecolor="white")
-        plt.close(fig)
-        cache[kind] = buf.getvalue()
+        cache[kind] = figure_bytes(fig, dpi=90)
     return cache[kind]
