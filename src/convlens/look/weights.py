@@ -12,7 +12,7 @@ from PIL import Image
 from torch import nn
 
 from convlens.models.hooks import conv_layers, conv_module
-from convlens.primer.convmath import KERNELS
+from convlens.primer.kernels import KERNELS
 from convlens.errors import DataError, ModelError
 from convlens.engine.runs import Run
 
