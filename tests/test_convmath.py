@@ -10,8 +10,17 @@ import torch.nn.functional as F
 from scipy import signal
 
 from convlens.errors import ConvMathError
-from convlens.primer.convmath import (conv1d, conv2d, conv2d_steps, explain_output_size,
-                                      output_size, pad2d, pool2d, pool2d_steps, window)
+from convlens.primer.convmath import (
+    conv1d,
+    conv2d,
+    conv2d_steps,
+    explain_output_size,
+    output_size,
+    pad2d,
+    pool2d,
+    pool2d_steps,
+    window,
+)
 from convlens.primer.kernels import KERNELS, get_kernel
 
 METHODS = ("fast", "loop")

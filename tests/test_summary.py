@@ -9,8 +9,8 @@ from torch import nn
 
 import convlens
 from convlens.errors import ConfigError, ModelError
-from convlens.models.summary import LayerRow, ModelSummary, summary
 from convlens.models.build import build
+from convlens.models.summary import LayerRow, ModelSummary, summary
 
 NET_002 = "conv 32 3, maxpool 2, conv 32 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10"
 NET_004 = "conv 32 3, maxpool 2, conv 64 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10"

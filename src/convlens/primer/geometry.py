@@ -18,8 +18,16 @@ import numpy as np
 
 from convlens.errors import ConvMathError, suggest
 
-__all__ = ["Padding", "PADDING_MODES", "resolve_padding", "output_size", "explain_output_size",
-           "Window", "window", "receptive_reach"]
+__all__ = [
+    "PADDING_MODES",
+    "Padding",
+    "Window",
+    "explain_output_size",
+    "output_size",
+    "receptive_reach",
+    "resolve_padding",
+    "window",
+]
 
 Padding = int | tuple[int, int] | str
 Pair = int | tuple[int, int]

@@ -7,7 +7,7 @@ import numpy as np
 
 from convlens.errors import ConvMathError, suggest
 
-__all__ = ["Kernel", "KERNELS", "get_kernel"]
+__all__ = ["KERNELS", "Kernel", "get_kernel"]
 
 
 @dataclass(frozen=True)
