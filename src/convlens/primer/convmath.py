@@ -229,19 +229,6 @@ def pool2d_steps(x: object, size: Pair, *, stride: Pair | None = None, padding: 
             yield Step((i, j), win.rows, win.cols, patch, patch, float(value))
 
 
-__all__ = [
-    "PADDING_MODES",
-    "Step",
-    "Window",
-    "conv1d",
-    "conv2d",
-    "conv2d_steps",
-    "explain_output_size",
-    "output_size",
-    "pad2d",
-    "pool2d",
-    "pool2d_steps",
-    "receptive_reach",
-    "resolve_padding",
-    "window",
-]
+__all__ = ["PADDING_MODES", "Step", "Window", "conv1d", "conv2d", "conv2d_steps",
+           "explain_output_size", "output_size", "pad2d", "pool2d", "pool2d_steps",
+           "receptive_reach", "resolve_padding", "window"]

@@ -18,16 +18,8 @@ import numpy as np
 
 from convlens.errors import ConvMathError, suggest
 
-__all__ = [
-    "PADDING_MODES",
-    "Padding",
-    "Window",
-    "explain_output_size",
-    "output_size",
-    "receptive_reach",
-    "resolve_padding",
-    "window",
-]
+__all__ = ["PADDING_MODES", "Padding", "Window", "adaptive_window", "explain_output_size",
+           "output_size", "receptive_reach", "resolve_padding", "window"]
 
 Padding = int | tuple[int, int] | str
 Pair = int | tuple[int, int]
@@ -245,6 +237,22 @@ def window(shape: tuple[int, int], kernel: Pair, out_index: tuple[int, int], *,
         raise ConvMathError(f"{where}: Expected an output cell inside {oh}x{ow}. Received: "
                             f"out_index={tuple(out_index)!r}")
     return _window_at(i, j, k, strides, dils, pads, hw)
+
+
+def adaptive_window(shape: tuple[int, int], out_shape: tuple[int, int],
+                    out_index: tuple[int, int]) -> Window:
+    """Which input cells output cell `out_index` of an adaptive pool (e.g. a global average
+    pool) reads: rows floor(i*H/oh) to ceil((i+1)*H/oh), as PyTorch splits the input."""
+    where = "adaptive_window"
+    hw = (_pos_int("height", shape[0], where), _pos_int("width", shape[1], where))
+    outs = (_pos_int("height", out_shape[0], where), _pos_int("width", out_shape[1], where))
+    index = tuple(int(v) for v in out_index)
+    if not all(0 <= i < o for i, o in zip(index, outs)):
+        raise ConvMathError(f"{where}: Expected an output cell inside {outs[0]}x{outs[1]}. "
+                            f"Received: out_index={tuple(out_index)!r}")
+    rows, cols = (tuple(range(i * n // o, -(-(i + 1) * n // o)))
+                  for i, n, o in zip(index, hw, outs))
+    return Window(index, rows, cols, ((0, 0), (0, 0)), hw)  # type: ignore[arg-type]
 
 
 def receptive_reach(kernel: int, dilation: int = 1) -> int:

@@ -47,18 +47,6 @@ from convlens.models.spec.layer import (
 )
 from convlens.models.spec.shapes import infer_shapes, resolve
 
-__all__ = [
-    "ACTIVATION_NAMES",
-    "ALIASES",
-    "KINDS",
-    "SPEC_FILE_SUFFIXES",
-    "LayerSpec",
-    "SpecFile",
-    "infer_shapes",
-    "looks_like_path",
-    "parse",
-    "read_spec_file",
-    "resolve",
-    "shape_text",
-    "to_text",
-]
+__all__ = ["ACTIVATION_NAMES", "ALIASES", "KINDS", "SPEC_FILE_SUFFIXES", "LayerSpec", "SpecFile",
+           "infer_shapes", "looks_like_path", "parse", "read_spec_file", "resolve", "shape_text",
+           "to_text"]
