@@ -21,8 +21,8 @@ from convlens.errors import ConvMathError, suggest
 __all__ = ["PADDING_MODES", "Padding", "Window", "adaptive_window", "explain_output_size",
            "output_size", "receptive_reach", "resolve_padding", "window"]
 
-Padding = int | tuple[int, int] | str
-Pair = int | tuple[int, int]
+Padding = int | str | tuple[int | str, ...]  # per axis: (rows, cols)
+Pair = int | tuple[int, ...]  # an int for both axes, or (rows, cols)
 Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
 PADDING_MODES = ("valid", "same", "full")
 
@@ -76,7 +76,7 @@ def resolve_padding(padding: Padding, kernel: int, *, dilation: int = 1, stride:
     return int(padding), int(padding)
 
 
-def _pads(padding: Padding, kernel: tuple[int, int], dilation: tuple[int, int], stride: Pair,
+def _pads(padding: Padding, kernel: tuple[int, ...], dilation: tuple[int, int], stride: Pair,
           where: str, flip: bool = False) -> Pads:
     """Padding ((top, bottom), (left, right)) of a 2-D window, from `resolve_padding`."""
     strides = tuple(stride) if isinstance(stride, (tuple, list)) else (stride, stride)

@@ -13,8 +13,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 # (in_hw, kernel, stride, padding, dilation, out_hw, ceil_mode) of one conv or pool call
-SizeStep = tuple[tuple[int, ...], tuple[int, int], tuple[int, int], Any, tuple[int, int],
-                 tuple[int, ...], bool]
+SizeStep = tuple[Any, ...]
 
 
 def describe(m: nn.Module) -> str:

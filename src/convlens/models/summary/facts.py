@@ -85,10 +85,11 @@ def category(modules: list) -> str:
     def cat(m: nn.Module) -> str:
         pool = (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd,
                 nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
-        checks = [("conv", nn.modules.conv._ConvNd), ("dense", nn.Linear), ("pool", pool),
-                  ("flatten", nn.Flatten),
-                  ("norm", (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)),
-                  ("dropout", nn.modules.dropout._DropoutNd)]
+        checks: list[tuple[str, Any]] = [
+            ("conv", nn.modules.conv._ConvNd), ("dense", nn.Linear), ("pool", pool),
+            ("flatten", nn.Flatten),
+            ("norm", (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)),
+            ("dropout", nn.modules.dropout._DropoutNd)]
         for name, types in checks:
             if isinstance(m, types):
                 return name
