@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from scipy import signal
 from skimage import data
 
-from convlens.primer.convmath import KERNELS, conv2d
+from convlens.primer.convmath import conv2d
+from convlens.primer.kernels import KERNELS
 
 
 def best_of(fn, repeats: int) -> float:

@@ -9,9 +9,19 @@ import torch
 import torch.nn.functional as F
 from scipy import signal
 
-from convlens.primer.convmath import (KERNELS, conv1d, conv2d, conv2d_steps, explain_output_size,
-                               get_kernel, output_size, pad2d, pool2d, pool2d_steps)
 from convlens.errors import ConvMathError
+from convlens.primer.convmath import (
+    conv1d,
+    conv2d,
+    conv2d_steps,
+    explain_output_size,
+    output_size,
+    pad2d,
+    pool2d,
+    pool2d_steps,
+    window,
+)
+from convlens.primer.kernels import KERNELS, get_kernel
 
 METHODS = ("fast", "loop")
 
@@ -119,12 +129,98 @@ def test_pool2d_matches_torch(size, stride, pad):
                                F.avg_pool2d(t, size, stride, pad)[0].numpy(), atol=1e-12)
 
 
+@pytest.mark.parametrize("size, stride, pad", [((2, 3), None, 0), ((3, 2), None, (1, 1)),
+                                               ((2, 4), (1, 2), (1, 2)), ((3, 1), None, 0)])
+def test_pool2d_tuple_window_matches_torch(size, stride, pad):
+    x = np.random.default_rng(sum(size)).normal(size=(2, 9, 11))
+    t = torch.from_numpy(x)[None]
+    np.testing.assert_allclose(pool2d(x, size, stride=stride, padding=pad, mode="max"),
+                               F.max_pool2d(t, size, stride, pad)[0].numpy())
+    np.testing.assert_allclose(pool2d(x, size, stride=stride, padding=pad, mode="mean"),
+                               F.avg_pool2d(t, size, stride, pad)[0].numpy(), atol=1e-12)
+    steps = list(pool2d_steps(x[0], size, stride=stride, padding=pad))
+    np.testing.assert_allclose([s.value for s in steps],
+                               F.max_pool2d(t, size, stride, pad)[0, 0].numpy().ravel())
+
+
+@pytest.mark.parametrize("size, pad", [(3, 2), (2, 2), ((3, 4), (2, 1)), (4, 3)])
+def test_pool2d_refuses_padding_over_half_the_window_like_torch(size, pad):
+    x = np.ones((7, 9))
+    with pytest.raises(RuntimeError, match="pad should be at most half"):
+        F.max_pool2d(torch.from_numpy(x)[None, None], size, padding=pad)
+    for mode in ("max", "mean"):
+        with pytest.raises(ConvMathError) as err:
+            pool2d(x, size, padding=pad, mode=mode)
+        message = str(err.value)
+        assert "\n" not in message and "at most half of the window" in message
+        assert "pad <= size // 2" in message and f"padding={pad!r}" in message
+
+
 # ----------------------------------------------------------------------------- explain
 def test_output_size_and_explanation():
     assert output_size(28, 3) == 26 and output_size(26, 2, stride=2) == 13
     assert output_size(7, 3, padding="full") == 9 and output_size(7, 4, padding="same") == 7
     assert explain_output_size(7, 3, stride=2, padding=1) == (
         "out = floor((n + 2p - d(k-1) - 1) / s) + 1 = floor((7 + 2*1 - 1*(3-1) - 1) / 2) + 1 = 4")
+
+
+@pytest.mark.parametrize("n, k, s, p", [(1, 2, 2, 0), (2, 3, 2, 0), (5, 2, 2, 1), (6, 3, 2, 1),
+                                        (7, 3, 3, 1), (9, 4, 3, 2)])
+def test_ceil_mode_output_size_matches_torch(n, k, s, p):
+    expected = torch.nn.MaxPool2d(k, s, p, ceil_mode=True)(torch.zeros(1, 1, n, n)).shape[-1]
+    assert output_size(n, k, stride=s, padding=p, ceil_mode=True) == expected
+    text = explain_output_size(n, k, stride=s, padding=p, ceil_mode=True)
+    assert text.startswith("out = ceil((n + 2p - d(k-1) - 1) / s) + 1 = ceil((")
+    assert "ceil_mode" in text and text.split(" (ceil_mode")[0].endswith(f"= {expected}")
+
+
+def test_ceil_mode_drops_a_window_that_starts_past_the_input():
+    # ceil((5 + 2 - 1 - 1) / 2) + 1 = 4, but the 4th window would start in the right padding
+    assert torch.nn.MaxPool2d(2, 2, 1, ceil_mode=True)(torch.zeros(1, 1, 5, 5)).shape[-1] == 3
+    assert explain_output_size(5, 2, stride=2, padding=1, ceil_mode=True) == (
+        "out = ceil((n + 2p - d(k-1) - 1) / s) + 1 = ceil((5 + 2*1 - 1*(2-1) - 1) / 2) + 1 = "
+        "4 - 1 = 3 (ceil_mode; the last window would start past the input, so it is dropped)")
+
+
+@pytest.mark.parametrize("kind, kernel, stride, padding, dilation", [
+    ("conv", (3, 3), 1, 1, 1), ("conv", (4, 2), (2, 1), (1, 0), (1, 2)),
+    ("conv", (4, 4), 1, "same", 1), ("conv", 3, 2, 2, 2),
+    ("max", (3, 3), (2, 2), (1, 1), 1), ("mean", (2, 3), (2, 3), (1, 1), 1)])
+def test_window_reads_the_cells_torch_uses(kind, kernel, stride, padding, dilation):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2, 7, 8))
+    t = torch.from_numpy(x)[None]
+    if kind == "conv":
+        w = rng.normal(size=(1, 2) + ((kernel, kernel) if isinstance(kernel, int) else kernel))
+        out = F.conv2d(t, torch.from_numpy(w), stride=stride, padding=padding,
+                       dilation=dilation)[0, 0]
+    elif kind == "max":
+        out = F.max_pool2d(t, kernel, stride, padding)[0]
+    else:
+        out = F.avg_pool2d(t, kernel, stride, padding)[0]
+    for i, j in itertools.product(range(out.shape[-2]), range(out.shape[-1])):
+        win = window(x.shape[1:], kernel, (i, j), stride=stride, padding=padding,
+                     dilation=dilation if kind == "conv" else 1)
+        if kind == "conv":
+            assert float((win.read(x) * w[0]).sum()) == pytest.approx(float(out[i, j]))
+        elif kind == "max":
+            patch = win.read(x, fill=-np.inf)
+            np.testing.assert_allclose(patch.max(axis=(1, 2)), out[:, i, j].numpy())
+        else:
+            np.testing.assert_allclose(win.read(x).mean(axis=(1, 2)), out[:, i, j].numpy())
+    with pytest.raises(ConvMathError, match=r"Expected an output cell inside \d+x\d+. "
+                                            r"Received: out_index=\(9, 0\)"):
+        window(x.shape[1:], kernel, (9, 0), stride=stride, padding=padding)
+
+
+def test_window_of_a_ceil_mode_pool():
+    x = np.arange(25.0).reshape(5, 5)
+    out = F.max_pool2d(torch.from_numpy(x)[None, None], 2, 2, ceil_mode=True)[0, 0]
+    assert out.shape == (3, 3)
+    win = window(x.shape, 2, (2, 2), stride=2, ceil_mode=True)
+    assert win.rows == (4, 5) and win.cols == (4, 5)
+    patch = win.read(x, beyond=np.nan)
+    assert np.nanmax(patch) == float(out[2, 2]) and np.isnan(patch).sum() == 3
 
 
 def test_steps_show_the_arithmetic():

@@ -9,8 +9,8 @@ from torch import nn
 
 import convlens
 from convlens.errors import ConfigError, ModelError
-from convlens.models.summary import LayerRow, ModelSummary, summary
 from convlens.models.build import build
+from convlens.models.summary import LayerRow, ModelSummary, summary
 
 NET_002 = "conv 32 3, maxpool 2, conv 32 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10"
 NET_004 = "conv 32 3, maxpool 2, conv 64 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10"
@@ -242,3 +242,33 @@ def test_row_is_frozen():
     assert isinstance(row, LayerRow)
     with pytest.raises(AttributeError):
         row.params = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("pool, shape, out", [
+    (nn.MaxPool2d(2, ceil_mode=True), (1, 1, 1), 1),       # floor formula: 0 windows
+    (nn.MaxPool2d(3, stride=2, ceil_mode=True), (1, 2, 2), 1),
+    (nn.AvgPool2d(2, stride=2, padding=1, ceil_mode=True), (1, 5, 5), 3),  # last one dropped
+])
+def test_explain_a_ceil_mode_pool(pool, shape, out):
+    s = summary(nn.Sequential(pool), shape)
+    assert s.rows[0].output_shape == (1, out, out)
+    line = s.explain()
+    assert "ceil_mode" in line and f"= {out}" in line and line.endswith(f"-> 1x{out}x{out}")
+    assert line.split("out = ")[1].startswith("ceil((")
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported")
+def test_recurrent_mult_adds_per_time_step():
+    # weights per step: gates * hidden * (inputs + hidden), per layer and direction
+    lstm = nn.LSTM(10, 20, num_layers=2, bidirectional=True, batch_first=True)
+    per_step = 2 * 4 * 20 * (10 + 20) + 2 * 4 * 20 * (2 * 20 + 20)
+    assert summary(lstm, (7, 10)).total_mult_adds == 7 * per_step == 100_800
+    gru = nn.GRU(8, 16, batch_first=True)
+    assert summary(gru, (5, 8)).rows[0].mult_adds == 5 * 3 * 16 * (8 + 16)
+    for batch_first in (True, False):  # (3, 4) is 3 steps, or 3 sequences of one step
+        rnn = nn.RNN(4, 6, batch_first=batch_first)
+        assert summary(rnn, (3, 4)).total_mult_adds == 3 * 1 * 6 * (4 + 6)
+    proj = nn.LSTM(3, 8, proj_size=2, batch_first=True)  # hidden-hidden reads the projection
+    assert summary(proj, (4, 3)).total_mult_adds == 4 * (4 * 8 * (3 + 2) + 8 * 2)
+    cell = nn.Sequential(nn.LSTMCell(5, 7))
+    assert summary(cell, (5,)).total_mult_adds == 4 * 7 * (5 + 7)

@@ -1,7 +1,9 @@
 """Tests of the explorer: API (FastAPI's test client) and the page in headless Chromium."""
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import shutil
 import socket
 import threading
@@ -9,12 +11,16 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
+from convlens.engine.runs import load_run  # noqa: E402
+from convlens.models.build import build  # noqa: E402
 from convlens.web.app import MAX_UPLOAD, create_app  # noqa: E402
+from convlens.web.explorer import Explorer  # noqa: E402
 
 
 def png(array: np.ndarray) -> bytes:
@@ -70,6 +76,43 @@ def test_arithmetic_adds_up(client, tiny_run):
     assert p["kind"] == "pool" and p["value"] == pytest.approx(np.max(p["patch"]))
     f = client.get(f"/api/runs/{name}/filter", params=dict(layer="conv1", channel=2)).json()
     assert np.array(f["weights"]).shape == (1, 3, 3)
+
+
+PADDED = ("conv 4 4 pad=same act=none, maxpool 3 stride=2 pad=1, conv 6 3 stride=2 pad=2, "
+          "avgpool 2 pad=1, gap, dense {num_classes}")
+PADDED_SHAPES = {"conv1": [4, 28, 28], "maxpool1": [4, 14, 14], "conv2": [6, 8, 8],
+                 "avgpool1": [6, 5, 5], "gap1.0": [6, 1, 1]}
+
+
+@pytest.fixture(scope="module")
+def padded(tiny_run):
+    """(explorer, token): the tiny run's data with a padded model (random weights)."""
+    torch.manual_seed(0)
+    run = load_run(tiny_run[0])
+    model = build(PADDED, run.input_shape, num_classes=len(run.classes))
+    explorer = Explorer(dataclasses.replace(run, model=model))
+    body = explorer.predict_image(Image.open(io.BytesIO(drawing())))
+    assert {la["name"]: la["shape"] for la in body["layers"]} == PADDED_SHAPES
+    return explorer, body["token"]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("layer", PADDED_SHAPES)
+def test_arithmetic_of_padded_layers_is_the_models_own_value(padded, layer):
+    explorer, token = padded
+    c, h, w = PADDED_SHAPES[layer]
+    for channel, i, j in np.ndindex(2, h, w):               # every pixel, the edges included
+        channel *= c - 1
+        a = explorer.arithmetic(token, layer, channel, i, j)
+        json.dumps(a, allow_nan=False)                      # what the page gets is JSON
+        if a["kind"] == "conv":
+            sums = [np.sum(np.array(p) * np.array(k)) for p, k in zip(a["patch"], a["kernel"])]
+            assert sum(sums) + a["bias"] == pytest.approx(a["conv_value"], abs=1e-4)
+            expected = max(a["conv_value"], 0.0) if a["after"] else a["conv_value"]
+        else:
+            cells = [v for row in a["patch"] for v in row if v is not None]
+            expected = max(cells) if a["mode"] == "max" else np.mean(cells)
+        assert a["value"] == pytest.approx(expected, abs=1e-4), (channel, i, j)
 
 
 @pytest.mark.parametrize("payload, status, fragment", [

@@ -5,10 +5,10 @@ import argparse
 from pathlib import Path
 
 from convlens.errors import ConfigError, SpecError
+from convlens.models.spec import SPEC_FILE_SUFFIXES
 
 SPEC_HELP = ("a registry name (see `convlens models`), spec text such as "
              "'conv 32 3, maxpool 2, flatten, dense 10', or a YAML spec file")
-SPEC_FILE_SUFFIXES = (".yaml", ".yml")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,7 +65,8 @@ def _build(args: argparse.Namespace):
     from convlens.models.build import build
 
     if args.num_classes < 1:
-        raise ConfigError(f"Expected --num-classes >= 1. Received: --num-classes={args.num_classes}")
+        raise ConfigError(f"Expected --num-classes >= 1. Received: "
+                          f"--num-classes={args.num_classes}")
     shape = args.input
     if shape is None:
         if text not in registry.names():

@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "Example: convlens kernels photo.jpg --kernel sobel_x sharpen")
     p.add_argument("image", nargs="?", help="any common image format (default: a sample photo)")
     p.add_argument("--kernel", nargs="+", metavar="NAME",
-                   help="kernels to apply (default: a good set); see convlens.primer.convmath.KERNELS")
+                   help="kernels to apply (default: a good set); see "
+                        "convlens.primer.kernels.KERNELS")
     p.add_argument("--color", action="store_true", help="keep colour: one kernel per channel")
     p.add_argument("--out", default="out/kernels.png", help="figure file (default: %(default)s)")
     p.set_defaults(func=cmd_kernels)
@@ -81,9 +82,9 @@ def _check_out(out: str, suffixes: tuple[str, ...]) -> None:
 
 
 def cmd_kernels(args: argparse.Namespace) -> int:
-    from convlens.primer.convmath import get_kernel
     from convlens.io import save_figure
     from convlens.look.kernels import DEFAULT_KERNELS, draw_kernels, sample_photo
+    from convlens.primer.kernels import get_kernel
 
     _check_out(args.out, (".png", ".svg", ".pdf"))
     names = args.kernel or DEFAULT_KERNELS
@@ -102,9 +103,10 @@ def cmd_kernels(args: argparse.Namespace) -> int:
 
 
 def cmd_conv_explain(args: argparse.Namespace) -> int:
-    from convlens.primer.convmath import explain_output_size, get_kernel
     from convlens.io import save_gif
     from convlens.look.explain import FRAME_MS, conv_explain_frames
+    from convlens.primer.convmath import explain_output_size
+    from convlens.primer.kernels import get_kernel
 
     _check_out(args.out, (".gif",))
     rng = np.random.default_rng(args.seed)
@@ -125,9 +127,9 @@ def cmd_conv_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_pool_explain(args: argparse.Namespace) -> int:
-    from convlens.primer.convmath import explain_output_size
     from convlens.io import save_gif
     from convlens.look.explain import FRAME_MS, pool_explain_frames
+    from convlens.primer.convmath import explain_output_size
 
     _check_out(args.out, (".gif",))
     x = np.random.default_rng(args.seed).integers(0, 10, args.input).astype(float)

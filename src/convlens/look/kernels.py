@@ -7,7 +7,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from convlens.primer.convmath import conv2d, get_kernel
+from convlens.primer.convmath import conv2d
+from convlens.primer.kernels import get_kernel
 
 DEFAULT_KERNELS = ("identity", "box_blur", "gaussian_blur", "sharpen", "sobel_x", "sobel_y",
                    "outline", "emboss")

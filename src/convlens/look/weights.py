@@ -13,7 +13,7 @@ from convlens.engine.runs import Run
 from convlens.errors import DataError, ModelError
 from convlens.io import figure_image, to_uint8
 from convlens.models.hooks import conv_layers, conv_module
-from convlens.primer.convmath import KERNELS
+from convlens.primer.kernels import KERNELS
 
 MAX_FILTERS = 32     # filters drawn per layer
 MAX_CHANNELS = 8     # input channels drawn per filter for deeper layers

@@ -2,7 +2,6 @@
 of one feature-map pixel. The FastAPI app in `convlens.web.app` only routes to this."""
 from __future__ import annotations
 
-import base64
 import io
 import threading
 import uuid
@@ -17,10 +16,12 @@ from PIL import Image
 from torch import nn
 
 from convlens import data as datamod
-from convlens.models.hooks import forward_hooks, spatial_layers
-from convlens.errors import ConfigError
 from convlens.engine.predict import prepare_image
 from convlens.engine.runs import Run, load_run
+from convlens.errors import ConfigError
+from convlens.io import data_url, to_uint8
+from convlens.models.hooks import forward_hooks, spatial_layers
+from convlens.primer.geometry import Window, adaptive_window, window
 
 MAX_MAPS = 16         # feature maps sent per layer
 MAX_CHANNELS = 8      # input channels shown in the arithmetic of one pixel
@@ -29,12 +30,9 @@ CACHE = 16            # inputs whose activations are kept for the arithmetic pan
 
 def png_data_url(a: np.ndarray) -> str:
     """A 2-D float array (or (H, W, 3) uint8) as a PNG data URL, scaled to 0-255."""
-    if a.dtype != np.uint8:
-        lo, hi = float(a.min()), float(a.max())
-        a = ((a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)).astype(np.uint8)
     buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    Image.fromarray(to_uint8(a)).save(buf, format="PNG", compress_level=1)
+    return data_url(buf.getvalue())
 
 
 @dataclass
@@ -133,16 +131,17 @@ class Explorer:
         if not (0 <= i < out.shape[1] and 0 <= j < out.shape[2]):
             raise ConfigError(f"Expected a pixel inside {out.shape[1]}x{out.shape[2]}. "
                               f"Received: ({i}, {j})")
-        x = seen.inputs[layer][0]                                   # (C, H, W) layer input
+        x = seen.inputs[layer][0].float().numpy()                   # (C, H, W) layer input
         conv = _conv_of(module)
         if conv is None:
-            return self._pool_arithmetic(module, x, out, channel, i, j)
-        rows, cols, pad = _window(conv, x.shape[1:], i, j)
-        xp = torch.nn.functional.pad(x, (pad[1], pad[1], pad[0], pad[0]))
-        patch = xp[:, rows][:, :, cols]                             # (C, kh, kw)
-        w = conv.weight[channel].detach().float()
-        products = (patch.float() * w)
-        per_channel = products.sum((1, 2))
+            return self._pool_arithmetic(layer, module, x, out, channel, i, j)
+        win = window(x.shape[1:], conv.kernel_size, (i, j), stride=conv.stride,
+                     padding=conv.padding, dilation=conv.dilation)
+        per_group = conv.in_channels // conv.groups       # the input channels this filter sees
+        first = channel // (conv.out_channels // conv.groups) * per_group
+        patch = win.read(x[first:first + per_group])                # (C, kh, kw), zero padding
+        w = conv.weight[channel].detach().float().numpy()
+        per_channel = (patch * w).sum((1, 2))
         bias = float(conv.bias[channel].detach()) if conv.bias is not None else 0.0
         total = float(per_channel.sum()) + bias
         shown = min(MAX_CHANNELS, patch.shape[0])
@@ -154,16 +153,19 @@ class Explorer:
                 "bias": bias, "conv_value": total, "value": float(out[channel, i, j]),
                 "after": _after(module)}
 
-    def _pool_arithmetic(self, module: nn.Module, x: torch.Tensor, out: torch.Tensor,
-                         channel: int, i: int, j: int) -> dict[str, Any]:
-        k = _pair(getattr(module, "kernel_size", 1))
-        s = _pair(getattr(module, "stride", None) or k)
-        rows = list(range(i * s[0], i * s[0] + k[0]))
-        cols = list(range(j * s[1], j * s[1] + k[1]))
-        patch = x[channel][rows][:, cols]
+    def _pool_arithmetic(self, layer: str, module: nn.Module, x: np.ndarray,
+                         out: torch.Tensor, channel: int, i: int, j: int) -> dict[str, Any]:
+        """The window of a pooling output pixel. Cells that do not count (max pooling's
+        padding, or past the input with ceil_mode) are null; mean pooling's zero padding
+        counts in the average, as in PyTorch (count_include_pad)."""
         mode = "max" if "Max" in type(module).__name__ else "mean"
-        return {"kind": "pool", "mode": mode, "layer": self._name(module), "channel": channel,
-                "pixel": [i, j], "patch": patch.tolist(), "value": float(out[channel, i, j])}
+        win = _pool_window(module, x.shape[1:], tuple(out.shape[1:]), i, j)
+        zeros_count = mode == "mean" and getattr(module, "count_include_pad", True)
+        patch = win.read(x[channel], fill=0.0 if zeros_count else np.nan, beyond=np.nan)
+        return {"kind": "pool", "mode": mode, "layer": layer, "channel": channel,
+                "pixel": [i, j], "patch": [[v if np.isfinite(v) else None for v in row]
+                                           for row in patch.tolist()],
+                "value": float(out[channel, i, j])}
 
     # ------------------------------------------------------------------------- helpers
     def _module(self, layer: str) -> nn.Module:
@@ -171,17 +173,10 @@ class Explorer:
             raise ConfigError(f"no layer {layer!r}; layers: {', '.join(self.layers)}")
         return self.modules[layer]
 
-    def _name(self, module: nn.Module) -> str:
-        return next(n for n, m in self.modules.items() if m is module)
-
     @staticmethod
     def _check_channel(layer: str, channel: int, n: int) -> None:
         if not 0 <= channel < n:
             raise ConfigError(f"Expected a channel of {layer} in 0..{n - 1}. Received: {channel}")
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
 def _conv_of(module: nn.Module) -> nn.Conv2d | None:
@@ -203,15 +198,12 @@ def _after(module: nn.Module) -> list[str]:
     return []
 
 
-def _window(conv: nn.Conv2d, hw: tuple[int, int], i: int, j: int
-            ) -> tuple[list[int], list[int], tuple[int, int]]:
-    """Rows and columns (in the padded input) that output pixel (i, j) reads."""
-    if isinstance(conv.padding, str):
-        reach = [d * (k - 1) for d, k in zip(conv.dilation, conv.kernel_size)]
-        pad = (reach[0] // 2, reach[1] // 2) if conv.padding == "same" else (0, 0)
-    else:
-        pad = _pair(conv.padding)
-    (sh, sw), (dh, dw), (kh, kw) = conv.stride, conv.dilation, conv.kernel_size
-    rows = [i * sh + u * dh for u in range(kh)]
-    cols = [j * sw + v * dw for v in range(kw)]
-    return rows, cols, pad
+def _pool_window(module: nn.Module, hw: tuple[int, int], out_hw: tuple[int, int], i: int,
+                 j: int) -> Window:
+    """Which cells of the (padded) input pooling output pixel (i, j) reads."""
+    if isinstance(module, (nn.modules.pooling._AdaptiveAvgPoolNd,
+                           nn.modules.pooling._AdaptiveMaxPoolNd)):
+        return adaptive_window(hw, out_hw, (i, j))
+    return window(hw, module.kernel_size, (i, j), stride=module.stride or module.kernel_size,
+                  padding=module.padding, dilation=getattr(module, "dilation", 1),
+                  ceil_mode=module.ceil_mode)

@@ -1,142 +1,31 @@
-"""Layer-spec language: parse -> validate -> infer shapes (`convlens.models.build` builds).
-
-One spec, three spellings, all parsed into the same list of `LayerSpec`:
-
-1. Text, layers separated by commas or new lines (`#` starts a comment)::
-
-       conv 32 3, maxpool 2, conv 32 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10
-
-2. A YAML file: a list of those strings, or a mapping with `layers:` (list or text) and an
-   optional `input: 1x28x28`.
-3. The tuple list of notebook 001, as a Python list or as its text (read with
-   `ast.literal_eval`): `[('c', 64, 3), ('m', 2), ('f', None), ('d', 1024), ('d', 10)]`
-   where `c` = conv with pad=same and ReLU, `m` = maxpool, `f` = flatten, `d` = dense.
-   A tuple whose first word is a full keyword reads as its words: `('dropout', 0.5)`.
-
-Layers (`[...]` = optional, defaults shown)::
-
-    conv C K [stride=1] [pad=valid|same|INT] [dil=1] [act=relu] [bn=0]
-    dense N [act=relu]              alias `linear`; the LAST dense defaults to act=none (logits)
-    res C [stride=1]                two 3x3 conv-BN with a skip (1x1 conv-BN projection when
-                                    channels or stride change), ReLU after the add
-    maxpool K [stride=K] [pad=0]    avgpool K [stride=K] [pad=0]
-    gap                             global average pool, output is a vector of C
-    bn                              BatchNorm2d (BatchNorm1d on vectors)
-    dropout P                       0 <= P < 1
-    flatten                         must not be the last layer
-    relu | gelu | silu | tanh | sigmoid | leaky_relu | act NAME     an activation layer
-
-`conv ... bn=1` is Conv2d(bias=False) + BatchNorm2d + activation. A `dense` after a feature
-map gets an implicit `flatten` (`implicit=True`) inserted by `resolve`. Every mistake is a
-one-line `SpecError` naming the layer, its text, the shape coming in and what would work.
-"""
+"""Parsing a spec: text, tuple lists and YAML files in, validated `LayerSpec` lists out;
+and back to canonical text (`to_text`). See `convlens.models.spec` for the grammar."""
 from __future__ import annotations
 
 import ast
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from convlens.errors import SpecError, suggest
-
-__all__ = ["LayerSpec", "SpecFile", "parse", "read_spec_file", "to_text", "resolve",
-           "infer_shapes", "looks_like_path", "KINDS", "ACTIVATION_NAMES", "shape_text"]
-
-ACTIVATION_NAMES = ("none", "relu", "gelu", "silu", "tanh", "sigmoid", "leaky_relu")
-KINDS = ("conv", "dense", "res", "maxpool", "avgpool", "gap", "bn", "dropout", "flatten", "act")
-ALIASES = {"linear": "dense", "fc": "dense", "conv2d": "conv", "globalpool": "gap",
-           "batchnorm": "bn", "maxpool2d": "maxpool", "avgpool2d": "avgpool"}
-# positional arguments (name, type) and option keys of each kind
-POSITIONAL: dict[str, tuple[tuple[str, type], ...]] = {
-    "conv": (("channels", int), ("kernel", int)), "dense": (("units", int),),
-    "res": (("channels", int),), "maxpool": (("kernel", int),), "avgpool": (("kernel", int),),
-    "dropout": (("rate", float),), "act": (("function", str),),
-}
-OPTIONS: dict[str, tuple[str, ...]] = {
-    "conv": ("stride", "pad", "dil", "act", "bn"), "dense": ("act",), "res": ("stride",),
-    "maxpool": ("stride", "pad"), "avgpool": ("stride", "pad"),
-}
-OPTION_ALIASES = {"padding": "pad", "dilation": "dil", "activation": "act", "s": "stride"}
-EXAMPLE = "'conv 32 3, maxpool 2, flatten, dense 10'"
-SPEC_FILE_SUFFIXES = (".yaml", ".yml")
+from convlens.models.spec.layer import (
+    ACTIVATION_NAMES,
+    ALIASES,
+    EXAMPLE,
+    KINDS,
+    OPTION_ALIASES,
+    OPTIONS,
+    POSITIONAL,
+    SPEC_FILE_SUFFIXES,
+    LayerSpec,
+    SpecFile,
+    check_input_shape,
+    quote_source,
+)
 
 
-@dataclass(frozen=True)
-class LayerSpec:
-    """One validated layer of a spec; `position` and `source` do not take part in ==.
-
-    Attributes:
-        kind: one of KINDS.
-        size: out channels (conv, res) or units (dense).
-        kernel: kernel size (conv, maxpool, avgpool).
-        stride: stride (pools default to the kernel).
-        padding: int or "same" (valid = 0).
-        dilation: conv dilation.
-        act: activation after conv/dense, or the function of an `act` layer.
-        bn: conv followed by BatchNorm2d.
-        p: dropout rate.
-        implicit: a flatten that `resolve` inserted before a dense layer.
-        position: 1-based place in the spec the user wrote.
-        source: the text (or tuple) the layer came from.
-    """
-
-    kind: str
-    size: int | None = None
-    kernel: int | None = None
-    stride: int = 1
-    padding: int | str = 0
-    dilation: int = 1
-    act: str = "none"
-    bn: bool = False
-    p: float | None = None
-    implicit: bool = False
-    position: int = field(default=0, compare=False)
-    source: str = field(default="", compare=False)
-
-    def text(self, *, last_dense: bool = False) -> str:
-        """Canonical text of this layer; `last_dense` says whether its default act is none."""
-        k = self.kind
-        if k == "act":
-            return self.act
-        if k == "dropout":
-            return f"dropout {self.p!r}"
-        if k in ("gap", "bn", "flatten"):
-            return k
-        words = [k, str(self.kernel if k in ("maxpool", "avgpool") else self.size)]
-        if k == "conv":
-            words.append(str(self.kernel))
-        default_stride = self.kernel if k in ("maxpool", "avgpool") else 1
-        if k in OPTIONS and "stride" in OPTIONS[k] and self.stride != default_stride:
-            words.append(f"stride={self.stride}")
-        if k in ("conv", "maxpool", "avgpool") and self.padding != 0:
-            words.append(f"pad={self.padding}")
-        if k == "conv" and self.dilation != 1:
-            words.append(f"dil={self.dilation}")
-        default_act = "none" if k == "dense" and last_dense else "relu"
-        if k in ("conv", "dense") and self.act != default_act:
-            words.append(f"act={self.act}")
-        if k == "conv" and self.bn:
-            words.append("bn=1")
-        return " ".join(words)
-
-    def where(self) -> str:
-        """"layer 3 'conv 64 7'" for messages."""
-        if self.implicit:
-            return f"layer {self.position} (auto flatten)"
-        return f"layer {self.position} {_quote(self.source or self.text())}"
-
-
-@dataclass(frozen=True)
-class SpecFile:
-    """A YAML spec file: its layers and the input shape it names (None when it names none)."""
-
-    layers: list[LayerSpec]
-    input_shape: tuple[int, ...] | None = None
-
-
-# ----------------------------------------------------------------------------- parse
 def parse(spec: Any, *, num_classes: int | None = None) -> list[LayerSpec]:
     """Parse any spelling of a spec into a validated list of LayerSpec (no shapes needed).
 
@@ -254,7 +143,7 @@ def _tuple_text(item: Sequence[Any]) -> str:
 
 
 def _parse_layer(text: str, source: str, pos: int, num_classes: int | None) -> LayerSpec:
-    where = f"layer {pos} {_quote(source)}"
+    where = f"layer {pos} {quote_source(source)}"
     if "{num_classes}" in text:
         if num_classes is None:
             raise SpecError(f"{where}: '{{num_classes}}' needs a value; pass num_classes or "
@@ -361,7 +250,6 @@ def _option(key: str, value: str, where: str) -> Any:
     return _number(value, key, int, where)  # stride, dil
 
 
-# ----------------------------------------------------------------------------- text
 def to_text(layers: Sequence[LayerSpec] | Any) -> str:
     """Canonical one-line text of a spec (implicit flattens left out); parses back equal."""
     layers = [x for x in parse(layers) if not x.implicit]
@@ -370,121 +258,19 @@ def to_text(layers: Sequence[LayerSpec] | Any) -> str:
                      for i, x in enumerate(layers))
 
 
-def shape_text(shape: Sequence[int]) -> str:
-    """(64, 3, 3) -> '64x3x3'."""
-    return "x".join(str(n) for n in shape)
-
-
-# ----------------------------------------------------------------------------- shapes
-def resolve(layers: Any, input_shape: Sequence[int]) -> list[LayerSpec]:
-    """Parse, insert an implicit flatten before each dense that follows a feature map, and
-    check every shape (raises SpecError)."""
-    shape = _check_input_shape(input_shape)
-    out: list[LayerSpec] = []
-    for layer in parse(layers):
-        if layer.kind == "dense" and len(shape) > 1:
-            out.append(LayerSpec("flatten", implicit=True, position=layer.position))
-            shape = (_prod(shape),)
-        out.append(layer)
-        shape = _next_shape(layer, shape, out[-2] if len(out) > 1 else None)
-    return out
-
-
-def infer_shapes(layers: Any, input_shape: Sequence[int]) -> list[tuple[int, ...]]:
-    """Output shape (no batch) after each layer; a dense on a feature map flattens it first.
-
-    Raises:
-        SpecError: a layer that does not fit the shape coming in.
-    """
-    shape = _check_input_shape(input_shape)
-    shapes: list[tuple[int, ...]] = []
-    prev = None
-    for layer in parse(layers):
-        shape = _next_shape(layer, shape, prev)
-        shapes.append(shape)
-        prev = layer
-    return shapes
-
-
-def _next_shape(layer: LayerSpec, shape: tuple[int, ...],
-                prev: LayerSpec | None) -> tuple[int, ...]:
-    k = layer.kind
-    after = f"after layer {prev.position}" if prev is not None else "(the model input)"
-    coming = f"input is {shape_text(shape)} {after}"
-    if k == "dense":
-        return (int(layer.size),)
-    if k == "flatten":
-        return (_prod(shape),)
-    if k in ("bn", "dropout", "act"):
-        return shape
-    if len(shape) != 3:
-        raise SpecError(f"{layer.where()}: {coming}, a vector, but {k} needs a CxHxW feature "
-                        f"map; put it before the flatten/dense layers")
-    c, h, w = shape
-    if k == "gap":
-        return (c,)
-    if k == "res":
-        return (layer.size, (h - 1) // layer.stride + 1, (w - 1) // layer.stride + 1)
-    kk, s, d = layer.kernel, layer.stride, layer.dilation
-    if layer.padding == "same":
-        if s > 1 and d * (kk - 1) % 2:
-            raise SpecError(f"{layer.where()}: pad=same with stride={s} needs an odd kernel "
-                            f"span; use an odd kernel or stride=1")
-        return (layer.size, (h - 1) // s + 1, (w - 1) // s + 1)
-    p = int(layer.padding)
-    span, room = d * (kk - 1) + 1, min(h, w) + 2 * p
-    if span > room:
-        pad = "valid" if p == 0 else str(p)
-        if k == "conv":
-            what = f"a {kk}x{kk} kernel" + (f" with dil={d} (spans {span})" if d > 1 else "")
-            biggest = (room - 1) // d + 1
-            fix = f"use pad=same or a kernel <= {biggest}" if d == 1 else \
-                f"use pad=same, a smaller kernel or a smaller dil"
-            raise SpecError(f"{layer.where()}: {coming}, {what} does not fit with pad={pad}; "
-                            f"{fix}")
-        fix = f"use a kernel <= {room}" if room >= 2 else "remove this layer"
-        raise SpecError(f"{layer.where()}: {coming}, a {kk}x{kk} pool does not fit; {fix}")
-    out_c = layer.size if k == "conv" else c
-    return (out_c, (h + 2 * p - span) // s + 1, (w + 2 * p - span) // s + 1)
-
-
-def _check_input_shape(shape: Any) -> tuple[int, ...]:
-    try:
-        dims = tuple(int(n) for n in shape)
-        ok = len(dims) in (1, 3) and all(n > 0 and n == m for n, m in zip(dims, shape))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise SpecError(f"Expected input_shape (C, H, W) or (features,) of positive whole "
-                        f"numbers, e.g. (1, 28, 28). Received: input_shape={shape!r}")
-    return dims
-
-
-def _file_input_shape(value: Any, path: Path) -> tuple[int, ...]:
-    parts = str(value).lower().split("x") if isinstance(value, (str, int)) else value
-    try:
-        return _check_input_shape([int(str(x).strip()) for x in parts])
-    except (SpecError, ValueError, TypeError):
-        raise SpecError(f"spec file '{path}': bad input {value!r}; expected CxHxW like "
-                        f"1x28x28") from None
-
-
 def looks_like_path(text: str) -> bool:
     """True for text naming a YAML spec file."""
     text = text.strip()
     return "\n" not in text and "," not in text and text.lower().endswith(SPEC_FILE_SUFFIXES)
 
 
-def _prod(shape: Sequence[int]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
-def _quote(source: str) -> str:
-    """'conv 8 3' in quotes; a tuple source as it is: ('c', 8)."""
-    return source if source.startswith(("(", "[")) else repr(source)
+def _file_input_shape(value: Any, path: Path) -> tuple[int, ...]:
+    parts = str(value).lower().split("x") if isinstance(value, (str, int)) else value
+    try:
+        return check_input_shape([int(str(x).strip()) for x in parts])
+    except (SpecError, ValueError, TypeError):
+        raise SpecError(f"spec file '{path}': bad input {value!r}; expected CxHxW like "
+                        f"1x28x28") from None
 
 
 def _short(text: str, n: int = 40) -> str:
