@@ -155,7 +155,8 @@ $("zoom").addEventListener("click", async (e) => {
 
 function grid(rows) {
   return `<table class="grid">${rows.map((r) => `<tr>${r.map((v) =>
-    `<td>${Number(v).toFixed(2)}</td>`).join("")}</tr>`).join("")}</table>`;
+    v === null ? `<td class="pad" title="padding: not counted">pad</td>`
+      : `<td>${Number(v).toFixed(2)}</td>`).join("")}</tr>`).join("")}</table>`;
 }
 
 function arithmetic(a) {
