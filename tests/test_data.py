@@ -11,9 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from convlens.data import datasets as data
+from convlens import data
 from convlens.data import (Augment, ImageDataset, augment_batch, iterate_batches, load_dataset,
                            normalize, parse_augment)
+from convlens.data.sources import FashionMNIST
 from convlens.errors import ConfigError, DataError
 
 
@@ -38,11 +39,14 @@ def make_idx_folder(root: Path, n_train: int = 30, n_test: int = 10, compress: b
     return root
 
 
+needs_debian_fashion = pytest.mark.skipif(not FashionMNIST.system_folder.is_dir(),
+                                          reason="dataset-fashion-mnist not installed")
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Tests rewrite files in place: forget what earlier tests loaded."""
-    data._load_arrays.cache_clear()
-    data._train_stats.cache_clear()
+    data.DEFAULT_CACHE.clear()
 
 
 def test_mnist_from_a_folder_in_the_standard_files(tmp_path):
@@ -159,7 +163,7 @@ def test_cifar10_binary_batches_and_truncation(tmp_path):
     test = load_dataset("cifar10", "test", data_dir=tmp_path)
     assert test.images.shape == (3, 3, 32, 32) and test.labels.tolist() == [7, 7, 7]
     (folder / "test_batch.bin").write_bytes(b"\x01" * 3000)
-    data._load_arrays.cache_clear()
+    data.DEFAULT_CACHE.clear()
     with pytest.raises(DataError, match="test_batch.bin: 3,000 bytes is not a whole number"):
         load_dataset("cifar10", "test", data_dir=tmp_path)
 
@@ -176,8 +180,7 @@ def test_image_folder_split_and_corrupt_image(tmp_path):
     assert train.images.shape[1:] == (1, 30, 30)           # centre-cropped to the common size
     assert sorted(test.labels.tolist()) == [0, 1]          # stratified
     (root / "light" / "9.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    data._load_arrays.cache_clear()
-    data._train_stats.cache_clear()
+    data.DEFAULT_CACHE.clear()
     with pytest.raises(DataError, match="9.jpg: truncated or corrupt image"):
         for split in ("train", "test"):  # the bad file lands in one of the two
             load_dataset(f"imagefolder:{root}", split, image_size=16)
@@ -190,7 +193,7 @@ def test_digits_ship_offline():
     assert train.images.shape[1:] == (1, 28, 28) and 0.1 < train.mean[0] < 0.16
 
 
-@pytest.mark.skipif(not data.DEBIAN_FASHION.is_dir(), reason="dataset-fashion-mnist not installed")
+@needs_debian_fashion
 def test_fashion_mnist_from_the_debian_package():
     train, test = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
     assert (len(train), len(test)) == (60000, 10000)
@@ -270,18 +273,19 @@ def test_large_image_folders_stream_from_disk_with_the_same_batches(tmp_path, mo
 
 
 def test_recorded_checksums_are_torchvisions():
-    from torchvision.datasets import MNIST, FashionMNIST
+    from torchvision import datasets
 
-    from convlens.data.files import OFFICIAL_MD5
-    assert OFFICIAL_MD5["fashion-mnist"] == dict(FashionMNIST.resources)
-    assert OFFICIAL_MD5["mnist"] == dict(MNIST.resources)
+    from convlens.data import sources
+    for ours, theirs in ((sources.FashionMNIST, datasets.FashionMNIST),
+                         (sources.MNIST, datasets.MNIST)):
+        assert {name: c.file for name, c in ours.checksums.items()} == dict(theirs.resources)
 
 
-@pytest.mark.skipif(not data.DEBIAN_FASHION.is_dir(), reason="dataset-fashion-mnist not installed")
+@needs_debian_fashion
 def test_fashion_mnist_uncompressed_official_files_are_verified(tmp_path):
     # torchvision's raw/ folder holds the files decompressed: their content MD5 is checked.
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
-        (tmp_path / name).write_bytes(gzip.decompress((data.DEBIAN_FASHION / f"{name}.gz")
+        (tmp_path / name).write_bytes(gzip.decompress((FashionMNIST.system_folder / f"{name}.gz")
                                                       .read_bytes()))
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(10000), compress=False)
     train = load_dataset("fashion-mnist", "train", data_dir=tmp_path)
@@ -291,7 +295,7 @@ def test_fashion_mnist_uncompressed_official_files_are_verified(tmp_path):
 
 
 def test_fashion_mnist_offline_without_files_says_how_to_get_them(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "no-debian-package")
+    monkeypatch.setattr(FashionMNIST, "system_folder", tmp_path / "no-debian-package")
     monkeypatch.setenv("CONVLENS_DATA", str(tmp_path / "cache"))
     with pytest.raises(DataError) as err:
         load_dataset("fashion-mnist", "test")
@@ -323,7 +327,7 @@ def test_cifar10_python_batches_pickled_like_the_originals(tmp_path):
     test = load_dataset("cifar10", "test", data_dir=tmp_path)
     assert test.labels.tolist() == [3, 5] and int(test.images.sum()) == 2 * 3072 * 7
     (folder / "test_batch").write_bytes(raw[:200])
-    data._load_arrays.cache_clear()
+    data.DEFAULT_CACHE.clear()
     with pytest.raises(DataError, match="test_batch: cannot read it"):
         load_dataset("cifar10", "test", data_dir=tmp_path)
 
