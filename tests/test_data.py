@@ -401,16 +401,16 @@ def test_cache_holds_at_most_its_size_and_serves_without_reading(tmp_path):
     a.mkdir(), b.mkdir()
     make_idx_folder(a), make_idx_folder(b)
     load_dataset("mnist", "test", data_dir=a, cache=cache)     # reads test, then train's stats
-    assert [k[:2] for k in cache.keys()] == [("mnist", "train"), ("mnist", "test")]
+    assert [k[:2] for k in cache.held()] == [("mnist", "train"), ("mnist", "test")]
     load_dataset("mnist", "train", data_dir=b, cache=cache)    # the least recently used goes
-    assert len(cache) == 2 and [k[1] for k in cache.keys()] == ["test", "train"]
+    assert len(cache) == 2 and [k[1] for k in cache.held()] == ["test", "train"]
     for f in b.iterdir():
         f.unlink()
     assert len(load_dataset("mnist", "train", data_dir=b, cache=cache)) == 30   # no file read
     with pytest.raises(DataError, match="mnist train files not found"):
         load_dataset("mnist", "train", data_dir=b, cache=None)
     load_dataset("digits", "test", cache=cache)
-    assert [k[:2] for k in cache.keys()] == [("digits", "train"), ("digits", "test")]
+    assert [k[:2] for k in cache.held()] == [("digits", "train"), ("digits", "test")]
     with pytest.raises(DataError, match="mnist train files not found"):          # forgotten
         load_dataset("mnist", "train", data_dir=b, cache=cache)
     cache.clear()

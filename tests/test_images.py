@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from convlens.errors import ImageError
 from convlens.data.images import image_to_array, load_image
+from convlens.errors import ImageError
 
 
 def save(img: Image.Image, fmt: str, **kw) -> bytes:

