@@ -11,9 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from convlens.data import datasets as data
+from convlens import data
 from convlens.data import (Augment, ImageDataset, augment_batch, iterate_batches, load_dataset,
                            normalize, parse_augment)
+from convlens.data.sources import FashionMNIST
 from convlens.errors import ConfigError, DataError
 
 
@@ -38,11 +39,14 @@ def make_idx_folder(root: Path, n_train: int = 30, n_test: int = 10, compress: b
     return root
 
 
+needs_debian_fashion = pytest.mark.skipif(not FashionMNIST.system_folder.is_dir(),
+                                          reason="dataset-fashion-mnist not installed")
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Tests rewrite files in place: forget what earlier tests loaded."""
-    data._load_arrays.cache_clear()
-    data._train_stats.cache_clear()
+    data.DEFAULT_CACHE.clear()
 
 
 def test_mnist_from_a_folder_in_the_standard_files(tmp_path):
@@ -159,7 +163,7 @@ def test_cifar10_binary_batches_and_truncation(tmp_path):
     test = load_dataset("cifar10", "test", data_dir=tmp_path)
     assert test.images.shape == (3, 3, 32, 32) and test.labels.tolist() == [7, 7, 7]
     (folder / "test_batch.bin").write_bytes(b"\x01" * 3000)
-    data._load_arrays.cache_clear()
+    data.DEFAULT_CACHE.clear()
     with pytest.raises(DataError, match="test_batch.bin: 3,000 bytes is not a whole number"):
         load_dataset("cifar10", "test", data_dir=tmp_path)
 
@@ -176,8 +180,7 @@ def test_image_folder_split_and_corrupt_image(tmp_path):
     assert train.images.shape[1:] == (1, 30, 30)           # centre-cropped to the common size
     assert sorted(test.labels.tolist()) == [0, 1]          # stratified
     (root / "light" / "9.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    data._load_arrays.cache_clear()
-    data._train_stats.cache_clear()
+    data.DEFAULT_CACHE.clear()
     with pytest.raises(DataError, match="9.jpg: truncated or corrupt image"):
         for split in ("train", "test"):  # the bad file lands in one of the two
             load_dataset(f"imagefolder:{root}", split, image_size=16)
@@ -190,7 +193,7 @@ def test_digits_ship_offline():
     assert train.images.shape[1:] == (1, 28, 28) and 0.1 < train.mean[0] < 0.16
 
 
-@pytest.mark.skipif(not data.DEBIAN_FASHION.is_dir(), reason="dataset-fashion-mnist not installed")
+@needs_debian_fashion
 def test_fashion_mnist_from_the_debian_package():
     train, test = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
     assert (len(train), len(test)) == (60000, 10000)
@@ -223,7 +226,11 @@ def test_augment_batch_crop_shifts_and_flip():
     out = augment_batch(x, Augment(crop_padding=1), torch.Generator().manual_seed(0))
     assert out.shape == x.shape
     # every output is the input shifted by at most one pixel, zeros coming in
-    assert any(torch.equal(o[0, 1:, 1:], x[0, 0, :3, :3]) for o in out)
+    padded = torch.nn.functional.pad(x[0], (1, 1, 1, 1))
+    shifts = {(dy, dx): padded[:, dy:dy + 4, dx:dx + 4] for dy in range(3) for dx in range(3)}
+    seen = [[s for s, shifted in shifts.items() if torch.equal(o, shifted)] for o in out]
+    assert all(len(s) == 1 for s in seen)
+    assert len({s[0] for s in seen}) > 4                      # and the offsets vary
     flipped = augment_batch(x, Augment(flip=True), torch.Generator().manual_seed(0))
     kinds = {tuple(f.flatten().tolist()) for f in flipped}
     assert kinds == {tuple(x[0].flatten().tolist()), tuple(x[0].flip(2).flatten().tolist())}
@@ -270,18 +277,19 @@ def test_large_image_folders_stream_from_disk_with_the_same_batches(tmp_path, mo
 
 
 def test_recorded_checksums_are_torchvisions():
-    from torchvision.datasets import MNIST, FashionMNIST
+    from torchvision import datasets
 
-    from convlens.data.files import OFFICIAL_MD5
-    assert OFFICIAL_MD5["fashion-mnist"] == dict(FashionMNIST.resources)
-    assert OFFICIAL_MD5["mnist"] == dict(MNIST.resources)
+    from convlens.data import sources
+    for ours, theirs in ((sources.FashionMNIST, datasets.FashionMNIST),
+                         (sources.MNIST, datasets.MNIST)):
+        assert {name: c.file for name, c in ours.checksums.items()} == dict(theirs.resources)
 
 
-@pytest.mark.skipif(not data.DEBIAN_FASHION.is_dir(), reason="dataset-fashion-mnist not installed")
+@needs_debian_fashion
 def test_fashion_mnist_uncompressed_official_files_are_verified(tmp_path):
     # torchvision's raw/ folder holds the files decompressed: their content MD5 is checked.
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
-        (tmp_path / name).write_bytes(gzip.decompress((data.DEBIAN_FASHION / f"{name}.gz")
+        (tmp_path / name).write_bytes(gzip.decompress((FashionMNIST.system_folder / f"{name}.gz")
                                                       .read_bytes()))
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(10000), compress=False)
     train = load_dataset("fashion-mnist", "train", data_dir=tmp_path)
@@ -291,7 +299,7 @@ def test_fashion_mnist_uncompressed_official_files_are_verified(tmp_path):
 
 
 def test_fashion_mnist_offline_without_files_says_how_to_get_them(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "no-debian-package")
+    monkeypatch.setattr(FashionMNIST, "system_folder", tmp_path / "no-debian-package")
     monkeypatch.setenv("CONVLENS_DATA", str(tmp_path / "cache"))
     with pytest.raises(DataError) as err:
         load_dataset("fashion-mnist", "test")
@@ -323,7 +331,7 @@ def test_cifar10_python_batches_pickled_like_the_originals(tmp_path):
     test = load_dataset("cifar10", "test", data_dir=tmp_path)
     assert test.labels.tolist() == [3, 5] and int(test.images.sum()) == 2 * 3072 * 7
     (folder / "test_batch").write_bytes(raw[:200])
-    data._load_arrays.cache_clear()
+    data.DEFAULT_CACHE.clear()
     with pytest.raises(DataError, match="test_batch: cannot read it"):
         load_dataset("cifar10", "test", data_dir=tmp_path)
 
@@ -368,3 +376,134 @@ def test_normalize_checks_channels():
     x = torch.full((1, 3, 2, 2), 51, dtype=torch.uint8)
     assert torch.allclose(normalize(x, (0.2, 0.1, 0.0), (1.0, 0.5, 0.2)),
                           torch.tensor([0.0, 0.2, 1.0]).view(1, 3, 1, 1).expand(1, 3, 2, 2))
+
+
+def test_callers_get_their_own_tensors(tmp_path):
+    make_idx_folder(tmp_path)
+    first = load_dataset("mnist", "train", data_dir=tmp_path)
+    expected_images, expected_labels = first.images.clone(), first.labels.clone()
+    first.images.zero_()                                   # one caller changes its copy ...
+    first.labels.fill_(3)
+    second = load_dataset("mnist", "train", data_dir=tmp_path)
+    assert torch.equal(second.images, expected_images)     # ... the next one does not see it
+    assert torch.equal(second.labels, expected_labels)
+    assert expected_images.any()                           # (so zeroing changed something)
+    test = load_dataset("mnist", "test", data_dir=tmp_path)
+    test.images.fill_(255)
+    assert not load_dataset("mnist", "test", data_dir=tmp_path).images.eq(255).all()
+    uncached = load_dataset("mnist", "train", data_dir=tmp_path, cache=None)
+    assert torch.equal(uncached.images, expected_images)
+
+
+def test_cache_holds_at_most_its_size_and_serves_without_reading(tmp_path):
+    cache = data.DatasetCache(2)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    make_idx_folder(a), make_idx_folder(b)
+    load_dataset("mnist", "test", data_dir=a, cache=cache)     # reads test, then train's stats
+    assert [k[:2] for k in cache.held()] == [("mnist", "train"), ("mnist", "test")]
+    load_dataset("mnist", "train", data_dir=b, cache=cache)    # the least recently used goes
+    assert len(cache) == 2 and [k[1] for k in cache.held()] == ["test", "train"]
+    for f in b.iterdir():
+        f.unlink()
+    assert len(load_dataset("mnist", "train", data_dir=b, cache=cache)) == 30   # no file read
+    with pytest.raises(DataError, match="mnist train files not found"):
+        load_dataset("mnist", "train", data_dir=b, cache=None)
+    load_dataset("digits", "test", cache=cache)
+    assert [k[:2] for k in cache.held()] == [("digits", "train"), ("digits", "test")]
+    with pytest.raises(DataError, match="mnist train files not found"):          # forgotten
+        load_dataset("mnist", "train", data_dir=b, cache=cache)
+    cache.clear()
+    assert len(cache) == 0 and cache.size == 2
+    none = data.DatasetCache(0)
+    load_dataset("digits", "train", cache=none)
+    assert len(none) == 0
+    assert data.DEFAULT_CACHE.size == 2
+    for split in ("train", "test"):
+        load_dataset("mnist", split, data_dir=a)
+        load_dataset("digits", split)
+    assert len(data.DEFAULT_CACHE) == 2
+    with pytest.raises(ConfigError, match="Received: size=-1"):
+        data.DatasetCache(-1)
+
+
+def test_train_statistics_are_exact_per_channel():
+    from convlens.data.containers import channel_stats
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (40, 3, 5, 7), generator=g, dtype=torch.uint8)
+    images[:, 2] = 17                                       # a constant channel
+    mean, std = channel_stats(images)
+    x = images.double().div(255).transpose(0, 1).reshape(3, -1)
+    assert mean == pytest.approx(x.mean(1).tolist(), abs=1e-12)
+    assert std[:2] == pytest.approx(x.std(1)[:2].tolist(), abs=1e-12)
+    assert std[2] == 1e-6                                   # never a division by zero
+
+
+def test_images_of_the_wrong_shape_are_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (6, 20, 20)))
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 6))
+    with pytest.raises(DataError, match=r"mnist: images of shape \(1, 20, 20\); expected "
+                                        r"\(1, 28, 28\)"):
+        load_dataset("mnist", "train", data_dir=tmp_path)
+
+
+def test_the_offline_digits_file_is_checked(tmp_path, monkeypatch):
+    from convlens.data import files
+
+    real = files.digits_csv()
+    fake = tmp_path / real.name
+    fake.write_bytes(gzip.compress(gzip.decompress(real.read_bytes()).replace(b"255", b"254")))
+    monkeypatch.setattr(files, "digits_csv", lambda: fake)
+    with pytest.raises(DataError, match="mnist_5k.csv.gz: checksum .* is not the official"):
+        load_dataset("digits", "train")
+    fake.write_bytes(gzip.compress(gzip.decompress(real.read_bytes()), compresslevel=1))
+    assert len(load_dataset("digits", "test")) == 1000      # recompressed, same content: fine
+
+
+def test_a_new_data_set_is_one_class(monkeypatch):
+    from convlens.data import sources
+
+    monkeypatch.setattr(sources, "REGISTRY", dict(sources.REGISTRY))
+
+    class Checkers(sources.DataSource):
+        name = "checkers"
+        aliases = ("chess",)
+        classes = ("black", "white")
+        input_shape = (1, 4, 4)
+
+        def read(self, split, where, download, image_size):
+            labels = np.arange(6 if split == "train" else 2) % 2
+            images = (np.indices((4, 4)).sum(0) % 2 * 255).astype(np.uint8)
+            return np.stack([images[None]] * len(labels)), labels, self.classes
+
+    assert data.list_datasets()[-1] == "checkers"
+    train, test = load_dataset("Chess", "train"), load_dataset("checkers", "test")
+    assert (len(train), len(test), train.classes, train.input_shape) == (6, 2, Checkers.classes,
+                                                                        (1, 4, 4))
+    assert train.mean == test.mean == pytest.approx((0.5,))
+    with pytest.raises(DataError, match="known: fashion-mnist, .*, checkers"):
+        load_dataset("draughts")
+
+
+def test_importing_the_data_package_changes_no_process_state():
+    import subprocess
+    import sys
+
+    snapshot = ("import os, sys, warnings, torch, numpy, PIL.Image as I; "
+                "u = os.umask(0o027); os.umask(u); "
+                "state = lambda: (os.umask(os.umask(0o027)), I.MAX_IMAGE_PIXELS, "
+                "len(warnings.filters), torch.get_num_threads(), torch.get_default_dtype(), "
+                "torch.are_deterministic_algorithms_enabled(), torch.initial_seed(), "
+                "torch.get_float32_matmul_precision(), torch.backends.cudnn.benchmark, "
+                "torch.is_grad_enabled(), numpy.random.get_state()[1][:4].tolist(), "
+                "numpy.geterr(), dict(os.environ), list(sys.path)); ")
+    code = (snapshot + "before = state(); import convlens.data; after = state(); "
+            "print(before == after); print(sorted({m.split('.')[1] for m in sys.modules "
+            "if m.startswith('convlens.')}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == "True"
+    loaded = set(eval(out[1]))   # the convlens packages `import convlens.data` brought in
+    assert "data" in loaded and not loaded & {"engine", "look", "web", "cli"}

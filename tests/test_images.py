@@ -5,10 +5,10 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
-from convlens.errors import ImageError
 from convlens.data.images import image_to_array, load_image
+from convlens.errors import ImageError
 
 
 def save(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -75,12 +75,15 @@ def test_refusals_name_the_file(tmp_path, make, fragment):
     assert message.startswith(str(path)) and fragment in message and "\n" not in message
 
 
-def test_decompression_bomb_refused_before_decoding(tmp_path):
+def test_decompression_bomb_refused_before_decoding(tmp_path, monkeypatch):
     # A 1-bit PNG of 10,000 x 10,000 pixels is tiny on disk; the limit stops it.
+    decoded = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load",
+                        lambda img: decoded.append(img.size) or real_load(img))
     big = Image.new("1", (10_000, 10_000))
     path = tmp_path / "bomb.png"
     path.write_bytes(save(big, "PNG"))
-    assert path.stat().st_size < 100_000
     with pytest.raises(ImageError, match=r"bomb.png: 10000x10000 = 100,000,000 pixels is over the "
                                         r"limit of 40,000,000 \(a possible decompression bomb\)"):
         load_image(path)
@@ -88,6 +91,8 @@ def test_decompression_bomb_refused_before_decoding(tmp_path):
     small.write_bytes(save(Image.new("L", (20, 10)), "PNG"))
     with pytest.raises(ImageError, match="20x10 = 200 pixels is over the limit of 100"):
         load_image(small, max_pixels=100)
+    assert decoded == []                                      # refused from the header alone
+    assert load_image(small).size == (20, 10) and decoded     # (a loaded image is decoded)
 
 
 def test_byte_cap_for_uploads():

