@@ -23,7 +23,7 @@ COMMAND_MODULES = ("primer", "models", "train", "evaluate", "inside", "compare",
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with one-line errors: `convlens CMD: error: ... (see convlens CMD --help)`."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):  # noqa: D102  (argparse's own signature)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

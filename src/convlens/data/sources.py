@@ -121,7 +121,7 @@ class DataSource:
 
     def download(self, root: Path, split: str) -> None:
         """Fetch the files into `root` with torchvision."""
-        from torchvision import datasets  # type: ignore[import-untyped]
+        from torchvision import datasets
 
         try:
             getattr(datasets, self.torchvision)(str(root), train=split == "train",

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from captum.attr import (  # type: ignore[import-untyped]
+from captum.attr import (
     IntegratedGradients,
     LayerAttribution,
     LayerGradCam,

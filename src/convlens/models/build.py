@@ -138,7 +138,7 @@ def _from_registry(name: str, input_shape: Sequence[int] | None, num_classes: in
     else:
         factory = registry.factory(name)
         net = factory(in_channels=shape[0], num_classes=n, image_size=shape[1:], **options)
-    net.registry_name = name  # summaries and pictures show the name the user typed
+    net.registry_name = name  # type: ignore[assignment]  # shown in summaries and pictures
     return net
 
 

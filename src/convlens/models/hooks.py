@@ -58,7 +58,10 @@ def spatial_layers(model: nn.Module) -> list[str]:
 def conv_module(model: nn.Module, name: str) -> nn.Conv2d:
     """The Conv2d of a conv layer or block name (for its weights)."""
     module = get_layer(model, name, conv_layers(model))
-    return module[0] if isinstance(module, nn.Sequential) else module
+    conv = module[0] if isinstance(module, nn.Sequential) else module
+    if not isinstance(conv, nn.Conv2d):  # conv_layers names only Conv2d layers and their blocks
+        raise ModelError(f"layer {name!r} is not a Conv2d")
+    return conv
 
 
 def get_layer(model: nn.Module, name: str, choices: Sequence[str] | None = None) -> nn.Module:

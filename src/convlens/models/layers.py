@@ -111,32 +111,32 @@ def make_module(layer: LayerSpec, in_shape: tuple[int, ...]) -> nn.Module:
     if kind == "conv":
         padding: int | str = layer.padding
         if padding == "same" and layer.stride > 1:  # torch's 'same' needs stride 1
-            padding = layer.dilation * (layer.kernel - 1) // 2
-        parts: list[nn.Module] = [nn.Conv2d(in_shape[0], layer.size, layer.kernel,
+            padding = layer.dilation * (layer.window - 1) // 2
+        parts: list[nn.Module] = [nn.Conv2d(in_shape[0], layer.width, layer.window,
                                             stride=layer.stride, padding=padding,
                                             dilation=layer.dilation, bias=not layer.bn)]
         if layer.bn:  # the BN shift replaces the conv bias
-            parts.append(nn.BatchNorm2d(layer.size))
+            parts.append(nn.BatchNorm2d(layer.width))
         if layer.act != "none":
             parts.append(activation(layer.act))
         return nn.Sequential(*parts)
     if kind == "dense":
-        parts = [nn.Linear(in_shape[0], layer.size)]
+        parts = [nn.Linear(in_shape[0], layer.width)]
         if layer.act != "none":
             parts.append(activation(layer.act))
         return nn.Sequential(*parts)
     if kind == "res":
-        return ResBlock(in_shape[0], layer.size, layer.stride)
+        return ResBlock(in_shape[0], layer.width, layer.stride)
     if kind == "maxpool":
-        return nn.MaxPool2d(layer.kernel, stride=layer.stride, padding=layer.padding)
+        return nn.MaxPool2d(layer.window, stride=layer.stride, padding=int(layer.padding))
     if kind == "avgpool":
-        return nn.AvgPool2d(layer.kernel, stride=layer.stride, padding=layer.padding)
+        return nn.AvgPool2d(layer.window, stride=layer.stride, padding=int(layer.padding))
     if kind == "gap":
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
     if kind == "bn":
         return nn.BatchNorm2d(in_shape[0]) if len(in_shape) == 3 else nn.BatchNorm1d(in_shape[0])
     if kind == "dropout":
-        return nn.Dropout(layer.p)
+        return nn.Dropout(layer.rate)
     if kind == "flatten":
         return nn.Flatten()
     if kind == "act":

@@ -159,7 +159,8 @@ class Explorer:
         padding, or past the input with ceil_mode) are null; mean pooling's zero padding
         counts in the average, as in PyTorch (count_include_pad)."""
         mode = "max" if "Max" in type(module).__name__ else "mean"
-        win = _pool_window(module, x.shape[1:], tuple(out.shape[1:]), i, j)
+        (h, w), (oh, ow) = x.shape[1:], out.shape[1:]
+        win = _pool_window(module, (h, w), (oh, ow), i, j)
         zeros_count = mode == "mean" and getattr(module, "count_include_pad", True)
         patch = win.read(x[channel], fill=0.0 if zeros_count else np.nan, beyond=np.nan)
         return {"kind": "pool", "mode": mode, "layer": layer, "channel": channel,
@@ -204,6 +205,7 @@ def _pool_window(module: nn.Module, hw: tuple[int, int], out_hw: tuple[int, int]
     if isinstance(module, (nn.modules.pooling._AdaptiveAvgPoolNd,
                            nn.modules.pooling._AdaptiveMaxPoolNd)):
         return adaptive_window(hw, out_hw, (i, j))
-    return window(hw, module.kernel_size, (i, j), stride=module.stride or module.kernel_size,
-                  padding=module.padding, dilation=getattr(module, "dilation", 1),
-                  ceil_mode=module.ceil_mode)
+    pool: Any = module  # MaxPool2d or AvgPool2d: kernel_size, stride, padding, ceil_mode
+    return window(hw, pool.kernel_size, (i, j), stride=pool.stride or pool.kernel_size,
+                  padding=pool.padding, dilation=getattr(pool, "dilation", 1),
+                  ceil_mode=pool.ceil_mode)

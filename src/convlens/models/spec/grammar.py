@@ -204,12 +204,14 @@ def _make_layer(kind: str, v: dict[str, Any], where: str, pos: int, source: str)
                         f"expected one of {', '.join(ACTIVATION_NAMES[1:])}")
     if kind == "dropout" and not 0 <= v["rate"] < 1:
         raise SpecError(f"{where}: dropout rate must be in [0, 1). Received: rate={v['rate']!r}")
-    kernel = v.get("kernel")
-    stride = v.get("stride", kernel if kind in ("maxpool", "avgpool") else 1)
+    kernel: int | None = v.get("kernel")
+    pooled = kind in ("maxpool", "avgpool") and kernel is not None
+    stride = int(v.get("stride", kernel if pooled else 1) or 1)
     padding = v.get("pad", 0)
     if kind in ("maxpool", "avgpool") and padding == "same":
         raise SpecError(f"{where}: pools take pad=valid or a whole number, not pad=same")
-    if isinstance(padding, int) and kind in ("maxpool", "avgpool") and padding > kernel // 2:
+    if kernel is not None and isinstance(padding, int) and kind in ("maxpool", "avgpool") \
+            and padding > kernel // 2:
         raise SpecError(f"{where}: pad must be at most half the kernel ({kernel // 2}). "
                         f"Received: pad={padding}")
     return LayerSpec(kind=kind, size=v.get("channels", v.get("units")), kernel=kernel,

@@ -59,6 +59,21 @@ class LayerSpec:
     position: int = field(default=0, compare=False)
     source: str = field(default="", compare=False)
 
+    @property
+    def width(self) -> int:
+        """`size` of a conv, res or dense layer (parse requires it for those kinds)."""
+        return _required(self.size, "size", self)
+
+    @property
+    def window(self) -> int:
+        """`kernel` of a conv or pool layer (parse requires it for those kinds)."""
+        return _required(self.kernel, "kernel", self)
+
+    @property
+    def rate(self) -> float:
+        """`p` of a dropout layer (parse requires it)."""
+        return _required(self.p, "p", self)
+
     def text(self, *, last_dense: bool = False) -> str:
         """Canonical text of this layer; `last_dense` says whether its default act is none."""
         k = self.kind
@@ -90,6 +105,12 @@ class LayerSpec:
         if self.implicit:
             return f"layer {self.position} (auto flatten)"
         return f"layer {self.position} {quote_source(self.source or self.text())}"
+
+
+def _required(value: Any, name: str, layer: LayerSpec) -> Any:
+    if value is None:
+        raise SpecError(f"{layer.where()}: {layer.kind} needs its {name}")
+    return value
 
 
 @dataclass(frozen=True)

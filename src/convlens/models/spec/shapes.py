@@ -46,7 +46,7 @@ def _next_shape(layer: LayerSpec, shape: tuple[int, ...],
     after = f"after layer {prev.position}" if prev is not None else "(the model input)"
     coming = f"input is {shape_text(shape)} {after}"
     if k == "dense":
-        return (int(layer.size),)
+        return (layer.width,)
     if k == "flatten":
         return (_prod(shape),)
     if k in ("bn", "dropout", "act"):
@@ -58,13 +58,13 @@ def _next_shape(layer: LayerSpec, shape: tuple[int, ...],
     if k == "gap":
         return (c,)
     if k == "res":
-        return (layer.size, (h - 1) // layer.stride + 1, (w - 1) // layer.stride + 1)
-    kk, s, d = layer.kernel, layer.stride, layer.dilation
+        return (layer.width, (h - 1) // layer.stride + 1, (w - 1) // layer.stride + 1)
+    kk, s, d = layer.window, layer.stride, layer.dilation
     if layer.padding == "same":
         if s > 1 and d * (kk - 1) % 2:
             raise SpecError(f"{layer.where()}: pad=same with stride={s} needs an odd kernel "
                             f"span; use an odd kernel or stride=1")
-        return (layer.size, (h - 1) // s + 1, (w - 1) // s + 1)
+        return (layer.width, (h - 1) // s + 1, (w - 1) // s + 1)
     p = int(layer.padding)
     span, room = d * (kk - 1) + 1, min(h, w) + 2 * p
     if span > room:
@@ -78,7 +78,7 @@ def _next_shape(layer: LayerSpec, shape: tuple[int, ...],
                             f"{fix}")
         fix = f"use a kernel <= {room}" if room >= 2 else "remove this layer"
         raise SpecError(f"{layer.where()}: {coming}, a {kk}x{kk} pool does not fit; {fix}")
-    out_c = layer.size if k == "conv" else c
+    out_c = layer.width if k == "conv" else c
     return (out_c, (h + 2 * p - span) // s + 1, (w + 2 * p - span) // s + 1)
 
 
