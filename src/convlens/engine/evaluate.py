@@ -26,14 +26,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from convlens import data as datamod
+from convlens.config import TrainConfig
 from convlens.engine.distributed import resolve_device
 from convlens.engine.precision import autocast, channels_last_model, to_model_input
 from convlens.engine.runs import Run, load_run, read_run_info
 from convlens.errors import ConfigError, DataError, ModelError
 from convlens.io import atomic_write_json, atomic_write_text
 
-__all__ = ["EvalResult", "evaluate", "Evaluation", "evaluate_run", "check_compatible",
-           "save_evaluation"]
+__all__ = ["EvalResult", "evaluate", "evaluate_with", "Evaluation", "evaluate_run",
+           "check_compatible", "save_evaluation"]
 
 Dataset = datamod.ImageDataset | datamod.FolderStream
 
@@ -79,6 +80,15 @@ def evaluate(model: nn.Module, ds: Dataset, batch_size: int = 1024, *,
     return EvalResult(loss=loss_sum / n, accuracy=float((preds_t == targets).sum()) / n,
                       preds=preds_t.cpu(), targets=targets.cpu(),
                       logits=torch.cat(kept) if kept else None)
+
+
+def evaluate_with(model: nn.Module, ds: Dataset, config: TrainConfig, device: torch.device, *,
+                  batch_size: int | None = None, keep_logits: bool = False) -> EvalResult:
+    """`evaluate` the way `config` tests after every epoch: its amp, channels_last, tta and
+    eval batch size (training and `evaluate_run` both come through here)."""
+    return evaluate(model, ds, batch_size or config.eval_batch_size, device=device,
+                    channels_last=config.channels_last, amp=config.amp, tta=config.tta,
+                    keep_logits=keep_logits)
 
 
 @dataclass(frozen=True)
@@ -220,8 +230,7 @@ def evaluate_run(run: Run | str | Path, *, data: str | None = None,
     where = _device(device, cfg.device)
     # a copy: the run's model keeps its device and memory layout
     model = channels_last_model(copy.deepcopy(run.model).to(where), cfg.channels_last)
-    result = evaluate(model, ds, batch_size or cfg.eval_batch_size, channels_last=cfg.channels_last,
-                      amp=cfg.amp, device=where, tta=cfg.tta, keep_logits=True)
+    result = evaluate_with(model, ds, cfg, where, batch_size=batch_size, keep_logits=True)
     assert result.logits is not None
     return Evaluation(data=name, split=split, classes=tuple(run.classes),
                       probs=result.logits.softmax(1).numpy(),

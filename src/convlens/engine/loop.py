@@ -35,7 +35,7 @@ from convlens.engine.callbacks import (
 from convlens.engine.checkpoint import Checkpoint, restore_training_state
 from convlens.engine.distributed import all_sum, current, resolve_device, shard
 from convlens.engine.doctor import Doctor
-from convlens.engine.evaluate import Dataset, EvalResult, evaluate
+from convlens.engine.evaluate import Dataset, EvalResult, evaluate_with
 from convlens.engine.history import FilterHistory, resolve_layers
 from convlens.engine.optim import make_optimizer, make_scheduler
 from convlens.engine.precision import amp_dtype, autocast, to_model_input
@@ -145,8 +145,7 @@ def fit(model: nn.Module, train_ds: Dataset, test_ds: Dataset,
         while state.epoch < config.epochs and not state.stop:
             hooks.on_epoch_start(state)
             train_one_epoch(state, train_ds, hooks, augment=augment)
-            result = evaluate(state.model, test_ds, config.eval_batch_size, device=state.device,
-                              channels_last=config.channels_last, amp=config.amp, tta=config.tta)
+            result = evaluate_with(state.model, test_ds, config, state.device)
             _finish_epoch(state, result)
             hooks.on_epoch_end(state)
         hooks.on_fit_end(state)
