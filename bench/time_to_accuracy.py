@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from convlens import data as datamod
 from convlens.config import TrainConfig
 from convlens.models.build import build
-from convlens.engine.train import fit
+from convlens.engine.loop import fit
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from convlens.engine import runs
+from convlens.engine import checkpoint, runs
 
 # Toy data for the CLI, as source so that a subprocess can use it too.
 HELPERS = '''
@@ -152,33 +152,33 @@ class Evil:
 def _retune(out: Path) -> None:
     """Rewrite checksums.json so a forged file gets past the checksum to the next check."""
     sums = {n: hashlib.sha256((out / n).read_bytes()).hexdigest()
-            for n in (runs.LAST, runs.BEST, runs.STATE)}
-    (out / runs.CHECKSUMS).write_text(json.dumps(sums))
+            for n in (checkpoint.LAST, checkpoint.BEST, checkpoint.STATE)}
+    (out / checkpoint.CHECKSUMS).write_text(json.dumps(sums))
 
 
 def _truncate_weights(out, other):
-    data = (out / runs.LAST).read_bytes()
-    (out / runs.LAST).write_bytes(data[:100])
+    data = (out / checkpoint.LAST).read_bytes()
+    (out / checkpoint.LAST).write_bytes(data[:100])
 
 
 def _flip_state_byte(out, other):
-    data = bytearray((out / runs.STATE).read_bytes())
+    data = bytearray((out / checkpoint.STATE).read_bytes())
     data[len(data) // 2] ^= 1
-    (out / runs.STATE).write_bytes(bytes(data))
+    (out / checkpoint.STATE).write_bytes(bytes(data))
 
 
 def _pickle_payload(out, other):
-    torch.save({"epoch": 1, "x": Evil(str(out / "pwned"))}, out / runs.STATE)
+    torch.save({"epoch": 1, "x": Evil(str(out / "pwned"))}, out / checkpoint.STATE)
     _retune(out)
 
 
 def _truncated_state(out, other):
-    (out / runs.STATE).write_bytes((out / runs.STATE).read_bytes()[:64])
+    (out / checkpoint.STATE).write_bytes((out / checkpoint.STATE).read_bytes()[:64])
     _retune(out)
 
 
 def _other_architecture(out, other):
-    (out / runs.LAST).write_bytes((other / runs.LAST).read_bytes())
+    (out / checkpoint.LAST).write_bytes((other / checkpoint.LAST).read_bytes())
     _retune(out)
 
 
@@ -232,9 +232,9 @@ def test_sigint_in_a_subprocess_then_resume_is_bitwise_identical(cli, tmp_path):
     stopped = tmp_path / "stopped"
     assert err.strip().splitlines()[-1] == (
         "convlens train: interrupted; checkpoint saved at epoch 2 batch "
-        f"{runs.load_state(stopped / runs.STATE)['batch']}; resume with: "
+        f"{checkpoint.load_state(stopped / checkpoint.STATE)['batch']}; resume with: "
         "convlens train --resume stopped")
-    assert runs.load_state(stopped / runs.STATE)["epoch"] == 1
+    assert checkpoint.load_state(stopped / checkpoint.STATE)["epoch"] == 1
     r = cli("train", "--resume", stopped, "--no-progress")
     assert r.code == 0, r.err
-    assert (stopped / runs.LAST).read_bytes() == (straight / runs.LAST).read_bytes()
+    assert (stopped / checkpoint.LAST).read_bytes() == (straight / checkpoint.LAST).read_bytes()

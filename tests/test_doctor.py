@@ -5,11 +5,11 @@ import dataclasses
 
 import pytest
 import torch
-from conftest import quadrants
+from conftest import TINY_SPEC, quadrants
 from torch import nn
 
 from convlens import data as datamod
-from convlens.engine import runs, train
+from convlens.engine import loop
 from convlens.models.build import build
 from convlens.config import TrainConfig
 from convlens.engine.doctor import (Doctor, Finding, check_dead_layers, check_history, check_input,
@@ -26,7 +26,7 @@ def fit_with_doctor(train_ds, test_ds, **kw):
     batch = datamod.normalize(test_ds.images[:64], test_ds.mean, test_ds.std)
     lines = []
     doctor = Doctor(None, batch, 4, log=lines.append)
-    train.fit(model, train_ds, test_ds, cfg, callbacks=[doctor], log=None)
+    loop.fit(model, train_ds, test_ds, cfg, callbacks=[doctor], log=None)
     return doctor.findings, lines
 
 
@@ -81,7 +81,20 @@ def test_input_and_dead_layer_checks():
     assert check_dead_layers(model, torch.rand(8, 1, 8, 8)) == []
 
 
-def test_doctor_command_on_a_run(cli, tiny_run):
-    result = cli("doctor", tiny_run[0])
-    assert result.code == 0 and result.out.startswith("doctor: ")
-    assert isinstance(examine(tiny_run[0]), list)
+def test_doctor_command_on_a_run(cli, tiny_run, tmp_path):
+    healthy = cli("doctor", tiny_run[0])
+    assert (healthy.code, healthy.out) == (0, "doctor: nothing to report\n")
+    assert examine(tiny_run[0]) == []
+    # Test-time flips on data whose class is the side of a blob: a flipped image shows the
+    # other class, so the test accuracy falls far below the training accuracy.
+    flipped = tmp_path / "flipped"
+    assert cli("train", "--model", TINY_SPEC, "--data", "mnist", "--data-dir", tiny_run[1],
+               "--epochs", "2", "--batch-size", "50", "--lr", "0.01", "--augment", "none",
+               "--tta", "--no-doctor", "--no-progress", "--out", flipped).code == 0
+    result = cli("doctor", flipped)
+    assert result.code == 0
+    assert [f.code for f in examine(flipped)] == ["overfitting"]
+    assert result.out.startswith("doctor: train accuracy 100.0% is ")
+    assert result.out.rstrip("\n").endswith(": the model overfits; try --augment crop,flip, "
+                                             "dropout, --weight-decay, or --early-stopping 2")
+    assert len(result.out.splitlines()) == 1

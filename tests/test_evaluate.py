@@ -116,3 +116,30 @@ def test_eval_on_data_of_another_shape(cli, tiny_run, tmp_path, monkeypatch):
     result = cli("eval", tiny_run[0], "--data", "rgb")
     assert result.code == 2
     assert "expects 1x28x28 images; rgb images are 3x32x32" in result.err
+
+
+@pytest.fixture(scope="module")
+def tta_run(tiny_run, tmp_path_factory):
+    """A tiny run trained with test-time flips and channels-last (the default amp, auto)."""
+    from convlens.cli import main
+
+    from conftest import TINY_SPEC
+
+    out = tmp_path_factory.mktemp("tta") / "run"
+    assert main(["train", "--model", TINY_SPEC, "--data", "mnist", "--data-dir",
+                 str(tiny_run[1]), "--epochs", "2", "--batch-size", "50", "--lr", "0.01",
+                 "--augment", "none", "--tta", "--channels-last", "--no-progress",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def test_eval_gives_the_accuracy_the_run_recorded(cli, tta_run):
+    from convlens.engine.evaluate import evaluate_run
+
+    metrics = json.loads((tta_run / "metrics.json").read_text())
+    best = max(metrics, key=lambda m: m["test_accuracy"])   # the epoch of best.safetensors
+    ev = evaluate_run(tta_run)
+    assert (ev.accuracy, ev.loss) == (best["test_accuracy"], best["test_loss"])
+    assert cli("eval", tta_run).code == 0
+    saved = json.loads((tta_run / "eval.json").read_text())
+    assert (saved["accuracy"], saved["loss"]) == (best["test_accuracy"], best["test_loss"])

@@ -107,13 +107,16 @@ def test_filter_history_survives_a_resume(tmp_path):
         def __init__(self, epoch):
             self.model, self.epoch = model, epoch
 
-    first = FilterHistory(tmp_path, model, ["0"])
+    first = FilterHistory(tmp_path, ["0"])
+    first.on_fit_start(State(0))
     for epoch in (1, 2):
         with torch.no_grad():
             model[0].weight.add_(1.0)
         first.on_epoch_end(State(epoch))
     initial = read_history(tmp_path)["0"][0].clone()
-    again = FilterHistory(tmp_path, model, ["0"])        # what a resumed run creates
+    again = FilterHistory(tmp_path, ["0"])               # what a resumed run creates,
+    again.load_state_dict(first.state_dict())            # given its state from the checkpoint
+    again.on_fit_start(State(2))
     again.on_epoch_end(State(3))
     history = read_history(tmp_path)["0"]
     assert sorted(history) == [0, 1, 2, 3] and torch.equal(history[0], initial)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from convlens.engine import runs
+from convlens.engine import checkpoint, runs
 from convlens.config import TrainConfig
 from convlens.data import ImageDataset
 from convlens.errors import CheckpointError
@@ -22,23 +22,23 @@ def net(width: int = 4) -> nn.Module:
 
 def test_weights_roundtrip_and_bad_files(tmp_path):
     a, b = net(), net()
-    runs.save_weights(tmp_path / "w.safetensors", a)
-    runs.load_weights(b, tmp_path / "w.safetensors")
+    checkpoint.save_weights(tmp_path / "w.safetensors", a)
+    checkpoint.load_weights(b, tmp_path / "w.safetensors")
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert ka == kb and torch.equal(va, vb)
     data = (tmp_path / "w.safetensors").read_bytes()
     (tmp_path / "t.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match=r"t\.safetensors' is truncated or not a "
                                               r"safetensors file$"):
-        runs.load_weights(b, tmp_path / "t.safetensors")
+        checkpoint.load_weights(b, tmp_path / "t.safetensors")
     with pytest.raises(CheckpointError, match=r"from another architecture: shapes differ "
                                               r"\(checkpoint vs model\): 0\.weight \(4, 1, 3, 3\) "
                                               r"vs \(8, 1, 3, 3\)"):
-        runs.load_weights(net(8), tmp_path / "w.safetensors")
+        checkpoint.load_weights(net(8), tmp_path / "w.safetensors")
     with pytest.raises(CheckpointError, match=r"architecture: missing keys: 4\.weight, 4\.bias$"):
-        runs.load_weights(nn.Sequential(*net(), nn.Linear(3, 2)), tmp_path / "w.safetensors")
+        checkpoint.load_weights(nn.Sequential(*net(), nn.Linear(3, 2)), tmp_path / "w.safetensors")
     with pytest.raises(CheckpointError, match=r"architecture: unexpected keys: 1\.bias, "):
-        runs.load_weights(nn.Sequential(nn.Conv2d(1, 4, 3)), tmp_path / "w.safetensors")
+        checkpoint.load_weights(nn.Sequential(nn.Conv2d(1, 4, 3)), tmp_path / "w.safetensors")
 
 
 class Evil:
@@ -57,31 +57,31 @@ def test_state_with_pickle_payload_is_refused(tmp_path):
         torch.save({"epoch": 1, "x": Evil(str(target))}, f)
     with pytest.raises(CheckpointError, match="holds objects other than tensors and plain data; "
                                               "refusing to load it"):
-        runs.load_state(tmp_path / "state.pt")
+        checkpoint.load_state(tmp_path / "state.pt")
     assert not target.exists()
     raw = tmp_path / "raw.pt"
     raw.write_bytes(pickle.dumps(Evil(str(target)), protocol=2))
     with pytest.raises(CheckpointError):
-        runs.load_state(raw)
+        checkpoint.load_state(raw)
     assert not target.exists()
 
 
 def test_state_truncated_and_checksums(tmp_path):
     model = net()
-    runs.save_checkpoint(tmp_path, model, {"epoch": 1, "t": torch.arange(5)}, best=True)
-    assert runs.load_state(tmp_path / runs.STATE)["epoch"] == 1
-    runs.verify_checksums(tmp_path, (runs.LAST, runs.BEST, runs.STATE))
-    data = (tmp_path / runs.STATE).read_bytes()
-    (tmp_path / runs.STATE).write_bytes(data[:40])
+    checkpoint.save_checkpoint(tmp_path, model, {"epoch": 1, "t": torch.arange(5)}, best=True)
+    assert checkpoint.load_state(tmp_path / checkpoint.STATE)["epoch"] == 1
+    checkpoint.verify_checksums(tmp_path, (checkpoint.LAST, checkpoint.BEST, checkpoint.STATE))
+    data = (tmp_path / checkpoint.STATE).read_bytes()
+    (tmp_path / checkpoint.STATE).write_bytes(data[:40])
     with pytest.raises(CheckpointError, match="is truncated or corrupt$"):
-        runs.load_state(tmp_path / runs.STATE)
+        checkpoint.load_state(tmp_path / checkpoint.STATE)
     with pytest.raises(CheckpointError, match="does not match its checksum"):
-        runs.verify_checksums(tmp_path, (runs.STATE,))
-    w = bytearray((tmp_path / runs.LAST).read_bytes())
+        checkpoint.verify_checksums(tmp_path, (checkpoint.STATE,))
+    w = bytearray((tmp_path / checkpoint.LAST).read_bytes())
     w[-1] ^= 0xFF  # a flipped bit in the weights still parses as safetensors
-    (tmp_path / runs.LAST).write_bytes(bytes(w))
+    (tmp_path / checkpoint.LAST).write_bytes(bytes(w))
     with pytest.raises(CheckpointError, match=r"model\.safetensors' does not match its checksum"):
-        runs.verify_checksums(tmp_path, (runs.LAST,))
+        checkpoint.verify_checksums(tmp_path, (checkpoint.LAST,))
 
 
 def test_not_a_run_folder(tmp_path):
@@ -105,15 +105,15 @@ def test_create_run_and_load_run(tmp_path):
                       torch.zeros(5, dtype=torch.int64), ("a", "b", "c"), (0.5,), (0.25,))
     config = TrainConfig(model=spec, data="toy", seed=3)
     runs.create_run(tmp_path / "r", config, model, ds)
-    runs.save_checkpoint(tmp_path / "r", model, {"epoch": 1}, best=True)
-    runs.write_metrics(tmp_path / "r", [{"epoch": 1, "test_accuracy": 0.5}])
+    checkpoint.save_checkpoint(tmp_path / "r", model, {"epoch": 1}, best=True)
+    checkpoint.write_metrics(tmp_path / "r", [{"epoch": 1, "test_accuracy": 0.5}])
     info = json.loads((tmp_path / "r" / "run.json").read_text())
     assert set(info["versions"]) == {"python", "torch", "torchvision", "numpy", "convlens"}
     assert "git_commit" in info and info["seed"] == 3 and info["input_shape"] == [1, 8, 8]
     assert (tmp_path / "r" / "model.txt").read_text().strip() == model.spec_text
     run = runs.load_run(tmp_path / "r")
     assert run.classes == ("a", "b", "c") and run.mean == (0.5,) and run.std == (0.25,)
-    assert run.config == config and run.weights == runs.BEST and not run.model.training
+    assert run.config == config and run.weights == checkpoint.BEST and not run.model.training
     assert run.metrics == [{"epoch": 1, "test_accuracy": 0.5}]
     x = torch.rand(2, 1, 8, 8)
     model.eval()

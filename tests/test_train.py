@@ -10,7 +10,10 @@ import torch
 from conftest import quadrants
 
 from convlens import data as datamod
-from convlens.engine import runs, train
+from convlens.engine import checkpoint, loop, runs, train
+from convlens.engine.callbacks import Callback
+from convlens.engine.evaluate import evaluate
+from convlens.engine.precision import amp_dtype
 from convlens.config import TrainConfig, merge_config, resolve_config
 from convlens.data import ImageDataset
 from convlens.errors import ConfigError, ModelError, TrainingError
@@ -41,7 +44,7 @@ def cfg(**kw) -> TrainConfig:
 
 
 def weights(run_dir: Path) -> bytes:
-    return (run_dir / runs.LAST).read_bytes()
+    return (run_dir / checkpoint.LAST).read_bytes()
 
 
 # ----------------------------------------------------------------------------- config
@@ -72,7 +75,7 @@ def test_config_errors_name_key_and_allowed(tmp_path):
 
 
 # ----------------------------------------------------------------------------- fit / evaluate
-class Counter(train.Callback):
+class Counter(Callback):
     def __init__(self):
         self.batches = self.epochs = 0
 
@@ -94,7 +97,7 @@ def test_train_learns_writes_metrics_and_calls_callbacks(tmp_path):
     csv_lines = (run / "metrics.csv").read_text().splitlines()
     assert csv_lines[0].startswith("epoch,train_loss,train_accuracy,test_loss,test_accuracy")
     assert len(csv_lines) == 4
-    ev = train.evaluate(build(SPEC, (1, 8, 8), num_classes=4), make_ds(50), batch_size=16)
+    ev = evaluate(build(SPEC, (1, 8, 8), num_classes=4), make_ds(50), batch_size=16)
     assert ev.preds.shape == (50,) and 0 <= ev.accuracy <= 1 and ev.loss > 0
 
 
@@ -102,7 +105,7 @@ def test_evaluate_matches_manual_accuracy():
     torch.manual_seed(0)
     model = build(SPEC, (1, 8, 8), num_classes=4)
     ds = make_ds(70)
-    res = train.evaluate(model, ds, batch_size=32)
+    res = evaluate(model, ds, batch_size=32)
     x, y = next(datamod.iterate_batches(ds, 70, shuffle=False, generator=None))
     model.eval()
     with torch.no_grad():
@@ -111,7 +114,7 @@ def test_evaluate_matches_manual_accuracy():
     assert torch.equal(res.targets, ds.labels)
 
 
-class StopAt(train.Callback):
+class StopAt(Callback):
     """Raise KeyboardInterrupt (as Ctrl-C would) after global step `step` or epoch `epoch`."""
 
     def __init__(self, step=None, epoch=None):
@@ -133,15 +136,15 @@ def test_resume_is_bitwise_identical(tmp_path, stop, saved_at):
     straight = tmp_path / "straight"
     train.train(cfg(out=str(straight)), log=None)
     stopped = tmp_path / "stopped"
-    with pytest.raises(train.TrainingInterrupted) as info:
+    with pytest.raises(loop.TrainingInterrupted) as info:
         train.train(cfg(out=str(stopped)), callbacks=[StopAt(**stop)], log=None)
     assert info.value.saved
-    state = runs.load_state(stopped / runs.STATE)
+    state = checkpoint.load_state(stopped / checkpoint.STATE)
     assert (state["epoch"], state["batch"]) == saved_at
     assert weights(stopped) != weights(straight)
     result = train.resume(stopped, log=None)
     assert weights(stopped) == weights(straight)
-    assert (stopped / runs.BEST).read_bytes() == (straight / runs.BEST).read_bytes()
+    assert (stopped / checkpoint.BEST).read_bytes() == (straight / checkpoint.BEST).read_bytes()
     assert [r["test_accuracy"] for r in result.history] == \
         [r["test_accuracy"] for r in runs.load_run(straight).metrics]
 
@@ -149,7 +152,7 @@ def test_resume_is_bitwise_identical(tmp_path, stop, saved_at):
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     snapshot = {}
 
-    class Poison(train.Callback):
+    class Poison(Callback):
         def on_epoch_end(self, state):
             snapshot["last"] = weights(state.run_dir)
             with torch.no_grad():
@@ -159,7 +162,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
                                             r"checkpoint is kept"):
         train.train(cfg(out=str(tmp_path / "r")), callbacks=[Poison()], log=None)
     assert weights(tmp_path / "r") == snapshot["last"]
-    assert runs.load_state(tmp_path / "r" / runs.STATE)["epoch"] == 1
+    assert checkpoint.load_state(tmp_path / "r" / checkpoint.STATE)["epoch"] == 1
 
 
 def test_huge_lr_diverges_with_clear_message(tmp_path):
@@ -182,7 +185,7 @@ def test_channels_last_matches_plain_path():
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         c = cfg(epochs=1, channels_last=channels_last, optimizer="sgd")
-        res = train.fit(model, make_ds(), make_ds(96, seed=1), c, log=None)
+        res = loop.fit(model, make_ds(), make_ds(96, seed=1), c, log=None)
         losses.append(res.history[-1])
     assert losses[0]["test_loss"] == pytest.approx(losses[1]["test_loss"], rel=1e-3)
     assert losses[0]["train_loss"] == pytest.approx(losses[1]["train_loss"], rel=1e-3)
@@ -193,7 +196,7 @@ def test_bf16_autocast_matches_float32_path():
     for amp in ("none", "bf16"):
         torch.manual_seed(0)
         model = build(SPEC, (1, 8, 8), num_classes=4)
-        res = train.fit(model, make_ds(), make_ds(96, seed=1), cfg(epochs=2, amp=amp), log=None)
+        res = loop.fit(model, make_ds(), make_ds(96, seed=1), cfg(epochs=2, amp=amp), log=None)
         rows.append(res.history[-1])
         assert all(p.dtype == torch.float32 for p in model.parameters())
     assert rows[1]["train_loss"] == pytest.approx(rows[0]["train_loss"], rel=0.05)
@@ -202,10 +205,10 @@ def test_bf16_autocast_matches_float32_path():
 
 def test_amp_auto_follows_the_processor(monkeypatch):
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
-    assert train.amp_dtype("auto") is None
+    assert amp_dtype("auto") is None
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
-    assert train.amp_dtype("auto") is torch.bfloat16
-    assert train.amp_dtype("none") is None
+    assert amp_dtype("auto") is torch.bfloat16
+    assert amp_dtype("none") is None
 
 
 @pytest.mark.slow
@@ -218,7 +221,7 @@ def test_compile_matches_plain_path():
         model = build(SPEC.replace("dropout 0.2, ", ""), (1, 8, 8), num_classes=4)
         try:
             model = torch.compile(model) if compile_ else model
-            res = train.fit(model, make_ds(64), make_ds(32, seed=1),
+            res = loop.fit(model, make_ds(64), make_ds(32, seed=1),
                             cfg(epochs=1, optimizer="sgd", compile=compile_), log=None)
         except Exception as exc:  # no compiler toolchain on this machine
             pytest.skip(f"torch.compile unavailable: {type(exc).__name__}")

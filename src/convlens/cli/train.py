@@ -90,6 +90,7 @@ def _flags(args: argparse.Namespace) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from convlens.engine import train as training
+    from convlens.engine.loop import TrainingInterrupted
 
     flags = _flags(args)
     try:
@@ -104,7 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             from convlens.config import resolve_config
             result = training.train(resolve_config(args.config, flags))
-    except training.TrainingInterrupted as stop:
+    except TrainingInterrupted as stop:
         where = f"epoch {stop.epoch + 1} batch {stop.batch}" if stop.batch else \
             f"the end of epoch {stop.epoch}"
         if stop.saved:

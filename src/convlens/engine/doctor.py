@@ -8,10 +8,12 @@ Checks (each message names what it saw and a remedy):
 - a layer whose activations are all zero on a test batch (dead units).
 
 `Doctor` is a training callback (on by default in `convlens train`, it prints each finding
-once and keeps them in RUN/doctor.json); `examine(run)` checks a finished run folder.
+once and keeps them in RUN/doctor.json and in the checkpoint, so a resumed run does not
+repeat them); `examine(run)` checks a finished run folder.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from convlens.engine.train import Callback, TrainState
+from convlens import data as datamod
+from convlens.engine.callbacks import Callback, TrainState
+from convlens.engine.checkpoint import plain_module
+from convlens.engine.runs import load_run
+from convlens.io import atomic_write_json
 from convlens.models.hooks import capture_activations
 
 DOCTOR_FILE = "doctor.json"
@@ -37,7 +43,7 @@ class Finding:
 
 def check_history(history: list[dict[str, Any]], num_classes: int) -> list[Finding]:
     """Diagnoses from the per-epoch metrics alone."""
-    found = []
+    found: list[Finding] = []
     if not history:
         return found
     chance = 1.0 / max(num_classes, 1)
@@ -86,9 +92,7 @@ def check_input(x: torch.Tensor) -> list[Finding]:
 @torch.inference_mode()
 def check_dead_layers(model: nn.Module, x: torch.Tensor) -> list[Finding]:
     """Layers (conv/linear blocks with an activation) whose outputs are all zero on `x`."""
-    from convlens.engine.runs import _plain_module
-
-    model = _plain_module(model)
+    model = plain_module(model)
     names = [name for name, module in model.named_modules()
              if isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU)) and name]
     outputs = capture_activations(model, x, names)
@@ -105,11 +109,21 @@ class Doctor(Callback):
     """Watch a training run; print each finding once and keep them in doctor.json."""
 
     def __init__(self, run_dir: str | Path | None, test_batch: torch.Tensor, num_classes: int,
-                 log=print) -> None:
+                 log: Callable[[str], None] | None = print) -> None:
         self.run_dir = Path(run_dir) if run_dir else None
         self.test_batch, self.num_classes, self.log = test_batch, num_classes, log
         self.findings: dict[str, Finding] = {}
         self._input_checked = False
+
+    @classmethod
+    def for_data(cls, run_dir: str | Path | None,
+                 test_ds: datamod.ImageDataset | datamod.FolderStream,
+                 log: Callable[[str], None] | None = print) -> Doctor:
+        """A doctor that checks the model on the first 256 images of `test_ds`."""
+        n = min(256, len(test_ds))
+        batch = datamod.normalize(datamod.images_at(test_ds, list(range(n))), test_ds.mean,
+                                  test_ds.std)
+        return cls(run_dir, batch, test_ds.num_classes, log=log)
 
     def on_batch_start(self, state: TrainState, x: torch.Tensor) -> None:
         if not self._input_checked:
@@ -121,6 +135,15 @@ class Doctor(Callback):
         found += check_dead_layers(state.model, self.test_batch.to(state.device))
         self._report(found)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"input_checked": self._input_checked,
+                "findings": [[f.code, f.message] for f in self.findings.values()]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._input_checked = bool(state_dict["input_checked"])
+        self.findings = {code: Finding(code, message)
+                         for code, message in state_dict["findings"]}
+
     def _report(self, found: list[Finding]) -> None:
         new = [f for f in found if f.code not in self.findings]
         for f in new:
@@ -128,7 +151,6 @@ class Doctor(Callback):
             if self.log:
                 self.log(f"doctor: {f.message}")
         if new and self.run_dir is not None:
-            from convlens.io import atomic_write_json
             atomic_write_json(self.run_dir / DOCTOR_FILE,
                               [{"code": f.code, "message": f.message}
                                for f in self.findings.values()])
@@ -136,9 +158,6 @@ class Doctor(Callback):
 
 def examine(run_dir: str | Path) -> list[Finding]:
     """Check a finished run folder: its metrics and its model on a test batch."""
-    from convlens import data as datamod
-    from convlens.engine.runs import load_run
-
     run = load_run(run_dir, weights="last")
     found = check_history(run.metrics, len(run.classes))
     try:

@@ -1,27 +1,94 @@
-"""Evaluate a trained run: accuracy, per-class precision and recall, confusion matrix.
+"""Evaluation: the one loop that tests a model, and what it says about a trained run.
 
-`evaluate_run(run)` runs the model over a whole split once and keeps, for every image, the
-predicted class and its probabilities; everything else (confusion matrix, per-class numbers,
-most confused pairs, top losses) is arithmetic on those, so the look-inside pictures reuse
-one `Evaluation` instead of running the model again.
+`evaluate` runs a model over a data set without gradients, in the precision (amp), memory
+layout (channels_last), test-time flips (tta) and device of a TrainConfig. Training calls it
+after every epoch, and `evaluate_run` calls it with the run's own config, so `convlens eval`
+reports the accuracy the run recorded for the epoch of its weights.
+
+`evaluate_run(run)` keeps, for every image, the probabilities; everything else (confusion
+matrix, per-class numbers, most confused pairs, top losses) is arithmetic on those, so the
+look-inside pictures reuse one `Evaluation` instead of running the model again.
 """
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import html
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from convlens import data as datamod
-from convlens.errors import DataError, ModelError
-from convlens.engine.runs import Run, load_run
+from convlens.config import TrainConfig
+from convlens.engine.distributed import resolve_device
+from convlens.engine.precision import autocast, channels_last_model, to_model_input
+from convlens.engine.runs import Run, load_run, read_run_info
+from convlens.errors import ConfigError, DataError, ModelError
 from convlens.io import atomic_write_json, atomic_write_text
+
+__all__ = ["EvalResult", "evaluate", "evaluate_with", "Evaluation", "evaluate_run",
+           "check_compatible", "save_evaluation"]
+
+Dataset = datamod.ImageDataset | datamod.FolderStream
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Loss (plain cross-entropy), accuracy in [0, 1], and per-image predictions."""
+
+    loss: float
+    accuracy: float
+    preds: torch.Tensor                  # (N,) int64
+    targets: torch.Tensor                # (N,) int64
+    logits: torch.Tensor | None = None   # (N, num_classes) float32, when asked for
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, ds: Dataset, batch_size: int = 1024, *,
+             channels_last: bool = False, amp: str = "none", device: Any = "cpu",
+             tta: bool = False, keep_logits: bool = False) -> EvalResult:
+    """Loss and accuracy of `model` (already on `device`) on all of `ds`, in eval mode.
+
+    `tta` averages the logits of each image and its mirror image (test-time flip);
+    `keep_logits` also returns every image's logits (on the CPU).
+    """
+    was_training = model.training
+    model.eval()
+    loss_sum, preds, kept = 0.0, [], []
+    device = torch.device(device)
+    for x, y in datamod.iterate_batches(ds, batch_size, shuffle=False, generator=None,
+                                        device=device):
+        with autocast(amp, device.type):
+            logits = model(to_model_input(x, channels_last)).float()  # (B, num_classes)
+            if tta:
+                logits = (logits + model(to_model_input(x.flip(3), channels_last)).float()) / 2
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        preds.append(logits.argmax(1))
+        if keep_logits:
+            kept.append(logits.cpu())
+    model.train(was_training)
+    preds_t = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.int64)
+    targets = ds.labels[: len(preds_t)].to(preds_t.device)
+    n = max(len(targets), 1)
+    return EvalResult(loss=loss_sum / n, accuracy=float((preds_t == targets).sum()) / n,
+                      preds=preds_t.cpu(), targets=targets.cpu(),
+                      logits=torch.cat(kept) if kept else None)
+
+
+def evaluate_with(model: nn.Module, ds: Dataset, config: TrainConfig, device: torch.device, *,
+                  batch_size: int | None = None, keep_logits: bool = False) -> EvalResult:
+    """`evaluate` the way `config` tests after every epoch: its amp, channels_last, tta and
+    eval batch size (training and `evaluate_run` both come through here)."""
+    return evaluate(model, ds, batch_size or config.eval_batch_size, device=device,
+                    channels_last=config.channels_last, amp=config.amp, tta=config.tta,
+                    keep_logits=keep_logits)
 
 
 @dataclass(frozen=True)
@@ -61,7 +128,7 @@ class Evaluation:
     def per_class(self) -> list[dict[str, float | int | str]]:
         """Precision, recall and F1 of each class, with its support (images in the split)."""
         cm = self.confusion
-        rows = []
+        rows: list[dict[str, float | int | str]] = []
         for i, name in enumerate(self.classes):
             tp, predicted, support = int(cm[i, i]), int(cm[:, i].sum()), int(cm[i].sum())
             precision = tp / predicted if predicted else 0.0
@@ -121,7 +188,7 @@ class Evaluation:
                 f"</table></div>")
 
 
-def check_compatible(run: Run, ds: datamod.ImageDataset) -> None:
+def check_compatible(run: Run, ds: Dataset) -> None:
     """ModelError unless `ds` has the run's image shape and number of classes."""
     if tuple(ds.input_shape) != tuple(run.input_shape):
         shape = "x".join(map(str, ds.input_shape))
@@ -133,21 +200,25 @@ def check_compatible(run: Run, ds: datamod.ImageDataset) -> None:
                          f"{ds.name} has {ds.num_classes}")
 
 
-@torch.inference_mode()
 def evaluate_run(run: Run | str | Path, *, data: str | None = None,
                  data_dir: str | Path | None = None, split: str = "test",
-                 batch_size: int = 1024, limit: int | None = None) -> Evaluation:
-    """Evaluate a run on a split of its own data set (or of `data`), with its normalisation.
+                 batch_size: int | None = None, limit: int | None = None,
+                 device: str | None = None) -> Evaluation:
+    """Evaluate a run on a split of its own data set (or of `data`), the way it was tested
+    while training: its normalisation, amp, channels_last and tta.
 
     Args:
         run: a loaded `Run` or a run folder.
         data: data set name; default: the one the run was trained on.
+        batch_size: default: the run's eval_batch_size.
         limit: evaluate only the first `limit` images (quick looks and tests).
+        device: default: the run's own device setting where this machine has that device,
+            else the best one here ("auto").
     """
     if not isinstance(run, Run):
         run = load_run(run)
     name = data or run.info.get("data") or run.config.data
-    ds = datamod.load_dataset(name, split, data_dir=data_dir or run.config.data_dir)
+    ds: Dataset = datamod.load_dataset(name, split, data_dir=data_dir or run.config.data_dir)
     check_compatible(run, ds)
     if limit is not None:
         ds = datamod.subset(ds, limit)
@@ -155,18 +226,24 @@ def evaluate_run(run: Run | str | Path, *, data: str | None = None,
         raise DataError(f"{name} {split} has no images to evaluate")
     # The model saw images normalised with its own training statistics: use those.
     ds = dataclasses.replace(ds, mean=tuple(run.mean), std=tuple(run.std))
-    from convlens.engine.train import autocast
-
-    model = run.model.eval()
-    probs, loss_sum = [], 0.0
-    for x, y in datamod.iterate_batches(ds, batch_size, shuffle=False, generator=None):
-        with autocast(run.config.amp):   # the precision the run was trained and tested in
-            logits = model(x).float()
-        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
-        probs.append(logits.softmax(1))
+    cfg = run.config
+    where = _device(device, cfg.device)
+    # a copy: the run's model keeps its device and memory layout
+    model = channels_last_model(copy.deepcopy(run.model).to(where), cfg.channels_last)
+    result = evaluate_with(model, ds, cfg, where, batch_size=batch_size, keep_logits=True)
+    assert result.logits is not None
     return Evaluation(data=name, split=split, classes=tuple(run.classes),
-                      probs=torch.cat(probs).numpy(), targets=ds.labels.numpy().astype(np.int64),
-                      loss=loss_sum / len(ds))
+                      probs=result.logits.softmax(1).numpy(),
+                      targets=result.targets.numpy().astype(np.int64), loss=result.loss)
+
+
+def _device(name: str | None, run_device: str) -> torch.device:
+    if name is not None:
+        return resolve_device(name)
+    try:
+        return resolve_device(run_device)
+    except ConfigError:   # trained on a device this machine does not have
+        return resolve_device("auto")
 
 
 def save_evaluation(ev: Evaluation, run_dir: str | Path) -> list[Path]:
@@ -190,5 +267,4 @@ def save_evaluation(ev: Evaluation, run_dir: str | Path) -> list[Path]:
 
 
 def _run_data(run_dir: Path) -> str | None:
-    from convlens.engine.runs import read_run_info
     return read_run_info(run_dir).get("data")

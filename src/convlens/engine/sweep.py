@@ -81,7 +81,7 @@ def config_for(base: TrainConfig, template: str, combo: dict[str, str], seed: in
 
 def train_or_reuse(cfg: TrainConfig, *, log=print, jobs: int = 1) -> Path:
     """Train `cfg` into cfg.out, resume it if interrupted, reuse it if finished."""
-    from convlens.engine.runs import STATE, load_state
+    from convlens.engine.checkpoint import STATE, load_state
 
     run_dir = Path(cfg.out)
     if not (run_dir / RUN_FILE).is_file():

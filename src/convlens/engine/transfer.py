@@ -6,8 +6,10 @@ from pathlib import Path
 from safetensors.torch import load_file
 from torch import nn
 
-from convlens.models.hooks import conv_layers, get_layer
+from convlens.engine.checkpoint import BEST, LAST, verify_checksums
+from convlens.engine.runs import read_run_info
 from convlens.errors import ConfigError
+from convlens.models.hooks import conv_layers, get_layer
 
 
 def init_from_run(model: nn.Module, run_dir: str | Path, *, log=print) -> list[str]:
@@ -15,8 +17,6 @@ def init_from_run(model: nn.Module, run_dir: str | Path, *, log=print) -> list[s
 
     Returns the loaded names; logs which layers came from the run and which start new.
     """
-    from convlens.engine.runs import BEST, LAST, read_run_info, verify_checksums
-
     run_dir = Path(run_dir)
     read_run_info(run_dir)
     name = BEST if (run_dir / BEST).is_file() else LAST
