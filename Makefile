@@ -7,11 +7,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test bench data system serve lab clean help
+.PHONY: demo test check bench data system serve lab clean help
 
 help:
 	@echo "make demo   set up .venv and run the main job"
-	@echo "make test   set up .venv and run the whole test suite"
+	@echo "make test   set up .venv, run ruff, mypy, import-linter and the whole test suite"
 
 # The virtual environment, with pinned dependencies; rebuilt when the pins change.
 $(STAMP): requirements.txt pyproject.toml
@@ -73,8 +73,16 @@ lab: $(STAMP)
 	@test -x $(VENV)/bin/jupyter-lab || $(PY) -m pip install --quiet jupyterlab
 	$(VENV)/bin/jupyter-lab lessons/
 
-test: $(STAMP) system
+# The whole check: lint and format (ruff), types (mypy), layer contracts (import-linter),
+# then the test suite.
+test: $(STAMP) system check
 	$(PY) -m pytest -q
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench lessons/build.py
+	$(VENV)/bin/ruff format --check src tests bench lessons/build.py
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP) data
 	$(PY) bench/convmath.py

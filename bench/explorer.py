@@ -6,6 +6,7 @@ client with a PNG upload. Target: under 50 ms for the 28x28 models.
 
     .venv/bin/python bench/explorer.py [RUN ...]     # default: runs/digits and runs/demo
 """
+
 from __future__ import annotations
 
 import io
@@ -36,8 +37,9 @@ def timed(fn, n: int = 30) -> float:
 
 
 def main() -> None:
-    runs = [Path(p) for p in sys.argv[1:]] or [p for p in (Path("runs/digits"), Path("runs/demo"))
-                                                if p.is_dir()]
+    runs = [Path(p) for p in sys.argv[1:]] or [
+        p for p in (Path("runs/digits"), Path("runs/demo")) if p.is_dir()
+    ]
     drawing = np.full((280, 280), 255, np.uint8)
     drawing[60:220, 130:150] = 0
     buf = io.BytesIO()
@@ -50,13 +52,14 @@ def main() -> None:
         ex = Explorer(run)
         x = torch.zeros(1, *ex.run.input_shape)
         with torch.inference_mode():
-            forward = timed(lambda: ex.model(x))
-        full = timed(lambda: ex.predict_image(img))
+            forward = timed(lambda ex=ex, x=x: ex.model(x))
+        full = timed(lambda ex=ex: ex.predict_image(img))
         client = TestClient(create_app(run))
         url = f"/api/runs/{run.name}/predict"
-        http = timed(lambda: client.post(url, content=payload))
-        print(f"| {run.name} | {ex.run.info.get('model')} | {forward:.1f} | {full:.1f} | "
-              f"{http:.1f} |")
+        http = timed(lambda client=client, url=url: client.post(url, content=payload))
+        print(
+            f"| {run.name} | {ex.run.info.get('model')} | {forward:.1f} | {full:.1f} | {http:.1f} |"
+        )
 
 
 if __name__ == "__main__":

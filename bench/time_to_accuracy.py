@@ -13,6 +13,7 @@ Training time excludes the evaluation after each epoch (both loops evaluate the 
     .venv/bin/python bench/time_to_accuracy.py            # the full table (about 15 minutes)
     .venv/bin/python bench/time_to_accuracy.py --quick    # a smoke run on 3,000 images
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,12 +30,16 @@ import torch.nn.functional as F
 
 from convlens import data as datamod
 from convlens.config import TrainConfig
-from convlens.models.build import build
 from convlens.engine.loop import fit
+from convlens.models.build import build
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 
 
 class NotebookNet(torch.nn.Module):
@@ -74,7 +79,9 @@ def baseline(epochs: int, limit: int | None, log) -> list[tuple[float, float, in
     raw = root / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
     for name in FILES:  # torchvision reads the unpacked files of its raw/ folder
-        (raw / name.removesuffix(".gz")).write_bytes(gzip.decompress((DEBIAN_DIR / name).read_bytes()))
+        (raw / name.removesuffix(".gz")).write_bytes(
+            gzip.decompress((DEBIAN_DIR / name).read_bytes())
+        )
     tf = transforms.Compose([transforms.ToTensor()])
     train = datasets.FashionMNIST(str(root), train=True, download=False, transform=tf)
     test = datasets.FashionMNIST(str(root), train=False, download=False, transform=tf)
@@ -135,8 +142,12 @@ def time_to(rows: list[tuple[float, float, int]], target: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3,000 images, 1 epoch each")
-    parser.add_argument("--recipe-epochs", type=int, default=None,
-                        help="epochs of the default recipe (default: its own)")
+    parser.add_argument(
+        "--recipe-epochs",
+        type=int,
+        default=None,
+        help="epochs of the default recipe (default: its own)",
+    )
     args = parser.parse_args()
     if not DEBIAN_DIR.is_dir():
         raise SystemExit(f"needs the Debian package dataset-fashion-mnist ({DEBIAN_DIR})")
@@ -147,16 +158,27 @@ def main() -> None:
 
     print("notebook 004 baseline (DataLoader + ToTensor, Adam, batch 150):")
     base = baseline(epochs, limit, log)
-    same = TrainConfig(model="pytorch_net", optimizer="adam", lr=1e-3, weight_decay=0.0,
-                       schedule="constant", label_smoothing=0.0, augment="none", batch_size=150,
-                       epochs=epochs, progress=False)
+    same = TrainConfig(
+        model="pytorch_net",
+        optimizer="adam",
+        lr=1e-3,
+        weight_decay=0.0,
+        schedule="constant",
+        label_smoothing=0.0,
+        augment="none",
+        batch_size=150,
+        epochs=epochs,
+        progress=False,
+    )
     print("the same Net through convlens:")
     ours = convlens_run(same, limit, log)
     recipe = TrainConfig(progress=False)
     if args.recipe_epochs or args.quick:
         recipe = recipe.replace(epochs=args.recipe_epochs or 1)
-    print(f"default recipe ({recipe.model}, {recipe.optimizer} lr {recipe.lr:g}, "
-          f"{recipe.schedule}, batch {recipe.batch_size}, {recipe.epochs} epochs):")
+    print(
+        f"default recipe ({recipe.model}, {recipe.optimizer} lr {recipe.lr:g}, "
+        f"{recipe.schedule}, batch {recipe.batch_size}, {recipe.epochs} epochs):"
+    )
     best = convlens_run(recipe, limit, log)
 
     def ips(rows):
@@ -168,14 +190,16 @@ def main() -> None:
         (f"default recipe ({recipe.model})", best, f"{ips(best) / ips(base):.2f}x"),
     ]
     print()
-    print(f"| {'run':<30} | epochs | train s | images/s | vs baseline | test acc | "
-          f"to 91% | to 93% |")
-    print(f"|{'-' * 32}|--------|---------|----------|-------------|----------|--------|"
-          f"--------|")
+    print(
+        f"| {'run':<30} | epochs | train s | images/s | vs baseline | test acc | to 91% | to 93% |"
+    )
+    print(f"|{'-' * 32}|--------|---------|----------|-------------|----------|--------|--------|")
     for name, rows, ratio in table:
-        print(f"| {name:<30} | {len(rows):>6} | {rows[-1][0]:>7.0f} | {ips(rows):>8,.0f} | "
-              f"{ratio:>11} | {rows[-1][1]:>8.2%} | {time_to(rows, 0.91):>6} | "
-              f"{time_to(rows, 0.93):>6} |")
+        print(
+            f"| {name:<30} | {len(rows):>6} | {rows[-1][0]:>7.0f} | {ips(rows):>8,.0f} | "
+            f"{ratio:>11} | {rows[-1][1]:>8.2%} | {time_to(rows, 0.91):>6} | "
+            f"{time_to(rows, 0.93):>6} |"
+        )
 
 
 if __name__ == "__main__":

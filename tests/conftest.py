@@ -1,4 +1,5 @@
 """Shared fixtures: run the CLI in-process and capture its output."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,9 @@ import torch
 
 from convlens.cli import main
 
-TINY_SPEC = ("conv 8 3 pad=same, maxpool 2, conv 16 3 pad=same, maxpool 2, flatten, "
-             "dense {num_classes}")
+TINY_SPEC = (
+    "conv 8 3 pad=same, maxpool 2, conv 16 3 pad=same, maxpool 2, flatten, dense {num_classes}"
+)
 
 
 class CliResult:
@@ -59,7 +61,7 @@ def blob_digits(n: int, seed: int, wrong: float = 0.0) -> tuple[np.ndarray, np.n
     images = rng.integers(0, 30, (n, 28, 28))
     for i, label in enumerate(labels):
         r, c = divmod(int(label), 2)
-        images[i, 4 + 12 * r:12 + 12 * r, 4 + 12 * c:12 + 12 * c] = 220
+        images[i, 4 + 12 * r : 12 + 12 * r, 4 + 12 * c : 12 + 12 * c] = 220
     noisy = rng.random(n) < wrong
     labels[noisy] = rng.integers(0, 4, int(noisy.sum()))
     return images.astype(np.uint8), labels.astype(np.uint8)
@@ -74,15 +76,41 @@ def tiny_run(tmp_path_factory):
         write_idx(root / f"{prefix}-images-idx3-ubyte.gz", images)
         write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels)
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    code = main(["train", "--model", TINY_SPEC, "--data", "mnist", "--data-dir", str(root),
-                 "--epochs", "3", "--batch-size", "50", "--lr", "0.01", "--augment", "none",
-                 "--no-progress", "--out", str(out)])
+    code = main(
+        [
+            "train",
+            "--model",
+            TINY_SPEC,
+            "--data",
+            "mnist",
+            "--data-dir",
+            str(root),
+            "--epochs",
+            "3",
+            "--batch-size",
+            "50",
+            "--lr",
+            "0.01",
+            "--augment",
+            "none",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     return out, root
 
 
-def quadrants(n: int = 192, seed: int = 0, *, size: int = 8, channels: int = 1,
-              mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None):
+def quadrants(
+    n: int = 192,
+    seed: int = 0,
+    *,
+    size: int = 8,
+    channels: int = 1,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+):
     """A learnable toy ImageDataset: the label is the bright quadrant of a noisy image."""
     from convlens.data import ImageDataset
 
@@ -92,9 +120,15 @@ def quadrants(n: int = 192, seed: int = 0, *, size: int = 8, channels: int = 1,
     h = size // 2
     for i, label in enumerate(labels.tolist()):
         r, c = divmod(label, 2)
-        images[i, :, r * h:(r + 1) * h, c * h:(c + 1) * h] += 150
-    return ImageDataset("quadrants", images, labels, ("tl", "tr", "bl", "br"),
-                        mean=mean or (0.3,) * channels, std=std or (0.3,) * channels)
+        images[i, :, r * h : (r + 1) * h, c * h : (c + 1) * h] += 150
+    return ImageDataset(
+        "quadrants",
+        images,
+        labels,
+        ("tl", "tr", "bl", "br"),
+        mean=mean or (0.3,) * channels,
+        std=std or (0.3,) * channels,
+    )
 
 
 def one_line_error(result, *fragments: str) -> None:

@@ -1,5 +1,6 @@
 """Attributions (saliency, Grad-CAM, Integrated Gradients, occlusion): held against Captum and
 against references computed by hand, and they leave the model as they found it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,17 +13,28 @@ from torch import nn
 from convlens.look import attribution
 from convlens.models.hooks import conv_layers
 
-METHODS = {"saliency": attribution.saliency, "gradcam": attribution.gradcam,
-           "integrated-gradients": attribution.integrated_gradients,
-           "occlusion": attribution.occlusion}
+METHODS = {
+    "saliency": attribution.saliency,
+    "gradcam": attribution.gradcam,
+    "integrated-gradients": attribution.integrated_gradients,
+    "occlusion": attribution.occlusion,
+}
 
 
 def vgg_like(*, inplace: bool, seed: int = 0) -> nn.Sequential:
     """VGG/AlexNet style: plain Sequential, each Conv2d followed by a ReLU (in place or not)."""
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(inplace),
-                         nn.MaxPool2d(2), nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(inplace),
-                         nn.Flatten(), nn.Dropout(0.5), nn.Linear(6 * 6 * 6, 3))
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(inplace),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 6, 3, padding=1),
+        nn.ReLU(inplace),
+        nn.Flatten(),
+        nn.Dropout(0.5),
+        nn.Linear(6 * 6 * 6, 3),
+    )
 
 
 def twin(model: nn.Sequential) -> nn.Sequential:
@@ -51,7 +63,7 @@ def test_gradcam_is_not_spoilt_by_an_inplace_relu_after_the_hooked_conv():
         assert layer == "4"
         # by hand, without in-place ops: pre-ReLU conv output and the gradient with respect to it
         act = ref_model[:5](x).detach().requires_grad_(True)
-        grad, = torch.autograd.grad(ref_model[5:](act)[0, target], act)
+        (grad,) = torch.autograd.grad(ref_model[5:](act)[0, target], act)
         ref = F.relu((grad.mean((2, 3), keepdim=True) * act).sum(1, keepdim=True)).detach()
         ref = F.interpolate(ref, size=(12, 12), mode="bilinear", align_corners=False)[0, 0]
         ref = (ref / ref.max()).numpy() if ref.max() > 0 else ref.numpy()
@@ -72,12 +84,12 @@ def test_attribution_leaves_mode_and_grads_as_it_found_them(kind):
     assert model.training and all(m.training for m in model.modules())
     assert torch.equal(model[0].weight.grad, preset)
     assert all(p.grad is None for name, p in model.named_parameters() if name != "0.weight")
-    assert torch.equal(model[1].running_mean, stats)        # ran in eval mode: stats untouched
+    assert torch.equal(model[1].running_mean, stats)  # ran in eval mode: stats untouched
     assert [p.requires_grad for p in model.parameters()] == flags
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
     model.eval()
     _, target_eval = METHODS[kind](model, an_input())[:2]
-    assert target == target_eval                            # the class explained is eval's
+    assert target == target_eval  # the class explained is eval's
 
 
 def test_saliency_matches_captum():
@@ -97,8 +109,9 @@ def test_gradcam_matches_captum_layergradcam():
     for layer in ("0", "4"):
         cam, target, name = attribution.gradcam(model, x, layer)
         assert name == layer and cam.min() >= 0 and cam.max() == pytest.approx(1.0)
-        ref = LayerGradCam(model, model[int(layer)]).attribute(x, target=target,
-                                                               relu_attributions=True)
+        ref = LayerGradCam(model, model[int(layer)]).attribute(
+            x, target=target, relu_attributions=True
+        )
         ref = LayerAttribution.interpolate(ref, (12, 12), interpolate_mode="bilinear")[0, 0]
         np.testing.assert_allclose(cam, (ref / ref.max()).detach().numpy(), atol=1e-5)
 
@@ -107,8 +120,9 @@ def test_integrated_gradients_matches_captum_and_adds_up():
     model = vgg_like(inplace=True).eval()
     x, baseline = an_input(), torch.full((1, 1, 12, 12), -0.5)
     heat, target = attribution.integrated_gradients(model, x, baseline=baseline, steps=64)
-    ref = IntegratedGradients(twin(model)).attribute(x, baselines=baseline, target=target,
-                                                     n_steps=64)
+    ref = IntegratedGradients(twin(model)).attribute(
+        x, baselines=baseline, target=target, n_steps=64
+    )
     np.testing.assert_allclose(heat, ref.sum(1)[0].numpy(), rtol=1e-4, atol=1e-6)
     # completeness: the attributions add up to the change of the class score
     with torch.no_grad():
@@ -125,9 +139,9 @@ def test_occlusion_is_the_drop_of_the_score_when_a_patch_is_hidden():
         for r in range(0, 12, 4):
             for c in range(0, 12, 4):
                 hidden = x.clone()
-                hidden[..., r:r + 4, c:c + 4] = 0.0
+                hidden[..., r : r + 4, c : c + 4] = 0.0
                 drop = score - float(model(hidden)[0, target])
-                np.testing.assert_allclose(heat[r:r + 4, c:c + 4], drop, rtol=1e-4, atol=1e-5)
+                np.testing.assert_allclose(heat[r : r + 4, c : c + 4], drop, rtol=1e-4, atol=1e-5)
 
 
 def test_bad_arguments_say_what_is_accepted():

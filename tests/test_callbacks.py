@@ -1,4 +1,5 @@
 """Tests of the callback contract of `fit`: hook order, state in the checkpoint, built-ins."""
+
 from __future__ import annotations
 
 import signal
@@ -31,16 +32,25 @@ def fake_data(monkeypatch):
 
 
 def cfg(**kw) -> TrainConfig:
-    base = dict(model=SPEC, data="quadrants", epochs=3, batch_size=32, lr=0.02, augment="none",
-                progress=False, amp="none")
+    base = dict(
+        model=SPEC,
+        data="quadrants",
+        epochs=3,
+        batch_size=32,
+        lr=0.02,
+        augment="none",
+        progress=False,
+        amp="none",
+    )
     return TrainConfig(**{**base, **kw})
 
 
 def fit_toy(config: TrainConfig, callbacks=(), **kw) -> loop.FitResult:
     torch.manual_seed(0)
     model = build(SPEC, (1, 8, 8), num_classes=4)
-    return loop.fit(model, quadrants(192, 0), quadrants(96, 1), config, callbacks=callbacks,
-                    log=None, **kw)
+    return loop.fit(
+        model, quadrants(192, 0), quadrants(96, 1), config, callbacks=callbacks, log=None, **kw
+    )
 
 
 class Recorder(Callback):
@@ -75,7 +85,7 @@ def test_hook_order_in_a_short_fit():
     rec = Recorder()
     fit_toy(cfg(epochs=2, batch_size=64), [rec])
 
-    def epoch(e):   # 192 images in batches of 64: 3 steps
+    def epoch(e):  # 192 images in batches of 64: 3 steps
         steps = [c for b in range(3) for c in (("batch_start", e, b), ("batch_end", e, b + 1))]
         return [("epoch_start", e, 0), *steps, ("epoch_end", e + 1, e + 1)]
 
@@ -91,8 +101,10 @@ def test_a_nan_loss_reaches_on_exception_and_not_on_fit_end():
     rec = Recorder()
     with pytest.raises(TrainingError, match="loss became nan at epoch 2 batch 1"):
         fit_toy(cfg(), [Poison(), rec])
-    assert rec.calls[-2:] == [("batch_start", 1, 0),
-                              ("exception", "TrainingError", "loss became nan at e")]
+    assert rec.calls[-2:] == [
+        ("batch_start", 1, 0),
+        ("exception", "TrainingError", "loss became nan at e"),
+    ]
 
 
 class Tally(Callback):
@@ -122,7 +134,7 @@ class StopAtStep(Callback):
 
     def on_batch_end(self, state):
         if state.step == self.step:
-            raise KeyboardInterrupt   # as Ctrl-C does, at a batch boundary
+            raise KeyboardInterrupt  # as Ctrl-C does, at a batch boundary
 
 
 def test_a_callback_state_survives_interrupt_and_resume(tmp_path):
@@ -130,11 +142,10 @@ def test_a_callback_state_survives_interrupt_and_resume(tmp_path):
     train.train(cfg(out=str(tmp_path / "straight")), callbacks=[straight], log=None)
     first = Tally()
     with pytest.raises(loop.TrainingInterrupted):
-        train.train(cfg(out=str(tmp_path / "stopped")), callbacks=[first, StopAtStep(9)],
-                    log=None)
+        train.train(cfg(out=str(tmp_path / "stopped")), callbacks=[first, StopAtStep(9)], log=None)
     saved = load_state(tmp_path / "stopped" / STATE)["callbacks"]["Tally"]
     assert (saved["batches"], saved["epochs"]) == (9, 1)
-    again = Tally()                                   # a new process knows nothing ...
+    again = Tally()  # a new process knows nothing ...
     train.resume(tmp_path / "stopped", callbacks=[again], log=None)
     assert (again.batches, again.epochs) == (straight.batches, straight.epochs) == (18, 3)
     assert torch.equal(again.losses, straight.losses)  # ... and continues the same sums
@@ -175,14 +186,18 @@ def test_filter_history_of_a_resumed_run_equals_a_straight_one(tmp_path):
 
 def test_early_stopping_is_a_callback(tmp_path):
     lines = []
-    result = fit_toy(cfg(epochs=5, lr=1e-12, schedule="constant"),
-                     [EarlyStopping(1, log=lines.append)])
+    result = fit_toy(
+        cfg(epochs=5, lr=1e-12, schedule="constant"), [EarlyStopping(1, log=lines.append)]
+    )
     assert result.stopped_early and len(result.history) == 2
-    assert lines == ["early stopping: no better test accuracy for 1 epochs (best "
-                     f"{result.best_accuracy:.2%} at epoch 1)"]
+    assert lines == [
+        "early stopping: no better test accuracy for 1 epochs (best "
+        f"{result.best_accuracy:.2%} at epoch 1)"
+    ]
     run = tmp_path / "r"
-    result = train.train(cfg(out=str(run), epochs=5, lr=1e-12, schedule="constant",
-                             early_stopping=2), log=None)
+    result = train.train(
+        cfg(out=str(run), epochs=5, lr=1e-12, schedule="constant", early_stopping=2), log=None
+    )
     assert result.stopped_early and len(result.history) == 3
     state = load_state(run / STATE)
     assert state["stop"] and state["callbacks"]["EarlyStopping"] == {"bad_epochs": 2}
@@ -197,7 +212,7 @@ def test_ctrl_c_stops_at_the_batch_boundary_and_a_second_one_at_once(tmp_path):
 
         def on_batch_start(self, state, x):
             if state.step == self.step:
-                handle = state.model.register_forward_hook(self.press)   # inside the step
+                handle = state.model.register_forward_hook(self.press)  # inside the step
                 self.handle = handle
 
         def press(self, module, args, output):
@@ -208,11 +223,11 @@ def test_ctrl_c_stops_at_the_batch_boundary_and_a_second_one_at_once(tmp_path):
     with pytest.raises(loop.TrainingInterrupted) as once:
         train.train(cfg(out=str(tmp_path / "once")), callbacks=[CtrlC(8, 1)], log=None)
     assert (once.value.epoch, once.value.batch, once.value.saved) == (1, 3, True)
-    assert (load_state(tmp_path / "once" / STATE)["batch"]) == 3    # the step was finished
+    assert (load_state(tmp_path / "once" / STATE)["batch"]) == 3  # the step was finished
     with pytest.raises(loop.TrainingInterrupted) as twice:
         train.train(cfg(out=str(tmp_path / "twice")), callbacks=[CtrlC(8, 2)], log=None)
     assert (twice.value.epoch, twice.value.batch, twice.value.saved) == (1, 2, False)
-    state = load_state(tmp_path / "twice" / STATE)        # the epoch-end checkpoint is kept
+    state = load_state(tmp_path / "twice" / STATE)  # the epoch-end checkpoint is kept
     assert (state["epoch"], state["batch"]) == (1, 0)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 

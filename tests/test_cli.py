@@ -1,12 +1,28 @@
 """The command line as a whole: help, version, unknown commands."""
+
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
 
-COMMANDS = ("summary", "draw", "models", "kernels", "conv-explain", "pool-explain", "train",
-            "eval", "predict", "show", "report", "serve", "sweep", "compare", "doctor")
+COMMANDS = (
+    "summary",
+    "draw",
+    "models",
+    "kernels",
+    "conv-explain",
+    "pool-explain",
+    "train",
+    "eval",
+    "predict",
+    "show",
+    "report",
+    "serve",
+    "sweep",
+    "compare",
+    "doctor",
+)
 
 
 def test_help_lists_commands(cli):
@@ -17,8 +33,9 @@ def test_help_lists_commands(cli):
     listed = re.findall(r"^    (\S+)", listing, flags=re.MULTILINE)
     assert sorted(listed) == sorted(COMMANDS)
     for command in COMMANDS:
-        assert len(re.findall(rf"^    {re.escape(command)}(?:\s|$)", res.out,
-                              flags=re.MULTILINE)) == 1, command
+        assert (
+            len(re.findall(rf"^    {re.escape(command)}(?:\s|$)", res.out, flags=re.MULTILINE)) == 1
+        ), command
 
 
 def test_unknown_command_is_one_line_exit_2(cli):
@@ -30,7 +47,8 @@ def test_unknown_command_is_one_line_exit_2(cli):
 
 
 def test_console_script_runs():
-    out = subprocess.run([sys.executable, "-m", "convlens", "--version"], capture_output=True,
-                         text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "convlens", "--version"], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0
     assert out.stdout.startswith("convlens ")

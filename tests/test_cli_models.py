@@ -1,42 +1,48 @@
 """Tests of `convlens summary`, `convlens draw` and `convlens models`."""
+
 from __future__ import annotations
 
 import pytest
-from conftest import one_line_error
-from convlens.models.registry import list_models
 from PIL import Image
 
-NET_002 = "conv 32 3, maxpool 2, conv 32 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10"
+from convlens.models.registry import list_models
 
+from conftest import one_line_error
+
+NET_002 = "conv 32 3, maxpool 2, conv 32 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10"
 
 
 @pytest.mark.parametrize("command", ["summary", "draw"])
 @pytest.mark.parametrize("shape", ["3by32", "0x28x28", "3x32", "3x-1x4"])
 def test_malformed_input(cli, command, shape):
     result = cli(command, "conv 8 3", "--input", shape)
-    one_line_error(result, f"convlens {command}: error: argument --input: Expected CxHxW",
-                   f"Received: '{shape}'")
+    one_line_error(
+        result,
+        f"convlens {command}: error: argument --input: Expected CxHxW",
+        f"Received: '{shape}'",
+    )
 
 
 def test_draw_unknown_extension(cli, tmp_path):
     result = cli("draw", NET_002, "--input", "3x32x32", "--out", tmp_path / "arch.jpg")
-    one_line_error(result, "convlens draw: error: Expected an output file ending in .png, .svg,"
-                   " .pdf. Received: out=", "arch.jpg")
+    one_line_error(
+        result,
+        "convlens draw: error: Expected an output file ending in .png, .svg, .pdf. Received: out=",
+        "arch.jpg",
+    )
     assert not (tmp_path / "arch.jpg").exists()
 
 
 @pytest.mark.parametrize("command", ["summary", "draw"])
 def test_missing_spec_file(cli, command, tmp_path):
     missing = tmp_path / "nope.yaml"
-    one_line_error(cli(command, missing, "--input", "1x28x28"), "spec file not found",
-                   "nope.yaml")
+    one_line_error(cli(command, missing, "--input", "1x28x28"), "spec file not found", "nope.yaml")
 
 
 def test_summary_of_the_002_net(cli):
     result = cli("summary", NET_002, "--input", "3x32x32")
     assert result.code == 0, result
-    assert "Total params: 94,890\nTrainable params: 94,890\nNon-trainable params: 0\n" \
-        in result.out
+    assert "Total params: 94,890\nTrainable params: 94,890\nNon-trainable params: 0\n" in result.out
     assert "conv1 (Conv2d" in result.out and "(auto)" not in result.out
     assert "params = 3*3*" not in result.out
 
@@ -48,8 +54,9 @@ def test_summary_marks_an_automatic_flatten(cli):
 
 
 def test_summary_explain(cli):
-    result = cli("summary", "conv 32 3, maxpool 2, flatten, dense 10", "--input", "1x28x28",
-                 "--explain")
+    result = cli(
+        "summary", "conv 32 3, maxpool 2, flatten, dense 10", "--input", "1x28x28", "--explain"
+    )
     assert result.code == 0, result
     line = [ln for ln in result.out.splitlines() if ln.startswith("conv1 ")][-1]
     assert "Conv2d(1->32, 3x3)" in line and "params = 3*3*1*32 + 32 = 320" in line
@@ -67,8 +74,9 @@ def test_draw_png_and_svg(cli, tmp_path):
 
 def test_unknown_model_name_suggests(cli):
     name = list_models()[0].name
-    one_line_error(cli("summary", name[:-1] + "x" if len(name) > 3 else name + "x",
-                       "--input", "1x28x28"))
+    one_line_error(
+        cli("summary", name[:-1] + "x" if len(name) > 3 else name + "x", "--input", "1x28x28")
+    )
 
 
 def test_kernel_larger_than_input(cli):
@@ -84,5 +92,10 @@ def test_models_lists_registry(cli):
     assert result.code == 0, result
     for info in list_models():
         assert info.name in result.out
-    assert result.out.splitlines()[0].split() == ["name", "params", "input", "source",
-                                                  "description"]
+    assert result.out.splitlines()[0].split() == [
+        "name",
+        "params",
+        "input",
+        "source",
+        "description",
+    ]

@@ -1,11 +1,12 @@
 """Tests of `convlens kernels`, `conv-explain` and `pool-explain`: files, pictures, errors."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import one_line_error
 from PIL import Image
 
+from conftest import one_line_error
 
 
 def not_blank(path) -> np.ndarray:
@@ -19,7 +20,7 @@ def test_kernels_on_the_sample_photo(cli, tmp_path):
     result = cli("kernels", "--out", out, "--kernel", "sobel_x", "sharpen")
     assert result.code == 0 and f"wrote {out}" in result.out
     a = not_blank(out)
-    assert a.shape[1] > 900            # original + two kernels side by side
+    assert a.shape[1] > 900  # original + two kernels side by side
 
 
 def test_kernels_on_a_user_photo_in_colour(cli, tmp_path):
@@ -31,10 +32,13 @@ def test_kernels_on_a_user_photo_in_colour(cli, tmp_path):
     not_blank(out)
 
 
-@pytest.mark.parametrize("content, fragment", [
-    (b"plain text, not an image", "not an image"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10", "truncated or corrupt image"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"plain text, not an image", "not an image"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10", "truncated or corrupt image"),
+    ],
+)
 def test_kernels_refuses_bad_images(cli, tmp_path, content, fragment):
     bad = tmp_path / "bad.png"
     bad.write_bytes(content)
@@ -44,18 +48,31 @@ def test_kernels_refuses_bad_images(cli, tmp_path, content, fragment):
 
 def test_kernels_errors(cli, tmp_path):
     one_line_error(cli("kernels", tmp_path / "missing.png"), "missing.png: no such file")
-    one_line_error(cli("kernels", "--kernel", "sobelx", "--out", tmp_path / "k.png"),
-                   "unknown kernel 'sobelx' (did you mean 'sobel_x'?)")
+    one_line_error(
+        cli("kernels", "--kernel", "sobelx", "--out", tmp_path / "k.png"),
+        "unknown kernel 'sobelx' (did you mean 'sobel_x'?)",
+    )
 
 
 def test_conv_explain_gif(cli, tmp_path):
     out = tmp_path / "c.gif"
-    result = cli("conv-explain", "--input", "7x7", "--kernel", "3", "--stride", "2",
-                 "--padding", "1", "--out", out)
+    result = cli(
+        "conv-explain",
+        "--input",
+        "7x7",
+        "--kernel",
+        "3",
+        "--stride",
+        "2",
+        "--padding",
+        "1",
+        "--out",
+        out,
+    )
     assert result.code == 0, result
     assert "floor((7 + 2*1 - 1*(3-1) - 1) / 2) + 1 = 4" in result.out
     gif = Image.open(out)
-    assert gif.n_frames == 1 + 16                 # title frame + one per output cell
+    assert gif.n_frames == 1 + 16  # title frame + one per output cell
     gif.seek(8)
     not_blank(gif.convert("RGB").save(tmp_path / "f.png") or tmp_path / "f.png")
     assert out.stat().st_size < 2_000_000
@@ -63,8 +80,17 @@ def test_conv_explain_gif(cli, tmp_path):
 
 def test_conv_explain_named_kernel_and_same_padding(cli, tmp_path):
     out = tmp_path / "c.gif"
-    result = cli("conv-explain", "--input", "4x5", "--kernel-name", "sobel_x", "--padding",
-                 "same", "--out", out)
+    result = cli(
+        "conv-explain",
+        "--input",
+        "4x5",
+        "--kernel-name",
+        "sobel_x",
+        "--padding",
+        "same",
+        "--out",
+        out,
+    )
     assert result.code == 0, result
     assert Image.open(out).n_frames == 1 + 20
 
@@ -75,14 +101,19 @@ def test_pool_explain_gif(cli, tmp_path):
     assert result.code == 0 and Image.open(out).n_frames == 1 + 6
 
 
-@pytest.mark.parametrize("args, fragments", [
-    (("--input", "7by7"), ("argument --input: Expected HxW like 7x7. Received: '7by7'",)),
-    (("--input", "0x7"), ("Expected HxW like 7x7. Received: '0x7'",)),
-    (("--input", "3x3", "--kernel", "5"), ("kernel 5x5 does not fit in input 3x3",
-                                          "use padding='same'")),
-    (("--stride", "0"), ("Expected stride an integer >= 1. Received: stride=0",)),
-    (("--padding", "sam"), ("(did you mean 'same'?)",)),
-    (("--out", "x.png"), ("Expected --out ending in .gif",)),
-])
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (("--input", "7by7"), ("argument --input: Expected HxW like 7x7. Received: '7by7'",)),
+        (("--input", "0x7"), ("Expected HxW like 7x7. Received: '0x7'",)),
+        (
+            ("--input", "3x3", "--kernel", "5"),
+            ("kernel 5x5 does not fit in input 3x3", "use padding='same'"),
+        ),
+        (("--stride", "0"), ("Expected stride an integer >= 1. Received: stride=0",)),
+        (("--padding", "sam"), ("(did you mean 'same'?)",)),
+        (("--out", "x.png"), ("Expected --out ending in .gif",)),
+    ],
+)
 def test_conv_explain_errors(cli, tmp_path, args, fragments):
     one_line_error(cli("conv-explain", *args), *fragments)

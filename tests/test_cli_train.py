@@ -1,4 +1,5 @@
 """Tests of `convlens train`: run folder, config precedence, one-line errors, resume, Ctrl-C."""
+
 from __future__ import annotations
 
 import hashlib
@@ -66,8 +67,22 @@ def install(monkeypatch=None, delay=0.0, marker=None):
 exec(HELPERS)  # noqa: S102 - defines make_ds, load_dataset, install
 
 SPEC = "conv 8 3 pad=same bn=1, maxpool 2, flatten, dropout 0.2, dense {num_classes}"
-ARGS = ("train", "--model", SPEC, "--data", "quadrants", "--epochs", "2", "--batch-size", "32",
-        "--lr", "0.02", "--augment", "none", "--no-progress")
+ARGS = (
+    "train",
+    "--model",
+    SPEC,
+    "--data",
+    "quadrants",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "32",
+    "--lr",
+    "0.02",
+    "--augment",
+    "none",
+    "--no-progress",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -76,8 +91,11 @@ def fake_data(monkeypatch):
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_train_writes_the_run_folder(cli, tmp_path):
@@ -89,8 +107,17 @@ def test_train_writes_the_run_folder(cli, tmp_path):
     lines = r.out.splitlines()
     assert lines[0].startswith("epoch 1/2  train loss") and lines[1].startswith("epoch 2/2")
     assert lines[-1].startswith("best test accuracy") and str(out) in lines[-1]
-    for name in ("config.yaml", "run.json", "model.txt", "metrics.csv", "metrics.json",
-                 "model.safetensors", "best.safetensors", "state.pt", "checksums.json"):
+    for name in (
+        "config.yaml",
+        "run.json",
+        "model.txt",
+        "metrics.csv",
+        "metrics.json",
+        "model.safetensors",
+        "best.safetensors",
+        "state.pt",
+        "checksums.json",
+    ):
         assert (out / name).is_file(), name
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert (resolved["epochs"], resolved["seed"], resolved["label_smoothing"]) == (2, 4, 0.05)
@@ -106,21 +133,31 @@ def test_train_writes_the_run_folder(cli, tmp_path):
     assert run.model(torch.zeros(1, 1, 8, 8)).shape == (1, 4)
 
 
-@pytest.mark.parametrize("extra, message", [
-    (("--optimizer", "adan"), "Expected optimizer one of sgd, adam, adamw. Received: "
-                              "optimizer='adan' (did you mean 'adam'?)"),
-    (("--schedule", "linear"), "Expected schedule one of onecycle, cosine, constant."),
-    (("--epochs", "0"), "Expected epochs an integer >= 1. Received: epochs=0"),
-    (("--model", "fastcnx"), "unknown model 'fastcnx' (did you mean 'fastcnn'?)"),
-    (("--data", "quadrantz"), "unknown data set 'quadrantz'"),
-    (("--config", "BADKEY"), "unknown key 'optimiser' in config file"),
-    (("--model", "NETYAML"), "is built for 3-channel input (3x8x8); quadrants images are 1x8x8"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            ("--optimizer", "adan"),
+            "Expected optimizer one of sgd, adam, adamw. Received: "
+            "optimizer='adan' (did you mean 'adam'?)",
+        ),
+        (("--schedule", "linear"), "Expected schedule one of onecycle, cosine, constant."),
+        (("--epochs", "0"), "Expected epochs an integer >= 1. Received: epochs=0"),
+        (("--model", "fastcnx"), "unknown model 'fastcnx' (did you mean 'fastcnn'?)"),
+        (("--data", "quadrantz"), "unknown data set 'quadrantz'"),
+        (("--config", "BADKEY"), "unknown key 'optimiser' in config file"),
+        (
+            ("--model", "NETYAML"),
+            "is built for 3-channel input (3x8x8); quadrants images are 1x8x8",
+        ),
+    ],
+)
 def test_bad_input_is_one_line_and_writes_nothing(cli, tmp_path, extra, message):
     (tmp_path / "bad.yaml").write_text("optimiser: sgd\n")
     (tmp_path / "net.yaml").write_text("input: 3x8x8\nlayers: [conv 4 3, flatten, dense 4]\n")
-    extra = tuple({"BADKEY": tmp_path / "bad.yaml", "NETYAML": tmp_path / "net.yaml"}.get(e, e)
-                  for e in extra)
+    extra = tuple(
+        {"BADKEY": tmp_path / "bad.yaml", "NETYAML": tmp_path / "net.yaml"}.get(e, e) for e in extra
+    )
     r = cli(*ARGS, "--out", tmp_path / "run", *extra)
     assert r.code == 2 and r.out == ""
     assert r.err.startswith("convlens train: error: ") and r.err.count("\n") == 1, r.err
@@ -151,8 +188,10 @@ class Evil:
 
 def _retune(out: Path) -> None:
     """Rewrite checksums.json so a forged file gets past the checksum to the next check."""
-    sums = {n: hashlib.sha256((out / n).read_bytes()).hexdigest()
-            for n in (checkpoint.LAST, checkpoint.BEST, checkpoint.STATE)}
+    sums = {
+        n: hashlib.sha256((out / n).read_bytes()).hexdigest()
+        for n in (checkpoint.LAST, checkpoint.BEST, checkpoint.STATE)
+    }
     (out / checkpoint.CHECKSUMS).write_text(json.dumps(sums))
 
 
@@ -182,21 +221,27 @@ def _other_architecture(out, other):
     _retune(out)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (_truncate_weights, "model.safetensors' does not match its checksum"),
-    (_flip_state_byte, "state.pt' does not match its checksum"),
-    (_pickle_payload, "holds objects other than tensors and plain data; refusing to load it"),
-    (_truncated_state, "state.pt' is truncated or corrupt"),
-    (_other_architecture, "is from another architecture: shapes differ (checkpoint vs model): "
-                          "conv1.0.weight (16, 1, 3, 3) vs (8, 1, 3, 3)"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_truncate_weights, "model.safetensors' does not match its checksum"),
+        (_flip_state_byte, "state.pt' does not match its checksum"),
+        (_pickle_payload, "holds objects other than tensors and plain data; refusing to load it"),
+        (_truncated_state, "state.pt' is truncated or corrupt"),
+        (
+            _other_architecture,
+            "is from another architecture: shapes differ (checkpoint vs model): "
+            "conv1.0.weight (16, 1, 3, 3) vs (8, 1, 3, 3)",
+        ),
+    ],
+)
 def test_resume_refuses_bad_checkpoints_and_keeps_files(cli, tmp_path, damage, message):
     out, other = tmp_path / "run", tmp_path / "other"
     assert cli(*ARGS, "--out", out, "--epochs", "1").code == 0
-    assert cli(*ARGS, "--out", other, "--epochs", "1", "--model", SPEC.replace("8", "16")).code \
-        == 0
-    (out / "config.yaml").write_text((out / "config.yaml").read_text().replace("epochs: 1",
-                                                                               "epochs: 2"))
+    assert cli(*ARGS, "--out", other, "--epochs", "1", "--model", SPEC.replace("8", "16")).code == 0
+    (out / "config.yaml").write_text(
+        (out / "config.yaml").read_text().replace("epochs: 1", "epochs: 2")
+    )
     damage(out, other)
     before = snapshot(out)
     r = cli("train", "--resume", out, "--no-progress")
@@ -218,11 +263,18 @@ def test_sigint_in_a_subprocess_then_resume_is_bitwise_identical(cli, tmp_path):
     assert cli(*ARGS, "--epochs", "3", "--out", straight).code == 0
     script = tmp_path / "run_train.py"
     marker = tmp_path / "in-epoch-2"
-    script.write_text(HELPERS + f"\ninstall(delay=0.15, marker={str(marker)!r})\n"
-                      "import sys\nfrom convlens.cli import main\n"
-                      f"sys.exit(main({[*ARGS, '--epochs', '3', '--out', 'stopped']!r}))\n")
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    script.write_text(
+        HELPERS + f"\ninstall(delay=0.15, marker={str(marker)!r})\n"
+        "import sys\nfrom convlens.cli import main\n"
+        f"sys.exit(main({[*ARGS, '--epochs', '3', '--out', 'stopped']!r}))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 60
     while not marker.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
@@ -233,7 +285,8 @@ def test_sigint_in_a_subprocess_then_resume_is_bitwise_identical(cli, tmp_path):
     assert err.strip().splitlines()[-1] == (
         "convlens train: interrupted; checkpoint saved at epoch 2 batch "
         f"{checkpoint.load_state(stopped / checkpoint.STATE)['batch']}; resume with: "
-        "convlens train --resume stopped")
+        "convlens train --resume stopped"
+    )
     assert checkpoint.load_state(stopped / checkpoint.STATE)["epoch"] == 1
     r = cli("train", "--resume", stopped, "--no-progress")
     assert r.code == 0, r.err

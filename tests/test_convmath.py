@@ -1,4 +1,5 @@
 """convlens.convmath against the libraries people trust: torch, numpy, scipy."""
+
 from __future__ import annotations
 
 import itertools
@@ -38,13 +39,17 @@ def test_notebook_2d_examples(method):
     x = [[1, 3, 2, 4], [5, 6, 1, 3], [1, 2, 0, 2], [3, 4, 3, 2]]
     w = [[1, 0, 3], [1, 2, 1], [0, 1, 1]]
     assert conv2d(x, w, flip=True, method=method).tolist() == [[25, 24], [28, 25]]
-    assert conv2d(x, w, flip=True, padding="same", method=method).tolist() == \
-        [[11, 25, 32, 13], [19, 25, 24, 13], [13, 28, 25, 17], [11, 17, 14, 9]]
+    assert conv2d(x, w, flip=True, padding="same", method=method).tolist() == [
+        [11, 25, 32, 13],
+        [19, 25, 24, 13],
+        [13, 28, 25, 17],
+        [11, 17, 14, 9],
+    ]
 
 
 def test_notebook_horizontal_edge():
     image = np.zeros((6, 5))
-    image[:3] = 200                                 # bright above dark
+    image[:3] = 200  # bright above dark
     out = conv2d(image, get_kernel("horizontal_edge").weights)
     assert out[:, 0].tolist() == [0, 6000, 6000, 0]
 
@@ -59,8 +64,9 @@ def test_conv2d_matches_torch(method, stride, pad, dil, k):
     rng = np.random.default_rng(stride * 100 + pad * 10 + dil + k)
     x = rng.normal(size=(2, 9, 8))
     w = rng.normal(size=(3, 2, k, k))
-    expected = F.conv2d(torch.from_numpy(x)[None], torch.from_numpy(w), stride=stride,
-                        padding=pad, dilation=dil)[0].numpy()
+    expected = F.conv2d(
+        torch.from_numpy(x)[None], torch.from_numpy(w), stride=stride, padding=pad, dilation=dil
+    )[0].numpy()
     out = conv2d(x, w, stride=stride, padding=pad, dilation=dil, method=method)
     np.testing.assert_allclose(out, expected, atol=1e-10)
     assert expected.shape[1] == output_size(9, k, stride=stride, padding=pad, dilation=dil)
@@ -71,8 +77,9 @@ def test_conv2d_matches_torch(method, stride, pad, dil, k):
 def test_same_padding_matches_torch(k, dil):
     rng = np.random.default_rng(k + dil)
     x, w = rng.normal(size=(1, 7, 6)), rng.normal(size=(2, 1, k, k))
-    expected = F.conv2d(torch.from_numpy(x)[None], torch.from_numpy(w), padding="same",
-                        dilation=dil)[0].numpy()
+    expected = F.conv2d(
+        torch.from_numpy(x)[None], torch.from_numpy(w), padding="same", dilation=dil
+    )[0].numpy()
     np.testing.assert_allclose(conv2d(x, w, padding="same", dilation=dil), expected, atol=1e-10)
 
 
@@ -82,10 +89,16 @@ def test_conv2d_matches_scipy(mode, kshape):
     rng = np.random.default_rng(len(mode) + kshape[0])
     x, w = rng.normal(size=(6, 7)), rng.normal(size=kshape)
     for method in METHODS:
-        np.testing.assert_allclose(conv2d(x, w, padding=mode, flip=True, method=method),
-                                   signal.convolve2d(x, w, mode=mode), atol=1e-10)
-        np.testing.assert_allclose(conv2d(x, w, padding=mode, method=method),
-                                   signal.correlate2d(x, w, mode=mode), atol=1e-10)
+        np.testing.assert_allclose(
+            conv2d(x, w, padding=mode, flip=True, method=method),
+            signal.convolve2d(x, w, mode=mode),
+            atol=1e-10,
+        )
+        np.testing.assert_allclose(
+            conv2d(x, w, padding=mode, method=method),
+            signal.correlate2d(x, w, mode=mode),
+            atol=1e-10,
+        )
 
 
 @pytest.mark.parametrize("mode", ["full", "same", "valid"])
@@ -93,18 +106,25 @@ def test_conv2d_matches_scipy(mode, kshape):
 def test_conv1d_matches_numpy(mode, n, k):
     rng = np.random.default_rng(n * k)
     a, v = rng.normal(size=n), rng.normal(size=k)
-    np.testing.assert_allclose(conv1d(a, v, padding=mode, flip=True), np.convolve(a, v, mode),
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        conv1d(a, v, padding=mode, flip=True), np.convolve(a, v, mode), atol=1e-10
+    )
 
 
 @pytest.mark.parametrize("stride, dil", [(1, 1), (2, 1), (1, 2), (3, 2)])
 def test_conv1d_matches_torch(stride, dil):
     rng = np.random.default_rng(stride + 10 * dil)
     a, v = rng.normal(size=12), rng.normal(size=3)
-    expected = F.conv1d(torch.from_numpy(a)[None, None], torch.from_numpy(v)[None, None],
-                        stride=stride, padding=1, dilation=dil)[0, 0].numpy()
-    np.testing.assert_allclose(conv1d(a, v, stride=stride, padding=1, dilation=dil), expected,
-                               atol=1e-10)
+    expected = F.conv1d(
+        torch.from_numpy(a)[None, None],
+        torch.from_numpy(v)[None, None],
+        stride=stride,
+        padding=1,
+        dilation=dil,
+    )[0, 0].numpy()
+    np.testing.assert_allclose(
+        conv1d(a, v, stride=stride, padding=1, dilation=dil), expected, atol=1e-10
+    )
 
 
 def test_kernel_shapes():
@@ -114,7 +134,7 @@ def test_kernel_shapes():
     per_channel = conv2d(x, k2)
     assert per_channel.shape == (3, 3, 3)
     np.testing.assert_allclose(per_channel[1], conv2d(x[1], k2))
-    one_filter = conv2d(x, np.stack([k2] * 3))                 # (C, kh, kw) sums channels
+    one_filter = conv2d(x, np.stack([k2] * 3))  # (C, kh, kw) sums channels
     np.testing.assert_allclose(one_filter, per_channel.sum(0))
 
 
@@ -123,24 +143,37 @@ def test_kernel_shapes():
 def test_pool2d_matches_torch(size, stride, pad):
     x = np.random.default_rng(size).normal(size=(2, 7, 9))
     t = torch.from_numpy(x)[None]
-    np.testing.assert_allclose(pool2d(x, size, stride=stride, padding=pad, mode="max"),
-                               F.max_pool2d(t, size, stride, pad)[0].numpy())
-    np.testing.assert_allclose(pool2d(x, size, stride=stride, padding=pad, mode="mean"),
-                               F.avg_pool2d(t, size, stride, pad)[0].numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        pool2d(x, size, stride=stride, padding=pad, mode="max"),
+        F.max_pool2d(t, size, stride, pad)[0].numpy(),
+    )
+    np.testing.assert_allclose(
+        pool2d(x, size, stride=stride, padding=pad, mode="mean"),
+        F.avg_pool2d(t, size, stride, pad)[0].numpy(),
+        atol=1e-12,
+    )
 
 
-@pytest.mark.parametrize("size, stride, pad", [((2, 3), None, 0), ((3, 2), None, (1, 1)),
-                                               ((2, 4), (1, 2), (1, 2)), ((3, 1), None, 0)])
+@pytest.mark.parametrize(
+    "size, stride, pad",
+    [((2, 3), None, 0), ((3, 2), None, (1, 1)), ((2, 4), (1, 2), (1, 2)), ((3, 1), None, 0)],
+)
 def test_pool2d_tuple_window_matches_torch(size, stride, pad):
     x = np.random.default_rng(sum(size)).normal(size=(2, 9, 11))
     t = torch.from_numpy(x)[None]
-    np.testing.assert_allclose(pool2d(x, size, stride=stride, padding=pad, mode="max"),
-                               F.max_pool2d(t, size, stride, pad)[0].numpy())
-    np.testing.assert_allclose(pool2d(x, size, stride=stride, padding=pad, mode="mean"),
-                               F.avg_pool2d(t, size, stride, pad)[0].numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        pool2d(x, size, stride=stride, padding=pad, mode="max"),
+        F.max_pool2d(t, size, stride, pad)[0].numpy(),
+    )
+    np.testing.assert_allclose(
+        pool2d(x, size, stride=stride, padding=pad, mode="mean"),
+        F.avg_pool2d(t, size, stride, pad)[0].numpy(),
+        atol=1e-12,
+    )
     steps = list(pool2d_steps(x[0], size, stride=stride, padding=pad))
-    np.testing.assert_allclose([s.value for s in steps],
-                               F.max_pool2d(t, size, stride, pad)[0, 0].numpy().ravel())
+    np.testing.assert_allclose(
+        [s.value for s in steps], F.max_pool2d(t, size, stride, pad)[0, 0].numpy().ravel()
+    )
 
 
 @pytest.mark.parametrize("size, pad", [(3, 2), (2, 2), ((3, 4), (2, 1)), (4, 3)])
@@ -161,11 +194,14 @@ def test_output_size_and_explanation():
     assert output_size(28, 3) == 26 and output_size(26, 2, stride=2) == 13
     assert output_size(7, 3, padding="full") == 9 and output_size(7, 4, padding="same") == 7
     assert explain_output_size(7, 3, stride=2, padding=1) == (
-        "out = floor((n + 2p - d(k-1) - 1) / s) + 1 = floor((7 + 2*1 - 1*(3-1) - 1) / 2) + 1 = 4")
+        "out = floor((n + 2p - d(k-1) - 1) / s) + 1 = floor((7 + 2*1 - 1*(3-1) - 1) / 2) + 1 = 4"
+    )
 
 
-@pytest.mark.parametrize("n, k, s, p", [(1, 2, 2, 0), (2, 3, 2, 0), (5, 2, 2, 1), (6, 3, 2, 1),
-                                        (7, 3, 3, 1), (9, 4, 3, 2)])
+@pytest.mark.parametrize(
+    "n, k, s, p",
+    [(1, 2, 2, 0), (2, 3, 2, 0), (5, 2, 2, 1), (6, 3, 2, 1), (7, 3, 3, 1), (9, 4, 3, 2)],
+)
 def test_ceil_mode_output_size_matches_torch(n, k, s, p):
     expected = torch.nn.MaxPool2d(k, s, p, ceil_mode=True)(torch.zeros(1, 1, n, n)).shape[-1]
     assert output_size(n, k, stride=s, padding=p, ceil_mode=True) == expected
@@ -179,28 +215,43 @@ def test_ceil_mode_drops_a_window_that_starts_past_the_input():
     assert torch.nn.MaxPool2d(2, 2, 1, ceil_mode=True)(torch.zeros(1, 1, 5, 5)).shape[-1] == 3
     assert explain_output_size(5, 2, stride=2, padding=1, ceil_mode=True) == (
         "out = ceil((n + 2p - d(k-1) - 1) / s) + 1 = ceil((5 + 2*1 - 1*(2-1) - 1) / 2) + 1 = "
-        "4 - 1 = 3 (ceil_mode; the last window would start past the input, so it is dropped)")
+        "4 - 1 = 3 (ceil_mode; the last window would start past the input, so it is dropped)"
+    )
 
 
-@pytest.mark.parametrize("kind, kernel, stride, padding, dilation", [
-    ("conv", (3, 3), 1, 1, 1), ("conv", (4, 2), (2, 1), (1, 0), (1, 2)),
-    ("conv", (4, 4), 1, "same", 1), ("conv", 3, 2, 2, 2),
-    ("max", (3, 3), (2, 2), (1, 1), 1), ("mean", (2, 3), (2, 3), (1, 1), 1)])
+@pytest.mark.parametrize(
+    "kind, kernel, stride, padding, dilation",
+    [
+        ("conv", (3, 3), 1, 1, 1),
+        ("conv", (4, 2), (2, 1), (1, 0), (1, 2)),
+        ("conv", (4, 4), 1, "same", 1),
+        ("conv", 3, 2, 2, 2),
+        ("max", (3, 3), (2, 2), (1, 1), 1),
+        ("mean", (2, 3), (2, 3), (1, 1), 1),
+    ],
+)
 def test_window_reads_the_cells_torch_uses(kind, kernel, stride, padding, dilation):
     rng = np.random.default_rng(7)
     x = rng.normal(size=(2, 7, 8))
     t = torch.from_numpy(x)[None]
     if kind == "conv":
         w = rng.normal(size=(1, 2) + ((kernel, kernel) if isinstance(kernel, int) else kernel))
-        out = F.conv2d(t, torch.from_numpy(w), stride=stride, padding=padding,
-                       dilation=dilation)[0, 0]
+        out = F.conv2d(t, torch.from_numpy(w), stride=stride, padding=padding, dilation=dilation)[
+            0, 0
+        ]
     elif kind == "max":
         out = F.max_pool2d(t, kernel, stride, padding)[0]
     else:
         out = F.avg_pool2d(t, kernel, stride, padding)[0]
     for i, j in itertools.product(range(out.shape[-2]), range(out.shape[-1])):
-        win = window(x.shape[1:], kernel, (i, j), stride=stride, padding=padding,
-                     dilation=dilation if kind == "conv" else 1)
+        win = window(
+            x.shape[1:],
+            kernel,
+            (i, j),
+            stride=stride,
+            padding=padding,
+            dilation=dilation if kind == "conv" else 1,
+        )
         if kind == "conv":
             assert float((win.read(x) * w[0]).sum()) == pytest.approx(float(out[i, j]))
         elif kind == "max":
@@ -208,8 +259,11 @@ def test_window_reads_the_cells_torch_uses(kind, kernel, stride, padding, dilati
             np.testing.assert_allclose(patch.max(axis=(1, 2)), out[:, i, j].numpy())
         else:
             np.testing.assert_allclose(win.read(x).mean(axis=(1, 2)), out[:, i, j].numpy())
-    with pytest.raises(ConvMathError, match=r"Expected an output cell inside \d+x\d+. "
-                                            r"Received: out_index=\(9, 0\)"):
+    with pytest.raises(
+        ConvMathError,
+        match=r"Expected an output cell inside \d+x\d+. "
+        r"Received: out_index=\(9, 0\)",
+    ):
         window(x.shape[1:], kernel, (9, 0), stride=stride, padding=padding)
 
 
@@ -228,7 +282,7 @@ def test_steps_show_the_arithmetic():
     w = np.ones((3, 3))
     steps = list(conv2d_steps(x, w, stride=1, padding=1))
     assert len(steps) == 16 and steps[0].out_index == (0, 0)
-    assert steps[0].rows == (0, 1, 2) and steps[0].patch[0].tolist() == [0, 0, 0]   # padding
+    assert steps[0].rows == (0, 1, 2) and steps[0].patch[0].tolist() == [0, 0, 0]  # padding
     np.testing.assert_allclose([s.value for s in steps], conv2d(x, w, padding=1).ravel())
     pools = list(pool2d_steps(x, 2))
     assert [p.value for p in pools] == [5, 7, 13, 15]
@@ -236,34 +290,61 @@ def test_steps_show_the_arithmetic():
 
 
 def test_kernel_library():
-    assert {"identity", "box_blur", "gaussian_blur", "sharpen", "sobel_x", "sobel_y",
-            "prewitt_x", "prewitt_y", "laplacian", "outline", "emboss"} <= set(KERNELS)
-    assert KERNELS["outline"].weights.sum() == 0 and KERNELS["box_blur"].weights.sum() == \
-        pytest.approx(1)
+    assert {
+        "identity",
+        "box_blur",
+        "gaussian_blur",
+        "sharpen",
+        "sobel_x",
+        "sobel_y",
+        "prewitt_x",
+        "prewitt_y",
+        "laplacian",
+        "outline",
+        "emboss",
+    } <= set(KERNELS)
+    assert KERNELS["outline"].weights.sum() == 0 and KERNELS[
+        "box_blur"
+    ].weights.sum() == pytest.approx(1)
     with pytest.raises(ConvMathError, match="unknown kernel 'sobelx' \\(did you mean 'sobel_x'"):
         get_kernel("sobelx")
 
 
 # ----------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("call, message", [
-    (lambda: conv2d(np.ones((3, 3)), np.ones((5, 5))),
-     "conv2d: kernel 5x5 does not fit in input 3x3 with padding=0; use padding='same' or a "
-     "kernel <= 3x3"),
-    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), stride=0),
-     "conv2d: Expected stride an integer >= 1. Received: stride=0"),
-    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), dilation=-1),
-     "Expected dilation an integer >= 1. Received: dilation=-1"),
-    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), padding="sam"),
-     "Received: padding='sam' (did you mean 'same'?)"),
-    (lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), padding="same", stride=2),
-     "padding='same' with stride=2 is ambiguous"),
-    (lambda: conv2d(np.ones((2, 5, 5)), np.ones((4, 3, 3, 3))),
-     "kernel has 3 input channels, x has 2"),
-    (lambda: conv2d(np.ones(5), np.ones((3, 3))), "Expected x of shape (H, W) or (C, H, W)"),
-    (lambda: conv2d([["a", "b"]], np.ones((1, 1))), "Expected numbers"),
-    (lambda: pool2d(np.ones((4, 4)), 2, mode="median"), "Expected mode 'max' or 'mean'"),
-    (lambda: conv1d([1, 2], [1, 2, 3]), "conv1d: kernel"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: conv2d(np.ones((3, 3)), np.ones((5, 5))),
+            "conv2d: kernel 5x5 does not fit in input 3x3 with padding=0; use padding='same' or a "
+            "kernel <= 3x3",
+        ),
+        (
+            lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), stride=0),
+            "conv2d: Expected stride an integer >= 1. Received: stride=0",
+        ),
+        (
+            lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), dilation=-1),
+            "Expected dilation an integer >= 1. Received: dilation=-1",
+        ),
+        (
+            lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), padding="sam"),
+            "Received: padding='sam' (did you mean 'same'?)",
+        ),
+        (
+            lambda: conv2d(np.ones((5, 5)), np.ones((3, 3)), padding="same", stride=2),
+            "padding='same' with stride=2 is ambiguous",
+        ),
+        (
+            lambda: conv2d(np.ones((2, 5, 5)), np.ones((4, 3, 3, 3))),
+            "kernel has 3 input channels, x has 2",
+        ),
+        (lambda: conv2d(np.ones(5), np.ones((3, 3))), "Expected x of shape (H, W) or (C, H, W)"),
+        (lambda: conv2d([["a", "b"]], np.ones((1, 1))), "Expected numbers"),
+        (lambda: pool2d(np.ones((4, 4)), 2, mode="median"), "Expected mode 'max' or 'mean'"),
+        (lambda: conv1d([1, 2], [1, 2, 3]), "conv1d: kernel"),
+    ],
+)
 def test_errors_say_what_and_why(call, message):
     with pytest.raises(ConvMathError) as err:
         call()

@@ -1,4 +1,5 @@
 """Tests of convlens.data: real on-disk formats made tiny, checks, batching, augmentation."""
+
 from __future__ import annotations
 
 import gzip
@@ -12,35 +13,47 @@ import torch
 from PIL import Image
 
 from convlens import data
-from convlens.data import (Augment, ImageDataset, augment_batch, iterate_batches, load_dataset,
-                           normalize, parse_augment)
+from convlens.data import (
+    Augment,
+    ImageDataset,
+    augment_batch,
+    iterate_batches,
+    load_dataset,
+    normalize,
+    parse_augment,
+)
 from convlens.data.sources import FashionMNIST
 from convlens.errors import ConfigError, DataError
 
 
-def write_idx(path: Path, array: np.ndarray, *, magic: int | None = None, cut: int = 0,
-              compress: bool = True) -> None:
+def write_idx(
+    path: Path, array: np.ndarray, *, magic: int | None = None, cut: int = 0, compress: bool = True
+) -> None:
     magic = magic if magic is not None else (2051 if array.ndim == 3 else 2049)
     raw = struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape)
     raw += array.astype(np.uint8).tobytes()
-    raw = raw[:len(raw) - cut]
+    raw = raw[: len(raw) - cut]
     path.write_bytes(gzip.compress(raw) if compress else raw)
 
 
-def make_idx_folder(root: Path, n_train: int = 30, n_test: int = 10, compress: bool = True
-                    ) -> Path:
+def make_idx_folder(root: Path, n_train: int = 30, n_test: int = 10, compress: bool = True) -> Path:
     rng = np.random.default_rng(0)
     suffix = ".gz" if compress else ""
     for prefix, n in (("train", n_train), ("t10k", n_test)):
-        write_idx(root / f"{prefix}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28)),
-                  compress=compress)
-        write_idx(root / f"{prefix}-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n),
-                  compress=compress)
+        write_idx(
+            root / f"{prefix}-images-idx3-ubyte{suffix}",
+            rng.integers(0, 256, (n, 28, 28)),
+            compress=compress,
+        )
+        write_idx(
+            root / f"{prefix}-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n), compress=compress
+        )
     return root
 
 
-needs_debian_fashion = pytest.mark.skipif(not FashionMNIST.system_folder.is_dir(),
-                                          reason="dataset-fashion-mnist not installed")
+needs_debian_fashion = pytest.mark.skipif(
+    not FashionMNIST.system_folder.is_dir(), reason="dataset-fashion-mnist not installed"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -68,10 +81,13 @@ def test_mnist_uncompressed_and_torchvision_layout(tmp_path):
     assert len(load_dataset("mnist", "train", data_dir=tmp_path)) == 30
 
 
-@pytest.mark.parametrize("damage, fragment", [
-    (dict(cut=100), "header says 30x28x28 = 23,520 bytes of data, the file has 23,420"),
-    (dict(magic=2049), "magic number 2049 is not 2051"),
-])
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        (dict(cut=100), "header says 30x28x28 = 23,520 bytes of data, the file has 23,420"),
+        (dict(magic=2049), "magic number 2049 is not 2051"),
+    ],
+)
 def test_broken_idx_files_name_the_file(tmp_path, damage, fragment):
     make_idx_folder(tmp_path)
     images = np.zeros((30, 28, 28))
@@ -108,8 +124,9 @@ def test_offline_and_missing_files_say_how_to_get_them(tmp_path):
 
 
 def test_unknown_name_suggests():
-    with pytest.raises(DataError, match="unknown data set 'fashon-mnist' \\(did you mean "
-                                        "'fashion-mnist'\\?\\)"):
+    with pytest.raises(
+        DataError, match="unknown data set 'fashon-mnist' \\(did you mean 'fashion-mnist'\\?\\)"
+    ):
         load_dataset("fashon-mnist")
 
 
@@ -118,8 +135,15 @@ def _cifar_py_batch(path: Path, n: int, seed: int) -> tuple[np.ndarray, list[int
     images = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
     labels = rng.integers(0, 10, n).tolist()
     with open(path, "wb") as f:
-        pickle.dump({b"batch_label": b"x", b"labels": labels, b"data": images,
-                     b"filenames": [b"a.png"] * n}, f)
+        pickle.dump(
+            {
+                b"batch_label": b"x",
+                b"labels": labels,
+                b"data": images,
+                b"filenames": [b"a.png"] * n,
+            },
+            f,
+        )
     return images, labels
 
 
@@ -177,8 +201,8 @@ def test_image_folder_split_and_corrupt_image(tmp_path):
     train = load_dataset(f"imagefolder:{root}", "train")
     test = load_dataset(f"imagefolder:{root}", "test")
     assert (len(train), len(test)) == (8, 2) and train.classes == ("dark", "light")
-    assert train.images.shape[1:] == (1, 30, 30)           # centre-cropped to the common size
-    assert sorted(test.labels.tolist()) == [0, 1]          # stratified
+    assert train.images.shape[1:] == (1, 30, 30)  # centre-cropped to the common size
+    assert sorted(test.labels.tolist()) == [0, 1]  # stratified
     (root / "light" / "9.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     data.DEFAULT_CACHE.clear()
     with pytest.raises(DataError, match="9.jpg: truncated or corrupt image"):
@@ -204,8 +228,14 @@ def test_fashion_mnist_from_the_debian_package():
 
 def toy(n: int = 50) -> ImageDataset:
     g = torch.Generator().manual_seed(0)
-    return ImageDataset("toy", torch.randint(0, 256, (n, 1, 6, 6), generator=g, dtype=torch.uint8),
-                        torch.arange(n) % 3, ("a", "b", "c"), (0.5,), (0.25,))
+    return ImageDataset(
+        "toy",
+        torch.randint(0, 256, (n, 1, 6, 6), generator=g, dtype=torch.uint8),
+        torch.arange(n) % 3,
+        ("a", "b", "c"),
+        (0.5,),
+        (0.25,),
+    )
 
 
 def test_normalize():
@@ -227,10 +257,10 @@ def test_augment_batch_crop_shifts_and_flip():
     assert out.shape == x.shape
     # every output is the input shifted by at most one pixel, zeros coming in
     padded = torch.nn.functional.pad(x[0], (1, 1, 1, 1))
-    shifts = {(dy, dx): padded[:, dy:dy + 4, dx:dx + 4] for dy in range(3) for dx in range(3)}
+    shifts = {(dy, dx): padded[:, dy : dy + 4, dx : dx + 4] for dy in range(3) for dx in range(3)}
     seen = [[s for s, shifted in shifts.items() if torch.equal(o, shifted)] for o in out]
     assert all(len(s) == 1 for s in seen)
-    assert len({s[0] for s in seen}) > 4                      # and the offsets vary
+    assert len({s[0] for s in seen}) > 4  # and the offsets vary
     flipped = augment_batch(x, Augment(flip=True), torch.Generator().manual_seed(0))
     kinds = {tuple(f.flatten().tolist()) for f in flipped}
     assert kinds == {tuple(x[0].flatten().tolist()), tuple(x[0].flip(2).flatten().tolist())}
@@ -239,10 +269,21 @@ def test_augment_batch_crop_shifts_and_flip():
 def test_batches_cover_the_set_and_resume_bitwise():
     ds = toy()
     aug = parse_augment("crop,flip,cutout=2")
-    full = list(iterate_batches(ds, 8, shuffle=True, generator=torch.Generator().manual_seed(3),
-                                augment=aug))
-    resumed = list(iterate_batches(ds, 8, shuffle=True, augment=aug, start_batch=4,
-                                   generator=torch.Generator().manual_seed(3)))
+    full = list(
+        iterate_batches(
+            ds, 8, shuffle=True, generator=torch.Generator().manual_seed(3), augment=aug
+        )
+    )
+    resumed = list(
+        iterate_batches(
+            ds,
+            8,
+            shuffle=True,
+            augment=aug,
+            start_batch=4,
+            generator=torch.Generator().manual_seed(3),
+        )
+    )
     assert len(full) == 7 and len(resumed) == 3
     for (xa, ya), (xb, yb) in zip(full[4:], resumed):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
@@ -259,18 +300,35 @@ def test_large_image_folders_stream_from_disk_with_the_same_batches(tmp_path, mo
         (root / c).mkdir(parents=True)
         for i in range(12):
             Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(
-                root / c / f"{i}.png")
+                root / c / f"{i}.png"
+            )
     in_memory = load_dataset(f"imagefolder:{root}", "train")
-    monkeypatch.setenv("CONVLENS_MAX_MEMORY_MB", "0.001")       # about 1 KB: stream it
+    monkeypatch.setenv("CONVLENS_MAX_MEMORY_MB", "0.001")  # about 1 KB: stream it
     stream = load_dataset(f"imagefolder:{root}", "train")
     assert isinstance(stream, data.FolderStream) and not isinstance(in_memory, data.FolderStream)
     assert len(stream) == len(in_memory) == 20 and stream.input_shape == (1, 16, 16)
     assert stream.mean == pytest.approx(in_memory.mean)
     aug = parse_augment("crop,flip")
-    a = list(iterate_batches(in_memory, 6, shuffle=True, augment=aug, start_batch=1,
-                             generator=torch.Generator().manual_seed(5)))
-    b = list(iterate_batches(stream, 6, shuffle=True, augment=aug, start_batch=1,
-                             generator=torch.Generator().manual_seed(5)))
+    a = list(
+        iterate_batches(
+            in_memory,
+            6,
+            shuffle=True,
+            augment=aug,
+            start_batch=1,
+            generator=torch.Generator().manual_seed(5),
+        )
+    )
+    b = list(
+        iterate_batches(
+            stream,
+            6,
+            shuffle=True,
+            augment=aug,
+            start_batch=1,
+            generator=torch.Generator().manual_seed(5),
+        )
+    )
     assert len(a) == len(b) == 3
     for (xa, ya), (xb, yb) in zip(a, b):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
@@ -280,8 +338,11 @@ def test_recorded_checksums_are_torchvisions():
     from torchvision import datasets
 
     from convlens.data import sources
-    for ours, theirs in ((sources.FashionMNIST, datasets.FashionMNIST),
-                         (sources.MNIST, datasets.MNIST)):
+
+    for ours, theirs in (
+        (sources.FashionMNIST, datasets.FashionMNIST),
+        (sources.MNIST, datasets.MNIST),
+    ):
         assert {name: c.file for name, c in ours.checksums.items()} == dict(theirs.resources)
 
 
@@ -289,8 +350,9 @@ def test_recorded_checksums_are_torchvisions():
 def test_fashion_mnist_uncompressed_official_files_are_verified(tmp_path):
     # torchvision's raw/ folder holds the files decompressed: their content MD5 is checked.
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
-        (tmp_path / name).write_bytes(gzip.decompress((FashionMNIST.system_folder / f"{name}.gz")
-                                                      .read_bytes()))
+        (tmp_path / name).write_bytes(
+            gzip.decompress((FashionMNIST.system_folder / f"{name}.gz").read_bytes())
+        )
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(10000), compress=False)
     train = load_dataset("fashion-mnist", "train", data_dir=tmp_path)
     assert len(train) == 60000 and train.labels.bincount().tolist() == [6000] * 10
@@ -305,8 +367,13 @@ def test_fashion_mnist_offline_without_files_says_how_to_get_them(tmp_path, monk
         load_dataset("fashion-mnist", "test")
     message = str(err.value)
     assert "\n" not in message and "fashion-mnist test files not found" in message
-    for needed in ("dataset-fashion-mnist", "torchvision", "--data-dir",
-                   "t10k-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+    for needed in (
+        "dataset-fashion-mnist",
+        "torchvision",
+        "--data-dir",
+        "t10k-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+    ):
         assert needed in message
 
 
@@ -321,10 +388,15 @@ def test_cifar10_python_batches_pickled_like_the_originals(tmp_path):
     # The real files are protocol-2 pickles that name numpy.core.multiarray._reconstruct.
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
-    batch = {b"batch_label": b"testing batch 1 of 1", b"labels": [3, 5],
-             b"data": np.full((2, 3072), 7, np.uint8), b"filenames": [b"a.png", b"b.png"]}
-    raw = pickle.dumps(batch, protocol=2).replace(b"numpy._core.multiarray",
-                                                  b"numpy.core.multiarray")
+    batch = {
+        b"batch_label": b"testing batch 1 of 1",
+        b"labels": [3, 5],
+        b"data": np.full((2, 3072), 7, np.uint8),
+        b"filenames": [b"a.png", b"b.png"],
+    }
+    raw = pickle.dumps(batch, protocol=2).replace(
+        b"numpy._core.multiarray", b"numpy.core.multiarray"
+    )
     (folder / "test_batch").write_bytes(raw)
     for i in range(1, 6):
         _cifar_py_batch(folder / f"data_batch_{i}", 2, i)
@@ -342,19 +414,20 @@ def test_image_folder_with_train_and_test_folders_of_jpegs(tmp_path):
         for c in ("cat", "dog"):
             (tmp_path / split / c).mkdir(parents=True)
             for i in range(n):
-                pixels = rng.integers(0, 255, (24, 36, 3), dtype=np.uint8)   # 36 wide, 24 high
+                pixels = rng.integers(0, 255, (24, 36, 3), dtype=np.uint8)  # 36 wide, 24 high
                 Image.fromarray(pixels).save(tmp_path / split / c / f"{i}.jpg", quality=90)
     train = load_dataset(f"imagefolder:{tmp_path}", "train", image_size=12)
     test = load_dataset(f"imagefolder:{tmp_path}", "test", image_size=12)
     assert train.images.shape == (6, 3, 12, 12) and test.images.shape == (4, 3, 12, 12)
     assert train.classes == test.classes == ("cat", "dog") and len(test.mean) == 3
-    assert test.mean == train.mean                                   # train statistics
+    assert test.mean == train.mean  # train statistics
     assert test.labels.tolist() == [0, 0, 1, 1]
 
 
 def test_augmentation_is_reproducible_and_works_on_floats():
-    x = torch.randint(0, 256, (32, 3, 8, 8), generator=torch.Generator().manual_seed(0),
-                      dtype=torch.uint8)
+    x = torch.randint(
+        0, 256, (32, 3, 8, 8), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
     aug = Augment(crop_padding=2, flip=True, cutout=3)
     a = augment_batch(x, aug, torch.Generator().manual_seed(1))
     b = augment_batch(x, aug, torch.Generator().manual_seed(1))
@@ -363,9 +436,9 @@ def test_augmentation_is_reproducible_and_works_on_floats():
     assert torch.equal(a, b) and not torch.equal(a, c)
     f = augment_batch(x.float(), aug, torch.Generator().manual_seed(1))
     assert f.dtype == torch.float32 and torch.equal(f, a.float())
-    holes = (augment_batch(torch.full_like(x, 9), Augment(cutout=3), torch.Generator()) == 0)
-    assert holes.sum().item() == 32 * 3 * 9                          # one 3x3 hole each
-    assert augment_batch(x, Augment(), torch.Generator()) is x                  # nothing to do
+    holes = augment_batch(torch.full_like(x, 9), Augment(cutout=3), torch.Generator()) == 0
+    assert holes.sum().item() == 32 * 3 * 9  # one 3x3 hole each
+    assert augment_batch(x, Augment(), torch.Generator()) is x  # nothing to do
     with pytest.raises(ConfigError, match="Received: crop_padding=-1"):
         Augment(crop_padding=-1)
 
@@ -374,20 +447,22 @@ def test_normalize_checks_channels():
     with pytest.raises(ConfigError, match="C = 3 channels"):
         normalize(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), (0.5,) * 3, (0.2,) * 3)
     x = torch.full((1, 3, 2, 2), 51, dtype=torch.uint8)
-    assert torch.allclose(normalize(x, (0.2, 0.1, 0.0), (1.0, 0.5, 0.2)),
-                          torch.tensor([0.0, 0.2, 1.0]).view(1, 3, 1, 1).expand(1, 3, 2, 2))
+    assert torch.allclose(
+        normalize(x, (0.2, 0.1, 0.0), (1.0, 0.5, 0.2)),
+        torch.tensor([0.0, 0.2, 1.0]).view(1, 3, 1, 1).expand(1, 3, 2, 2),
+    )
 
 
 def test_callers_get_their_own_tensors(tmp_path):
     make_idx_folder(tmp_path)
     first = load_dataset("mnist", "train", data_dir=tmp_path)
     expected_images, expected_labels = first.images.clone(), first.labels.clone()
-    first.images.zero_()                                   # one caller changes its copy ...
+    first.images.zero_()  # one caller changes its copy ...
     first.labels.fill_(3)
     second = load_dataset("mnist", "train", data_dir=tmp_path)
-    assert torch.equal(second.images, expected_images)     # ... the next one does not see it
+    assert torch.equal(second.images, expected_images)  # ... the next one does not see it
     assert torch.equal(second.labels, expected_labels)
-    assert expected_images.any()                           # (so zeroing changed something)
+    assert expected_images.any()  # (so zeroing changed something)
     test = load_dataset("mnist", "test", data_dir=tmp_path)
     test.images.fill_(255)
     assert not load_dataset("mnist", "test", data_dir=tmp_path).images.eq(255).all()
@@ -400,18 +475,18 @@ def test_cache_holds_at_most_its_size_and_serves_without_reading(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
     make_idx_folder(a), make_idx_folder(b)
-    load_dataset("mnist", "test", data_dir=a, cache=cache)     # reads test, then train's stats
+    load_dataset("mnist", "test", data_dir=a, cache=cache)  # reads test, then train's stats
     assert [k[:2] for k in cache.held()] == [("mnist", "train"), ("mnist", "test")]
-    load_dataset("mnist", "train", data_dir=b, cache=cache)    # the least recently used goes
+    load_dataset("mnist", "train", data_dir=b, cache=cache)  # the least recently used goes
     assert len(cache) == 2 and [k[1] for k in cache.held()] == ["test", "train"]
     for f in b.iterdir():
         f.unlink()
-    assert len(load_dataset("mnist", "train", data_dir=b, cache=cache)) == 30   # no file read
+    assert len(load_dataset("mnist", "train", data_dir=b, cache=cache)) == 30  # no file read
     with pytest.raises(DataError, match="mnist train files not found"):
         load_dataset("mnist", "train", data_dir=b, cache=None)
     load_dataset("digits", "test", cache=cache)
     assert [k[:2] for k in cache.held()] == [("digits", "train"), ("digits", "test")]
-    with pytest.raises(DataError, match="mnist train files not found"):          # forgotten
+    with pytest.raises(DataError, match="mnist train files not found"):  # forgotten
         load_dataset("mnist", "train", data_dir=b, cache=cache)
     cache.clear()
     assert len(cache) == 0 and cache.size == 2
@@ -432,20 +507,23 @@ def test_train_statistics_are_exact_per_channel():
 
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (40, 3, 5, 7), generator=g, dtype=torch.uint8)
-    images[:, 2] = 17                                       # a constant channel
+    images[:, 2] = 17  # a constant channel
     mean, std = channel_stats(images)
     x = images.double().div(255).transpose(0, 1).reshape(3, -1)
     assert mean == pytest.approx(x.mean(1).tolist(), abs=1e-12)
     assert std[:2] == pytest.approx(x.std(1)[:2].tolist(), abs=1e-12)
-    assert std[2] == 1e-6                                   # never a division by zero
+    assert std[2] == 1e-6  # never a division by zero
 
 
 def test_images_of_the_wrong_shape_are_refused(tmp_path):
     rng = np.random.default_rng(0)
     write_idx(tmp_path / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (6, 20, 20)))
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 6))
-    with pytest.raises(DataError, match=r"mnist: images of shape \(1, 20, 20\); expected "
-                                        r"\(1, 28, 28\)"):
+    with pytest.raises(
+        DataError,
+        match=r"mnist: images of shape \(1, 20, 20\); expected "
+        r"\(1, 28, 28\)",
+    ):
         load_dataset("mnist", "train", data_dir=tmp_path)
 
 
@@ -459,7 +537,7 @@ def test_the_offline_digits_file_is_checked(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="mnist_5k.csv.gz: checksum .* is not the official"):
         load_dataset("digits", "train")
     fake.write_bytes(gzip.compress(gzip.decompress(real.read_bytes()), compresslevel=1))
-    assert len(load_dataset("digits", "test")) == 1000      # recompressed, same content: fine
+    assert len(load_dataset("digits", "test")) == 1000  # recompressed, same content: fine
 
 
 def test_a_new_data_set_is_one_class(monkeypatch):
@@ -480,8 +558,12 @@ def test_a_new_data_set_is_one_class(monkeypatch):
 
     assert data.list_datasets()[-1] == "checkers"
     train, test = load_dataset("Chess", "train"), load_dataset("checkers", "test")
-    assert (len(train), len(test), train.classes, train.input_shape) == (6, 2, Checkers.classes,
-                                                                        (1, 4, 4))
+    assert (len(train), len(test), train.classes, train.input_shape) == (
+        6,
+        2,
+        Checkers.classes,
+        (1, 4, 4),
+    )
     assert train.mean == test.mean == pytest.approx((0.5,))
     with pytest.raises(DataError, match="known: fashion-mnist, .*, checkers"):
         load_dataset("draughts")
@@ -491,19 +573,24 @@ def test_importing_the_data_package_changes_no_process_state():
     import subprocess
     import sys
 
-    snapshot = ("import os, sys, warnings, torch, numpy, PIL.Image as I; "
-                "u = os.umask(0o027); os.umask(u); "
-                "state = lambda: (os.umask(os.umask(0o027)), I.MAX_IMAGE_PIXELS, "
-                "len(warnings.filters), torch.get_num_threads(), torch.get_default_dtype(), "
-                "torch.are_deterministic_algorithms_enabled(), torch.initial_seed(), "
-                "torch.get_float32_matmul_precision(), torch.backends.cudnn.benchmark, "
-                "torch.is_grad_enabled(), numpy.random.get_state()[1][:4].tolist(), "
-                "numpy.geterr(), dict(os.environ), list(sys.path)); ")
-    code = (snapshot + "before = state(); import convlens.data; after = state(); "
-            "print(before == after); print(sorted({m.split('.')[1] for m in sys.modules "
-            "if m.startswith('convlens.')}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split("\n")
+    snapshot = (
+        "import os, sys, warnings, torch, numpy, PIL.Image as I; "
+        "u = os.umask(0o027); os.umask(u); "
+        "state = lambda: (os.umask(os.umask(0o027)), I.MAX_IMAGE_PIXELS, "
+        "len(warnings.filters), torch.get_num_threads(), torch.get_default_dtype(), "
+        "torch.are_deterministic_algorithms_enabled(), torch.initial_seed(), "
+        "torch.get_float32_matmul_precision(), torch.backends.cudnn.benchmark, "
+        "torch.is_grad_enabled(), numpy.random.get_state()[1][:4].tolist(), "
+        "numpy.geterr(), dict(os.environ), list(sys.path)); "
+    )
+    code = (
+        snapshot + "before = state(); import convlens.data; after = state(); "
+        "print(before == after); print(sorted({m.split('.')[1] for m in sys.modules "
+        "if m.startswith('convlens.')}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
     assert out[0] == "True"
-    loaded = set(eval(out[1]))   # the convlens packages `import convlens.data` brought in
+    loaded = set(eval(out[1]))  # the convlens packages `import convlens.data` brought in
     assert "data" in loaded and not loaded & {"engine", "look", "web", "cli"}

@@ -1,4 +1,5 @@
 """Many processes through torchrun, and device selection."""
+
 from __future__ import annotations
 
 import json
@@ -35,11 +36,35 @@ def test_shards_cover_the_global_batch():
 
 
 def _train_args(data_dir, out) -> list[str]:
-    return ["train", "--model", SPEC, "--data", "mnist", "--data-dir", str(data_dir),
-            "--epochs", "2", "--batch-size", "40", "--optimizer", "sgd", "--lr", "0.05",
-            "--schedule", "constant", "--augment", "none", "--amp", "none",
-            "--no-channels-last", "--record-filters", "none", "--no-progress",
-            "--out", str(out)]
+    return [
+        "train",
+        "--model",
+        SPEC,
+        "--data",
+        "mnist",
+        "--data-dir",
+        str(data_dir),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "40",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.05",
+        "--schedule",
+        "constant",
+        "--augment",
+        "none",
+        "--amp",
+        "none",
+        "--no-channels-last",
+        "--record-filters",
+        "none",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
 
 
 @pytest.mark.slow
@@ -52,11 +77,23 @@ def test_torchrun_two_processes_match_one(tiny_run, tmp_path):
     data_dir = tiny_run[1]
     assert main(_train_args(data_dir, tmp_path / "one")) == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", "-m", "convlens",
-                           *_train_args(data_dir, tmp_path / "two")],
-                          capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        [
+            torchrun,
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "convlens",
+            *_train_args(data_dir, tmp_path / "two"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.count("epoch 2/2") == 1          # only rank 0 logs
+    assert done.stdout.count("epoch 2/2") == 1  # only rank 0 logs
     one, two = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("one", "two"))
     assert one.keys() == two.keys()
     for key in one:
@@ -79,9 +116,26 @@ def test_cifar10_gpu_recipe_runs_on_cpu_with_tiny_data(tmp_path):
         records[:, 0] = rng.integers(0, 10, 8)
         (folder / name).write_bytes(records.tobytes())
     recipe = os.path.join(os.path.dirname(__file__), "..", "recipes", "cifar10_gpu.yaml")
-    code = main(["train", "--config", recipe, "--data-dir", str(tmp_path), "--epochs", "1",
-                 "--batch-size", "8", "--device", "cpu", "--amp", "none", "--no-progress",
-                 "--out", str(tmp_path / "run")])
+    code = main(
+        [
+            "train",
+            "--config",
+            recipe,
+            "--data-dir",
+            str(tmp_path),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "--amp",
+            "none",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     assert code == 0
     saved = (tmp_path / "run" / "config.yaml").read_text()
     assert "tta: true" in saved and "label_smoothing: 0.2" in saved

@@ -1,26 +1,39 @@
 """The training doctor: each check provoked on tiny data, and its one-line message."""
-from __future__ import annotations
 
-import dataclasses
+from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TINY_SPEC, quadrants
 from torch import nn
 
 from convlens import data as datamod
-from convlens.engine import loop
-from convlens.models.build import build
 from convlens.config import TrainConfig
-from convlens.engine.doctor import (Doctor, Finding, check_dead_layers, check_history, check_input,
-                             examine)
+from convlens.engine import loop
+from convlens.engine.doctor import (
+    Doctor,
+    Finding,
+    check_dead_layers,
+    check_history,
+    check_input,
+    examine,
+)
+from convlens.models.build import build
+
+from conftest import TINY_SPEC, quadrants
 
 SPEC = "conv 8 3 pad=same, maxpool 2, flatten, dense {num_classes}"
 
 
 def fit_with_doctor(train_ds, test_ds, **kw):
-    cfg = TrainConfig(model=SPEC, data="quadrants", batch_size=32, augment="none",
-                      progress=False, amp="none", **kw)
+    cfg = TrainConfig(
+        model=SPEC,
+        data="quadrants",
+        batch_size=32,
+        augment="none",
+        progress=False,
+        amp="none",
+        **kw,
+    )
     torch.manual_seed(0)
     model = build(SPEC, (1, 8, 8), num_classes=4)
     batch = datamod.normalize(test_ds.images[:64], test_ds.mean, test_ds.std)
@@ -33,8 +46,14 @@ def fit_with_doctor(train_ds, test_ds, **kw):
 def test_sgd_on_unnormalised_pixels_with_a_high_lr_is_caught():
     # mean 0, std 1/255: the "normalised" pixels are the raw 0-255 values, as in the notebook
     raw = dict(mean=(0.0,), std=(1 / 255,))
-    findings, lines = fit_with_doctor(quadrants(256, 0, **raw), quadrants(128, 1, **raw),
-                                      optimizer="sgd", lr=0.5, schedule="constant", epochs=2)
+    findings, lines = fit_with_doctor(
+        quadrants(256, 0, **raw),
+        quadrants(128, 1, **raw),
+        optimizer="sgd",
+        lr=0.5,
+        schedule="constant",
+        epochs=2,
+    )
     assert "not-normalised" in findings
     assert findings["not-normalised"].message.startswith("inputs reach 2")
     assert "pixels were not normalised" in findings["not-normalised"].message
@@ -48,21 +67,47 @@ def test_a_healthy_run_has_nothing_to_report():
 
 
 def row(epoch, train_loss, train_acc, test_acc, lr=0.1):
-    return {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
-            "test_loss": 1.0, "test_accuracy": test_acc, "lr": lr}
+    return {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "train_accuracy": train_acc,
+        "test_loss": 1.0,
+        "test_accuracy": test_acc,
+        "lr": lr,
+    }
 
 
-@pytest.mark.parametrize("history, code, fragment", [
-    ([row(1, 2.30, 0.10, 0.10), row(2, 2.30, 0.10, 0.10)], "chance",
-     "accuracy 10.0% after epoch 1 is chance level for 10 classes"),
-    ([row(1, 1.0, 0.6, 0.6), row(2, 1.4, 0.5, 0.5)], "loss-rising",
-     "training loss rose from 1.000 to 1.400: the learning rate is too high; try --lr 0.01"),
-    ([row(1, 1.0, 0.6, 0.6), row(2, 0.8, 0.7, 0.7), row(3, 0.95, 0.6, 0.6),
-      row(4, 0.7, 0.7, 0.7)], "loss-oscillating", "goes up and down"),
-    ([row(1, 2.302, 0.1, 0.1), row(2, 2.301, 0.1, 0.1)], "loss-flat", "has not moved"),
-    ([row(1, 0.5, 0.85, 0.84), row(2, 0.1, 0.99, 0.80)], "overfitting",
-     "train accuracy 99.0% is 19% above test accuracy 80.0%: the model overfits"),
-])
+@pytest.mark.parametrize(
+    "history, code, fragment",
+    [
+        (
+            [row(1, 2.30, 0.10, 0.10), row(2, 2.30, 0.10, 0.10)],
+            "chance",
+            "accuracy 10.0% after epoch 1 is chance level for 10 classes",
+        ),
+        (
+            [row(1, 1.0, 0.6, 0.6), row(2, 1.4, 0.5, 0.5)],
+            "loss-rising",
+            "training loss rose from 1.000 to 1.400: the learning rate is too high; try --lr 0.01",
+        ),
+        (
+            [
+                row(1, 1.0, 0.6, 0.6),
+                row(2, 0.8, 0.7, 0.7),
+                row(3, 0.95, 0.6, 0.6),
+                row(4, 0.7, 0.7, 0.7),
+            ],
+            "loss-oscillating",
+            "goes up and down",
+        ),
+        ([row(1, 2.302, 0.1, 0.1), row(2, 2.301, 0.1, 0.1)], "loss-flat", "has not moved"),
+        (
+            [row(1, 0.5, 0.85, 0.84), row(2, 0.1, 0.99, 0.80)],
+            "overfitting",
+            "train accuracy 99.0% is 19% above test accuracy 80.0%: the model overfits",
+        ),
+    ],
+)
 def test_history_checks(history, code, fragment):
     found = {f.code: f.message for f in check_history(history, 10)}
     assert code in found and fragment in found[code]
@@ -73,7 +118,7 @@ def test_input_and_dead_layer_checks():
     assert check_input(torch.rand(4, 1, 8, 8) * 255)[0].code == "not-normalised"
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(72, 3))
     with torch.no_grad():
-        model[0].bias.fill_(-100.0)                     # every unit below zero: dead
+        model[0].bias.fill_(-100.0)  # every unit below zero: dead
     found = check_dead_layers(model, torch.rand(8, 1, 8, 8))
     assert found == [Finding("dead-units", found[0].message)]
     assert found[0].message.startswith("layer 1 outputs only zeros")
@@ -88,13 +133,37 @@ def test_doctor_command_on_a_run(cli, tiny_run, tmp_path):
     # Test-time flips on data whose class is the side of a blob: a flipped image shows the
     # other class, so the test accuracy falls far below the training accuracy.
     flipped = tmp_path / "flipped"
-    assert cli("train", "--model", TINY_SPEC, "--data", "mnist", "--data-dir", tiny_run[1],
-               "--epochs", "2", "--batch-size", "50", "--lr", "0.01", "--augment", "none",
-               "--tta", "--no-doctor", "--no-progress", "--out", flipped).code == 0
+    assert (
+        cli(
+            "train",
+            "--model",
+            TINY_SPEC,
+            "--data",
+            "mnist",
+            "--data-dir",
+            tiny_run[1],
+            "--epochs",
+            "2",
+            "--batch-size",
+            "50",
+            "--lr",
+            "0.01",
+            "--augment",
+            "none",
+            "--tta",
+            "--no-doctor",
+            "--no-progress",
+            "--out",
+            flipped,
+        ).code
+        == 0
+    )
     result = cli("doctor", flipped)
     assert result.code == 0
     assert [f.code for f in examine(flipped)] == ["overfitting"]
     assert result.out.startswith("doctor: train accuracy 100.0% is ")
-    assert result.out.rstrip("\n").endswith(": the model overfits; try --augment crop,flip, "
-                                             "dropout, --weight-decay, or --early-stopping 2")
+    assert result.out.rstrip("\n").endswith(
+        ": the model overfits; try --augment crop,flip, "
+        "dropout, --weight-decay, or --early-stopping 2"
+    )
     assert len(result.out.splitlines()) == 1

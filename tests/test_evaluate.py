@@ -1,4 +1,5 @@
-"""Tests of `convlens eval` / `convlens predict` on a tiny run trained on real-format MNIST files."""
+"""Tests of `convlens eval` / `predict` on a tiny run trained on real-format MNIST files."""
+
 from __future__ import annotations
 
 import io
@@ -11,7 +12,6 @@ from PIL import Image
 
 from convlens.engine.evaluate import Evaluation
 from convlens.engine.predict import prepare_image
-
 
 
 def test_eval_prints_and_writes_files(cli, tiny_run):
@@ -28,17 +28,27 @@ def test_eval_prints_and_writes_files(cli, tiny_run):
 
 
 def test_evaluation_arithmetic():
-    probs = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8],
-                      [0.05, 0.9, 0.05]], dtype=np.float32)
-    ev = Evaluation(data="toy", split="test", classes=("a", "b", "c"), probs=probs,
-                    targets=np.array([0, 1, 1, 2, 0]), loss=0.5)
+    probs = np.array(
+        [[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8], [0.05, 0.9, 0.05]],
+        dtype=np.float32,
+    )
+    ev = Evaluation(
+        data="toy",
+        split="test",
+        classes=("a", "b", "c"),
+        probs=probs,
+        targets=np.array([0, 1, 1, 2, 0]),
+        loss=0.5,
+    )
     assert ev.accuracy == pytest.approx(3 / 5)
     assert ev.confusion.tolist() == [[1, 1, 0], [1, 1, 0], [0, 0, 1]]
     rows = {r["class"]: r for r in ev.per_class()}
     assert rows["a"]["precision"] == pytest.approx(0.5) and rows["a"]["recall"] == 0.5
     assert rows["c"]["precision"] == 1.0 and rows["c"]["support"] == 1
-    assert ev.most_confused(2) == [("b", "a", 1), ("a", "b", 1)] or \
-        ev.most_confused(2) == [("a", "b", 1), ("b", "a", 1)]
+    assert ev.most_confused(2) == [("b", "a", 1), ("a", "b", 1)] or ev.most_confused(2) == [
+        ("a", "b", 1),
+        ("b", "a", 1),
+    ]
     # most confidently wrong first: image 4 (p_true 0.05) before image 2 (p_true 0.3)
     assert ev.top_losses().tolist() == [4, 2]
 
@@ -51,8 +61,8 @@ def _png(array: np.ndarray) -> bytes:
 
 def test_predict_inverts_a_drawing_and_says_so(cli, tiny_run, tmp_path):
     run, _ = tiny_run
-    drawing = np.full((100, 100), 255, np.uint8)    # white paper
-    drawing[60:90, 60:90] = 0                        # a dark blob at the bottom right
+    drawing = np.full((100, 100), 255, np.uint8)  # white paper
+    drawing[60:90, 60:90] = 0  # a dark blob at the bottom right
     (tmp_path / "drawing.png").write_bytes(_png(drawing))
     result = cli("predict", run, tmp_path / "drawing.png", "--show", tmp_path / "p.png")
     assert result.code == 0, result
@@ -70,9 +80,9 @@ def test_prepare_keeps_aspect_and_centres():
     assert prepared.pixels.shape == (1, 28, 28) and not prepared.inverted
     rows = np.flatnonzero(px.max(1) > 100)
     cols = np.flatnonzero(px.max(0) > 100)
-    assert cols[0] == 4 and cols[-1] == 23          # MNIST's 4-pixel margin, 20 wide
+    assert cols[0] == 4 and cols[-1] == 23  # MNIST's 4-pixel margin, 20 wide
     assert 4 <= rows[0] and rows[-1] <= 23 and abs((rows[0] + rows[-1]) / 2 - 13.5) <= 1
-    assert len(rows) == 5                            # 10:40 keeps its aspect ratio at 5:20
+    assert len(rows) == 5  # 10:40 keeps its aspect ratio at 5:20
 
 
 def test_predict_index_shows_true_label(cli, tiny_run):
@@ -82,11 +92,14 @@ def test_predict_index_shows_true_label(cli, tiny_run):
     assert result.out.startswith("test[0] (true: ")
 
 
-@pytest.mark.parametrize("args, fragment", [
-    ((), "Expected at least one IMAGE or --index N"),
-    (("--index", "999"), "Expected indices in 0..199"),
-    (("--top-k", "0", "--index", "1"), "Expected --top-k >= 1"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        ((), "Expected at least one IMAGE or --index N"),
+        (("--index", "999"), "Expected indices in 0..199"),
+        (("--top-k", "0", "--index", "1"), "Expected --top-k >= 1"),
+    ],
+)
 def test_predict_bad_arguments(cli, tiny_run, args, fragment):
     result = cli("predict", tiny_run[0], *args)
     assert result.code == 2 and fragment in result.err and len(result.err.splitlines()) == 1
@@ -109,9 +122,14 @@ def test_eval_on_data_of_another_shape(cli, tiny_run, tmp_path, monkeypatch):
     from convlens import data as datamod
     from convlens.data import ImageDataset
 
-    rgb = ImageDataset("rgb", torch.zeros(4, 3, 32, 32, dtype=torch.uint8),
-                       torch.zeros(4, dtype=torch.int64), tuple("abcdefghij"), (0.5,) * 3,
-                       (0.25,) * 3)
+    rgb = ImageDataset(
+        "rgb",
+        torch.zeros(4, 3, 32, 32, dtype=torch.uint8),
+        torch.zeros(4, dtype=torch.int64),
+        tuple("abcdefghij"),
+        (0.5,) * 3,
+        (0.25,) * 3,
+    )
     monkeypatch.setattr(datamod, "load_dataset", lambda *a, **k: rgb)
     result = cli("eval", tiny_run[0], "--data", "rgb")
     assert result.code == 2
@@ -126,10 +144,33 @@ def tta_run(tiny_run, tmp_path_factory):
     from conftest import TINY_SPEC
 
     out = tmp_path_factory.mktemp("tta") / "run"
-    assert main(["train", "--model", TINY_SPEC, "--data", "mnist", "--data-dir",
-                 str(tiny_run[1]), "--epochs", "2", "--batch-size", "50", "--lr", "0.01",
-                 "--augment", "none", "--tta", "--channels-last", "--no-progress",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                TINY_SPEC,
+                "--data",
+                "mnist",
+                "--data-dir",
+                str(tiny_run[1]),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "50",
+                "--lr",
+                "0.01",
+                "--augment",
+                "none",
+                "--tta",
+                "--channels-last",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -137,7 +178,7 @@ def test_eval_gives_the_accuracy_the_run_recorded(cli, tta_run):
     from convlens.engine.evaluate import evaluate_run
 
     metrics = json.loads((tta_run / "metrics.json").read_text())
-    best = max(metrics, key=lambda m: m["test_accuracy"])   # the epoch of best.safetensors
+    best = max(metrics, key=lambda m: m["test_accuracy"])  # the epoch of best.safetensors
     ev = evaluate_run(tta_run)
     assert (ev.accuracy, ev.loss) == (best["test_accuracy"], best["test_loss"])
     assert cli("eval", tta_run).code == 0

@@ -1,4 +1,5 @@
 """Tests of looking inside a run: pictures, hooks, filter history, Grad-CAM, report."""
+
 from __future__ import annotations
 
 import shutil
@@ -9,10 +10,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from convlens.models.hooks import capture_activations, forward_hooks
-from convlens.errors import DataError, ModelError
 from convlens.engine.history import FILTERS_FILE, FilterHistory, read_history
+from convlens.errors import ModelError
 from convlens.look.inspector import KINDS, Inspector
+from convlens.models.hooks import capture_activations, forward_hooks
 
 
 def not_blank(path, min_width: int = 300) -> None:
@@ -33,12 +34,12 @@ def test_evolution_gif_has_a_frame_per_epoch(cli, tiny_run, tmp_path):
     out = tmp_path / "evo.gif"
     result = cli("show", "evolution", tiny_run[0], "--out", out)
     assert result.code == 0, result
-    assert Image.open(out).n_frames == 3 + 1                 # initial weights + 3 epochs
+    assert Image.open(out).n_frames == 3 + 1  # initial weights + 3 epochs
     not_blank(out.with_suffix(".png"))
     history = read_history(tiny_run[0])
     assert list(history) == ["conv1"] and sorted(history["conv1"]) == [0, 1, 2, 3]
     assert history["conv1"][3].shape == (8, 1, 3, 3)
-    assert not torch.equal(history["conv1"][0], history["conv1"][3])   # training moved them
+    assert not torch.equal(history["conv1"][0], history["conv1"][3])  # training moved them
 
 
 def test_show_errors_say_what_is_possible(cli, tiny_run, tmp_path):
@@ -62,15 +63,16 @@ def _hooks(model: nn.Module) -> int:
 
 
 def test_capture_removes_hooks_even_when_forward_fails_and_survives_inplace_relu():
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(inplace=True), nn.Flatten(),
-                          nn.Linear(2 * 4 * 4, 3))
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(2 * 4 * 4, 3)
+    )
     x = torch.randn(1, 1, 6, 6)
     acts = capture_activations(model, x, ["0"])
     assert _hooks(model) == 0
-    assert (acts["0"] < 0).any()                 # cloned before the in-place ReLU zeroed them
+    assert (acts["0"] < 0).any()  # cloned before the in-place ReLU zeroed them
     with pytest.raises(RuntimeError):
         with forward_hooks(model, ["0", "1"]):
-            model(torch.randn(1, 1, 7, 7))       # wrong size for the Linear layer
+            model(torch.randn(1, 1, 7, 7))  # wrong size for the Linear layer
     assert _hooks(model) == 0
 
 
@@ -86,9 +88,12 @@ def test_gradcam_is_a_map_of_the_image_and_leaves_the_model_alone(tiny_run):
         assert cam.shape == (28, 28) and layer == "conv2"
         assert cam.min() >= 0 and cam.max() == pytest.approx(1.0)
         img = pixels[0].float()
-        where = max(((r, c) for r in (0, 1) for c in (0, 1)),   # the bright blob's quadrant
-                    key=lambda rc: img[12 * rc[0] + 4:12 * rc[0] + 12,
-                                       12 * rc[1] + 4:12 * rc[1] + 12].mean())
+        where = max(
+            ((r, c) for r in (0, 1) for c in (0, 1)),  # the bright blob's quadrant
+            key=lambda rc: img[
+                12 * rc[0] + 4 : 12 * rc[0] + 12, 12 * rc[1] + 4 : 12 * rc[1] + 12
+            ].mean(),
+        )
         cams.setdefault(where, cam)
     # the map follows the evidence: blobs in different places give different maps
     maps = list(cams.values())
@@ -114,8 +119,8 @@ def test_filter_history_survives_a_resume(tmp_path):
             model[0].weight.add_(1.0)
         first.on_epoch_end(State(epoch))
     initial = read_history(tmp_path)["0"][0].clone()
-    again = FilterHistory(tmp_path, ["0"])               # what a resumed run creates,
-    again.load_state_dict(first.state_dict())            # given its state from the checkpoint
+    again = FilterHistory(tmp_path, ["0"])  # what a resumed run creates,
+    again.load_state_dict(first.state_dict())  # given its state from the checkpoint
     again.on_fit_start(State(2))
     again.on_epoch_end(State(3))
     history = read_history(tmp_path)["0"]
@@ -127,9 +132,27 @@ def test_mlp_weights_beside_cnn_filters(cli, tiny_run, tmp_path):
     from convlens.cli import main
 
     out_run = tmp_path / "mlp"
-    assert main(["train", "--model", "mlp_small", "--data", "mnist", "--data-dir",
-                 str(tiny_run[1]), "--epochs", "1", "--batch-size", "50", "--no-progress",
-                 "--out", str(out_run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "mlp_small",
+                "--data",
+                "mnist",
+                "--data-dir",
+                str(tiny_run[1]),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "50",
+                "--no-progress",
+                "--out",
+                str(out_run),
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "mlp.png"
     result = cli("show", "mlp", out_run, "--cnn", tiny_run[0], "--out", out)
     assert result.code == 0, result
@@ -144,7 +167,7 @@ def test_report_has_every_section(tiny_run, tmp_path):
     for name in SECTIONS:
         assert f'<section id="{name}">' in text
     assert text.count("data:image/png;base64,") >= 8 and "data:image/gif;base64," in text
-    assert "src=\"http" not in text                              # self-contained
+    assert 'src="http' not in text  # self-contained
 
 
 @pytest.mark.slow
@@ -162,8 +185,9 @@ def test_report_renders_in_chromium(tiny_run, tmp_path):
         page.goto(path.as_uri())
         for name in SECTIONS:
             assert page.locator(f"section#{name} h2").is_visible()
-        broken = page.evaluate("Array.from(document.images).filter("
-                               "i => !i.complete || i.naturalWidth === 0).length")
+        broken = page.evaluate(
+            "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length"
+        )
         count = page.evaluate("document.images.length")
         page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
         browser.close()
@@ -172,14 +196,28 @@ def test_report_renders_in_chromium(tiny_run, tmp_path):
 
 
 def test_compare_cnn_and_mlp_on_the_same_budget(cli, tiny_run, tmp_path):
-    args = ("compare", "--data", "mnist", "--data-dir", tiny_run[1], "--epochs", "1",
-            "--batch-size", "50", "--out", tmp_path / "cmp", "--no-progress")
+    args = (
+        "compare",
+        "--data",
+        "mnist",
+        "--data-dir",
+        tiny_run[1],
+        "--epochs",
+        "1",
+        "--batch-size",
+        "50",
+        "--out",
+        tmp_path / "cmp",
+        "--no-progress",
+    )
     result = cli(*args)
     assert result.code == 0, result
     lines = [ln for ln in result.out.splitlines() if ln.startswith("| ")]
     assert lines[0].startswith("| model | params | mult-adds")
-    assert lines[1].startswith("| mlp | 93,834 |") and lines[2].startswith("| keras_mnist | 93,322 |")
+    assert lines[1].startswith("| mlp | 93,834 |") and lines[2].startswith(
+        "| keras_mnist | 93,322 |"
+    )
     assert (tmp_path / "cmp" / "compare.md").read_text().splitlines()[2] == lines[1]
     not_blank(tmp_path / "cmp" / "compare.png")
-    again = cli(*args)                                   # finished runs are reused
+    again = cli(*args)  # finished runs are reused
     assert again.code == 0 and "epoch 1/1" not in again.out

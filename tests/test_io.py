@@ -1,4 +1,5 @@
 """Tests of convlens.io: atomic writes, permissions, pictures as bytes."""
+
 from __future__ import annotations
 
 import io
@@ -11,8 +12,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convlens.io import (atomic_write_bytes, atomic_write_json, data_url, figure_bytes, gif_bytes,
-                         save_figure, save_gif, to_uint8)
+from convlens.io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    data_url,
+    figure_bytes,
+    gif_bytes,
+    save_figure,
+    save_gif,
+    to_uint8,
+)
 
 
 def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
@@ -48,12 +57,15 @@ def test_new_files_follow_the_umask_of_the_moment(tmp_path):
 
 
 def test_importing_convlens_changes_no_process_state():
-    code = ("import os, PIL.Image as I; u = os.umask(0o077); before = I.MAX_IMAGE_PIXELS; "
-            "import convlens, convlens.cli, convlens.data, convlens.engine.runs, "
-            "convlens.data.images, convlens.look.inspector; "
-            "print(oct(os.umask(u)), I.MAX_IMAGE_PIXELS == before)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+    code = (
+        "import os, PIL.Image as I; u = os.umask(0o077); before = I.MAX_IMAGE_PIXELS; "
+        "import convlens, convlens.cli, convlens.data, convlens.engine.runs, "
+        "convlens.data.images, convlens.look.inspector; "
+        "print(oct(os.umask(u)), I.MAX_IMAGE_PIXELS == before)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["0o77", "True"]
 
 

@@ -1,4 +1,5 @@
 """Every lesson notebook runs top to bottom (quick mode) and matches lessons/build.py."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,7 +14,7 @@ pytest.importorskip("nbclient")
 
 LESSONS = Path(__file__).parent.parent / "lessons"
 NOTEBOOKS = sorted(LESSONS.glob("*.ipynb"))
-EPOCH = re.compile(r"^epoch (\d+)/(\d+) ", re.MULTILINE)   # a training epoch's line
+EPOCH = re.compile(r"^epoch (\d+)/(\d+) ", re.MULTILINE)  # a training epoch's line
 
 
 def _text(cell) -> str:
@@ -50,7 +51,7 @@ def test_lesson_runs_in_quick_mode(path, monkeypatch):
         shutil.rmtree(quick_runs, ignore_errors=True)
     committed = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
     ran = [c for c in nb.cells if c.cell_type == "code"]
-    assert [c.execution_count for c in ran] == list(range(1, len(ran) + 1))   # every cell ran
+    assert [c.execution_count for c in ran] == list(range(1, len(ran) + 1))  # every cell ran
     for i, (before, after) in enumerate(zip(committed, ran)):
         outputs = after.get("outputs", [])
         assert not [o for o in outputs if o.output_type == "error"], (path.name, i, outputs)
@@ -61,4 +62,3 @@ def test_lesson_runs_in_quick_mode(path, monkeypatch):
         # and a cell that trained for several epochs in the full run trained for one here
         if EPOCH.search(_text(before)):
             assert EPOCH.findall(_text(after)) == [("1", "1")], (path.name, i, _text(after))
-

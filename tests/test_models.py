@@ -1,4 +1,5 @@
 """Tests of the model registry: every model builds and trains; notebook parameter counts."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,17 @@ def n_params(model: torch.nn.Module) -> int:
 
 
 def test_registry_lists_the_notebook_models():
-    assert {"keras_mnist", "cifar_vgg", "cifar_tf", "conv5x5", "mlp_small", "pytorch_net",
-            "mlp", "fastcnn", "resnet_small"} <= set(NAMES)
+    assert {
+        "keras_mnist",
+        "cifar_vgg",
+        "cifar_tf",
+        "conv5x5",
+        "mlp_small",
+        "pytorch_net",
+        "mlp",
+        "fastcnn",
+        "resnet_small",
+    } <= set(NAMES)
     for info in list_models():
         assert info.description and info.source and len(info.default_input) == 3
         assert info.spec is not None and "{num_classes}" in info.spec  # every one is a spec
@@ -67,16 +77,35 @@ def test_pytorch_net_layers():
     model = build("pytorch_net")
     assert n_params(model.conv1) == 320
     assert [n for n, _ in model.named_children()] == [
-        "conv1", "maxpool1", "conv2", "maxpool2", "conv3", "flatten1", "dense1", "dropout1",
-        "dense2"]
+        "conv1",
+        "maxpool1",
+        "conv2",
+        "maxpool2",
+        "conv3",
+        "flatten1",
+        "dense1",
+        "dropout1",
+        "dense2",
+    ]
     assert model.dropout1.p == 0.5
 
 
 def test_cifar_vgg_is_the_notebook_tuple_list():
     model = build("cifar_vgg")  # default input 3x32x32
     assert model.input_shape == (3, 32, 32)
-    assert model.layers == parse([("c", 64, 3), ("c", 64, 3), ("m", 2), ("c", 128, 3), ("m", 2),
-                                  ("c", 128, 3), ("f", None), ("d", 1024), ("d", 10)])
+    assert model.layers == parse(
+        [
+            ("c", 64, 3),
+            ("c", 64, 3),
+            ("m", 2),
+            ("c", 128, 3),
+            ("m", 2),
+            ("c", 128, 3),
+            ("f", None),
+            ("d", 1024),
+            ("d", 10),
+        ]
+    )
 
 
 def test_stronger_nets_use_batch_norm_and_residuals():
@@ -100,11 +129,15 @@ def test_registry_model_options():
 def test_build_accepts_every_spelling(tmp_path):
     text = "conv 8 3, maxpool 2, flatten, dense {num_classes}"
     path = tmp_path / "net.yaml"
-    path.write_text("input: 1x12x12\nlayers:\n  - conv 8 3\n  - maxpool 2\n  - flatten\n"
-                    "  - dense 4\n")
-    models = [build(text, (1, 12, 12), num_classes=4),
-              build("[('conv', 8, 3), ('m', 2), ('f', None), ('d', 4)]", (1, 12, 12)),
-              build(str(path)), build(path, (1, 12, 12))]
+    path.write_text(
+        "input: 1x12x12\nlayers:\n  - conv 8 3\n  - maxpool 2\n  - flatten\n  - dense 4\n"
+    )
+    models = [
+        build(text, (1, 12, 12), num_classes=4),
+        build("[('conv', 8, 3), ('m', 2), ('f', None), ('d', 4)]", (1, 12, 12)),
+        build(str(path)),
+        build(path, (1, 12, 12)),
+    ]
     for model in models:
         assert model.spec_text == "conv 8 3, maxpool 2, flatten, dense 4"
         assert model(torch.randn(2, 1, 12, 12)).shape == (2, 4)
@@ -112,8 +145,11 @@ def test_build_accepts_every_spelling(tmp_path):
 
 
 def test_unknown_names():
-    with pytest.raises(ModelError, match="unknown model 'keras_mnst' \\(did you mean "
-                                         "'keras_mnist'\\?\\); known: keras_mnist, "):
+    with pytest.raises(
+        ModelError,
+        match="unknown model 'keras_mnst' \\(did you mean "
+        "'keras_mnist'\\?\\); known: keras_mnist, ",
+    ):
         build("keras_mnst", (1, 28, 28))
     with pytest.raises(ModelError, match="or give a spec like"):
         build("nothing", (1, 28, 28))
@@ -126,8 +162,7 @@ def test_unknown_names():
 def test_register_model_with_a_hand_written_factory():
     @register_model("tiny_test_net", description="test", source="tests")
     def tiny(*, in_channels, num_classes, image_size, **kwargs):
-        return torch.nn.Sequential(torch.nn.Flatten(),
-                                   torch.nn.LazyLinear(num_classes))
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(num_classes))
 
     try:
         model = build("tiny_test_net", num_classes=3)

@@ -1,23 +1,24 @@
 """Tests of convlens.runs: atomic writes, safetensors checkpoints, safe state loading, load_run."""
+
 from __future__ import annotations
 
 import json
-import os
 import pickle
 
 import pytest
 import torch
 from torch import nn
 
-from convlens.engine import checkpoint, runs
 from convlens.config import TrainConfig
 from convlens.data import ImageDataset
+from convlens.engine import checkpoint, runs
 from convlens.errors import CheckpointError
 
 
 def net(width: int = 4) -> nn.Module:
-    return nn.Sequential(nn.Conv2d(1, width, 3), nn.BatchNorm2d(width), nn.Flatten(),
-                         nn.Linear(width * 36, 3))
+    return nn.Sequential(
+        nn.Conv2d(1, width, 3), nn.BatchNorm2d(width), nn.Flatten(), nn.Linear(width * 36, 3)
+    )
 
 
 def test_weights_roundtrip_and_bad_files(tmp_path):
@@ -28,12 +29,18 @@ def test_weights_roundtrip_and_bad_files(tmp_path):
         assert ka == kb and torch.equal(va, vb)
     data = (tmp_path / "w.safetensors").read_bytes()
     (tmp_path / "t.safetensors").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match=r"t\.safetensors' is truncated or not a "
-                                              r"safetensors file$"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"t\.safetensors' is truncated or not a "
+        r"safetensors file$",
+    ):
         checkpoint.load_weights(b, tmp_path / "t.safetensors")
-    with pytest.raises(CheckpointError, match=r"from another architecture: shapes differ "
-                                              r"\(checkpoint vs model\): 0\.weight \(4, 1, 3, 3\) "
-                                              r"vs \(8, 1, 3, 3\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"from another architecture: shapes differ "
+        r"\(checkpoint vs model\): 0\.weight \(4, 1, 3, 3\) "
+        r"vs \(8, 1, 3, 3\)",
+    ):
         checkpoint.load_weights(net(8), tmp_path / "w.safetensors")
     with pytest.raises(CheckpointError, match=r"architecture: missing keys: 4\.weight, 4\.bias$"):
         checkpoint.load_weights(nn.Sequential(*net(), nn.Linear(3, 2)), tmp_path / "w.safetensors")
@@ -55,8 +62,10 @@ def test_state_with_pickle_payload_is_refused(tmp_path):
     target = tmp_path / "pwned"
     with open(tmp_path / "state.pt", "wb") as f:
         torch.save({"epoch": 1, "x": Evil(str(target))}, f)
-    with pytest.raises(CheckpointError, match="holds objects other than tensors and plain data; "
-                                              "refusing to load it"):
+    with pytest.raises(
+        CheckpointError,
+        match="holds objects other than tensors and plain data; refusing to load it",
+    ):
         checkpoint.load_state(tmp_path / "state.pt")
     assert not target.exists()
     raw = tmp_path / "raw.pt"
@@ -101,8 +110,14 @@ def test_create_run_and_load_run(tmp_path):
 
     torch.manual_seed(0)
     model = build(spec, (1, 8, 8), num_classes=3)
-    ds = ImageDataset("toy", torch.zeros(5, 1, 8, 8, dtype=torch.uint8),
-                      torch.zeros(5, dtype=torch.int64), ("a", "b", "c"), (0.5,), (0.25,))
+    ds = ImageDataset(
+        "toy",
+        torch.zeros(5, 1, 8, 8, dtype=torch.uint8),
+        torch.zeros(5, dtype=torch.int64),
+        ("a", "b", "c"),
+        (0.5,),
+        (0.25,),
+    )
     config = TrainConfig(model=spec, data="toy", seed=3)
     runs.create_run(tmp_path / "r", config, model, ds)
     checkpoint.save_checkpoint(tmp_path / "r", model, {"epoch": 1}, best=True)

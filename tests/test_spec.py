@@ -1,4 +1,5 @@
 """Tests of the layer-spec language: spellings, round trip, shapes, modules, error messages."""
+
 from __future__ import annotations
 
 import random
@@ -11,10 +12,21 @@ from convlens.errors import SpecError
 from convlens.models.build import build
 from convlens.models.spec import LayerSpec, infer_shapes, parse, read_spec_file, resolve, to_text
 
-NET_001_TUPLES = [("c", 64, 3), ("c", 64, 3), ("m", 2), ("c", 128, 3), ("m", 2), ("c", 128, 3),
-                  ("f", None), ("d", 1024), ("d", 10)]
-NET_001_TEXT = ("conv 64 3 pad=same, conv 64 3 pad=same, maxpool 2, conv 128 3 pad=same, "
-                "maxpool 2, conv 128 3 pad=same, flatten, dense 1024, dense 10")
+NET_001_TUPLES = [
+    ("c", 64, 3),
+    ("c", 64, 3),
+    ("m", 2),
+    ("c", 128, 3),
+    ("m", 2),
+    ("c", 128, 3),
+    ("f", None),
+    ("d", 1024),
+    ("d", 10),
+]
+NET_001_TEXT = (
+    "conv 64 3 pad=same, conv 64 3 pad=same, maxpool 2, conv 128 3 pad=same, "
+    "maxpool 2, conv 128 3 pad=same, flatten, dense 1024, dense 10"
+)
 NET_002 = "conv 32 3, maxpool 2, conv 32 3, maxpool 2, conv 64 3, flatten, dense 64, dense 10"
 
 SPECS = [
@@ -36,8 +48,14 @@ def test_three_spellings_give_equal_layers(tmp_path):
     yaml_list.write_text("".join(f"- {s.strip()}\n" for s in NET_001_TEXT.split(",")))
     yaml_map = tmp_path / "map.yml"
     yaml_map.write_text("input: 3x32x32\nlayers: |\n  " + NET_001_TEXT.replace(", ", "\n  "))
-    spellings = [NET_001_TUPLES, repr(NET_001_TUPLES), str(yaml_list), yaml_map,
-                 NET_001_TEXT.replace(", ", "\n"), [s for s in NET_001_TEXT.split(", ")]]
+    spellings = [
+        NET_001_TUPLES,
+        repr(NET_001_TUPLES),
+        str(yaml_list),
+        yaml_map,
+        NET_001_TEXT.replace(", ", "\n"),
+        [s for s in NET_001_TEXT.split(", ")],
+    ]
     for spelling in spellings:
         assert parse(spelling) == from_text, spelling
     assert read_spec_file(yaml_map).input_shape == (3, 32, 32)
@@ -74,15 +92,21 @@ def _random_layer(rng: random.Random, spatial: bool) -> str:
     if spatial:
         kind = rng.choice(["conv", "maxpool", "avgpool", "bn", "relu", "silu", "dropout", "res"])
         if kind == "conv":
-            return (f"conv {rng.randint(1, 64)} {rng.randint(1, 5)}"
-                    + rng.choice(["", " stride=2", " stride=1"])
-                    + rng.choice(["", " pad=same", " pad=valid", " pad=1", " pad=2"])
-                    + rng.choice(["", " dil=1", " dil=2"]) + act
-                    + rng.choice(["", " bn=1", " bn=0"]))
+            return (
+                f"conv {rng.randint(1, 64)} {rng.randint(1, 5)}"
+                + rng.choice(["", " stride=2", " stride=1"])
+                + rng.choice(["", " pad=same", " pad=valid", " pad=1", " pad=2"])
+                + rng.choice(["", " dil=1", " dil=2"])
+                + act
+                + rng.choice(["", " bn=1", " bn=0"])
+            )
         if kind in ("maxpool", "avgpool"):
             k = rng.randint(1, 4)
-            return f"{kind} {k}" + rng.choice(["", f" stride={rng.randint(1, 3)}"]) + \
-                rng.choice(["", f" pad={k // 2}"])
+            return (
+                f"{kind} {k}"
+                + rng.choice(["", f" stride={rng.randint(1, 3)}"])
+                + rng.choice(["", f" pad={k // 2}"])
+            )
         if kind == "res":
             return f"res {rng.randint(1, 64)}" + rng.choice(["", " stride=2"])
     else:
@@ -129,11 +153,19 @@ def test_model_structure_names_and_attributes():
     model = build(NET_002, (3, 32, 32))
     assert isinstance(model, nn.Sequential)
     assert [n for n, _ in model.named_children()] == [
-        "conv1", "maxpool1", "conv2", "maxpool2", "conv3", "flatten1", "dense1", "dense2"]
+        "conv1",
+        "maxpool1",
+        "conv2",
+        "maxpool2",
+        "conv3",
+        "flatten1",
+        "dense1",
+        "dense2",
+    ]
     assert model.spec_text == NET_002 and model.layers == parse(NET_002)
     assert model.input_shape == (3, 32, 32)
     assert [type(m) for m in model.conv1] == [nn.Conv2d, nn.ReLU]
-    assert model.conv1[1].inplace          # in place: faster, and our hooks clone
+    assert model.conv1[1].inplace  # in place: faster, and our hooks clone
     assert [type(m) for m in model.dense2] == [nn.Linear]  # logits, no activation
     assert sum(p.numel() for p in model.parameters()) == 94_890  # notebook 002's summary
 
@@ -149,8 +181,9 @@ def test_implicit_flatten_before_dense():
 
 
 def test_bn_option_activation_and_res_block():
-    model = build("conv 8 3 pad=same bn=1 act=gelu, bn, res 8, res 16 stride=2, gap, dense 4, bn",
-                  (3, 16, 16))
+    model = build(
+        "conv 8 3 pad=same bn=1 act=gelu, bn, res 8, res 16 stride=2, gap, dense 4, bn", (3, 16, 16)
+    )
     conv, bn2d, res_same, res_down = model.conv1, model.bn1, model.res1, model.res2
     assert [type(m) for m in conv] == [nn.Conv2d, nn.BatchNorm2d, nn.GELU]
     assert conv[0].bias is None  # the BN shift replaces the bias
@@ -168,8 +201,12 @@ def test_bn_option_activation_and_res_block():
 
 def test_pad_same_with_stride():
     assert infer_shapes("conv 4 3 stride=2 pad=same", (1, 7, 8)) == [(4, 4, 4)]
-    assert build("conv 4 5 stride=3 pad=same", (1, 10, 10))(torch.zeros(1, 1, 10, 10)).shape \
-        == (1, 4, 4, 4)
+    assert build("conv 4 5 stride=3 pad=same", (1, 10, 10))(torch.zeros(1, 1, 10, 10)).shape == (
+        1,
+        4,
+        4,
+        4,
+    )
 
 
 def test_literal_eval_never_runs_code():
@@ -179,46 +216,85 @@ def test_literal_eval_never_runs_code():
 
 BAD_SPECS = [
     # (spec, input shape, words the message must hold)
-    ("conv 32 3, maxpool 2, conv 64 3, maxpool 2, conv 64 7, flatten, dense 10", (3, 20, 20),
-     ["layer 5 'conv 64 7': input is 64x3x3 after layer 4, a 7x7 kernel does not fit with "
-      "pad=valid; use pad=same or a kernel <= 3"]),
-    ("conv 8 3 dil=3, dense 2", (1, 6, 6), ["layer 1 'conv 8 3 dil=3'", "dil=3 (spans 7)",
-                                            "(the model input)"]),
-    ("conv 8 3, maxpool 4, dense 2", (1, 5, 5), ["layer 2 'maxpool 4'", "input is 8x3x3",
-                                                 "a 4x4 pool does not fit", "kernel <= 3"]),
-    ("conx 32 3", (1, 28, 28), ["layer 1 'conx 32 3'", "unknown layer 'conx'",
-                                "did you mean 'conv'"]),
-    ("conv 32, dense 10", (1, 28, 28), ["layer 1 'conv 32'", "missing the kernel number",
-                                        "conv CHANNELS KERNEL"]),
+    (
+        "conv 32 3, maxpool 2, conv 64 3, maxpool 2, conv 64 7, flatten, dense 10",
+        (3, 20, 20),
+        [
+            "layer 5 'conv 64 7': input is 64x3x3 after layer 4, a 7x7 kernel does not fit with "
+            "pad=valid; use pad=same or a kernel <= 3"
+        ],
+    ),
+    (
+        "conv 8 3 dil=3, dense 2",
+        (1, 6, 6),
+        ["layer 1 'conv 8 3 dil=3'", "dil=3 (spans 7)", "(the model input)"],
+    ),
+    (
+        "conv 8 3, maxpool 4, dense 2",
+        (1, 5, 5),
+        ["layer 2 'maxpool 4'", "input is 8x3x3", "a 4x4 pool does not fit", "kernel <= 3"],
+    ),
+    (
+        "conx 32 3",
+        (1, 28, 28),
+        ["layer 1 'conx 32 3'", "unknown layer 'conx'", "did you mean 'conv'"],
+    ),
+    (
+        "conv 32, dense 10",
+        (1, 28, 28),
+        ["layer 1 'conv 32'", "missing the kernel number", "conv CHANNELS KERNEL"],
+    ),
     ("dense", (1, 28, 28), ["layer 1 'dense'", "missing the units number"]),
-    ("conv -3 3", (1, 28, 28), ["channels must be a positive whole number",
-                                "Received: channels=-3"]),
+    (
+        "conv -3 3",
+        (1, 28, 28),
+        ["channels must be a positive whole number", "Received: channels=-3"],
+    ),
     ("conv 8 0", (1, 28, 28), ["Received: kernel=0"]),
     ("dense 0", (1, 28, 28), ["Received: units=0"]),
     ("conv 8.5 3", (1, 28, 28), ["channels must be a whole number", "Received: channels='8.5'"]),
     ("conv 8 3 stride=0", (1, 28, 28), ["Received: stride=0"]),
     ("conv 8 3 pad=-1", (1, 28, 28), ["bad pad='-1'", "valid, same or a whole number"]),
-    ("dense 10, dropout 1.5", (1, 28, 28), ["layer 2 'dropout 1.5'",
-                                            "dropout rate must be in [0, 1)", "rate=1.5"]),
+    (
+        "dense 10, dropout 1.5",
+        (1, 28, 28),
+        ["layer 2 'dropout 1.5'", "dropout rate must be in [0, 1)", "rate=1.5"],
+    ),
     ("dropout 1, dense 2", (1, 28, 28), ["rate=1.0"]),
     ("dropout -0.1, dense 2", (1, 28, 28), ["rate=-0.1"]),
     ("conv 8 3, flatten", (1, 28, 28), ["layer 2 'flatten'", "nothing after flatten"]),
     ("", (1, 28, 28), ["empty spec"]),
     (" ,\n # only a comment", (1, 28, 28), ["empty spec"]),
     ([], (1, 28, 28), ["empty spec"]),
-    ("conv 8 3 act=rleu", (1, 28, 28), ["bad act='rleu'", "did you mean 'relu'",
-                                        "none, relu, gelu"]),
+    (
+        "conv 8 3 act=rleu",
+        (1, 28, 28),
+        ["bad act='rleu'", "did you mean 'relu'", "none, relu, gelu"],
+    ),
     ("act swish", (1, 28, 28), ["bad activation 'swish'"]),
-    ("conv 8 3 strid=2", (1, 28, 28), ["unknown option 'strid='", "did you mean 'stride'",
-                                       "conv takes stride=, pad=, dil=, act=, bn="]),
+    (
+        "conv 8 3 strid=2",
+        (1, 28, 28),
+        [
+            "unknown option 'strid='",
+            "did you mean 'stride'",
+            "conv takes stride=, pad=, dil=, act=, bn=",
+        ],
+    ),
     ("dense 10 bn=1", (1, 28, 28), ["unknown option 'bn='", "dense takes act="]),
     ("flatten x=1, dense 1", (1, 28, 28), ["flatten takes no options"]),
     ("conv 8 3 4", (1, 28, 28), ["unexpected '4'", "conv takes 'conv CHANNELS KERNEL'"]),
     ("maxpool 2 pad=same", (1, 28, 28), ["pools take pad=valid or a whole number"]),
     ("maxpool 2 pad=2", (1, 28, 28), ["pad must be at most half the kernel (1)"]),
     ("conv 8 4 stride=2 pad=same", (1, 28, 28), ["needs an odd kernel"]),
-    ("dense 10, conv 8 3", (1, 28, 28), ["layer 2 'conv 8 3': input is 10 after layer 1, a "
-                                         "vector, but conv needs a CxHxW feature map"]),
+    (
+        "dense 10, conv 8 3",
+        (1, 28, 28),
+        [
+            "layer 2 'conv 8 3': input is 10 after layer 1, a "
+            "vector, but conv needs a CxHxW feature map"
+        ],
+    ),
     ("gap, gap", (3, 8, 8), ["layer 2 'gap'", "gap needs a CxHxW"]),
     ("softmax", (1, 28, 28), ["the last dense gives logits"]),
     ("dense {num_classes}", (1, 28, 28), ["'{num_classes}' needs a value"]),
@@ -249,8 +325,9 @@ def test_spec_file_errors(tmp_path):
         parse(str(tmp_path / "missing.yaml"))
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text("42\n")
-    with pytest.raises(SpecError, match="expected a list of layers or a mapping with 'layers:'. "
-                                        "Received: int"):
+    with pytest.raises(
+        SpecError, match="expected a list of layers or a mapping with 'layers:'. Received: int"
+    ):
         parse(wrong)
     typo = tmp_path / "typo.yaml"
     typo.write_text("layer: [dense 10]\n")
@@ -258,8 +335,11 @@ def test_spec_file_errors(tmp_path):
         parse(typo)
     bad_layer = tmp_path / "bad_layer.yaml"
     bad_layer.write_text("input: 1x28x28\nlayers:\n  - conv 8 3\n  - dense: 10\n  - pool 2\n")
-    with pytest.raises(SpecError, match=r"spec file '.*bad_layer\.yaml': layer 3 'pool 2': "
-                                        r"unknown layer 'pool'"):
+    with pytest.raises(
+        SpecError,
+        match=r"spec file '.*bad_layer\.yaml': layer 3 'pool 2': "
+        r"unknown layer 'pool'",
+    ):
         parse(bad_layer)
     bad_input = tmp_path / "bad_input.yaml"
     bad_input.write_text("input: 28x28\nlayers: [dense 10]\n")

@@ -1,4 +1,5 @@
 """The shape of the code: layer contracts, no import cycles, one module per mechanism."""
+
 from __future__ import annotations
 
 import subprocess
@@ -33,15 +34,19 @@ def test_no_import_cycles(graph):
 def test_layer_contracts_hold():
     """import-linter's contracts from pyproject.toml (also run by `make test`)."""
     lint = Path(sys.executable).parent / "lint-imports"
-    out = subprocess.run([str(lint), "--no-cache"], capture_output=True, text=True,
-                         cwd=SRC.parent.parent)
+    out = subprocess.run(
+        [str(lint), "--no-cache"], capture_output=True, text=True, cwd=SRC.parent.parent
+    )
     assert out.returncode == 0, out.stdout[-3000:]
     assert "Contracts: 5 kept, 0 broken." in out.stdout
 
 
 def test_one_module_registers_forward_hooks():
-    users = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
-                   if "register_forward_hook" in p.read_text())
+    users = sorted(
+        str(p.relative_to(SRC))
+        for p in SRC.rglob("*.py")
+        if "register_forward_hook" in p.read_text()
+    )
     assert users == ["models/hooks.py"]
 
 
@@ -51,6 +56,9 @@ def test_no_module_over_the_size_guide():
 
 
 def test_the_engine_never_draws():
-    drawing = sorted(str(p.relative_to(SRC)) for p in (SRC / "engine").rglob("*.py")
-                     if "matplotlib" in p.read_text())
+    drawing = sorted(
+        str(p.relative_to(SRC))
+        for p in (SRC / "engine").rglob("*.py")
+        if "matplotlib" in p.read_text()
+    )
     assert drawing == []

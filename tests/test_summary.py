@@ -1,4 +1,5 @@
 """Tests of convlens.summary: numbers proven against PyTorch and the notebook figures."""
+
 from __future__ import annotations
 
 import math
@@ -20,10 +21,19 @@ def notebook_net(in_ch: int, widths: tuple[int, int, int], flat: int) -> nn.Sequ
     """The notebook CNN as plain PyTorch: three 3x3 convs, two 2x2 max pools, two dense."""
     a, b, c = widths
     return nn.Sequential(
-        nn.Conv2d(in_ch, a, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Conv2d(a, b, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Conv2d(b, c, 3), nn.ReLU(), nn.Flatten(),
-        nn.Linear(flat, 64), nn.ReLU(), nn.Linear(64, 10))
+        nn.Conv2d(in_ch, a, 3),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(a, b, 3),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(b, c, 3),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(flat, 64),
+        nn.ReLU(),
+        nn.Linear(64, 10),
+    )
 
 
 class FakeLayer:
@@ -41,8 +51,12 @@ class FakeSpecModel(nn.Sequential):
         self.add_module("flatten1", nn.Flatten())
         self.add_module("dense1", nn.Linear(32 * 13 * 13, 10))
         self.spec_text = "conv 32 3, maxpool 2, dense 10"
-        self.layers = [FakeLayer("conv"), FakeLayer("maxpool"), FakeLayer("flatten", True),
-                       FakeLayer("dense")]
+        self.layers = [
+            FakeLayer("conv"),
+            FakeLayer("maxpool"),
+            FakeLayer("flatten", True),
+            FakeLayer("dense"),
+        ]
         self.input_shape = (1, 28, 28)
 
 
@@ -71,17 +85,21 @@ def test_package_attribute_is_the_function():
     assert isinstance(convlens.summary(nn.Linear(3, 2), (3,)), ModelSummary)
 
 
-@pytest.mark.parametrize("model, shape, total", [
-    (notebook_net(3, (32, 32, 64), 64 * 4 * 4), (3, 32, 32), 94_890),  # notebook 002
-    (notebook_net(1, (32, 64, 64), 64 * 3 * 3), (1, 28, 28), 93_322),  # notebook 004
-])
+@pytest.mark.parametrize(
+    "model, shape, total",
+    [
+        (notebook_net(3, (32, 32, 64), 64 * 4 * 4), (3, 32, 32), 94_890),  # notebook 002
+        (notebook_net(1, (32, 64, 64), 64 * 3 * 3), (1, 28, 28), 93_322),  # notebook 004
+    ],
+)
 def test_notebook_param_counts(model, shape, total):
     s = summary(model, shape)
     assert s.total_params == total == sum(p.numel() for p in model.parameters())
     assert s.trainable_params == total and s.non_trainable_params == 0
     text = str(s)
-    assert f"Total params: {total:,}\nTrainable params: {total:,}\nNon-trainable params: 0\n" \
-        in text
+    assert (
+        f"Total params: {total:,}\nTrainable params: {total:,}\nNon-trainable params: 0\n" in text
+    )
     assert "Total mult-adds:" in text and "Params size:" in text
 
 
@@ -119,9 +137,15 @@ def test_shapes_come_from_a_real_forward_pass():
 
 
 def test_mult_adds_receptive_field_and_memory():
-    model = nn.Sequential(nn.Conv2d(4, 8, 3, groups=2), nn.BatchNorm2d(8), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Conv2d(8, 6, 3, dilation=2), nn.Flatten(),
-                          nn.Linear(6 * 2 * 2, 5))
+    model = nn.Sequential(
+        nn.Conv2d(4, 8, 3, groups=2),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 6, 3, dilation=2),
+        nn.Flatten(),
+        nn.Linear(6 * 2 * 2, 5),
+    )
     s = summary(model, (4, 14, 14))
     conv, bn, relu, pool, dil, flat, fc = s.rows
     assert conv.mult_adds == 8 * 12 * 12 * (4 // 2) * 3 * 3  # out elems * in/groups * kh * kw
@@ -142,8 +166,9 @@ def test_mult_adds_receptive_field_and_memory():
 
 
 def test_non_trainable_params_and_html():
-    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(),
-                          nn.Linear(4 * 6 * 6, 2))
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 6 * 6, 2)
+    )
     for p in model[0].parameters():
         p.requires_grad_(False)
     s = summary(model, (1, 8, 8))
@@ -192,8 +217,11 @@ def test_spec_like_model_one_row_per_layer():
     assert s.rows[1].rf_size == (4, 4) and s.rows[1].output_shape == (32, 13, 13)
     assert "flatten1 (Flatten) (auto)" in str(s)
     assert s.spec_text == "conv 32 3, maxpool 2, dense 10"
-    assert s.explain().splitlines()[0].startswith(
-        "conv1     Conv2d(1->32, 3x3)+ReLU: params = 3*3*1*32 + 32 = 320; out = ")
+    assert (
+        s.explain()
+        .splitlines()[0]
+        .startswith("conv1     Conv2d(1->32, 3x3)+ReLU: params = 3*3*1*32 + 32 = 320; out = ")
+    )
 
 
 def test_eval_no_grad_then_state_restored():
@@ -220,8 +248,11 @@ def test_hooks_removed_when_forward_raises():
 
     model = nn.Sequential(nn.Conv2d(1, 2, 3), Boom())
     model.train()
-    with pytest.raises(ModelError, match=r"^forward pass of Sequential on input 1x5x5 "
-                                         r"failed: boom$"):
+    with pytest.raises(
+        ModelError,
+        match=r"^forward pass of Sequential on input 1x5x5 "
+        r"failed: boom$",
+    ):
         summary(model, (1, 5, 5))
     assert no_hooks(model) and model.training and model[0].training
 
@@ -244,11 +275,14 @@ def test_row_is_frozen():
         row.params = 3  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("pool, shape, out", [
-    (nn.MaxPool2d(2, ceil_mode=True), (1, 1, 1), 1),       # floor formula: 0 windows
-    (nn.MaxPool2d(3, stride=2, ceil_mode=True), (1, 2, 2), 1),
-    (nn.AvgPool2d(2, stride=2, padding=1, ceil_mode=True), (1, 5, 5), 3),  # last one dropped
-])
+@pytest.mark.parametrize(
+    "pool, shape, out",
+    [
+        (nn.MaxPool2d(2, ceil_mode=True), (1, 1, 1), 1),  # floor formula: 0 windows
+        (nn.MaxPool2d(3, stride=2, ceil_mode=True), (1, 2, 2), 1),
+        (nn.AvgPool2d(2, stride=2, padding=1, ceil_mode=True), (1, 5, 5), 3),  # last one dropped
+    ],
+)
 def test_explain_a_ceil_mode_pool(pool, shape, out):
     s = summary(nn.Sequential(pool), shape)
     assert s.rows[0].output_shape == (1, out, out)

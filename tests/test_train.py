@@ -1,4 +1,5 @@
 """Tests of convlens.train (fit / evaluate / resume / NaN / speed switches) and convlens.config."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,17 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import quadrants
-
 from convlens import data as datamod
+from convlens.config import TrainConfig, merge_config, resolve_config
+from convlens.data import ImageDataset
 from convlens.engine import checkpoint, loop, runs, train
 from convlens.engine.callbacks import Callback
 from convlens.engine.evaluate import evaluate
 from convlens.engine.precision import amp_dtype
-from convlens.config import TrainConfig, merge_config, resolve_config
-from convlens.data import ImageDataset
 from convlens.errors import ConfigError, ModelError, TrainingError
 from convlens.models.build import build
+
+from conftest import quadrants
 
 SPEC = "conv 8 3 pad=same bn=1, maxpool 2, flatten, dropout 0.2, dense {num_classes}"
 
@@ -38,8 +39,18 @@ def fake_data(monkeypatch):
 
 
 def cfg(**kw) -> TrainConfig:
-    base = dict(model=SPEC, data="quadrants", epochs=3, batch_size=32, lr=0.02, augment="none",
-                progress=False, optimizer="adamw", schedule="onecycle", amp="none")
+    base = dict(
+        model=SPEC,
+        data="quadrants",
+        epochs=3,
+        batch_size=32,
+        lr=0.02,
+        augment="none",
+        progress=False,
+        optimizer="adamw",
+        schedule="onecycle",
+        amp="none",
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -50,8 +61,13 @@ def weights(run_dir: Path) -> bytes:
 # ----------------------------------------------------------------------------- config
 def test_config_defaults_and_precedence(tmp_path):
     d = TrainConfig()
-    assert (d.model, d.optimizer, d.schedule, d.batch_size, d.label_smoothing) == \
-        ("fastcnn", "adamw", "onecycle", 256, 0.1)
+    assert (d.model, d.optimizer, d.schedule, d.batch_size, d.label_smoothing) == (
+        "fastcnn",
+        "adamw",
+        "onecycle",
+        256,
+        0.1,
+    )
     f = tmp_path / "c.yaml"
     f.write_text("epochs: 4\nlr: 1e-3\nbatch_size: 64\naugment: [crop, flip]\n")
     c = resolve_config(f, {"epochs": 7, "lr": None})
@@ -63,8 +79,11 @@ def test_config_errors_name_key_and_allowed(tmp_path):
     f.write_text("epoch: 3\n")
     with pytest.raises(ConfigError, match=r"unknown key 'epoch'.*did you mean 'epochs'.*allowed"):
         resolve_config(f)
-    with pytest.raises(ConfigError, match=r"optimizer one of sgd, adam, adamw\. Received: "
-                                          r"optimizer='adan'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"optimizer one of sgd, adam, adamw\. Received: "
+        r"optimizer='adan'",
+    ):
         merge_config(TrainConfig(), {"optimizer": "adan"})
     with pytest.raises(ConfigError, match=r"Expected epochs an integer >= 1. Received: epochs=0"):
         TrainConfig(epochs=0)
@@ -129,9 +148,11 @@ class StopAt(Callback):
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("stop, saved_at", [(dict(epoch=1), (1, 0)), (dict(step=6), (0, 6)),
-                                            (dict(step=9), (1, 3))],
-                         ids=["after-epoch-1", "last-batch-before-eval", "mid-epoch-2"])
+@pytest.mark.parametrize(
+    "stop, saved_at",
+    [(dict(epoch=1), (1, 0)), (dict(step=6), (0, 6)), (dict(step=9), (1, 3))],
+    ids=["after-epoch-1", "last-batch-before-eval", "mid-epoch-2"],
+)
 def test_resume_is_bitwise_identical(tmp_path, stop, saved_at):
     straight = tmp_path / "straight"
     train.train(cfg(out=str(straight)), log=None)
@@ -145,8 +166,9 @@ def test_resume_is_bitwise_identical(tmp_path, stop, saved_at):
     result = train.resume(stopped, log=None)
     assert weights(stopped) == weights(straight)
     assert (stopped / checkpoint.BEST).read_bytes() == (straight / checkpoint.BEST).read_bytes()
-    assert [r["test_accuracy"] for r in result.history] == \
-        [r["test_accuracy"] for r in runs.load_run(straight).metrics]
+    assert [r["test_accuracy"] for r in result.history] == [
+        r["test_accuracy"] for r in runs.load_run(straight).metrics
+    ]
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
@@ -158,8 +180,11 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
             with torch.no_grad():
                 next(state.model.parameters()).fill_(float("nan"))
 
-    with pytest.raises(TrainingError, match=r"loss became nan at epoch 2 batch 1.*last good "
-                                            r"checkpoint is kept"):
+    with pytest.raises(
+        TrainingError,
+        match=r"loss became nan at epoch 2 batch 1.*last good "
+        r"checkpoint is kept",
+    ):
         train.train(cfg(out=str(tmp_path / "r")), callbacks=[Poison()], log=None)
     assert weights(tmp_path / "r") == snapshot["last"]
     assert checkpoint.load_state(tmp_path / "r" / checkpoint.STATE)["epoch"] == 1
@@ -167,13 +192,17 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 def test_huge_lr_diverges_with_clear_message(tmp_path):
     with pytest.raises(TrainingError, match="loss became (nan|inf)"):
-        train.train(cfg(out=str(tmp_path / "r"), lr=1e30, optimizer="sgd", schedule="constant",
-                        epochs=2), log=None)
+        train.train(
+            cfg(out=str(tmp_path / "r"), lr=1e30, optimizer="sgd", schedule="constant", epochs=2),
+            log=None,
+        )
 
 
 def test_early_stopping(tmp_path):
-    result = train.train(cfg(out=str(tmp_path / "r"), lr=1e-12, schedule="constant", epochs=5,
-                             early_stopping=1), log=None)
+    result = train.train(
+        cfg(out=str(tmp_path / "r"), lr=1e-12, schedule="constant", epochs=5, early_stopping=1),
+        log=None,
+    )
     assert result.stopped_early and len(result.history) == 2
 
 
@@ -221,8 +250,13 @@ def test_compile_matches_plain_path():
         model = build(SPEC.replace("dropout 0.2, ", ""), (1, 8, 8), num_classes=4)
         try:
             model = torch.compile(model) if compile_ else model
-            res = loop.fit(model, make_ds(64), make_ds(32, seed=1),
-                            cfg(epochs=1, optimizer="sgd", compile=compile_), log=None)
+            res = loop.fit(
+                model,
+                make_ds(64),
+                make_ds(32, seed=1),
+                cfg(epochs=1, optimizer="sgd", compile=compile_),
+                log=None,
+            )
         except Exception as exc:  # no compiler toolchain on this machine
             pytest.skip(f"torch.compile unavailable: {type(exc).__name__}")
         results.append(res.history[-1]["test_loss"])
@@ -237,7 +271,12 @@ def test_tensorboard_event_files(tmp_path):
 def test_build_for_data_rejects_wrong_channels(tmp_path):
     spec = tmp_path / "net.yaml"
     spec.write_text("input: 3x8x8\nlayers:\n  - conv 8 3\n  - flatten\n  - dense 4\n")
-    with pytest.raises(ModelError, match=r"built for 3-channel input \(3x8x8\); toy images are "
-                                         r"1x8x8"):
+    with pytest.raises(
+        ModelError,
+        match=r"built for 3-channel input \(3x8x8\); toy images are "
+        r"1x8x8",
+    ):
         build(str(spec), (1, 8, 8), num_classes=4, fits="toy")
-    assert build(str(spec), (3, 8, 8), num_classes=4, fits="toy")(torch.zeros(1, 3, 8, 8)).shape == (1, 4)
+    assert build(str(spec), (3, 8, 8), num_classes=4, fits="toy")(
+        torch.zeros(1, 3, 8, 8)
+    ).shape == (1, 4)

@@ -1,4 +1,5 @@
 """Tests of the architecture picture: files exist, have the right size, show something."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -9,16 +10,25 @@ from PIL import Image
 from torch import nn
 
 from convlens.errors import ConfigError
-from convlens.models.summary import summary
 from convlens.look.architecture import DPI, check_out_path, draw_architecture, draw_summary
 from convlens.models.build import build
 from convlens.models.registry import list_models
+from convlens.models.summary import summary
 
 
 def small_cnn() -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(1, 16, 3), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(16, 32, 3), nn.ReLU(), nn.Flatten(), nn.Linear(32 * 11 * 11, 64),
-                         nn.ReLU(), nn.Linear(64, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(32 * 11 * 11, 64),
+        nn.ReLU(),
+        nn.Linear(64, 10),
+    )
 
 
 def test_png_has_figure_size_and_is_not_blank(tmp_path):
@@ -46,8 +56,9 @@ def test_svg_parses_and_pdf_is_written(tmp_path):
 
 
 def test_extreme_shapes_stay_within_clamps():
-    model = nn.Sequential(nn.Conv2d(3, 1024, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                          nn.Linear(1024, 4096))
+    model = nn.Sequential(
+        nn.Conv2d(3, 1024, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1024, 4096)
+    )
     fig = draw_summary(summary(model, (3, 224, 224)))
     w, h = fig.get_size_inches()
     assert 4 < w < 20 and 2 < h < 8
@@ -55,8 +66,11 @@ def test_extreme_shapes_stay_within_clamps():
 
 @pytest.mark.parametrize("name", ["arch.jpg", "arch", "arch.png.txt"])
 def test_unknown_suffix(name, tmp_path):
-    with pytest.raises(ConfigError, match=r"Expected an output file ending in \.png, \.svg, "
-                                          r"\.pdf\. Received: out="):
+    with pytest.raises(
+        ConfigError,
+        match=r"Expected an output file ending in \.png, \.svg, "
+        r"\.pdf\. Received: out=",
+    ):
         draw_architecture(small_cnn(), (1, 28, 28), out=tmp_path / name)
     assert check_out_path("a/b.SVG").suffix == ".SVG"
 

@@ -1,11 +1,12 @@
 """Activation capture on models that are not SpecModels (plain nn.Module stacks)."""
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from convlens.models.hooks import capture_activations, conv_layers, conv_module, spatial_layers
 from convlens.look.activations import draw_feature_maps
+from convlens.models.hooks import capture_activations, conv_layers, conv_module, spatial_layers
 
 
 class Stack(nn.Module):
@@ -13,8 +14,13 @@ class Stack(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-                                      nn.Conv2d(4, 8, 3), nn.ReLU(inplace=True))
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 4, 3),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(4, 8, 3),
+            nn.ReLU(inplace=True),
+        )
         self.block = nn.Sequential(nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8), nn.ReLU())
         self.head = nn.Linear(8 * 3 * 3, 2)
 
@@ -29,10 +35,13 @@ def test_a_features_stack_is_not_taken_for_its_first_conv():
     assert conv_module(model, "block") is model.block[0]
     acts = capture_activations(model, torch.randn(1, 1, 12, 12))
     assert {k: tuple(v.shape) for k, v in acts.items()} == {
-        "features.0": (1, 4, 10, 10), "features.2": (1, 4, 5, 5),
-        "features.3": (1, 8, 3, 3), "block": (1, 8, 3, 3)}
-    assert (acts["features.0"] < 0).any()     # kept before the in-place ReLU ran
-    assert (acts["block"] >= 0).all()         # a conv+bn+relu block: after its activation
+        "features.0": (1, 4, 10, 10),
+        "features.2": (1, 4, 5, 5),
+        "features.3": (1, 8, 3, 3),
+        "block": (1, 8, 3, 3),
+    }
+    assert (acts["features.0"] < 0).any()  # kept before the in-place ReLU ran
+    assert (acts["block"] >= 0).all()  # a conv+bn+relu block: after its activation
     assert all(not m._forward_hooks for m in model.modules())
 
 

@@ -1,4 +1,5 @@
 """Tests of the explorer: API (FastAPI's test client) and the page in headless Chromium."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,7 +32,7 @@ def png(array: np.ndarray) -> bytes:
 
 def drawing() -> bytes:
     a = np.full((200, 200), 255, np.uint8)
-    a[120:180, 120:180] = 0                     # a dark blob, bottom right, on white paper
+    a[120:180, 120:180] = 0  # a dark blob, bottom right, on white paper
     return png(a)
 
 
@@ -65,23 +66,34 @@ def test_predict_gives_top_k_input_and_every_layer(client, tiny_run):
 def test_arithmetic_adds_up(client, tiny_run):
     name = tiny_run[0].name
     body = client.post(f"/api/runs/{name}/predict", content=drawing()).json()
-    a = client.get(f"/api/runs/{name}/arithmetic", params=dict(
-        token=body["token"], layer="conv2", channel=3, i=5, j=7)).json()
+    a = client.get(
+        f"/api/runs/{name}/arithmetic",
+        params=dict(token=body["token"], layer="conv2", channel=3, i=5, j=7),
+    ).json()
     assert a["kind"] == "conv" and a["in_channels"] == 8 and len(a["patch"][0]) == 3
     products = sum(np.sum(np.array(p) * np.array(k)) for p, k in zip(a["patch"], a["kernel"]))
     assert products + a["bias"] == pytest.approx(a["conv_value"], abs=1e-4)
-    assert a["value"] == pytest.approx(max(a["conv_value"], 0.0), abs=1e-4)   # then ReLU
-    p = client.get(f"/api/runs/{name}/arithmetic", params=dict(
-        token=body["token"], layer="maxpool1", channel=0, i=1, j=1)).json()
+    assert a["value"] == pytest.approx(max(a["conv_value"], 0.0), abs=1e-4)  # then ReLU
+    p = client.get(
+        f"/api/runs/{name}/arithmetic",
+        params=dict(token=body["token"], layer="maxpool1", channel=0, i=1, j=1),
+    ).json()
     assert p["kind"] == "pool" and p["value"] == pytest.approx(np.max(p["patch"]))
     f = client.get(f"/api/runs/{name}/filter", params=dict(layer="conv1", channel=2)).json()
     assert np.array(f["weights"]).shape == (1, 3, 3)
 
 
-PADDED = ("conv 4 4 pad=same act=none, maxpool 3 stride=2 pad=1, conv 6 3 stride=2 pad=2, "
-          "avgpool 2 pad=1, gap, dense {num_classes}")
-PADDED_SHAPES = {"conv1": [4, 28, 28], "maxpool1": [4, 14, 14], "conv2": [6, 8, 8],
-                 "avgpool1": [6, 5, 5], "gap1.0": [6, 1, 1]}
+PADDED = (
+    "conv 4 4 pad=same act=none, maxpool 3 stride=2 pad=1, conv 6 3 stride=2 pad=2, "
+    "avgpool 2 pad=1, gap, dense {num_classes}"
+)
+PADDED_SHAPES = {
+    "conv1": [4, 28, 28],
+    "maxpool1": [4, 14, 14],
+    "conv2": [6, 8, 8],
+    "avgpool1": [6, 5, 5],
+    "gap1.0": [6, 1, 1],
+}
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +113,10 @@ def padded(tiny_run):
 def test_arithmetic_of_padded_layers_is_the_models_own_value(padded, layer):
     explorer, token = padded
     c, h, w = PADDED_SHAPES[layer]
-    for channel, i, j in np.ndindex(2, h, w):               # every pixel, the edges included
+    for channel, i, j in np.ndindex(2, h, w):  # every pixel, the edges included
         channel *= c - 1
         a = explorer.arithmetic(token, layer, channel, i, j)
-        json.dumps(a, allow_nan=False)                      # what the page gets is JSON
+        json.dumps(a, allow_nan=False)  # what the page gets is JSON
         if a["kind"] == "conv":
             sums = [np.sum(np.array(p) * np.array(k)) for p, k in zip(a["patch"], a["kernel"])]
             assert sum(sums) + a["bias"] == pytest.approx(a["conv_value"], abs=1e-4)
@@ -115,13 +127,19 @@ def test_arithmetic_of_padded_layers_is_the_models_own_value(padded, layer):
         assert a["value"] == pytest.approx(expected, abs=1e-4), (channel, i, j)
 
 
-@pytest.mark.parametrize("payload, status, fragment", [
-    (b"not an image at all", 400, "not an image"),
-    (png(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8))[:900], 400,
-     "truncated or corrupt"),
-    (b"", 400, "empty"),
-    (b"\0" * (MAX_UPLOAD + 1), 413, "over the limit"),
-])
+@pytest.mark.parametrize(
+    "payload, status, fragment",
+    [
+        (b"not an image at all", 400, "not an image"),
+        (
+            png(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8))[:900],
+            400,
+            "truncated or corrupt",
+        ),
+        (b"", 400, "empty"),
+        (b"\0" * (MAX_UPLOAD + 1), 413, "over the limit"),
+    ],
+)
 def test_bad_uploads(client, tiny_run, payload, status, fragment):
     r = client.post(f"/api/runs/{tiny_run[0].name}/predict", content=payload)
     assert r.status_code == status and fragment in r.json()["detail"]
@@ -139,8 +157,10 @@ def test_no_paths_from_the_client_and_no_cors(client, tiny_run):
     assert client.get("/static/..%2Fapp.py").status_code == 404
     r = client.get("/api/runs", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in r.headers
-    r = client.get(f"/api/runs/{tiny_run[0].name}/arithmetic", params=dict(
-        token="forgotten", layer="conv1", channel=0, i=0, j=0))
+    r = client.get(
+        f"/api/runs/{tiny_run[0].name}/arithmetic",
+        params=dict(token="forgotten", layer="conv1", channel=0, i=0, j=0),
+    )
     assert r.status_code == 400 and "no longer remembered" in r.json()["detail"]
     r = client.get(f"/api/runs/{tiny_run[0].name}/filter", params=dict(layer="conv9", channel=0))
     assert r.status_code == 400 and "layers: conv1, maxpool1" in r.json()["detail"]
@@ -157,8 +177,9 @@ def server(tiny_run):
     import uvicorn
 
     port = _free_port()
-    config = uvicorn.Config(create_app(tiny_run[0]), host="127.0.0.1", port=port,
-                            log_level="warning")
+    config = uvicorn.Config(
+        create_app(tiny_run[0]), host="127.0.0.1", port=port, log_level="warning"
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -1,4 +1,5 @@
 """convlens: a PyTorch workbench for learning, building, training and looking inside CNNs."""
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

@@ -3,6 +3,7 @@
 Every error a user can cause is one of these. The message is one line that names the bad
 value, where it came from and what would be accepted; the CLI prints it and exits with 2.
 """
+
 from __future__ import annotations
 
 import difflib

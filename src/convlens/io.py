@@ -5,6 +5,7 @@ fsync, `os.replace`), so a crash leaves the old or the new file, never a part of
 figure becomes bytes through `figure_bytes`, every animation through `gif_bytes`, every
 array shown as an image through `to_uint8`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,9 +23,21 @@ if TYPE_CHECKING:  # matplotlib, numpy and Pillow load only when a picture is ma
     from matplotlib.figure import Figure
     from PIL import Image
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_save",
-           "sha256_file", "figure_bytes", "save_figure", "figure_image", "gif_bytes", "save_gif",
-           "data_url", "to_uint8", "FIGURE_SUFFIXES"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_save",
+    "sha256_file",
+    "figure_bytes",
+    "save_figure",
+    "figure_image",
+    "gif_bytes",
+    "save_gif",
+    "data_url",
+    "to_uint8",
+    "FIGURE_SUFFIXES",
+]
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -112,13 +125,21 @@ def gif_bytes(frames: Sequence[Image.Image], *, ms: int = 700, hold_ends: bool =
     else:
         durations = ms
     buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], loop=0,
-                   duration=durations, optimize=True)
+    frames[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=frames[1:],
+        loop=0,
+        duration=durations,
+        optimize=True,
+    )
     return buf.getvalue()
 
 
-def save_gif(frames: Sequence[Image.Image], out: str | Path, *, ms: int = 700,
-             hold_ends: bool = True) -> Path:
+def save_gif(
+    frames: Sequence[Image.Image], out: str | Path, *, ms: int = 700, hold_ends: bool = True
+) -> Path:
     """Write frames as a looping GIF atomically, creating the folder."""
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ Each topic lives in its own module under `convlens.cli` and exposes
 returns an exit status (or None for 0). Library errors (`ConvlensError`) become one line on
 stderr and exit status 2; `--debug` shows the traceback instead.
 """
+
 from __future__ import annotations
 
 import argparse

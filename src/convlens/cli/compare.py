@@ -1,4 +1,5 @@
 """CLI: `convlens compare` (a CNN and the MLP baseline, same data and budget)."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,12 +10,14 @@ from convlens.config import TrainConfig
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `compare` subcommand."""
     p = sub.add_parser(
-        "compare", help="train the MLP baseline and a CNN of similar size, same budget; a table",
+        "compare",
+        help="train the MLP baseline and a CNN of similar size, same budget; a table",
         description="Train an MLP and a CNN with about the same number of parameters on the same "
-                    "data with the same epochs, batch, optimizer and seed, then print and save "
-                    "a table (params, mult-adds, time, images/s, accuracy) and a plot. Finished "
-                    "runs in the out folder are reused. "
-                    "Example: convlens compare --data fashion-mnist --epochs 3")
+        "data with the same epochs, batch, optimizer and seed, then print and save "
+        "a table (params, mult-adds, time, images/s, accuracy) and a plot. Finished "
+        "runs in the out folder are reused. "
+        "Example: convlens compare --data fashion-mnist --epochs 3",
+    )
     p.add_argument("--cnn", default="keras_mnist", help="CNN model (default: %(default)s)")
     p.add_argument("--mlp", default="mlp", help="MLP model (default: %(default)s)")
     p.add_argument("--data", default="fashion-mnist")
@@ -33,11 +36,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from convlens.engine.compare import compare, table
     from convlens.look.experiments import write_compare
 
-    base = TrainConfig(data=args.data, data_dir=args.data_dir, epochs=args.epochs,
-                       batch_size=args.batch_size, optimizer="adam", lr=args.lr,
-                       weight_decay=0.0, schedule="onecycle", label_smoothing=0.0,
-                       augment="none", seed=args.seed, limit_train=args.limit_train,
-                       progress=args.progress, record_filters="none")
+    base = TrainConfig(
+        data=args.data,
+        data_dir=args.data_dir,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer="adam",
+        lr=args.lr,
+        weight_decay=0.0,
+        schedule="onecycle",
+        label_smoothing=0.0,
+        augment="none",
+        seed=args.seed,
+        limit_train=args.limit_train,
+        progress=args.progress,
+        record_filters="none",
+    )
     rows = compare([args.mlp, args.cnn], base, args.out)
     print()
     print(table(rows))

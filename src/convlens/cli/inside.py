@@ -1,4 +1,5 @@
 """CLI: `convlens show KIND RUN` (pictures of a trained run) and `convlens report RUN`."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,10 +14,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     width = max(map(len, KINDS))
     kinds = "\n".join(f"  {k:<{width}} {v}" for k, v in KINDS.items())
     p = sub.add_parser(
-        "show", help="pictures of a trained run: filters, feature maps, mistakes, Grad-CAM ...",
+        "show",
+        help="pictures of a trained run: filters, feature maps, mistakes, Grad-CAM ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=f"Draw one picture of a run and save it (default: RUN/pictures/KIND.png).\n"
-                    f"Kinds:\n{kinds}\n\nExample: convlens show features runs/demo --index 3")
+        f"Kinds:\n{kinds}\n\nExample: convlens show features runs/demo --index 3",
+    )
     p.add_argument("kind", choices=list(KINDS), metavar="KIND", help="one of the kinds above")
     p.add_argument("run", help="run folder made by `convlens train`")
     p.add_argument("--layer", help="layer name, e.g. conv2 (see `convlens summary`)")
@@ -30,10 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(
-        "report", help="one self-contained HTML page about a run",
+        "report",
+        help="one self-contained HTML page about a run",
         description="Write RUN/report.html: config, summary, architecture, curves, evaluation, "
-                    "filters, their evolution, feature maps, mistakes and Grad-CAM, with every "
-                    "image embedded. Example: convlens report runs/demo")
+        "filters, their evolution, feature maps, mistakes and Grad-CAM, with every "
+        "image embedded. Example: convlens report runs/demo",
+    )
     p.add_argument("run", help="run folder made by `convlens train`")
     p.add_argument("--out", help="HTML file (default: RUN/report.html)")
     p.set_defaults(func=cmd_report)
@@ -51,10 +56,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in allowed:
         raise ConfigError(f"Expected --out ending in {', '.join(allowed)}. Received: {str(out)!r}")
     look = Inspector.open(args.run, weights=args.weights)
-    picture = look.picture(args.kind, layer=args.layer, index=args.index, image=args.image,
-                           n=args.n, seed=args.seed, cnn=args.cnn)
+    picture = look.picture(
+        args.kind,
+        layer=args.layer,
+        index=args.index,
+        image=args.image,
+        n=args.n,
+        seed=args.seed,
+        cnn=args.cnn,
+    )
     if gif:
         from convlens.look.weights import draw_evolution_strip
+
         save_gif(picture, out)
         strip = save_figure(draw_evolution_strip(look.run, args.layer), out.with_suffix(".png"))
         print(f"wrote {out} ({len(picture)} frames) and {strip}")

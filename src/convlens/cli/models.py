@@ -1,4 +1,5 @@
 """CLI for looking at architectures: `summary`, `draw`, `models`."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,33 +8,48 @@ from pathlib import Path
 from convlens.errors import ConfigError, SpecError
 from convlens.models.spec import SPEC_FILE_SUFFIXES
 
-SPEC_HELP = ("a registry name (see `convlens models`), spec text such as "
-             "'conv 32 3, maxpool 2, flatten, dense 10', or a YAML spec file")
+SPEC_HELP = (
+    "a registry name (see `convlens models`), spec text such as "
+    "'conv 32 3, maxpool 2, flatten, dense 10', or a YAML spec file"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `summary`, `draw` and `models` subcommands."""
     p = sub.add_parser(
-        "summary", help="table of a model: shapes, params, mult-adds, receptive field",
+        "summary",
+        help="table of a model: shapes, params, mult-adds, receptive field",
         description="Print one row per layer (output shape, parameters, mult-adds, receptive "
-                    "field, activation memory) and the totals, from one forward pass.")
+        "field, activation memory) and the totals, from one forward pass.",
+    )
     _add_model_args(p)
-    p.add_argument("--explain", action="store_true",
-                   help="also show how each layer's parameter count and output size come about")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="also show how each layer's parameter count and output size come about",
+    )
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser(
-        "draw", help="picture of a model as layered 3-D boxes (.png, .svg, .pdf)",
+        "draw",
+        help="picture of a model as layered 3-D boxes (.png, .svg, .pdf)",
         description="Draw each feature map as a box scaled by its height, width and channels, "
-                    "dense layers as bars, coloured by layer type.")
+        "dense layers as bars, coloured by layer type.",
+    )
     _add_model_args(p)
-    p.add_argument("--out", default="architecture.png",
-                   help="output file, .png .svg or .pdf (default: %(default)s)")
+    p.add_argument(
+        "--out",
+        default="architecture.png",
+        help="output file, .png .svg or .pdf (default: %(default)s)",
+    )
     p.set_defaults(func=cmd_draw)
 
-    p = sub.add_parser("models", help="list the model registry",
-                       description="List registered models with their parameter count on "
-                                   "their default input, source notebook and description.")
+    p = sub.add_parser(
+        "models",
+        help="list the model registry",
+        description="List registered models with their parameter count on "
+        "their default input, source notebook and description.",
+    )
     p.set_defaults(func=cmd_models)
 
 
@@ -42,36 +58,52 @@ def parse_input_shape(text: str) -> tuple[int, int, int]:
     parts = text.lower().split("x")
     if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
         raise argparse.ArgumentTypeError(
-            f"Expected CxHxW with positive integers, e.g. 3x32x32. Received: {text!r}")
+            f"Expected CxHxW with positive integers, e.g. 3x32x32. Received: {text!r}"
+        )
     return (int(parts[0]), int(parts[1]), int(parts[2]))
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="SPEC_OR_NAME", help=SPEC_HELP)
-    p.add_argument("--input", type=parse_input_shape, default=None, metavar="CxHxW",
-                   help="input shape without batch, e.g. 1x28x28 (default: the registry "
-                        "model's own input shape)")
-    p.add_argument("--num-classes", type=int, default=10, metavar="N",
-                   help="outputs of the last layer (default: %(default)s)")
+    p.add_argument(
+        "--input",
+        type=parse_input_shape,
+        default=None,
+        metavar="CxHxW",
+        help="input shape without batch, e.g. 1x28x28 (default: the registry "
+        "model's own input shape)",
+    )
+    p.add_argument(
+        "--num-classes",
+        type=int,
+        default=10,
+        metavar="N",
+        help="outputs of the last layer (default: %(default)s)",
+    )
 
 
 def _build(args: argparse.Namespace):
     """Build the model the arguments name; return (model, input_shape)."""
     text = args.model
     if Path(text).suffix.lower() in SPEC_FILE_SUFFIXES and not Path(text).is_file():
-        raise SpecError(f"spec file not found: {text!r} (expected an existing "
-                        f"{' or '.join(SPEC_FILE_SUFFIXES)} file)")
+        raise SpecError(
+            f"spec file not found: {text!r} (expected an existing "
+            f"{' or '.join(SPEC_FILE_SUFFIXES)} file)"
+        )
     from convlens.models import registry
     from convlens.models.build import build
 
     if args.num_classes < 1:
-        raise ConfigError(f"Expected --num-classes >= 1. Received: "
-                          f"--num-classes={args.num_classes}")
+        raise ConfigError(
+            f"Expected --num-classes >= 1. Received: --num-classes={args.num_classes}"
+        )
     shape = args.input
     if shape is None:
         if text not in registry.names():
-            raise ConfigError(f"--input CxHxW is required for a spec (only registry models "
-                              f"have a default). Received: {text!r} without --input")
+            raise ConfigError(
+                f"--input CxHxW is required for a spec (only registry models "
+                f"have a default). Received: {text!r} without --input"
+            )
         shape = registry.model_info(text).default_input
     return build(text, shape, num_classes=args.num_classes), shape
 
@@ -106,10 +138,26 @@ def cmd_models(args: argparse.Namespace) -> int:
     for info in list_models():
         model = build(info.name, info.default_input, num_classes=10)
         params = sum(p.numel() for p in model.parameters())
-        rows.append((info.name, f"{params:,}", "x".join(map(str, info.default_input)),
-                     info.source or "-", info.description))
+        rows.append(
+            (
+                info.name,
+                f"{params:,}",
+                "x".join(map(str, info.default_input)),
+                info.source or "-",
+                info.description,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
-        print("  ".join([r[0].ljust(widths[0]), r[1].rjust(widths[1]),
-                         r[2].ljust(widths[2]), r[3].ljust(widths[3]), r[4]]).rstrip())
+        print(
+            "  ".join(
+                [
+                    r[0].ljust(widths[0]),
+                    r[1].rjust(widths[1]),
+                    r[2].ljust(widths[2]),
+                    r[3].ljust(widths[3]),
+                    r[4],
+                ]
+            ).rstrip()
+        )
     return 0

@@ -1,4 +1,5 @@
 """CLI for the convolution primer: `kernels`, `conv-explain`, `pool-explain`."""
+
 from __future__ import annotations
 
 import argparse
@@ -29,31 +30,40 @@ def _padding(text: str) -> int | str:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the primer subcommands."""
     p = sub.add_parser(
-        "kernels", help="apply classic kernels (blur, sharpen, edges) to a real photo",
+        "kernels",
+        help="apply classic kernels (blur, sharpen, edges) to a real photo",
         description="Apply classic 3x3 kernels to an image and write one figure: the original "
-                    "beside each result, titled with the kernel and its weights. Images are "
-                    "converted to grayscale unless --color (then each kernel runs on each RGB "
-                    "channel). Edge kernels show the size of the response. Without IMAGE, a "
-                    "photo shipped with scikit-image is used. "
-                    "Example: convlens kernels photo.jpg --kernel sobel_x sharpen")
+        "beside each result, titled with the kernel and its weights. Images are "
+        "converted to grayscale unless --color (then each kernel runs on each RGB "
+        "channel). Edge kernels show the size of the response. Without IMAGE, a "
+        "photo shipped with scikit-image is used. "
+        "Example: convlens kernels photo.jpg --kernel sobel_x sharpen",
+    )
     p.add_argument("image", nargs="?", help="any common image format (default: a sample photo)")
-    p.add_argument("--kernel", nargs="+", metavar="NAME",
-                   help="kernels to apply (default: a good set); see "
-                        "convlens.primer.kernels.KERNELS")
+    p.add_argument(
+        "--kernel",
+        nargs="+",
+        metavar="NAME",
+        help="kernels to apply (default: a good set); see convlens.primer.kernels.KERNELS",
+    )
     p.add_argument("--color", action="store_true", help="keep colour: one kernel per channel")
     p.add_argument("--out", default="out/kernels.png", help="figure file (default: %(default)s)")
     p.set_defaults(func=cmd_kernels)
 
     p = sub.add_parser(
-        "conv-explain", help="animate a kernel sliding over a small input, cell by cell",
+        "conv-explain",
+        help="animate a kernel sliding over a small input, cell by cell",
         description="Print the output size with its formula filled in and write an animated "
-                    "GIF of the kernel sliding over the padded input: each frame shows the "
-                    "window, the products and the sum that make one output cell. "
-                    "Example: convlens conv-explain --input 7x7 --kernel 3 --stride 2 --padding 1")
-    p.add_argument("--input", type=_size, default=(5, 5), metavar="HxW",
-                   help="input size (default: 5x5)")
-    p.add_argument("--kernel", type=_size, default=(3, 3), metavar="KxK",
-                   help="kernel size (default: 3x3)")
+        "GIF of the kernel sliding over the padded input: each frame shows the "
+        "window, the products and the sum that make one output cell. "
+        "Example: convlens conv-explain --input 7x7 --kernel 3 --stride 2 --padding 1",
+    )
+    p.add_argument(
+        "--input", type=_size, default=(5, 5), metavar="HxW", help="input size (default: 5x5)"
+    )
+    p.add_argument(
+        "--kernel", type=_size, default=(3, 3), metavar="KxK", help="kernel size (default: 3x3)"
+    )
     p.add_argument("--kernel-name", help="use a classic kernel, e.g. sobel_x (sets --kernel)")
     p.add_argument("--stride", type=int, default=1)
     p.add_argument("--padding", type=_padding, default=0, help="int, valid, same or full")
@@ -63,9 +73,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_conv_explain)
 
     p = sub.add_parser(
-        "pool-explain", help="animate a pooling window over a small input",
+        "pool-explain",
+        help="animate a pooling window over a small input",
         description="Print the output size and write an animated GIF of max or mean pooling, "
-                    "window by window. Example: convlens pool-explain --input 4x4 --size 2")
+        "window by window. Example: convlens pool-explain --input 4x4 --size 2",
+    )
     p.add_argument("--input", type=_size, default=(4, 4), metavar="HxW")
     p.add_argument("--size", type=int, default=2, help="window size (default: 2)")
     p.add_argument("--stride", type=int, help="default: the window size")
@@ -89,9 +101,10 @@ def cmd_kernels(args: argparse.Namespace) -> int:
     _check_out(args.out, (".png", ".svg", ".pdf"))
     names = args.kernel or DEFAULT_KERNELS
     for name in names:
-        get_kernel(name)   # unknown names fail before any work
+        get_kernel(name)  # unknown names fail before any work
     if args.image:
         from convlens.data.images import load_image
+
         image = np.asarray(load_image(args.image, mode="RGB" if args.color else "L"))
         title = f"Classic kernels on {args.image}"
     else:
@@ -115,12 +128,23 @@ def cmd_conv_explain(args: argparse.Namespace) -> int:
     else:
         kernel = rng.integers(-1, 3, args.kernel).astype(float)
     x = rng.integers(0, 10, args.input).astype(float)
-    frames = conv_explain_frames(x, kernel, stride=args.stride, padding=args.padding,
-                                 dilation=args.dilation)   # checks every argument first
-    rows = explain_output_size(x.shape[0], kernel.shape[0], stride=args.stride,
-                               padding=args.padding, dilation=args.dilation)
-    cols = explain_output_size(x.shape[1], kernel.shape[1], stride=args.stride,
-                               padding=args.padding, dilation=args.dilation)
+    frames = conv_explain_frames(
+        x, kernel, stride=args.stride, padding=args.padding, dilation=args.dilation
+    )  # checks every argument first
+    rows = explain_output_size(
+        x.shape[0],
+        kernel.shape[0],
+        stride=args.stride,
+        padding=args.padding,
+        dilation=args.dilation,
+    )
+    cols = explain_output_size(
+        x.shape[1],
+        kernel.shape[1],
+        stride=args.stride,
+        padding=args.padding,
+        dilation=args.dilation,
+    )
     print(f"rows: {rows}\ncols: {cols}" if rows != cols else rows)
     print(f"wrote {save_gif(frames, args.out, ms=FRAME_MS)} ({len(frames)} frames)")
     return 0
@@ -133,9 +157,13 @@ def cmd_pool_explain(args: argparse.Namespace) -> int:
 
     _check_out(args.out, (".gif",))
     x = np.random.default_rng(args.seed).integers(0, 10, args.input).astype(float)
-    frames = pool_explain_frames(x, args.size, stride=args.stride, padding=args.padding,
-                                 mode=args.mode)
-    print(explain_output_size(x.shape[0], args.size, stride=args.stride or args.size,
-                              padding=args.padding))
+    frames = pool_explain_frames(
+        x, args.size, stride=args.stride, padding=args.padding, mode=args.mode
+    )
+    print(
+        explain_output_size(
+            x.shape[0], args.size, stride=args.stride or args.size, padding=args.padding
+        )
+    )
     print(f"wrote {save_gif(frames, args.out, ms=FRAME_MS)} ({len(frames)} frames)")
     return 0

@@ -1,4 +1,5 @@
 """CLI: `convlens sweep` (a grid of runs, one table)."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,15 +11,22 @@ from convlens.errors import ConfigError
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `sweep` subcommand."""
     p = sub.add_parser(
-        "sweep", help="train every combination of a grid, then one table sorted by accuracy",
+        "sweep",
+        help="train every combination of a grid, then one table sorted by accuracy",
         description="Every combination of --grid is its own run folder under --out; finished "
-                    "runs are reused and interrupted ones resume. Grid keys in braces fill the "
-                    "model spec, others are training settings (batch-size, epochs, lr, model, "
-                    "optimizer, ...). Example: convlens sweep --model \"conv {f} {k}, maxpool 2, "
-                    "flatten, dense 10\" --grid f=16,32 k=3,5,7 --epochs 3 --out runs/sweep1")
+        "runs are reused and interrupted ones resume. Grid keys in braces fill the "
+        "model spec, others are training settings (batch-size, epochs, lr, model, "
+        'optimizer, ...). Example: convlens sweep --model "conv {f} {k}, maxpool 2, '
+        'flatten, dense 10" --grid f=16,32 k=3,5,7 --epochs 3 --out runs/sweep1',
+    )
     p.add_argument("--model", default="{model}", help="spec with {placeholders}, or a name")
-    p.add_argument("--grid", nargs="+", required=True, metavar="KEY=V1,V2",
-                   help="values to try, e.g. f=16,32 k=3,5 batch-size=32,128")
+    p.add_argument(
+        "--grid",
+        nargs="+",
+        required=True,
+        metavar="KEY=V1,V2",
+        help="values to try, e.g. f=16,32 k=3,5 batch-size=32,128",
+    )
     p.add_argument("--data", default="fashion-mnist")
     p.add_argument("--data-dir")
     p.add_argument("--epochs", type=int, default=3)
@@ -29,8 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=1, help="repeats with seeds seed..seed+N-1")
     p.add_argument("--limit-train", type=int, metavar="N")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="runs at once, each in its own process with cores/jobs threads")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs at once, each in its own process with cores/jobs threads",
+    )
     p.add_argument("--out", required=True, help="folder of the runs and the table")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(func=cmd_sweep)
@@ -41,15 +53,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from convlens.look.experiments import write_sweep
 
     if args.seeds < 1 or args.jobs < 1:
-        raise ConfigError(f"Expected --seeds and --jobs >= 1. Received: --seeds {args.seeds} "
-                          f"--jobs {args.jobs}")
-    base = TrainConfig(data=args.data, data_dir=args.data_dir, epochs=args.epochs,
-                       batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                       weight_decay=0.0, schedule="onecycle", label_smoothing=0.0,
-                       augment=args.augment, seed=args.seed, limit_train=args.limit_train,
-                       progress=args.progress, record_filters="none")
-    results = sweep(args.model, parse_grid(args.grid), base, args.out, seeds=args.seeds,
-                    jobs=args.jobs)
+        raise ConfigError(
+            f"Expected --seeds and --jobs >= 1. Received: --seeds {args.seeds} --jobs {args.jobs}"
+        )
+    base = TrainConfig(
+        data=args.data,
+        data_dir=args.data_dir,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        weight_decay=0.0,
+        schedule="onecycle",
+        label_smoothing=0.0,
+        augment=args.augment,
+        seed=args.seed,
+        limit_train=args.limit_train,
+        progress=args.progress,
+        record_filters="none",
+    )
+    results = sweep(
+        args.model, parse_grid(args.grid), base, args.out, seeds=args.seeds, jobs=args.jobs
+    )
     rows = summarize(results)
     print()
     print(table(rows))

@@ -1,4 +1,5 @@
 """CLI: `convlens train` (start or resume a training run)."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,13 +16,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `train` subcommand."""
     d = TrainConfig()
     p = sub.add_parser(
-        "train", help="train a model on a data set; every run gets its own folder",
+        "train",
+        help="train a model on a data set; every run gets its own folder",
         description="Train a model and keep everything in a run folder: resolved config, "
-                    "versions, metrics per epoch (CSV/JSON), last and best checkpoints "
-                    "(safetensors). Settings: defaults < --config FILE.yaml < flags. "
-                    "Ctrl-C saves a checkpoint; --resume RUN_DIR continues it.")
-    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings (flag names "
-                   "with _ instead of -); flags override it")
+        "versions, metrics per epoch (CSV/JSON), last and best checkpoints "
+        "(safetensors). Settings: defaults < --config FILE.yaml < flags. "
+        "Ctrl-C saves a checkpoint; --resume RUN_DIR continues it.",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE.yaml",
+        help="YAML file of settings (flag names with _ instead of -); flags override it",
+    )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     g = p.add_argument_group("model and data")
     g.add_argument("--model", help=f"registry name, spec text or YAML spec (default: {d.model})")
@@ -40,44 +46,88 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--label-smoothing", type=float, help=f"default: {d.label_smoothing:g}")
     g.add_argument("--augment", help=f"e.g. crop,flip or none (default: {d.augment})")
     g.add_argument("--seed", type=int, help=f"default: {d.seed}")
-    g.add_argument("--early-stopping", type=int, metavar="PATIENCE",
-                   help="stop after PATIENCE epochs without a better test accuracy")
+    g.add_argument(
+        "--early-stopping",
+        type=int,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without a better test accuracy",
+    )
     g = p.add_argument_group("output and speed")
     g.add_argument("--out", help="run folder (default: runs/<model>-<data>-<timestamp>)")
-    g.add_argument("--tensorboard", action="store_true", default=None,
-                   help="also write TensorBoard event files to RUN_DIR/tensorboard")
+    g.add_argument(
+        "--tensorboard",
+        action="store_true",
+        default=None,
+        help="also write TensorBoard event files to RUN_DIR/tensorboard",
+    )
     g.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                   help="channels-last memory format, faster convolutions on CPU "
-                        f"(default: {'on' if d.channels_last else 'off'})")
-    g.add_argument("--record-filters", metavar="LAYERS",
-                   help="conv layers whose kernels are kept every epoch for `convlens show "
-                        f"evolution`: first, all, none or names (default: {d.record_filters})")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"),
-                   help=f"where to train (default: {d.device}: CUDA, then MPS, then CPU)")
-    g.add_argument("--tta", action="store_true", default=None,
-                   help="evaluate with test-time flip (mirror-symmetric data such as CIFAR-10)")
-    g.add_argument("--amp", choices=AMP_MODES,
-                   help="mixed precision: auto = bfloat16 where the processor has it natively "
-                        f"(about 2x faster on recent CPUs), none = float32 (default: {d.amp})")
-    g.add_argument("--compile", action="store_true", default=None,
-                   help="torch.compile the model (slow start)")
-    g.add_argument("--init-from", metavar="RUN",
-                   help="start from another run's weights (matching layers; a new head when "
-                        "the class count differs)")
-    g.add_argument("--freeze", metavar="LAYERS",
-                   help="layers that do not train: conv (all conv layers) or conv1,conv2")
-    g.add_argument("--no-doctor", dest="doctor", action="store_false", default=None,
-                   help="do not check the run for common mistakes while training")
-    g.add_argument("--no-progress", dest="progress", action="store_false", default=None,
-                   help="no progress bar (the per-epoch lines stay)")
+    g.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="channels-last memory format, faster convolutions on CPU "
+        f"(default: {'on' if d.channels_last else 'off'})",
+    )
+    g.add_argument(
+        "--record-filters",
+        metavar="LAYERS",
+        help="conv layers whose kernels are kept every epoch for `convlens show "
+        f"evolution`: first, all, none or names (default: {d.record_filters})",
+    )
+    g.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help=f"where to train (default: {d.device}: CUDA, then MPS, then CPU)",
+    )
+    g.add_argument(
+        "--tta",
+        action="store_true",
+        default=None,
+        help="evaluate with test-time flip (mirror-symmetric data such as CIFAR-10)",
+    )
+    g.add_argument(
+        "--amp",
+        choices=AMP_MODES,
+        help="mixed precision: auto = bfloat16 where the processor has it natively "
+        f"(about 2x faster on recent CPUs), none = float32 (default: {d.amp})",
+    )
+    g.add_argument(
+        "--compile", action="store_true", default=None, help="torch.compile the model (slow start)"
+    )
+    g.add_argument(
+        "--init-from",
+        metavar="RUN",
+        help="start from another run's weights (matching layers; a new head when "
+        "the class count differs)",
+    )
+    g.add_argument(
+        "--freeze",
+        metavar="LAYERS",
+        help="layers that do not train: conv (all conv layers) or conv1,conv2",
+    )
+    g.add_argument(
+        "--no-doctor",
+        dest="doctor",
+        action="store_false",
+        default=None,
+        help="do not check the run for common mistakes while training",
+    )
+    g.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        default=None,
+        help="no progress bar (the per-epoch lines stay)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
-        "doctor", help="check a run for common training mistakes, one line each with a remedy",
+        "doctor",
+        help="check a run for common training mistakes, one line each with a remedy",
         description="Read a run's metrics and run its model on a test batch: chance-level "
-                    "accuracy, unnormalised inputs, a loss that rises, oscillates or does not "
-                    "move, overfitting, dead layers. Example: convlens doctor runs/demo")
+        "accuracy, unnormalised inputs, a loss that rises, oscillates or does not "
+        "move, overfitting, dead layers. Example: convlens doctor runs/demo",
+    )
     p.add_argument("run", help="run folder made by `convlens train`")
     p.set_defaults(func=cmd_doctor)
 
@@ -95,29 +145,41 @@ def cmd_train(args: argparse.Namespace) -> int:
     flags = _flags(args)
     try:
         if args.resume:
-            extra = [k for k in flags if k not in RESUME_FLAGS] + (["config"] if args.config
-                                                                   else [])
+            extra = [k for k in flags if k not in RESUME_FLAGS] + (
+                ["config"] if args.config else []
+            )
             if extra:
                 names = ", ".join("--" + k.replace("_", "-") for k in extra)
-                raise ConfigError(f"--resume continues a run with its saved config; drop "
-                                  f"{names}")
+                raise ConfigError(f"--resume continues a run with its saved config; drop {names}")
             result = training.resume(args.resume, progress=flags.get("progress"))
         else:
             from convlens.config import resolve_config
+
             result = training.train(resolve_config(args.config, flags))
     except TrainingInterrupted as stop:
-        where = f"epoch {stop.epoch + 1} batch {stop.batch}" if stop.batch else \
-            f"the end of epoch {stop.epoch}"
+        where = (
+            f"epoch {stop.epoch + 1} batch {stop.batch}"
+            if stop.batch
+            else f"the end of epoch {stop.epoch}"
+        )
         if stop.saved:
-            print(f"convlens train: interrupted; checkpoint saved at {where}; resume with: "
-                  f"convlens train --resume {stop.run_dir}", file=sys.stderr)
+            print(
+                f"convlens train: interrupted; checkpoint saved at {where}; resume with: "
+                f"convlens train --resume {stop.run_dir}",
+                file=sys.stderr,
+            )
         else:
-            print("convlens train: interrupted in the middle of a step; the last checkpoint is "
-                  f"kept; resume with: convlens train --resume {stop.run_dir}", file=sys.stderr)
+            print(
+                "convlens train: interrupted in the middle of a step; the last checkpoint is "
+                f"kept; resume with: convlens train --resume {stop.run_dir}",
+                file=sys.stderr,
+            )
         return 130
     if result.best_epoch:
-        print(f"best test accuracy {result.best_accuracy:.2%} at epoch {result.best_epoch}; "
-              f"run folder: {result.run_dir}")
+        print(
+            f"best test accuracy {result.best_accuracy:.2%} at epoch {result.best_epoch}; "
+            f"run folder: {result.run_dir}"
+        )
     return 0
 
 

@@ -6,6 +6,7 @@ shape and how to get it. `datasets.py` loads a split (`load_dataset`, through th
 batches, `files.py` reads file formats, `images.py` decodes images and `transforms.py`
 normalises and augments batches.
 """
+
 from __future__ import annotations
 
 from convlens.data.batches import iterate_batches
@@ -14,7 +15,22 @@ from convlens.data.datasets import DEFAULT_CACHE, DatasetCache, load_dataset
 from convlens.data.sources import DATASETS, canonical_name, list_datasets, offline
 from convlens.data.transforms import AUGMENTATIONS, Augment, augment_batch, normalize, parse_augment
 
-__all__ = ["AUGMENTATIONS", "DATASETS", "DEFAULT_CACHE", "Augment", "DatasetCache",
-           "FolderStream", "ImageDataset", "augment_batch", "canonical_name", "images_at",
-           "iterate_batches", "list_datasets", "load_dataset", "normalize", "offline",
-           "parse_augment", "subset"]
+__all__ = [
+    "AUGMENTATIONS",
+    "DATASETS",
+    "DEFAULT_CACHE",
+    "Augment",
+    "DatasetCache",
+    "FolderStream",
+    "ImageDataset",
+    "augment_batch",
+    "canonical_name",
+    "images_at",
+    "iterate_batches",
+    "list_datasets",
+    "load_dataset",
+    "normalize",
+    "offline",
+    "parse_augment",
+    "subset",
+]

@@ -5,6 +5,7 @@ Randomness: one generator per epoch draws the permutation and one base seed; bat
 augmentation uses a generator seeded with base + b, so a resumed epoch that skips its first
 k batches sees exactly the batches an uninterrupted epoch would.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,13 +29,20 @@ class _StreamBatches(torch.utils.data.Dataset):
 
     def __getitem__(self, k: int) -> torch.Tensor:
         i = self.starts[k]
-        return self.ds.load(self.order[i:i + self.size])
+        return self.ds.load(self.order[i : i + self.size])
 
 
-def iterate_batches(ds: ImageDataset | FolderStream, batch_size: int, *, shuffle: bool,
-                    generator: torch.Generator | None, augment: Augment | None = None,
-                    device: str | torch.device = "cpu", drop_last: bool = False,
-                    start_batch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def iterate_batches(
+    ds: ImageDataset | FolderStream,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    generator: torch.Generator | None,
+    augment: Augment | None = None,
+    device: str | torch.device = "cpu",
+    drop_last: bool = False,
+    start_batch: int = 0,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Normalised float batches (B, C, H, W) and labels (B,) of one pass over `ds`.
 
     Random scheme (so that a resumed epoch is bitwise the uninterrupted one): `generator`
@@ -49,21 +57,27 @@ def iterate_batches(ds: ImageDataset | FolderStream, batch_size: int, *, shuffle
         raise DataError(f"Expected start_batch >= 0. Received: start_batch={start_batch}")
     n = len(ds)
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    base = (int(torch.randint(0, 2**62, (1,), generator=generator))
-            if shuffle or generator is not None else 0)
+    base = (
+        int(torch.randint(0, 2**62, (1,), generator=generator))
+        if shuffle or generator is not None
+        else 0
+    )
     stop = n - n % batch_size if drop_last and n >= batch_size else n
     starts = list(range(0, stop, batch_size))
-    if isinstance(ds, FolderStream):   # read from disk by worker processes, in order
+    if isinstance(ds, FolderStream):  # read from disk by worker processes, in order
         loader = torch.utils.data.DataLoader(
-            _StreamBatches(ds, order, starts[start_batch:], batch_size), batch_size=None,
-            num_workers=min(4, os.cpu_count() or 1), persistent_workers=False)
+            _StreamBatches(ds, order, starts[start_batch:], batch_size),
+            batch_size=None,
+            num_workers=min(4, os.cpu_count() or 1),
+            persistent_workers=False,
+        )
         pixels = iter(loader)
     for b, i in enumerate(starts):
         if b < start_batch:
             continue
-        idx = order[i:i + batch_size]
+        idx = order[i : i + batch_size]
         x = next(pixels) if isinstance(ds, FolderStream) else ds.images[idx]  # (B, C, H, W)
-        x = x.to(device, non_blocking=True)    # uint8 travels: 4x fewer bytes than float
+        x = x.to(device, non_blocking=True)  # uint8 travels: 4x fewer bytes than float
         if augment:
             x = augment_batch(x, augment, torch.Generator().manual_seed(base + b))
         x = normalize(x, ds.mean, ds.std)

@@ -1,5 +1,6 @@
 """What a loaded split is: `ImageDataset` (in memory) or `FolderStream` (read from disk per
 batch), the helpers that work on either, and per-channel statistics of uint8 images."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -103,9 +104,9 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
     means, stds = [], []
     for c in range(images.shape[1]):
         counts = torch.bincount(images[:, c].reshape(-1), minlength=256).to(torch.float64)
-        n = max(float(counts.sum()), 1.0)   # an empty split: zeros, not a crash
+        n = max(float(counts.sum()), 1.0)  # an empty split: zeros, not a crash
         mean = float((counts * values).sum()) / n
         var = float((counts * (values - mean) ** 2).sum()) / max(n - 1, 1)
         means.append(mean)
-        stds.append(max(var ** 0.5, 1e-6))
+        stds.append(max(var**0.5, 1e-6))
     return tuple(means), tuple(stds)

@@ -6,6 +6,7 @@ Which data sets there are, where their files come from and how they are read is 
 own: its tensors share no memory with the cache or with another caller's, so changing
 `ds.images` in place changes nothing for anyone else.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -63,12 +64,18 @@ class DatasetCache:
         self._splits.clear()
 
 
-DEFAULT_CACHE = DatasetCache(2)   # a train and a test split: what one training run loads
+DEFAULT_CACHE = DatasetCache(2)  # a train and a test split: what one training run loads
 
 
-def load_dataset(name: str, split: str = "train", *, data_dir: str | Path | None = None,
-                 download: bool | None = None, image_size: int | None = None,
-                 cache: DatasetCache | None = DEFAULT_CACHE) -> ImageDataset | FolderStream:
+def load_dataset(
+    name: str,
+    split: str = "train",
+    *,
+    data_dir: str | Path | None = None,
+    download: bool | None = None,
+    image_size: int | None = None,
+    cache: DatasetCache | None = DEFAULT_CACHE,
+) -> ImageDataset | FolderStream:
     """One split of a named data set, in memory, with the train split's mean and std.
 
     Args:
@@ -97,12 +104,18 @@ def load_dataset(name: str, split: str = "train", *, data_dir: str | Path | None
         return stream
     ds = _split(data, split, where, allow, image_size, cache)
     if cache is None:
-        return ds   # nobody else holds these tensors
+        return ds  # nobody else holds these tensors
     return replace(ds, images=ds.images.clone(), labels=ds.labels.clone())
 
 
-def _split(data: DataSource, split: str, where: str | None, allow: bool,
-           image_size: int | None, cache: DatasetCache | None) -> ImageDataset:
+def _split(
+    data: DataSource,
+    split: str,
+    where: str | None,
+    allow: bool,
+    image_size: int | None,
+    cache: DatasetCache | None,
+) -> ImageDataset:
     """The split from `cache` or from its files (then stored), with the train statistics."""
     key = data.cache_key(split, where, image_size)
     ds = cache.get(key) if cache is not None else None
@@ -114,8 +127,9 @@ def _split(data: DataSource, split: str, where: str | None, allow: bool,
     else:
         train = _split(data, "train", where, allow, image_size, cache)
         mean, std = train.mean, train.std
-    ds = ImageDataset(name=data.key, images=images, labels=labels, classes=classes, mean=mean,
-                      std=std)
+    ds = ImageDataset(
+        name=data.key, images=images, labels=labels, classes=classes, mean=mean, std=std
+    )
     if cache is not None:
         cache.put(key, ds)
     return ds

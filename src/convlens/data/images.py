@@ -6,6 +6,7 @@ converts palette and CMYK images. It refuses, with one line naming the file: a m
 file, a folder, an empty file, a file that is not an image, a truncated image, and an
 image larger than MAX_PIXELS (a decompression bomb), checked before decoding.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from convlens.errors import ImageError
 
-MAX_PIXELS = 40_000_000   # larger images are refused as possible decompression bombs
+MAX_PIXELS = 40_000_000  # larger images are refused as possible decompression bombs
 MODES = (None, "L", "RGB")
 # Pillow's own process-wide guard (`Image.MAX_IMAGE_PIXELS`, about 89 million) is left as it
 # is: the limit here is checked per call from the header, before decoding. Pillow's warning
@@ -42,8 +43,9 @@ def _read(source: str | Path | bytes | BinaryIO, max_bytes: int | None) -> bytes
         if not path.is_file():
             raise ImageError(f"{name}: no such file")
         if max_bytes is not None and path.stat().st_size > max_bytes:
-            raise ImageError(f"{name}: {path.stat().st_size:,} bytes is over the limit of "
-                             f"{max_bytes:,} bytes")
+            raise ImageError(
+                f"{name}: {path.stat().st_size:,} bytes is over the limit of {max_bytes:,} bytes"
+            )
         data = path.read_bytes()
     else:
         data = source.read() if max_bytes is None else source.read(max_bytes + 1)
@@ -54,8 +56,13 @@ def _read(source: str | Path | bytes | BinaryIO, max_bytes: int | None) -> bytes
     return data
 
 
-def load_image(source: str | Path | bytes | BinaryIO, *, mode: str | None = None,
-               max_bytes: int | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def load_image(
+    source: str | Path | bytes | BinaryIO,
+    *,
+    mode: str | None = None,
+    max_bytes: int | None = None,
+    max_pixels: int = MAX_PIXELS,
+) -> Image.Image:
     """Open, check and normalise an image.
 
     Args:
@@ -77,16 +84,19 @@ def load_image(source: str | Path | bytes | BinaryIO, *, mode: str | None = None
             img: Image.Image = Image.open(io.BytesIO(data))
             w, h = img.size
             if w * h > max_pixels:
-                raise ImageError(f"{name}: {w}x{h} = {w * h:,} pixels is over the limit of "
-                                 f"{max_pixels:,} (a possible decompression bomb)")
+                raise ImageError(
+                    f"{name}: {w}x{h} = {w * h:,} pixels is over the limit of "
+                    f"{max_pixels:,} (a possible decompression bomb)"
+                )
             img.load()  # decode everything now: a truncated file fails here
     except ImageError:
         raise
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image (or a format Pillow cannot read)") from None
     except Image.DecompressionBombError:
-        raise ImageError(f"{name}: too many pixels (a possible decompression bomb); the limit "
-                         f"is {max_pixels:,}") from None
+        raise ImageError(
+            f"{name}: too many pixels (a possible decompression bomb); the limit is {max_pixels:,}"
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: truncated or corrupt image ({exc})") from None
     img = ImageOps.exif_transpose(img)
@@ -114,7 +124,7 @@ def _convert(img: Image.Image, mode: str | None) -> Image.Image:
     if img.mode == "1":
         img = img.convert("L")
     if img.mode not in ("L", "RGB"):
-        img = img.convert("RGB")   # CMYK, YCbCr, LAB, HSV ...
+        img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV ...
     if mode is not None and img.mode != mode:
         img = img.convert(mode)
     return img

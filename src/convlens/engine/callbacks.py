@@ -10,6 +10,7 @@ line, the doctor, checkpoints), then yours, then `StopOnCtrlC`.
 This module holds the contract and the small built-in callbacks; `Checkpoint` lives with the
 checkpoint files (convlens.engine.checkpoint), `FilterHistory` and `Doctor` in their modules.
 """
+
 from __future__ import annotations
 
 import signal
@@ -24,8 +25,17 @@ from torch import nn
 from convlens.config import TrainConfig
 from convlens.engine.distributed import World
 
-__all__ = ["TrainState", "Callback", "CallbackList", "EarlyStopping", "EpochLog", "ProgressBar",
-           "TensorBoard", "StopOnCtrlC", "epoch_line"]
+__all__ = [
+    "TrainState",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "EpochLog",
+    "ProgressBar",
+    "TensorBoard",
+    "StopOnCtrlC",
+    "epoch_line",
+]
 
 Log = Callable[[str], None]
 
@@ -43,19 +53,19 @@ class TrainState:
     batch: int = 0
     step: int = 0
     batches_per_epoch: int = 1
-    loss: float = float("nan")          # last batch
-    loss_sum: float = 0.0               # running sums of the current epoch
+    loss: float = float("nan")  # last batch
+    loss_sum: float = 0.0  # running sums of the current epoch
     correct: int = 0
     seen: int = 0
     seconds: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
     best_accuracy: float = -1.0
     best_epoch: int = 0
-    stop: bool = False                  # set by a callback: stop after this epoch
-    in_step: bool = False               # True while the weights are half updated
+    stop: bool = False  # set by a callback: stop after this epoch
+    in_step: bool = False  # True while the weights are half updated
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     world: World = field(default_factory=World)
-    scaler: Any = None                  # GradScaler for float16 on CUDA (off otherwise)
+    scaler: Any = None  # GradScaler for float16 on CUDA (off otherwise)
     callbacks: CallbackList = field(default_factory=lambda: CallbackList(()))
 
     @property
@@ -115,7 +125,7 @@ class CallbackList(Callback):
         self.keys: list[str] = []
         for cb in self.callbacks:
             key, n = cb.state_key, 1
-            while key in self.keys:   # a second callback of one class: Name#2
+            while key in self.keys:  # a second callback of one class: Name#2
                 n += 1
                 key = f"{cb.state_key}#{n}"
             self.keys.append(key)
@@ -178,8 +188,10 @@ class EarlyStopping(Callback):
         if self.bad_epochs >= self.patience:
             state.stop = True
             if self.log:
-                self.log(f"early stopping: no better test accuracy for {self.bad_epochs} epochs "
-                         f"(best {state.best_accuracy:.2%} at epoch {state.best_epoch})")
+                self.log(
+                    f"early stopping: no better test accuracy for {self.bad_epochs} epochs "
+                    f"(best {state.best_accuracy:.2%} at epoch {state.best_epoch})"
+                )
 
     def state_dict(self) -> dict[str, Any]:
         return {"bad_epochs": self.bad_epochs}
@@ -190,10 +202,12 @@ class EarlyStopping(Callback):
 
 def epoch_line(row: dict[str, Any], epochs: int, best: bool) -> str:
     """The one-line summary of an epoch's metrics row."""
-    return (f"epoch {row['epoch']}/{epochs}  train loss {row['train_loss']:.4f} acc "
-            f"{row['train_accuracy']:.2%}  test loss {row['test_loss']:.4f} acc "
-            f"{row['test_accuracy']:.2%}  lr {row['lr']:.2g}  {row['seconds']:.1f} s  "
-            f"{row['images_per_second']:,.0f} img/s" + ("  *best" if best else ""))
+    return (
+        f"epoch {row['epoch']}/{epochs}  train loss {row['train_loss']:.4f} acc "
+        f"{row['train_accuracy']:.2%}  test loss {row['test_loss']:.4f} acc "
+        f"{row['test_accuracy']:.2%}  lr {row['lr']:.2g}  {row['seconds']:.1f} s  "
+        f"{row['images_per_second']:,.0f} img/s" + ("  *best" if best else "")
+    )
 
 
 class EpochLog(Callback):
@@ -216,14 +230,23 @@ class ProgressBar(Callback):
     def on_epoch_start(self, state: TrainState) -> None:
         from tqdm.auto import tqdm  # only runs that show a bar pay for the import
 
-        self.bar = tqdm(total=state.batches_per_epoch, initial=state.batch, leave=False,
-                        unit="batch", desc=f"epoch {state.epoch + 1}/{state.config.epochs}")
+        self.bar = tqdm(
+            total=state.batches_per_epoch,
+            initial=state.batch,
+            leave=False,
+            unit="batch",
+            desc=f"epoch {state.epoch + 1}/{state.config.epochs}",
+        )
 
     def on_batch_end(self, state: TrainState) -> None:
         self.bar.update(1)
-        self.bar.set_postfix({"loss": f"{state.loss_sum / state.seen:.3f}",
-                              "acc": f"{state.correct / state.seen:.1%}",
-                              "img/s": f"{state.seen / max(state.seconds, 1e-9):,.0f}"})
+        self.bar.set_postfix(
+            {
+                "loss": f"{state.loss_sum / state.seen:.3f}",
+                "acc": f"{state.correct / state.seen:.1%}",
+                "img/s": f"{state.seen / max(state.seconds, 1e-9):,.0f}",
+            }
+        )
         if state.batch >= state.batches_per_epoch:
             self._close()
 
@@ -277,7 +300,7 @@ class StopOnCtrlC(Callback):
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: Any = None   # the SIGINT handler to put back
+        self._previous: Any = None  # the SIGINT handler to put back
 
     def on_fit_start(self, state: TrainState) -> None:
         try:

@@ -4,6 +4,7 @@
 batch, optimizer, schedule and seed, then tabulates parameters, mult-adds, training time,
 images/s and test accuracy. A finished run folder is reused; an interrupted one resumes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -26,11 +27,10 @@ class Row:
     images_per_second: float
     accuracy: float
     loss: float
-    curve: tuple[float, ...]   # test accuracy per epoch
+    curve: tuple[float, ...]  # test accuracy per epoch
 
 
-def compare(models: Sequence[str], base: TrainConfig, out: str | Path, *, log=print
-            ) -> list[Row]:
+def compare(models: Sequence[str], base: TrainConfig, out: str | Path, *, log=print) -> list[Row]:
     """Train every model with the settings of `base` into `out/<model>`; one Row each."""
     from convlens.engine.sweep import result_of, train_or_reuse
 
@@ -40,17 +40,32 @@ def compare(models: Sequence[str], base: TrainConfig, out: str | Path, *, log=pr
         if log:
             log(f"== {name}")
         r = result_of(train_or_reuse(cfg, log=log), {"model": name}, cfg.seed)
-        rows.append(Row(name, r.params, r.mult_adds, r.seconds, r.images_per_second,
-                        r.accuracy, r.loss, r.curve))
+        rows.append(
+            Row(
+                name,
+                r.params,
+                r.mult_adds,
+                r.seconds,
+                r.images_per_second,
+                r.accuracy,
+                r.loss,
+                r.curve,
+            )
+        )
     return rows
 
 
 def table(rows: Sequence[Row]) -> str:
     """The comparison as a Markdown table."""
-    lines = ["| model | params | mult-adds | train s | images/s | test acc | test loss |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r.model} | {r.params:,} | {r.mult_adds:,} | {r.seconds:.1f} | "
-              f"{r.images_per_second:,.0f} | {r.accuracy:.2%} | {r.loss:.4f} |" for r in rows]
+    lines = [
+        "| model | params | mult-adds | train s | images/s | test acc | test loss |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.model} | {r.params:,} | {r.mult_adds:,} | {r.seconds:.1f} | "
+        f"{r.images_per_second:,.0f} | {r.accuracy:.2%} | {r.loss:.4f} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 

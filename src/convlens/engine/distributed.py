@@ -6,6 +6,7 @@
 (`shard`), gradients are averaged by `DistributedDataParallel`, running sums are added up
 across ranks (`all_sum`), and only rank 0 writes the run folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,9 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError("--device cuda: no CUDA GPU is visible to torch here; use "
-                              "--device auto or cpu")
+            raise ConfigError(
+                "--device cuda: no CUDA GPU is visible to torch here; use --device auto or cpu"
+            )
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     if name == "mps" and not has_mps:
         raise ConfigError("--device mps: Apple's Metal backend is not available here")
@@ -67,14 +69,13 @@ def init_from_env(device_name: str) -> World:
 def current() -> World:
     """The World of an initialised process group, else a single process."""
     if dist.is_available() and dist.is_initialized():
-        return World(dist.get_rank(), dist.get_world_size(),
-                     int(os.environ.get("LOCAL_RANK", "0")))
+        return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
     return World()
 
 
 def shard(x: torch.Tensor, world: World) -> torch.Tensor:
     """This rank's slice of a global batch (every world.size-th item from its rank on)."""
-    return x if world.size == 1 else x[world.rank::world.size]
+    return x if world.size == 1 else x[world.rank :: world.size]
 
 
 def all_sum(values: list[float], device: torch.device) -> list[float]:

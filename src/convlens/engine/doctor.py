@@ -11,6 +11,7 @@ Checks (each message names what it saw and a remedy):
 once and keeps them in RUN/doctor.json and in the checkpoint, so a resumed run does not
 repeat them); `examine(run)` checks a finished run folder.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -29,8 +30,8 @@ from convlens.io import atomic_write_json
 from convlens.models.hooks import capture_activations
 
 DOCTOR_FILE = "doctor.json"
-GAP = 0.10            # train minus test accuracy that counts as overfitting
-RAW_INPUT = 20.0      # |input| above this means pixels were not normalised
+GAP = 0.10  # train minus test accuracy that counts as overfitting
+RAW_INPUT = 20.0  # |input| above this means pixels were not normalised
 
 
 @dataclass(frozen=True)
@@ -49,32 +50,72 @@ def check_history(history: list[dict[str, Any]], num_classes: int) -> list[Findi
     chance = 1.0 / max(num_classes, 1)
     first = history[0]
     if first["test_accuracy"] <= chance + 0.02 and first["train_accuracy"] <= chance + 0.05:
-        found.append(Finding("chance", (
-            f"accuracy {first['test_accuracy']:.1%} after epoch 1 is chance level for "
-            f"{num_classes} classes: the model learns nothing; check that inputs are normalised "
-            f"and labels match images, and try a smaller --lr (or --optimizer adam)")))
+        found.append(
+            Finding(
+                "chance",
+                (
+                    f"accuracy {first['test_accuracy']:.1%} after epoch 1 is chance level for "
+                    f"{num_classes} classes: the model learns nothing; check that inputs are "
+                    "normalised "
+                    f"and labels match images, and try a smaller --lr (or --optimizer adam)"
+                ),
+            )
+        )
     losses = [m["train_loss"] for m in history]
     if len(losses) >= 2 and losses[-1] > losses[0] * 1.05:
-        found.append(Finding("loss-rising", (
-            f"training loss rose from {losses[0]:.3f} to {losses[-1]:.3f}: the learning rate "
-            f"is too high; try --lr {history[0]['lr'] / 10:.2g} or a one-cycle schedule")))
-    elif len(losses) >= 3 and any(b > a * 1.05 for a, b in zip(losses[1:], losses[2:])) and \
-            any(b < a for a, b in zip(losses[1:], losses[2:])):
-        found.append(Finding("loss-oscillating", (
-            "training loss goes up and down between epochs: the learning rate is probably too "
-            "high; try a smaller --lr or --schedule onecycle")))
-    if len(losses) >= 2 and abs(losses[-1] - losses[0]) < 0.01 * max(losses[0], 1e-9) \
-            and history[-1]["test_accuracy"] <= chance + 0.05:
-        found.append(Finding("loss-flat", (
-            f"training loss has not moved ({losses[0]:.3f} -> {losses[-1]:.3f}): the learning "
-            f"rate may be too low or the ReLUs dead; try a larger --lr or batch norm (bn=1)")))
+        found.append(
+            Finding(
+                "loss-rising",
+                (
+                    f"training loss rose from {losses[0]:.3f} to {losses[-1]:.3f}: the learning "
+                    "rate "
+                    f"is too high; try --lr {history[0]['lr'] / 10:.2g} or a one-cycle schedule"
+                ),
+            )
+        )
+    elif (
+        len(losses) >= 3
+        and any(b > a * 1.05 for a, b in zip(losses[1:], losses[2:]))
+        and any(b < a for a, b in zip(losses[1:], losses[2:]))
+    ):
+        found.append(
+            Finding(
+                "loss-oscillating",
+                (
+                    "training loss goes up and down between epochs: the learning rate is probably "
+                    "too "
+                    "high; try a smaller --lr or --schedule onecycle"
+                ),
+            )
+        )
+    if (
+        len(losses) >= 2
+        and abs(losses[-1] - losses[0]) < 0.01 * max(losses[0], 1e-9)
+        and history[-1]["test_accuracy"] <= chance + 0.05
+    ):
+        found.append(
+            Finding(
+                "loss-flat",
+                (
+                    f"training loss has not moved ({losses[0]:.3f} -> {losses[-1]:.3f}): the "
+                    "learning "
+                    f"rate may be too low or the ReLUs dead; try a larger --lr or batch norm (bn=1)"
+                ),
+            )
+        )
     last = history[-1]
     gap = last["train_accuracy"] - last["test_accuracy"]
     if gap > GAP:
-        found.append(Finding("overfitting", (
-            f"train accuracy {last['train_accuracy']:.1%} is {gap:.0%} above test accuracy "
-            f"{last['test_accuracy']:.1%}: the model overfits; try --augment crop,flip, "
-            f"dropout, --weight-decay, or --early-stopping 2")))
+        found.append(
+            Finding(
+                "overfitting",
+                (
+                    f"train accuracy {last['train_accuracy']:.1%} is {gap:.0%} above test accuracy "
+                    f"{last['test_accuracy']:.1%}: the model overfits; try --augment crop,flip, "
+                    f"dropout, --weight-decay, or --early-stopping 2"
+                ),
+            )
+        )
     return found
 
 
@@ -82,10 +123,17 @@ def check_input(x: torch.Tensor) -> list[Finding]:
     """Diagnoses from one batch as it reaches the first layer."""
     top = float(x.abs().max())
     if top > RAW_INPUT:
-        return [Finding("not-normalised", (
-            f"inputs reach {top:.0f} at the first layer: pixels were not normalised (0-255 "
-            f"instead of about -2..2); divide by 255 and subtract the mean / divide by the std "
-            f"(convlens.data.normalize), or give the data set its mean and std"))]
+        return [
+            Finding(
+                "not-normalised",
+                (
+                    f"inputs reach {top:.0f} at the first layer: pixels were not normalised (0-255 "
+                    "instead of about -2..2); divide by 255 and subtract the mean / divide by "
+                    "the std "
+                    f"(convlens.data.normalize), or give the data set its mean and std"
+                ),
+            )
+        ]
     return []
 
 
@@ -93,36 +141,55 @@ def check_input(x: torch.Tensor) -> list[Finding]:
 def check_dead_layers(model: nn.Module, x: torch.Tensor) -> list[Finding]:
     """Layers (conv/linear blocks with an activation) whose outputs are all zero on `x`."""
     model = plain_module(model)
-    names = [name for name, module in model.named_modules()
-             if isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU)) and name]
+    names = [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU)) and name
+    ]
     outputs = capture_activations(model, x, names)
     dead = [name.rsplit(".", 1)[0] for name, out in outputs.items() if not out.any()]
     if dead:
         also = f" (also {', '.join(dead[1:])})" if len(dead) > 1 else ""
-        return [Finding("dead-units", (
-            f"layer {dead[0]} outputs only zeros on a test batch{also}: its ReLUs are dead; "
-            f"try a smaller --lr, batch norm (bn=1) or act=leaky_relu"))]
+        return [
+            Finding(
+                "dead-units",
+                (
+                    f"layer {dead[0]} outputs only zeros on a test batch{also}: its ReLUs are "
+                    "dead; "
+                    f"try a smaller --lr, batch norm (bn=1) or act=leaky_relu"
+                ),
+            )
+        ]
     return []
 
 
 class Doctor(Callback):
     """Watch a training run; print each finding once and keep them in doctor.json."""
 
-    def __init__(self, run_dir: str | Path | None, test_batch: torch.Tensor, num_classes: int,
-                 log: Callable[[str], None] | None = print) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path | None,
+        test_batch: torch.Tensor,
+        num_classes: int,
+        log: Callable[[str], None] | None = print,
+    ) -> None:
         self.run_dir = Path(run_dir) if run_dir else None
         self.test_batch, self.num_classes, self.log = test_batch, num_classes, log
         self.findings: dict[str, Finding] = {}
         self._input_checked = False
 
     @classmethod
-    def for_data(cls, run_dir: str | Path | None,
-                 test_ds: datamod.ImageDataset | datamod.FolderStream,
-                 log: Callable[[str], None] | None = print) -> Doctor:
+    def for_data(
+        cls,
+        run_dir: str | Path | None,
+        test_ds: datamod.ImageDataset | datamod.FolderStream,
+        log: Callable[[str], None] | None = print,
+    ) -> Doctor:
         """A doctor that checks the model on the first 256 images of `test_ds`."""
         n = min(256, len(test_ds))
-        batch = datamod.normalize(datamod.images_at(test_ds, list(range(n))), test_ds.mean,
-                                  test_ds.std)
+        batch = datamod.normalize(
+            datamod.images_at(test_ds, list(range(n))), test_ds.mean, test_ds.std
+        )
         return cls(run_dir, batch, test_ds.num_classes, log=log)
 
     def on_batch_start(self, state: TrainState, x: torch.Tensor) -> None:
@@ -136,13 +203,14 @@ class Doctor(Callback):
         self._report(found)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"input_checked": self._input_checked,
-                "findings": [[f.code, f.message] for f in self.findings.values()]}
+        return {
+            "input_checked": self._input_checked,
+            "findings": [[f.code, f.message] for f in self.findings.values()],
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._input_checked = bool(state_dict["input_checked"])
-        self.findings = {code: Finding(code, message)
-                         for code, message in state_dict["findings"]}
+        self.findings = {code: Finding(code, message) for code, message in state_dict["findings"]}
 
     def _report(self, found: list[Finding]) -> None:
         new = [f for f in found if f.code not in self.findings]
@@ -151,9 +219,10 @@ class Doctor(Callback):
             if self.log:
                 self.log(f"doctor: {f.message}")
         if new and self.run_dir is not None:
-            atomic_write_json(self.run_dir / DOCTOR_FILE,
-                              [{"code": f.code, "message": f.message}
-                               for f in self.findings.values()])
+            atomic_write_json(
+                self.run_dir / DOCTOR_FILE,
+                [{"code": f.code, "message": f.message} for f in self.findings.values()],
+            )
 
 
 def examine(run_dir: str | Path) -> list[Finding]:
@@ -162,8 +231,9 @@ def examine(run_dir: str | Path) -> list[Finding]:
     found = check_history(run.metrics, len(run.classes))
     try:
         ds = datamod.load_dataset(run.info["data"], "test", data_dir=run.config.data_dir)
-        x = datamod.normalize(datamod.images_at(ds, list(range(min(256, len(ds))))),
-                              run.mean, run.std)
+        x = datamod.normalize(
+            datamod.images_at(ds, list(range(min(256, len(ds))))), run.mean, run.std
+        )
         found += check_dead_layers(run.model, x)
     except Exception:  # noqa: BLE001  the metrics alone still say something
         pass

@@ -9,6 +9,7 @@ reports the accuracy the run recorded for the epoch of its weights.
 matrix, per-class numbers, most confused pairs, top losses) is arithmetic on those, so the
 look-inside pictures reuse one `Evaluation` instead of running the model again.
 """
+
 from __future__ import annotations
 
 import copy
@@ -33,8 +34,15 @@ from convlens.engine.runs import Run, load_run, read_run_info
 from convlens.errors import ConfigError, DataError, ModelError
 from convlens.io import atomic_write_json, atomic_write_text
 
-__all__ = ["EvalResult", "evaluate", "evaluate_with", "Evaluation", "evaluate_run",
-           "check_compatible", "save_evaluation"]
+__all__ = [
+    "EvalResult",
+    "evaluate",
+    "evaluate_with",
+    "Evaluation",
+    "evaluate_run",
+    "check_compatible",
+    "save_evaluation",
+]
 
 Dataset = datamod.ImageDataset | datamod.FolderStream
 
@@ -45,15 +53,23 @@ class EvalResult:
 
     loss: float
     accuracy: float
-    preds: torch.Tensor                  # (N,) int64
-    targets: torch.Tensor                # (N,) int64
-    logits: torch.Tensor | None = None   # (N, num_classes) float32, when asked for
+    preds: torch.Tensor  # (N,) int64
+    targets: torch.Tensor  # (N,) int64
+    logits: torch.Tensor | None = None  # (N, num_classes) float32, when asked for
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, ds: Dataset, batch_size: int = 1024, *,
-             channels_last: bool = False, amp: str = "none", device: Any = "cpu",
-             tta: bool = False, keep_logits: bool = False) -> EvalResult:
+def evaluate(
+    model: nn.Module,
+    ds: Dataset,
+    batch_size: int = 1024,
+    *,
+    channels_last: bool = False,
+    amp: str = "none",
+    device: Any = "cpu",
+    tta: bool = False,
+    keep_logits: bool = False,
+) -> EvalResult:
     """Loss and accuracy of `model` (already on `device`) on all of `ds`, in eval mode.
 
     `tta` averages the logits of each image and its mirror image (test-time flip);
@@ -63,8 +79,9 @@ def evaluate(model: nn.Module, ds: Dataset, batch_size: int = 1024, *,
     model.eval()
     loss_sum, preds, kept = 0.0, [], []
     device = torch.device(device)
-    for x, y in datamod.iterate_batches(ds, batch_size, shuffle=False, generator=None,
-                                        device=device):
+    for x, y in datamod.iterate_batches(
+        ds, batch_size, shuffle=False, generator=None, device=device
+    ):
         with autocast(amp, device.type):
             logits = model(to_model_input(x, channels_last)).float()  # (B, num_classes)
             if tta:
@@ -77,18 +94,36 @@ def evaluate(model: nn.Module, ds: Dataset, batch_size: int = 1024, *,
     preds_t = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.int64)
     targets = ds.labels[: len(preds_t)].to(preds_t.device)
     n = max(len(targets), 1)
-    return EvalResult(loss=loss_sum / n, accuracy=float((preds_t == targets).sum()) / n,
-                      preds=preds_t.cpu(), targets=targets.cpu(),
-                      logits=torch.cat(kept) if kept else None)
+    return EvalResult(
+        loss=loss_sum / n,
+        accuracy=float((preds_t == targets).sum()) / n,
+        preds=preds_t.cpu(),
+        targets=targets.cpu(),
+        logits=torch.cat(kept) if kept else None,
+    )
 
 
-def evaluate_with(model: nn.Module, ds: Dataset, config: TrainConfig, device: torch.device, *,
-                  batch_size: int | None = None, keep_logits: bool = False) -> EvalResult:
+def evaluate_with(
+    model: nn.Module,
+    ds: Dataset,
+    config: TrainConfig,
+    device: torch.device,
+    *,
+    batch_size: int | None = None,
+    keep_logits: bool = False,
+) -> EvalResult:
     """`evaluate` the way `config` tests after every epoch: its amp, channels_last, tta and
     eval batch size (training and `evaluate_run` both come through here)."""
-    return evaluate(model, ds, batch_size or config.eval_batch_size, device=device,
-                    channels_last=config.channels_last, amp=config.amp, tta=config.tta,
-                    keep_logits=keep_logits)
+    return evaluate(
+        model,
+        ds,
+        batch_size or config.eval_batch_size,
+        device=device,
+        channels_last=config.channels_last,
+        amp=config.amp,
+        tta=config.tta,
+        keep_logits=keep_logits,
+    )
 
 
 @dataclass(frozen=True)
@@ -134,8 +169,15 @@ class Evaluation:
             precision = tp / predicted if predicted else 0.0
             recall = tp / support if support else 0.0
             f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-            rows.append({"class": name, "precision": precision, "recall": recall, "f1": f1,
-                         "support": support})
+            rows.append(
+                {
+                    "class": name,
+                    "precision": precision,
+                    "recall": recall,
+                    "f1": f1,
+                    "support": support,
+                }
+            )
         return rows
 
     def most_confused(self, k: int = 5) -> list[tuple[str, str, int]]:
@@ -153,23 +195,37 @@ class Evaluation:
         return wrong[np.argsort(p_true[wrong], kind="stable")][:k]
 
     def to_dict(self) -> dict:
-        return {"data": self.data, "split": self.split, "images": int(len(self.targets)),
-                "accuracy": self.accuracy, "loss": self.loss, "per_class": self.per_class(),
-                "most_confused": [list(p) for p in self.most_confused()],
-                "confusion": self.confusion.tolist(), "classes": list(self.classes)}
+        return {
+            "data": self.data,
+            "split": self.split,
+            "images": int(len(self.targets)),
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "per_class": self.per_class(),
+            "most_confused": [list(p) for p in self.most_confused()],
+            "confusion": self.confusion.tolist(),
+            "classes": list(self.classes),
+        }
 
     def __repr__(self) -> str:
-        return (f"Evaluation({self.data} {self.split}: {len(self.targets):,} images, accuracy "
-                f"{self.accuracy:.2%}, loss {self.loss:.4f})")
+        return (
+            f"Evaluation({self.data} {self.split}: {len(self.targets):,} images, accuracy "
+            f"{self.accuracy:.2%}, loss {self.loss:.4f})"
+        )
 
     def __str__(self) -> str:
         width = max(12, *(len(c) for c in self.classes))
-        lines = [f"{self.data} {self.split}: {len(self.targets):,} images, accuracy "
-                 f"{self.accuracy:.2%}, loss {self.loss:.4f}", "",
-                 f"{'class':<{width}}  precision  recall     f1  support"]
+        lines = [
+            f"{self.data} {self.split}: {len(self.targets):,} images, accuracy "
+            f"{self.accuracy:.2%}, loss {self.loss:.4f}",
+            "",
+            f"{'class':<{width}}  precision  recall     f1  support",
+        ]
         for row in self.per_class():
-            lines.append(f"{row['class']:<{width}}  {row['precision']:9.2%}  {row['recall']:6.2%}"
-                         f"  {row['f1']:5.3f}  {row['support']:7,}")
+            lines.append(
+                f"{row['class']:<{width}}  {row['precision']:9.2%}  {row['recall']:6.2%}"
+                f"  {row['f1']:5.3f}  {row['support']:7,}"
+            )
         pairs = self.most_confused()
         if pairs:
             lines += ["", "most confused (true -> predicted: images)"]
@@ -181,11 +237,14 @@ class Evaluation:
         rows = "".join(
             f"<tr><td>{esc(str(r['class']))}</td><td>{r['precision']:.2%}</td>"
             f"<td>{r['recall']:.2%}</td><td>{r['f1']:.3f}</td><td>{r['support']:,}</td></tr>"
-            for r in self.per_class())
-        return (f"<div><b>{esc(self.data)} {esc(self.split)}</b>: accuracy "
-                f"<b>{self.accuracy:.2%}</b>, loss {self.loss:.4f}<table><tr><th>class</th>"
-                f"<th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>{rows}"
-                f"</table></div>")
+            for r in self.per_class()
+        )
+        return (
+            f"<div><b>{esc(self.data)} {esc(self.split)}</b>: accuracy "
+            f"<b>{self.accuracy:.2%}</b>, loss {self.loss:.4f}<table><tr><th>class</th>"
+            f"<th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>{rows}"
+            f"</table></div>"
+        )
 
 
 def check_compatible(run: Run, ds: Dataset) -> None:
@@ -193,17 +252,26 @@ def check_compatible(run: Run, ds: Dataset) -> None:
     if tuple(ds.input_shape) != tuple(run.input_shape):
         shape = "x".join(map(str, ds.input_shape))
         want = "x".join(map(str, run.input_shape))
-        raise ModelError(f"run {str(run.path)!r} expects {want} images; {ds.name} images are "
-                         f"{shape}")
+        raise ModelError(
+            f"run {str(run.path)!r} expects {want} images; {ds.name} images are {shape}"
+        )
     if ds.num_classes != len(run.classes):
-        raise ModelError(f"run {str(run.path)!r} predicts {len(run.classes)} classes; "
-                         f"{ds.name} has {ds.num_classes}")
+        raise ModelError(
+            f"run {str(run.path)!r} predicts {len(run.classes)} classes; "
+            f"{ds.name} has {ds.num_classes}"
+        )
 
 
-def evaluate_run(run: Run | str | Path, *, data: str | None = None,
-                 data_dir: str | Path | None = None, split: str = "test",
-                 batch_size: int | None = None, limit: int | None = None,
-                 device: str | None = None) -> Evaluation:
+def evaluate_run(
+    run: Run | str | Path,
+    *,
+    data: str | None = None,
+    data_dir: str | Path | None = None,
+    split: str = "test",
+    batch_size: int | None = None,
+    limit: int | None = None,
+    device: str | None = None,
+) -> Evaluation:
     """Evaluate a run on a split of its own data set (or of `data`), the way it was tested
     while training: its normalisation, amp, channels_last and tta.
 
@@ -232,9 +300,14 @@ def evaluate_run(run: Run | str | Path, *, data: str | None = None,
     model = channels_last_model(copy.deepcopy(run.model).to(where), cfg.channels_last)
     result = evaluate_with(model, ds, cfg, where, batch_size=batch_size, keep_logits=True)
     assert result.logits is not None
-    return Evaluation(data=name, split=split, classes=tuple(run.classes),
-                      probs=result.logits.softmax(1).numpy(),
-                      targets=result.targets.numpy().astype(np.int64), loss=result.loss)
+    return Evaluation(
+        data=name,
+        split=split,
+        classes=tuple(run.classes),
+        probs=result.logits.softmax(1).numpy(),
+        targets=result.targets.numpy().astype(np.int64),
+        loss=result.loss,
+    )
 
 
 def _device(name: str | None, run_device: str) -> torch.device:
@@ -242,7 +315,7 @@ def _device(name: str | None, run_device: str) -> torch.device:
         return resolve_device(name)
     try:
         return resolve_device(run_device)
-    except ConfigError:   # trained on a device this machine does not have
+    except ConfigError:  # trained on a device this machine does not have
         return resolve_device("auto")
 
 

@@ -5,6 +5,7 @@ tensor per layer and epoch (`conv1/epoch_000` are the initial weights), rewritte
 after every epoch for the pictures. The recorded kernels are also the callback's state_dict,
 so they travel in the checkpoint and a resumed run continues the same history.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,10 @@ def resolve_layers(model: torch.nn.Module, record: str) -> list[str]:
     names = [n.strip() for n in record.split(",") if n.strip()]
     unknown = [n for n in names if n not in convs]
     if unknown:
-        raise ConfigError(f"--record-filters: no conv layer {unknown[0]!r}; conv layers: "
-                          f"{', '.join(convs) or 'none'} (or first, all, none)")
+        raise ConfigError(
+            f"--record-filters: no conv layer {unknown[0]!r}; conv layers: "
+            f"{', '.join(convs) or 'none'} (or first, all, none)"
+        )
     return names
 
 
@@ -65,14 +68,14 @@ class FilterHistory(Callback):
     def __init__(self, run_dir: str | Path, layers: list[str]) -> None:
         self.path = Path(run_dir) / FILTERS_FILE
         self.layers = layers
-        self.tensors: dict[str, torch.Tensor] = {}   # "layer/epoch_000" -> kernels
+        self.tensors: dict[str, torch.Tensor] = {}  # "layer/epoch_000" -> kernels
 
     def on_fit_start(self, state: TrainState) -> None:
-        if not self.tensors:   # a new run (a resumed one got its history from the checkpoint)
+        if not self.tensors:  # a new run (a resumed one got its history from the checkpoint)
             self._record(state.model, 0)
 
     def on_epoch_end(self, state: TrainState) -> None:
-        self._record(state.model, state.epoch)   # state.epoch counts finished epochs here
+        self._record(state.model, state.epoch)  # state.epoch counts finished epochs here
 
     def state_dict(self) -> dict[str, Any]:
         return {"tensors": dict(self.tensors)}

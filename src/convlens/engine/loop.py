@@ -6,6 +6,7 @@ epoch's shuffle generator is seeded from (seed, epoch)), and a checkpoint keeps 
 optimizer and scheduler state plus the batch index inside an interrupted epoch. So on CPU a
 run stopped anywhere and resumed ends with bitwise the same weights as one run straight through.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,8 +42,16 @@ from convlens.engine.optim import make_optimizer, make_scheduler
 from convlens.engine.precision import amp_dtype, autocast, to_model_input
 from convlens.errors import ConfigError, TrainingError
 
-__all__ = ["FitResult", "TrainingInterrupted", "fit", "train_one_epoch", "epoch_generator",
-           "steps_per_epoch", "augmentation", "standard_callbacks"]
+__all__ = [
+    "FitResult",
+    "TrainingInterrupted",
+    "fit",
+    "train_one_epoch",
+    "epoch_generator",
+    "steps_per_epoch",
+    "augmentation",
+    "standard_callbacks",
+]
 
 Log = Callable[[str], None]
 
@@ -81,31 +90,39 @@ def augmentation(cfg: TrainConfig) -> Any:
 
 
 # ----------------------------------------------------------------------------- one epoch
-def train_one_epoch(state: TrainState, train_ds: Dataset,
-                    callbacks: Callback | None = None, *, augment: Any = None) -> None:
+def train_one_epoch(
+    state: TrainState, train_ds: Dataset, callbacks: Callback | None = None, *, augment: Any = None
+) -> None:
     """One pass over `train_ds` from batch `state.batch` on; updates the running sums."""
     cfg, model, callbacks = state.config, state.model, callbacks or Callback()
     model.train()
     batches = datamod.iterate_batches(
-        train_ds, cfg.batch_size, shuffle=True, generator=epoch_generator(cfg.seed, state.epoch),
-        augment=augment, drop_last=state.batches_per_epoch > 1 or len(train_ds) == cfg.batch_size,
-        start_batch=state.batch, device=state.device)
+        train_ds,
+        cfg.batch_size,
+        shuffle=True,
+        generator=epoch_generator(cfg.seed, state.epoch),
+        augment=augment,
+        drop_last=state.batches_per_epoch > 1 or len(train_ds) == cfg.batch_size,
+        start_batch=state.batch,
+        device=state.device,
+    )
     start = time.perf_counter() - state.seconds
-    for x, y in batches:                                  # x (B, C, H, W) float, y (B,) int64
+    for x, y in batches:  # x (B, C, H, W) float, y (B,) int64
         x, y = shard(x, state.world), shard(y, state.world)  # this rank's part (DDP)
         x = to_model_input(x, cfg.channels_last)
         callbacks.on_batch_start(state, x)
         state.in_step = True
         with autocast(cfg.amp, state.device.type):
-            logits = model(x).float()                     # (B, num_classes)
+            logits = model(x).float()  # (B, num_classes)
         loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"loss became {loss.item()} at epoch {state.epoch + 1} batch "
                 f"{state.batch + 1} (lr={state.scheduler.get_last_lr()[0]:.3g}); the run "
-                f"stopped and its last good checkpoint is kept; try a smaller --lr")
+                f"stopped and its last good checkpoint is kept; try a smaller --lr"
+            )
         state.optimizer.zero_grad(set_to_none=True)
-        state.scaler.scale(loss).backward()   # the scaler is a no-op unless fp16 on CUDA
+        state.scaler.scale(loss).backward()  # the scaler is a no-op unless fp16 on CUDA
         state.scaler.step(state.optimizer)
         state.scaler.update()
         state.scheduler.step()
@@ -122,10 +139,17 @@ def train_one_epoch(state: TrainState, train_ds: Dataset,
 
 
 # ----------------------------------------------------------------------------- fit
-def fit(model: nn.Module, train_ds: Dataset, test_ds: Dataset,
-        config: TrainConfig, *, run_dir: str | Path | None = None,
-        callbacks: Iterable[Callback] = (), resume_state: dict[str, Any] | None = None,
-        log: Log | None = print) -> FitResult:
+def fit(
+    model: nn.Module,
+    train_ds: Dataset,
+    test_ds: Dataset,
+    config: TrainConfig,
+    *,
+    run_dir: str | Path | None = None,
+    callbacks: Iterable[Callback] = (),
+    resume_state: dict[str, Any] | None = None,
+    log: Log | None = print,
+) -> FitResult:
     """Train `model` for `config.epochs`, evaluating on `test_ds` after every epoch.
 
     The callbacks are the ones the config asks for (`standard_callbacks`: with `run_dir`,
@@ -150,17 +174,22 @@ def fit(model: nn.Module, train_ds: Dataset, test_ds: Dataset,
             hooks.on_epoch_end(state)
         hooks.on_fit_end(state)
     except BaseException as exc:
-        hooks.on_exception(state, exc)   # the Checkpoint saves on Ctrl-C unless mid-step
+        hooks.on_exception(state, exc)  # the Checkpoint saves on Ctrl-C unless mid-step
         if isinstance(exc, KeyboardInterrupt):
-            raise TrainingInterrupted(run_dir, state.epoch, state.batch,
-                                      saved=run_dir is not None and not state.in_step) from None
+            raise TrainingInterrupted(
+                run_dir, state.epoch, state.batch, saved=run_dir is not None and not state.in_step
+            ) from None
         raise
-    return FitResult(state.history, state.best_accuracy, state.best_epoch,
-                     stopped_early=state.stop and state.epoch < config.epochs, run_dir=run_dir)
+    return FitResult(
+        state.history,
+        state.best_accuracy,
+        state.best_epoch,
+        stopped_early=state.stop and state.epoch < config.epochs,
+        run_dir=run_dir,
+    )
 
 
-def standard_callbacks(state: TrainState, test_ds: Dataset,
-                       log: Log | None) -> list[Callback]:
+def standard_callbacks(state: TrainState, test_ds: Dataset, log: Log | None) -> list[Callback]:
     """The built-in callbacks a config asks for, in the order they run. Those that write
     files come only with a run folder (only rank 0 has one); the Checkpoint comes after the
     callbacks whose state it keeps."""
@@ -182,26 +211,40 @@ def standard_callbacks(state: TrainState, test_ds: Dataset,
     return out
 
 
-def _start(model: nn.Module, train_ds: Any, test_ds: Any, cfg: TrainConfig,
-           run_dir: Path | None) -> tuple[TrainState, Any, Any]:
+def _start(
+    model: nn.Module, train_ds: Any, test_ds: Any, cfg: TrainConfig, run_dir: Path | None
+) -> tuple[TrainState, Any, Any]:
     """The TrainState of a new fit: model and data on the device, optimizer, schedule."""
     world = current()
     device = resolve_device(cfg.device, world.local_rank)
     if world.size > 1 and cfg.batch_size % world.size:
-        raise ConfigError(f"Expected --batch-size divisible by the {world.size} processes. "
-                          f"Received: {cfg.batch_size}")
+        raise ConfigError(
+            f"Expected --batch-size divisible by the {world.size} processes. "
+            f"Received: {cfg.batch_size}"
+        )
     model = model.to(device)
     train_ds, test_ds = _to_device(train_ds, device), _to_device(test_ds, device)
-    if world.size > 1:   # gradients averaged across ranks after every backward
+    if world.size > 1:  # gradients averaged across ranks after every backward
         model = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     optimizer = make_optimizer(model, cfg)
     n_steps = steps_per_epoch(len(train_ds), cfg.batch_size)
     scheduler = make_scheduler(optimizer, cfg, cfg.epochs * n_steps)
     scaler = torch.amp.GradScaler(
-        device.type, enabled=device.type == "cuda" and amp_dtype(cfg.amp, "cuda") == torch.float16)
-    state = TrainState(model, optimizer, scheduler, cfg, run_dir, batches_per_epoch=n_steps,
-                       device=device, world=world, scaler=scaler)
+        device.type, enabled=device.type == "cuda" and amp_dtype(cfg.amp, "cuda") == torch.float16
+    )
+    state = TrainState(
+        model,
+        optimizer,
+        scheduler,
+        cfg,
+        run_dir,
+        batches_per_epoch=n_steps,
+        device=device,
+        world=world,
+        scaler=scaler,
+    )
     return state, train_ds, test_ds
 
 
@@ -214,16 +257,22 @@ def _to_device(ds: Any, device: torch.device) -> Any:
 
 def _finish_epoch(state: TrainState, result: EvalResult) -> None:
     """Add the epoch's row to the history, note a new best, reset the running sums."""
-    if state.world.size > 1:   # every rank saw its shard: add the running sums up
-        loss_sum, correct, seen = all_sum([state.loss_sum, state.correct, state.seen],
-                                          state.device)
+    if state.world.size > 1:  # every rank saw its shard: add the running sums up
+        loss_sum, correct, seen = all_sum([state.loss_sum, state.correct, state.seen], state.device)
         state.loss_sum, state.correct, state.seen = loss_sum, int(correct), int(seen)
     seen = max(state.seen, 1)
-    state.history.append({
-        "epoch": state.epoch + 1, "train_loss": state.loss_sum / seen,
-        "train_accuracy": state.correct / seen, "test_loss": result.loss,
-        "test_accuracy": result.accuracy, "lr": state.scheduler.get_last_lr()[0],
-        "seconds": state.seconds, "images_per_second": state.seen / max(state.seconds, 1e-9)})
+    state.history.append(
+        {
+            "epoch": state.epoch + 1,
+            "train_loss": state.loss_sum / seen,
+            "train_accuracy": state.correct / seen,
+            "test_loss": result.loss,
+            "test_accuracy": result.accuracy,
+            "lr": state.scheduler.get_last_lr()[0],
+            "seconds": state.seconds,
+            "images_per_second": state.seen / max(state.seconds, 1e-9),
+        }
+    )
     if result.accuracy > state.best_accuracy:
         state.best_accuracy, state.best_epoch = result.accuracy, state.epoch + 1
     state.epoch, state.batch = state.epoch + 1, 0

@@ -1,4 +1,5 @@
 """Optimizer and learning-rate schedule of a TrainConfig."""
+
 from __future__ import annotations
 
 import torch
@@ -13,20 +14,31 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """SGD (Nesterov momentum), Adam or AdamW with the config's lr and weight decay."""
     params = model.parameters()
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                               nesterov=cfg.momentum > 0, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params,
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.momentum > 0,
+            weight_decay=cfg.weight_decay,
+        )
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig,
-                   total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
     """Per-batch schedule: one-cycle (warm up to lr, anneal), cosine to 0, or constant."""
     sched = torch.optim.lr_scheduler
     if cfg.schedule == "onecycle":
-        return sched.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=max(total_steps, 2),
-                                pct_start=0.25, cycle_momentum=False)
+        return sched.OneCycleLR(
+            optimizer,
+            max_lr=cfg.lr,
+            total_steps=max(total_steps, 2),
+            pct_start=0.25,
+            cycle_momentum=False,
+        )
     if cfg.schedule == "cosine":
         return sched.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
     return sched.LambdaLR(optimizer, lambda _: 1.0)

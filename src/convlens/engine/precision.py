@@ -5,6 +5,7 @@ optimizer state stay float32); `channels_last_model` and `to_model_input` put co
 NHWC memory layout. Training and evaluation use these same three, so a run is tested the way
 it was trained.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,9 @@ def amp_dtype(amp: str, device_type: str = "cpu") -> torch.dtype | None:
     if amp == "auto":
         if device_type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-        native = torch.backends.mkldnn.is_available() and \
-            torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        native = (
+            torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        )
         return torch.bfloat16 if device_type == "cpu" and native else None
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}[amp]
 

@@ -14,6 +14,7 @@ palette, 16-bit), then `prepare_image` makes it look like the training data:
    sit in a 20x20 box in the middle of 28x28);
 4. normalisation with the run's own training mean and std.
 """
+
 from __future__ import annotations
 
 import html
@@ -26,22 +27,22 @@ import numpy as np
 import torch
 from PIL import Image
 
-from convlens.errors import ConfigError
 from convlens.engine.runs import Run, load_run
+from convlens.errors import ConfigError
 
 INVERT_CHOICES = ("auto", "yes", "no")
 DIGIT_SETS = ("mnist", "digits")
-DARK_DATA_MEAN = 0.4   # a training mean below this (every channel) means light-on-dark data
-LIGHT_BORDER = 0.5     # a border median above this is a light background
+DARK_DATA_MEAN = 0.4  # a training mean below this (every channel) means light-on-dark data
+LIGHT_BORDER = 0.5  # a border median above this is a light background
 
 
 @dataclass(frozen=True)
 class Prepared:
     """An image as the model sees it (before normalisation)."""
 
-    pixels: torch.Tensor   # uint8 (C, H, W)
+    pixels: torch.Tensor  # uint8 (C, H, W)
     inverted: bool
-    note: str              # one line on what was done, e.g. why it was inverted
+    note: str  # one line on what was done, e.g. why it was inverted
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Prediction:
 
     source: str
     classes: tuple[str, ...]
-    probs: np.ndarray       # (K,)
+    probs: np.ndarray  # (K,)
     prepared: Prepared
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
@@ -69,8 +70,9 @@ class Prediction:
     __str__ = line
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><td>{html.escape(n)}</td><td>{p:.1%}</td></tr>"
-                       for n, p in self.top(5))
+        rows = "".join(
+            f"<tr><td>{html.escape(n)}</td><td>{p:.1%}</td></tr>" for n, p in self.top(5)
+        )
         return f"<div><b>{html.escape(self.source)}</b><table>{rows}</table></div>"
 
 
@@ -88,8 +90,14 @@ def _border(a: np.ndarray) -> np.ndarray:
     return a[mask]
 
 
-def prepare_image(img: Image.Image, input_shape: Sequence[int], mean: Sequence[float], *,
-                  invert: str | bool = "auto", data: str = "") -> Prepared:
+def prepare_image(
+    img: Image.Image,
+    input_shape: Sequence[int],
+    mean: Sequence[float],
+    *,
+    invert: str | bool = "auto",
+    data: str = "",
+) -> Prepared:
     """Convert a loaded image to the model's channels, polarity and size (see module doc)."""
     c, h, w = (int(v) for v in input_shape)
     if invert not in (True, False, *INVERT_CHOICES):
@@ -101,8 +109,12 @@ def prepare_image(img: Image.Image, input_shape: Sequence[int], mean: Sequence[f
     border = float(np.median(_border(a)))
     if invert == "auto":
         flip = dark_data and border > LIGHT_BORDER
-        note = (f"inverted: light background (border {border:.2f}) and the model was trained "
-                f"on light-on-dark images; --invert no keeps it" if flip else "")
+        note = (
+            f"inverted: light background (border {border:.2f}) and the model was trained "
+            f"on light-on-dark images; --invert no keeps it"
+            if flip
+            else ""
+        )
     else:
         flip = invert in (True, "yes")
         note = "inverted (--invert yes)" if flip else ""
@@ -124,7 +136,7 @@ def _crop_to_content(a: np.ndarray, background: np.ndarray) -> np.ndarray:
     rows, cols = np.flatnonzero(diff.max(1) > 0.2), np.flatnonzero(diff.max(0) > 0.2)
     if len(rows) == 0 or len(cols) == 0:
         return a
-    return a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
 def _letterbox(a: np.ndarray, h: int, w: int, margin: int, background: np.ndarray) -> np.ndarray:
@@ -132,13 +144,21 @@ def _letterbox(a: np.ndarray, h: int, w: int, margin: int, background: np.ndarra
     box_h, box_w = max(1, h - 2 * margin), max(1, w - 2 * margin)
     scale = min(box_h / a.shape[0], box_w / a.shape[1])
     new_h, new_w = max(1, round(a.shape[0] * scale)), max(1, round(a.shape[1] * scale))
-    resized = np.stack([
-        np.asarray(Image.fromarray(a[..., i]).resize((new_w, new_h), Image.Resampling.LANCZOS
-                                                     if scale < 1 else Image.Resampling.BILINEAR))
-        for i in range(a.shape[2])], axis=2).clip(0, 1)
+    resized = np.stack(
+        [
+            np.asarray(
+                Image.fromarray(a[..., i]).resize(
+                    (new_w, new_h),
+                    Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR,
+                )
+            )
+            for i in range(a.shape[2])
+        ],
+        axis=2,
+    ).clip(0, 1)
     canvas = np.broadcast_to(background, (h, w, a.shape[2])).copy()
     top, left = (h - new_h) // 2, (w - new_w) // 2
-    canvas[top:top + new_h, left:left + new_w] = resized
+    canvas[top : top + new_h, left : left + new_w] = resized
     return canvas
 
 
@@ -151,8 +171,13 @@ def predict_pixels(run: Run, pixels: torch.Tensor) -> np.ndarray:
     return run.model.eval()(x).float().softmax(1).numpy()
 
 
-def predict(run: Run | str | Path, images: Sequence[Any], *, invert: str | bool = "auto",
-            max_bytes: int | None = None) -> list[Prediction]:
+def predict(
+    run: Run | str | Path,
+    images: Sequence[Any],
+    *,
+    invert: str | bool = "auto",
+    max_bytes: int | None = None,
+) -> list[Prediction]:
     """Predict the class of each image (paths, bytes or PIL images).
 
     Raises:
@@ -171,12 +196,15 @@ def predict(run: Run | str | Path, images: Sequence[Any], *, invert: str | bool 
     if not prepared:
         return []
     probs = predict_pixels(run, torch.stack([p.pixels for p in prepared]))
-    return [Prediction(source=s, classes=run.classes, probs=pr, prepared=p)
-            for s, pr, p in zip(sources, probs, prepared)]
+    return [
+        Prediction(source=s, classes=run.classes, probs=pr, prepared=p)
+        for s, pr, p in zip(sources, probs, prepared)
+    ]
 
 
-def predict_indices(run: Run | str | Path, indices: Sequence[int], *,
-                    split: str = "test") -> list[Prediction]:
+def predict_indices(
+    run: Run | str | Path, indices: Sequence[int], *, split: str = "test"
+) -> list[Prediction]:
     """Predict images of the run's own data set by index (the true label is in `source`)."""
     from convlens import data as datamod
 
@@ -187,12 +215,17 @@ def predict_indices(run: Run | str | Path, indices: Sequence[int], *,
     ds = datamod.load_dataset(run.info["data"], split, data_dir=run.config.data_dir)
     bad = [i for i in indices if not 0 <= i < len(ds)]
     if bad:
-        raise ConfigError(f"Expected indices in 0..{len(ds) - 1} ({run.info['data']} {split}). "
-                          f"Received: {bad[0]}")
+        raise ConfigError(
+            f"Expected indices in 0..{len(ds) - 1} ({run.info['data']} {split}). Received: {bad[0]}"
+        )
     pixels = datamod.images_at(ds, list(indices))
     probs = predict_pixels(run, pixels)
-    return [Prediction(source=f"{split}[{i}] (true: {ds.classes[int(ds.labels[i])]})",
-                       classes=run.classes, probs=pr,
-                       prepared=Prepared(pixels=px, inverted=False, note=""))
-            for i, pr, px in zip(indices, probs, pixels)]
-
+    return [
+        Prediction(
+            source=f"{split}[{i}] (true: {ds.classes[int(ds.labels[i])]})",
+            classes=run.classes,
+            probs=pr,
+            prepared=Prepared(pixels=px, inverted=False, note=""),
+        )
+        for i, pr, px in zip(indices, probs, pixels)
+    ]

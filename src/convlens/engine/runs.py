@@ -10,6 +10,7 @@ and, written by training after every epoch (see convlens.engine.checkpoint), the
 the last and best weights, state.pt and checksums.json. Every file is written atomically
 (`convlens.io`).
 """
+
 from __future__ import annotations
 
 import html
@@ -32,9 +33,21 @@ from convlens.errors import CheckpointError, ConfigError
 from convlens.io import atomic_write_json, atomic_write_text
 from convlens.models.build import build
 
-__all__ = ["RUN_FILE", "CONFIG_FILE", "MODEL_FILE", "Run", "check_run_dir", "create_run",
-           "read_run_info", "read_run_config", "load_run", "slug", "build_run_model",
-           "versions", "git_commit"]
+__all__ = [
+    "RUN_FILE",
+    "CONFIG_FILE",
+    "MODEL_FILE",
+    "Run",
+    "check_run_dir",
+    "create_run",
+    "read_run_info",
+    "read_run_config",
+    "load_run",
+    "slug",
+    "build_run_model",
+    "versions",
+    "git_commit",
+]
 
 RUN_FILE, CONFIG_FILE, MODEL_FILE = "run.json", "config.yaml", "model.txt"
 
@@ -44,17 +57,27 @@ def versions() -> dict[str, str]:
     """Versions of python and the libraries that decide the numbers."""
     import torchvision  # a slow import: only when a run is created
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "numpy": numpy.__version__,
-            "convlens": __version__}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+        "convlens": __version__,
+    }
 
 
 def git_commit(path: str | Path | None = None) -> str | None:
     """The git commit of the source tree (None outside a git repository)."""
     where = Path(path) if path else Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -69,8 +92,10 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
     try:
         info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CheckpointError(f"{str(run_dir)!r} is not a run folder (no {RUN_FILE}); expected "
-                              f"a folder made by `convlens train --out`") from None
+        raise CheckpointError(
+            f"{str(run_dir)!r} is not a run folder (no {RUN_FILE}); expected "
+            f"a folder made by `convlens train --out`"
+        ) from None
     except (OSError, ValueError):
         raise CheckpointError(f"{str(run_dir / RUN_FILE)!r} is not readable JSON") from None
     if not isinstance(info, dict) or "input_shape" not in info or "model" not in info:
@@ -91,11 +116,14 @@ def check_run_dir(run_dir: str | Path) -> None:
     """CheckpointError when `run_dir` already holds a run or other files (nothing is touched)."""
     run_dir = Path(run_dir)
     if (run_dir / RUN_FILE).exists():
-        raise CheckpointError(f"{str(run_dir)!r} already holds a run; continue it with "
-                              f"--resume {run_dir} or choose another --out")
+        raise CheckpointError(
+            f"{str(run_dir)!r} already holds a run; continue it with "
+            f"--resume {run_dir} or choose another --out"
+        )
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise CheckpointError(f"--out {str(run_dir)!r} exists and is not an empty folder; "
-                              f"choose a new folder")
+        raise CheckpointError(
+            f"--out {str(run_dir)!r} exists and is not an empty folder; choose a new folder"
+        )
 
 
 def slug(text: str, max_len: int = 40) -> str:
@@ -161,22 +189,32 @@ class Run:
 
     def __str__(self) -> str:
         best = max((m["test_accuracy"] for m in self.metrics), default=float("nan"))
-        return (f"run {self.path}: {self.info.get('model')} on {self.info.get('data')}, "
-                f"{len(self.metrics)} epochs, best test accuracy {best:.2%}")
+        return (
+            f"run {self.path}: {self.info.get('model')} on {self.info.get('data')}, "
+            f"{len(self.metrics)} epochs, best test accuracy {best:.2%}"
+        )
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><td>{m['epoch']}</td><td>{m['train_loss']:.4f}</td>"
-                       f"<td>{m['test_loss']:.4f}</td><td>{m['test_accuracy']:.2%}</td></tr>"
-                       for m in self.metrics)
-        return (f"<div><b>{html.escape(str(self))}</b><table><tr><th>epoch</th>"
-                f"<th>train loss</th><th>test loss</th><th>test acc</th></tr>{rows}</table></div>")
+        rows = "".join(
+            f"<tr><td>{m['epoch']}</td><td>{m['train_loss']:.4f}</td>"
+            f"<td>{m['test_loss']:.4f}</td><td>{m['test_accuracy']:.2%}</td></tr>"
+            for m in self.metrics
+        )
+        return (
+            f"<div><b>{html.escape(str(self))}</b><table><tr><th>epoch</th>"
+            f"<th>train loss</th><th>test loss</th><th>test acc</th></tr>{rows}</table></div>"
+        )
 
 
 def build_run_model(info: dict[str, Any]) -> nn.Module:
     """Rebuild the model of a run from its spec text (or name) and input shape."""
     spec = info.get("spec_text") or info["model"]
-    return build(spec, tuple(info["input_shape"]), num_classes=int(info["num_classes"]),
-                 fits=str(info.get("data", "the data")))
+    return build(
+        spec,
+        tuple(info["input_shape"]),
+        num_classes=int(info["num_classes"]),
+        fits=str(info.get("data", "the data")),
+    )
 
 
 def load_run(path: str | Path, *, weights: str = "best") -> Run:
@@ -200,7 +238,15 @@ def load_run(path: str | Path, *, weights: str = "best") -> Run:
         metrics = json.loads((run_dir / "metrics.json").read_text())
     except (OSError, ValueError):
         metrics = []
-    return Run(path=run_dir, config=config, info=info, classes=tuple(info["classes"]),
-               mean=tuple(info["mean"]), std=tuple(info["std"]),
-               input_shape=tuple(info["input_shape"]), model=model, weights=name,
-               metrics=metrics)
+    return Run(
+        path=run_dir,
+        config=config,
+        info=info,
+        classes=tuple(info["classes"]),
+        mean=tuple(info["mean"]),
+        std=tuple(info["std"]),
+        input_shape=tuple(info["input_shape"]),
+        model=model,
+        weights=name,
+        metrics=metrics,
+    )

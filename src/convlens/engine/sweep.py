@@ -8,6 +8,7 @@ seed..seed+N-1 and reports mean and spread. Finished runs are reused and interru
 resume, so an interrupted sweep continues where it stopped. `--jobs N` trains N runs at once
 in separate processes, each with cpu_count / N threads.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from convlens.config import TrainConfig, config_to_yaml
-from convlens.errors import ConfigError, suggest
+from convlens.engine import train as training
+from convlens.engine.checkpoint import STATE, load_state
 from convlens.engine.runs import RUN_FILE, load_run, read_run_config, slug
+from convlens.errors import ConfigError, suggest
 from convlens.io import atomic_write_text
 
 FIELDS = {f.name for f in fields(TrainConfig)} - {"out", "progress"}
@@ -51,74 +54,80 @@ def combinations(template: str, grid: dict[str, list[str]]) -> list[dict[str, st
     holes.discard("num_classes")
     for key in grid:
         if key not in holes and key not in FIELDS:
-            raise ConfigError(f"grid key {key!r} is neither a {{placeholder}} of the model "
-                              f"({', '.join(sorted(holes)) or 'none'}) nor a training setting"
-                              f"{suggest(key, FIELDS)}")
+            raise ConfigError(
+                f"grid key {key!r} is neither a {{placeholder}} of the model "
+                f"({', '.join(sorted(holes)) or 'none'}) nor a training setting"
+                f"{suggest(key, FIELDS)}"
+            )
     missing = holes - set(grid)
     if missing:
-        raise ConfigError(f"the model has {{{sorted(missing)[0]}}} but --grid gives no values "
-                          f"for it")
+        raise ConfigError(
+            f"the model has {{{sorted(missing)[0]}}} but --grid gives no values for it"
+        )
     keys = list(grid)
     return [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
 
 
-def config_for(base: TrainConfig, template: str, combo: dict[str, str], seed: int,
-               out: Path) -> TrainConfig:
+def config_for(
+    base: TrainConfig, template: str, combo: dict[str, str], seed: int, out: Path
+) -> TrainConfig:
     """The TrainConfig of one run of the sweep."""
     spec_values = {k: v for k, v in combo.items() if k not in FIELDS}
     settings: dict[str, Any] = {k: v for k, v in combo.items() if k in FIELDS}
     model = settings.pop("model", template)
-    model = model.replace("{num_classes}", "\0").format(**spec_values).replace("\0",
-                                                                                "{num_classes}")
+    model = (
+        model.replace("{num_classes}", "\0").format(**spec_values).replace("\0", "{num_classes}")
+    )
     typed = {f.name: f.type for f in fields(TrainConfig)}
     for key, value in settings.items():
         kind = str(typed[key])
-        settings[key] = int(value) if kind.startswith("int") else \
-            float(value) if kind.startswith("float") else value
+        settings[key] = (
+            int(value)
+            if kind.startswith("int")
+            else float(value)
+            if kind.startswith("float")
+            else value
+        )
     name = slug("_".join(f"{k}={v}" for k, v in combo.items()) + f"_seed={seed}", 80)
     return base.replace(model=model, seed=seed, out=str(out / name), **settings)
 
 
 def train_or_reuse(cfg: TrainConfig, *, log=print, jobs: int = 1) -> Path:
     """Train `cfg` into cfg.out, resume it if interrupted, reuse it if finished."""
-    from convlens.engine.checkpoint import STATE, load_state
-
+    if cfg.out is None:
+        raise ConfigError("a sweep run needs its folder (cfg.out)")
     run_dir = Path(cfg.out)
     if not (run_dir / RUN_FILE).is_file():
-        return _launch(cfg, None, log, jobs)
+        return _launch(cfg, run_dir, None, log, jobs)
     saved = read_run_config(run_dir)
     if saved.replace(progress=cfg.progress, threads=cfg.threads, out=cfg.out) != cfg:
         raise ConfigError(f"{run_dir} holds a run with other settings; pick another --out")
     state = load_state(run_dir / STATE) if (run_dir / STATE).is_file() else {"epoch": 0}
     if state["epoch"] >= cfg.epochs or state.get("stop"):
         return run_dir
-    return _launch(cfg, ["--resume", str(run_dir)], log, jobs)
+    return _launch(cfg, run_dir, ["--resume", str(run_dir)], log, jobs)
 
 
-def _launch(cfg: TrainConfig, resume: list[str] | None, log, jobs: int) -> Path:
-    from convlens.engine import train as training
-
+def _launch(cfg: TrainConfig, run_dir: Path, resume: list[str] | None, log, jobs: int) -> Path:
     if jobs <= 1:
         if resume:
-            training.resume(cfg.out, log=log, progress=cfg.progress)
+            training.resume(run_dir, log=log, progress=cfg.progress)
         else:
             training.train(cfg, log=log)
-        return Path(cfg.out)
+        return run_dir
     # a separate process per run, each with its share of the cores
     threads = max(1, (os.cpu_count() or 1) // jobs)
     if resume:
         args = ["train", *resume, "--no-progress"]
     else:
-        Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
-        cfg_file = Path(cfg.out).with_suffix(".yaml")
-        atomic_write_text(cfg_file, config_to_yaml(cfg.replace(threads=threads,
-                                                               progress=False)))
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        cfg_file = run_dir.with_suffix(".yaml")
+        atomic_write_text(cfg_file, config_to_yaml(cfg.replace(threads=threads, progress=False)))
         args = ["train", "--config", str(cfg_file)]
-    done = subprocess.run([sys.executable, "-m", "convlens", *args], capture_output=True,
-                          text=True)
+    done = subprocess.run([sys.executable, "-m", "convlens", *args], capture_output=True, text=True)
     if done.returncode != 0:
-        raise ConfigError(f"run {cfg.out} failed: {done.stderr.strip().splitlines()[-1:]}")
-    return Path(cfg.out)
+        raise ConfigError(f"run {run_dir} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return run_dir
 
 
 @dataclass(frozen=True)
@@ -146,24 +155,44 @@ def result_of(run_dir: Path, combo: dict[str, str], seed: int) -> Result:
     seconds = sum(m["seconds"] for m in metrics)
     best = max(metrics, key=lambda m: m["test_accuracy"])
     images = run.info.get("train_images", 0) * len(metrics)
-    return Result(combo, seed, best["test_accuracy"], best["test_loss"], s.total_params,
-                  s.total_mult_adds, seconds, images / seconds if seconds else 0.0,
-                  tuple(m["test_accuracy"] for m in metrics))
+    return Result(
+        combo,
+        seed,
+        best["test_accuracy"],
+        best["test_loss"],
+        s.total_params,
+        s.total_mult_adds,
+        seconds,
+        images / seconds if seconds else 0.0,
+        tuple(m["test_accuracy"] for m in metrics),
+    )
 
 
-def sweep(template: str, grid: dict[str, list[str]], base: TrainConfig, out: str | Path, *,
-          seeds: int = 1, jobs: int = 1, log=print) -> list[Result]:
+def sweep(
+    template: str,
+    grid: dict[str, list[str]],
+    base: TrainConfig,
+    out: str | Path,
+    *,
+    seeds: int = 1,
+    jobs: int = 1,
+    log=print,
+) -> list[Result]:
     """Run (or reuse) every combination x seed; the results in grid order."""
     out = Path(out)
-    plan = [(combo, base.seed + s, config_for(base, template, combo, base.seed + s, out))
-            for combo in combinations(template, grid) for s in range(seeds)]
+    plan = [
+        (combo, base.seed + s, config_for(base, template, combo, base.seed + s, out))
+        for combo in combinations(template, grid)
+        for s in range(seeds)
+    ]
 
     def one(item):
         combo, seed, cfg = item
         if log and jobs <= 1:
             log(f"== {Path(cfg.out).name}")
-        return result_of(train_or_reuse(cfg, log=log if jobs <= 1 else None, jobs=jobs),
-                         combo, seed)
+        return result_of(
+            train_or_reuse(cfg, log=log if jobs <= 1 else None, jobs=jobs), combo, seed
+        )
 
     if jobs <= 1:
         return [one(item) for item in plan]
@@ -179,24 +208,35 @@ def summarize(results: Sequence[Result]) -> list[dict[str, Any]]:
     rows = []
     for name, rs in groups.items():
         accs = [r.accuracy for r in rs]
-        rows.append({"run": name, "accuracy": statistics.fmean(accs),
-                     "spread": statistics.stdev(accs) if len(accs) > 1 else 0.0,
-                     "seeds": len(rs), "loss": statistics.fmean(r.loss for r in rs),
-                     "params": rs[0].params, "mult_adds": rs[0].mult_adds,
-                     "seconds": statistics.fmean(r.seconds for r in rs),
-                     "images_per_second": statistics.fmean(r.images_per_second for r in rs)})
+        rows.append(
+            {
+                "run": name,
+                "accuracy": statistics.fmean(accs),
+                "spread": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                "seeds": len(rs),
+                "loss": statistics.fmean(r.loss for r in rs),
+                "params": rs[0].params,
+                "mult_adds": rs[0].mult_adds,
+                "seconds": statistics.fmean(r.seconds for r in rs),
+                "images_per_second": statistics.fmean(r.images_per_second for r in rs),
+            }
+        )
     return sorted(rows, key=lambda r: -r["accuracy"])
 
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
     """The summary as a Markdown table."""
-    lines = ["| run | test acc | ± (seeds) | loss | params | mult-adds | train s | images/s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| run | test acc | ± (seeds) | loss | params | mult-adds | train s | images/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         spread = f"{r['spread']:.2%} ({r['seeds']})" if r["seeds"] > 1 else "-"
-        lines.append(f"| {r['run']} | {r['accuracy']:.2%} | {spread} | {r['loss']:.4f} | "
-                     f"{r['params']:,} | {r['mult_adds']:,} | {r['seconds']:.1f} | "
-                     f"{r['images_per_second']:,.0f} |")
+        lines.append(
+            f"| {r['run']} | {r['accuracy']:.2%} | {spread} | {r['loss']:.4f} | "
+            f"{r['params']:,} | {r['mult_adds']:,} | {r['seconds']:.1f} | "
+            f"{r['images_per_second']:,.0f} |"
+        )
     return "\n".join(lines)
 
 

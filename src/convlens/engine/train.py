@@ -4,6 +4,7 @@ Both load the data, build the model (seeded) and hand over to `convlens.engine.l
 whose callbacks keep the run folder (see convlens.engine.checkpoint). Under torchrun every
 process runs them; only rank 0 writes the run folder and logs.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,22 +33,37 @@ __all__ = ["train", "resume", "Callback", "FitResult", "TrainingInterrupted"]
 Log = Callable[[str], None]
 
 
-def train(config: TrainConfig, *, callbacks: Iterable[Callback] = (),
-          log: Log | None = print) -> FitResult:
+def train(
+    config: TrainConfig, *, callbacks: Iterable[Callback] = (), log: Log | None = print
+) -> FitResult:
     """Start a run: check data and model, create the run folder, then `fit`."""
     world = init_from_env(config.device)
     train_ds, test_ds, model = _prepare(config, log if world.main else None)
-    out = Path(config.out) if config.out else Path("runs") / (
-        f"{slug(config.model)}-{config.data}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = (
+        Path(config.out)
+        if config.out
+        else Path("runs") / (f"{slug(config.model)}-{config.data}-{time.strftime('%Y%m%d-%H%M%S')}")
+    )
     if world.main:
         create_run(out, config, model, train_ds)
-    return fit(_speed_up(model, config), train_ds, test_ds, config,
-               run_dir=out if world.main else None, callbacks=callbacks,
-               log=log if world.main else None)
+    return fit(
+        _speed_up(model, config),
+        train_ds,
+        test_ds,
+        config,
+        run_dir=out if world.main else None,
+        callbacks=callbacks,
+        log=log if world.main else None,
+    )
 
 
-def resume(run_dir: str | Path, *, callbacks: Iterable[Callback] = (), log: Log | None = print,
-           progress: bool | None = None) -> FitResult:
+def resume(
+    run_dir: str | Path,
+    *,
+    callbacks: Iterable[Callback] = (),
+    log: Log | None = print,
+    progress: bool | None = None,
+) -> FitResult:
     """Continue a run from its last checkpoint (same config, same data order)."""
     run_dir = Path(run_dir)
     read_run_info(run_dir)
@@ -61,9 +77,16 @@ def resume(run_dir: str | Path, *, callbacks: Iterable[Callback] = (), log: Log 
     load_weights(model, run_dir / LAST)
     if log and state["epoch"] < config.epochs and not state.get("stop"):
         log(f"resuming {run_dir} at epoch {state['epoch'] + 1} batch {state['batch']}")
-    return fit(_speed_up(model, config), train_ds, test_ds, config,
-               run_dir=run_dir if world.main else None, callbacks=callbacks,
-               resume_state=state, log=log if world.main else None)
+    return fit(
+        _speed_up(model, config),
+        train_ds,
+        test_ds,
+        config,
+        run_dir=run_dir if world.main else None,
+        callbacks=callbacks,
+        resume_state=state,
+        log=log if world.main else None,
+    )
 
 
 def _prepare(cfg: TrainConfig, log: Log | None = None) -> tuple[Dataset, Dataset, nn.Module]:
@@ -78,8 +101,7 @@ def _prepare(cfg: TrainConfig, log: Log | None = None) -> tuple[Dataset, Dataset
         test_ds = datamod.subset(test_ds, cfg.limit_test)
     augmentation(cfg)  # validate before anything is written
     torch.manual_seed(cfg.seed)
-    model = build(cfg.model, train_ds.input_shape, num_classes=train_ds.num_classes,
-                  fits=cfg.data)
+    model = build(cfg.model, train_ds.input_shape, num_classes=train_ds.num_classes, fits=cfg.data)
     resolve_layers(model, cfg.record_filters)
     if cfg.init_from:
         init_from_run(model, cfg.init_from, log=log)

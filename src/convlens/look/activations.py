@@ -1,5 +1,6 @@
 """Pictures of what a trained model does with one image: feature maps of every conv and pool
 layer, and an attribution map (computed in `convlens.look.attribution`) over the image."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -11,19 +12,24 @@ from torch import nn
 from convlens.look.pixels import show_pixels
 from convlens.models.hooks import capture_activations, spatial_layers
 
-MAX_MAPS = 16   # channels drawn per layer
+MAX_MAPS = 16  # channels drawn per layer
 
 
-def draw_feature_maps(model: nn.Module, x: torch.Tensor, pixels: torch.Tensor, *,
-                      title: str = "") -> Figure:
+def draw_feature_maps(
+    model: nn.Module, x: torch.Tensor, pixels: torch.Tensor, *, title: str = ""
+) -> Figure:
     """Feature maps of every conv/pool layer for one normalised input x (1, C, H, W);
     `pixels` (C, H, W) uint8 is that input as a picture."""
     acts = capture_activations(model, x, spatial_layers(model))
     acts = {k: v for k, v in acts.items() if v.dim() == 4}
     rows = 1 + len(acts)
-    fig, axes = plt.subplots(rows, MAX_MAPS // 2 + 1, figsize=(13, 1.6 * rows + 1),
-                             squeeze=False, gridspec_kw={"width_ratios": [1.4] +
-                                                         [1] * (MAX_MAPS // 2)})
+    fig, axes = plt.subplots(
+        rows,
+        MAX_MAPS // 2 + 1,
+        figsize=(13, 1.6 * rows + 1),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1.4] + [1] * (MAX_MAPS // 2)},
+    )
     for ax in axes.flat:
         ax.axis("off")
     show_pixels(axes[0, 0], pixels, "input")
@@ -32,20 +38,28 @@ def draw_feature_maps(model: nn.Module, x: torch.Tensor, pixels: torch.Tensor, *
         maps = a[0].float().cpu()
         shown = min(MAX_MAPS // 2, maps.shape[0])
         label = axes[r + 1 if r + 1 < rows else r, 0]
-        label.text(0.95, 0.5, f"{name}\n{'x'.join(map(str, maps.shape))}"
-                   + (f"\nfirst {shown} of {maps.shape[0]}" if shown < maps.shape[0] else ""),
-                   ha="right", va="center", fontsize=8, transform=label.transAxes)
+        label.text(
+            0.95,
+            0.5,
+            f"{name}\n{'x'.join(map(str, maps.shape))}"
+            + (f"\nfirst {shown} of {maps.shape[0]}" if shown < maps.shape[0] else ""),
+            ha="right",
+            va="center",
+            fontsize=8,
+            transform=label.transAxes,
+        )
         for j in range(shown):
             ax = axes[r + 1, j + 1]
             ax.imshow(maps[j].numpy(), cmap="viridis")
             ax.axis("on"), ax.set_xticks([]), ax.set_yticks([])
-    fig.suptitle(title or "Feature maps of every conv and pooling layer (bright = strong "
-                          "activation)", fontsize=10)
+    fig.suptitle(
+        title or "Feature maps of every conv and pooling layer (bright = strong activation)",
+        fontsize=10,
+    )
     return fig
 
 
-def draw_attribution(pixels: torch.Tensor, heat: np.ndarray, *, kind: str, label: str
-                     ) -> Figure:
+def draw_attribution(pixels: torch.Tensor, heat: np.ndarray, *, kind: str, label: str) -> Figure:
     """Three panels: the image, the map, and the map over the image. A signed map (integrated
     gradients, occlusion) is drawn red for the class and blue against it, 0 white."""
     signed = bool(heat.min() < 0)

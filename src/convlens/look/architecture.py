@@ -6,6 +6,7 @@ clamps so 1x1x1024 and 32x32x64 both stay readable. Shapes and types come from
 `convlens.models.summary` (one forward pass), colours and legend from the row category. Drawn
 with matplotlib Polygon patches, so PNG, SVG and PDF come from one code path.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,14 +25,29 @@ if TYPE_CHECKING:
 OUT_SUFFIXES = (".png", ".svg", ".pdf")
 DPI = 150
 COLORS = {  # category -> face colour (Tableau 10)
-    "input": "#bab0ac", "conv": "#4e79a7", "block": "#9c6ade", "pool": "#f28e2b",
-    "flatten": "#d4a6c8", "dense": "#59a14f", "norm": "#edc948", "activation": "#e15759",
-    "dropout": "#76b7b2", "other": "#b07aa1",
+    "input": "#bab0ac",
+    "conv": "#4e79a7",
+    "block": "#9c6ade",
+    "pool": "#f28e2b",
+    "flatten": "#d4a6c8",
+    "dense": "#59a14f",
+    "norm": "#edc948",
+    "activation": "#e15759",
+    "dropout": "#76b7b2",
+    "other": "#b07aa1",
 }
-LABELS = {"input": "input", "conv": "convolution", "block": "residual block",
-          "pool": "pooling", "flatten": "flatten", "dense": "dense (linear)",
-          "norm": "normalisation", "activation": "activation", "dropout": "dropout",
-          "other": "other"}
+LABELS = {
+    "input": "input",
+    "conv": "convolution",
+    "block": "residual block",
+    "pool": "pooling",
+    "flatten": "flatten",
+    "dense": "dense (linear)",
+    "norm": "normalisation",
+    "activation": "activation",
+    "dropout": "dropout",
+    "other": "other",
+}
 # Drawing units are points (1/72 inch): text sizes and box sizes share one scale.
 GAP, MARGIN, FONT = 14.0, 18.0, 7.0
 
@@ -60,13 +76,16 @@ def check_out_path(out: str | Path) -> Path:
     """Return `out` as a Path if its suffix is one we can write, else raise ConfigError."""
     path = Path(out)
     if path.suffix.lower() not in OUT_SUFFIXES:
-        raise ConfigError(f"Expected an output file ending in {', '.join(OUT_SUFFIXES)}. "
-                          f"Received: out={str(out)!r}")
+        raise ConfigError(
+            f"Expected an output file ending in {', '.join(OUT_SUFFIXES)}. "
+            f"Received: out={str(out)!r}"
+        )
     return path
 
 
-def draw_architecture(model: nn.Module, input_shape: tuple[int, ...], *,
-                      out: str | Path | None = None) -> Figure:
+def draw_architecture(
+    model: nn.Module, input_shape: tuple[int, ...], *, out: str | Path | None = None
+) -> Figure:
     """Draw `model` on `input_shape` as layered boxes; save to `out` (.png/.svg/.pdf) if given.
 
     Raises:
@@ -107,21 +126,53 @@ def draw_summary(s: ModelSummary, *, out: str | Path | None = None) -> Figure:
     for item in items:
         _draw_item(ax, x, item)
         cx = x + (item.width + item.depth) / 2
-        ax.text(cx, -bottom - 4, f"{item.name}\n{shape_text(item.shape)}", ha="center",
-                va="top", fontsize=FONT, linespacing=1.25, color="#222222")
+        ax.text(
+            cx,
+            -bottom - 4,
+            f"{item.name}\n{shape_text(item.shape)}",
+            ha="center",
+            va="top",
+            fontsize=FONT,
+            linespacing=1.25,
+            color="#222222",
+        )
         x += item.slot
 
-    ax.text(MARGIN, top + head_h + MARGIN - 4, title, ha="left", va="top",
-            fontsize=FONT + 1.5, fontweight="bold", color="#222222")
-    ax.text(MARGIN, top + head_h + MARGIN - 4 - 1.9 * FONT,
-            f"input {shape_text(s.input_shape)}  |  {s.total_params:,} parameters  |  "
-            f"{s.total_mult_adds:,} mult-adds", ha="left", va="top", fontsize=FONT,
-            color="#555555")
-    handles = [Patch(facecolor=COLORS[c], edgecolor="#333333", linewidth=0.5,
-                     label=LABELS[c]) for c in seen]
-    fig.legend(handles=handles, loc="upper left", ncol=len(handles), fontsize=FONT,
-               frameon=False, handlelength=1.2, columnspacing=1.2, borderaxespad=0,
-               bbox_to_anchor=((MARGIN - 2) / total_w, 1 - (MARGIN + 3.9 * FONT + 2) / total_h))
+    ax.text(
+        MARGIN,
+        top + head_h + MARGIN - 4,
+        title,
+        ha="left",
+        va="top",
+        fontsize=FONT + 1.5,
+        fontweight="bold",
+        color="#222222",
+    )
+    ax.text(
+        MARGIN,
+        top + head_h + MARGIN - 4 - 1.9 * FONT,
+        f"input {shape_text(s.input_shape)}  |  {s.total_params:,} parameters  |  "
+        f"{s.total_mult_adds:,} mult-adds",
+        ha="left",
+        va="top",
+        fontsize=FONT,
+        color="#555555",
+    )
+    handles = [
+        Patch(facecolor=COLORS[c], edgecolor="#333333", linewidth=0.5, label=LABELS[c])
+        for c in seen
+    ]
+    fig.legend(
+        handles=handles,
+        loc="upper left",
+        ncol=len(handles),
+        fontsize=FONT,
+        frameon=False,
+        handlelength=1.2,
+        columnspacing=1.2,
+        borderaxespad=0,
+        bbox_to_anchor=((MARGIN - 2) / total_w, 1 - (MARGIN + 3.9 * FONT + 2) / total_h),
+    )
     if path is not None:
         save_figure(fig, path, dpi=DPI, close=False)
     return fig
@@ -144,12 +195,23 @@ def _item(name: str, category: str, shape: tuple[int, ...]) -> _Item:
     dims = [n for n in shape]
     if len(dims) >= 3 and math.prod(dims[-2:]) > 1:
         c, h, w = math.prod(dims[:-2]), dims[-2], dims[-1]
-        return _Item(name, category, tuple(shape), width=_clamp(3 + 2.0 * math.sqrt(c), 4, 64),
-                     height=_clamp(7.5 * math.sqrt(h), 12, 130),
-                     depth=_clamp(3.6 * math.sqrt(w), 5, 56))
+        return _Item(
+            name,
+            category,
+            tuple(shape),
+            width=_clamp(3 + 2.0 * math.sqrt(c), 4, 64),
+            height=_clamp(7.5 * math.sqrt(h), 12, 130),
+            depth=_clamp(3.6 * math.sqrt(w), 5, 56),
+        )
     n = math.prod(dims) if dims else 1
-    return _Item(name, category, tuple(shape), width=5.0,
-                 height=_clamp(10 + 4.0 * math.sqrt(n), 14, 160), depth=3.0)
+    return _Item(
+        name,
+        category,
+        tuple(shape),
+        width=5.0,
+        height=_clamp(10 + 4.0 * math.sqrt(n), 14, 160),
+        depth=3.0,
+    )
 
 
 def _draw_item(ax, x: float, item: _Item) -> None:
@@ -168,8 +230,16 @@ def _draw_item(ax, x: float, item: _Item) -> None:
         ([(x + w, y), (x + w + d, y + d), (x + w + d, y + h + d), (x + w, y + h)], dark),  # side
     ]
     for points, colour in faces:
-        ax.add_patch(Polygon(points, closed=True, facecolor=colour, edgecolor="#2b2b2b",
-                             linewidth=0.5, joinstyle="round"))
+        ax.add_patch(
+            Polygon(
+                points,
+                closed=True,
+                facecolor=colour,
+                edgecolor="#2b2b2b",
+                linewidth=0.5,
+                joinstyle="round",
+            )
+        )
 
 
 def _clamp(v: float, lo: float, hi: float) -> float:

@@ -1,5 +1,6 @@
 """Look inside a run: one entry point per picture kind, shared by `convlens show`, the report
 and notebooks. `Inspector` loads the run's test set and its evaluation once and reuses them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ KINDS = {
     "saliency": "input-gradient saliency for one image (--index or --image)",
     "gradcam": "Grad-CAM on a conv layer (--layer, default the last) for one image",
     "integrated-gradients": "Integrated Gradients from a black image for one image "
-                            "(red: for the class, blue: against)",
+    "(red: for the class, blue: against)",
     "occlusion": "how much the class score drops when each patch of one image is blacked out",
     "mlp": "an MLP run's first-layer weights as images (--cnn RUN adds a CNN's filters)",
 }
@@ -46,8 +47,9 @@ class Inspector:
 
     def test_set(self) -> Any:
         if self._test is None:
-            self._test = datamod.load_dataset(self.run.info["data"], "test",
-                                              data_dir=self.run.config.data_dir)
+            self._test = datamod.load_dataset(
+                self.run.info["data"], "test", data_dir=self.run.config.data_dir
+            )
         return self._test
 
     def evaluation(self) -> Evaluation:
@@ -55,37 +57,54 @@ class Inspector:
             self._eval = evaluate_run(self.run)
         return self._eval
 
-    def one_image(self, *, index: int | None = None, image: str | None = None
-                  ) -> tuple[torch.Tensor, torch.Tensor, str]:
+    def one_image(
+        self, *, index: int | None = None, image: str | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, str]:
         """(normalised input (1, C, H, W), pixels (C, H, W) uint8, a caption)."""
         if image is not None:
             from convlens.data.images import load_image
             from convlens.engine.predict import prepare_image
-            prepared = prepare_image(load_image(image), self.run.input_shape, self.run.mean,
-                                     data=str(self.run.info.get("data", "")))
+
+            prepared = prepare_image(
+                load_image(image),
+                self.run.input_shape,
+                self.run.mean,
+                data=str(self.run.info.get("data", "")),
+            )
             pixels, caption = prepared.pixels, Path(image).name
         else:
             ds = self.test_set()
             index = 0 if index is None else index
             if not 0 <= index < len(ds):
-                raise ConfigError(f"Expected --index in 0..{len(ds) - 1} ({ds.name} test). "
-                                  f"Received: {index}")
+                raise ConfigError(
+                    f"Expected --index in 0..{len(ds) - 1} ({ds.name} test). Received: {index}"
+                )
             pixels = datamod.images_at(ds, [index])[0]
             caption = f"test[{index}], true: {ds.classes[int(ds.labels[index])]}"
         x = datamod.normalize(pixels[None], self.run.mean, self.run.std)
         return x, pixels, caption
 
-    def picture(self, kind: str, *, layer: str | None = None, index: int | None = None,
-                image: str | None = None, n: int = 24, seed: int = 0,
-                cnn: str | None = None) -> Any:
+    def picture(
+        self,
+        kind: str,
+        *,
+        layer: str | None = None,
+        index: int | None = None,
+        image: str | None = None,
+        n: int = 24,
+        seed: int = 0,
+        cnn: str | None = None,
+    ) -> Any:
         """The matplotlib Figure of `kind` (for "evolution": a list of GIF frames)."""
         from convlens.look import activations, attribution, results, weights
 
         model = self.run.model
         if kind not in KINDS:
             from convlens.errors import suggest
-            raise ConfigError(f"unknown picture {kind!r}{suggest(kind, KINDS)}; kinds: "
-                              f"{', '.join(KINDS)}")
+
+            raise ConfigError(
+                f"unknown picture {kind!r}{suggest(kind, KINDS)}; kinds: {', '.join(KINDS)}"
+            )
         if kind == "curves":
             return results.draw_curves(self.run.metrics)
         if kind == "filters":
@@ -98,10 +117,10 @@ class Inspector:
         if kind in ("features", *ATTRIBUTIONS):
             x, pixels, caption = self.one_image(index=index, image=image)
             if kind == "features":
-                return activations.draw_feature_maps(model, x, pixels,
-                                                     title=f"Feature maps for {caption}")
-            black = datamod.normalize(torch.zeros_like(pixels)[None], self.run.mean,
-                                      self.run.std)
+                return activations.draw_feature_maps(
+                    model, x, pixels, title=f"Feature maps for {caption}"
+                )
+            black = datamod.normalize(torch.zeros_like(pixels)[None], self.run.mean, self.run.std)
             title = kind
             if kind == "saliency":
                 heat, target = attribution.saliency(model, x)
@@ -112,8 +131,9 @@ class Inspector:
                 heat, target = attribution.integrated_gradients(model, x, baseline=black)
             else:
                 heat, target = attribution.occlusion(model, x, baseline=black)
-            return activations.draw_attribution(pixels, heat, kind=title,
-                                                label=f"{self.run.classes[target]}, {caption}")
+            return activations.draw_attribution(
+                pixels, heat, kind=title, label=f"{self.run.classes[target]}, {caption}"
+            )
         ev, ds = self.evaluation(), self.test_set()
         images = _pixels(ds)
         if kind == "confusion":
@@ -128,8 +148,10 @@ class Inspector:
 def _pixels(ds: Any) -> Any:
     """Indexable uint8 images of a split (in memory, or read on demand for a FolderStream)."""
     if isinstance(ds, datamod.FolderStream):
+
         class Lazy:
             def __getitem__(self, i: int) -> torch.Tensor:
                 return ds.load([int(i)])[0]
+
         return Lazy()
     return ds.images

@@ -1,4 +1,5 @@
 """Classic kernels on a real photo: the original beside what each kernel makes of it."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,8 +11,16 @@ from matplotlib.figure import Figure
 from convlens.primer.convmath import conv2d
 from convlens.primer.kernels import get_kernel
 
-DEFAULT_KERNELS = ("identity", "box_blur", "gaussian_blur", "sharpen", "sobel_x", "sobel_y",
-                   "outline", "emboss")
+DEFAULT_KERNELS = (
+    "identity",
+    "box_blur",
+    "gaussian_blur",
+    "sharpen",
+    "sobel_x",
+    "sobel_y",
+    "outline",
+    "emboss",
+)
 
 
 def sample_photo(color: bool = False) -> np.ndarray:
@@ -41,8 +50,9 @@ def _display(result: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, dict]
     return shown, ({"cmap": "gray", "vmin": 0, "vmax": 1} if shown.ndim == 2 else {})
 
 
-def draw_kernels(image: np.ndarray, kernels: Sequence[str] = DEFAULT_KERNELS, *,
-                 title: str = "Classic kernels") -> Figure:
+def draw_kernels(
+    image: np.ndarray, kernels: Sequence[str] = DEFAULT_KERNELS, *, title: str = "Classic kernels"
+) -> Figure:
     """One figure: the original, then each kernel's result titled with its name and weights."""
     panels = [("original", None)] + [(name, get_kernel(name)) for name in kernels]
     cols = min(3, len(panels))
@@ -59,10 +69,13 @@ def draw_kernels(image: np.ndarray, kernels: Sequence[str] = DEFAULT_KERNELS, *,
             ax.set_title(f"{name}\n{kernel.description}", fontsize=10)
             _weights_inset(ax, kernel.weights)
         ax.set_xticks([]), ax.set_yticks([])
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(panels) :]:
         ax.axis("off")
-    fig.suptitle(f"{title}: each output pixel is the sum of its 3x3 neighbourhood times the "
-                 f"kernel (padding='same')", fontsize=11)
+    fig.suptitle(
+        f"{title}: each output pixel is the sum of its 3x3 neighbourhood times the "
+        f"kernel (padding='same')",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig
 
@@ -76,6 +89,13 @@ def _weights_inset(ax, weights: np.ndarray) -> None:
     inset.imshow(weights, cmap="RdBu_r", vmin=-lim, vmax=lim)
     for (i, j), v in np.ndenumerate(weights):
         text = f"{v:g}" if float(v).is_integer() else f"{v:.2f}".lstrip("0").replace("-0.", "-.")
-        inset.text(j, i, text, ha="center", va="center", fontsize=7,
-                   color="white" if abs(v) > 0.6 * lim else "black")
+        inset.text(
+            j,
+            i,
+            text,
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if abs(v) > 0.6 * lim else "black",
+        )
     inset.set_xticks([]), inset.set_yticks([])

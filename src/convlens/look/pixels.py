@@ -1,4 +1,5 @@
 """One way to put an image on a matplotlib axis: a (C, H, W) tensor or array, gray or RGB."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

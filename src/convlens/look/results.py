@@ -1,5 +1,6 @@
 """Pictures of results: training curves, test predictions with true labels, the confusion
 matrix, the most confident mistakes, and predictions on your own images with their top-k."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -27,15 +28,20 @@ def draw_curves(metrics: Sequence[dict]) -> Figure:
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(10, 3.8))
     for key, style in (("train", "-o"), ("test", "-s")):
         ax_l.plot(epochs, [m[f"{key}_loss"] for m in metrics], style, label=key, markersize=4)
-        ax_a.plot(epochs, [100 * m[f"{key}_accuracy"] for m in metrics], style, label=key,
-                  markersize=4)
+        ax_a.plot(
+            epochs, [100 * m[f"{key}_accuracy"] for m in metrics], style, label=key, markersize=4
+        )
     ax_l.set_title("loss (train includes label smoothing)", fontsize=10)
     ax_a.set_title("accuracy", fontsize=10)
     ax_a.set_ylabel("%")
     best = max(metrics, key=lambda m: m["test_accuracy"])
-    ax_a.annotate(f"best {100 * best['test_accuracy']:.2f}%", (best["epoch"],
-                  100 * best["test_accuracy"]), textcoords="offset points", xytext=(-30, -18),
-                  fontsize=8)
+    ax_a.annotate(
+        f"best {100 * best['test_accuracy']:.2f}%",
+        (best["epoch"], 100 * best["test_accuracy"]),
+        textcoords="offset points",
+        xytext=(-30, -18),
+        fontsize=8,
+    )
     for ax in (ax_l, ax_a):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
@@ -45,8 +51,9 @@ def draw_curves(metrics: Sequence[dict]) -> Figure:
     return fig
 
 
-def draw_test_predictions(ev: Evaluation, images: torch.Tensor, indices: Sequence[int], *,
-                          cols: int = 6) -> tuple[Figure, list[int]]:
+def draw_test_predictions(
+    ev: Evaluation, images: torch.Tensor, indices: Sequence[int], *, cols: int = 6
+) -> tuple[Figure, list[int]]:
     """Test images with predicted (and probability) and true labels; wrong ones in red.
     Returns the figure and the indices it shows that were predicted wrong."""
     rows = -(-len(indices) // cols)
@@ -63,11 +70,17 @@ def draw_test_predictions(ev: Evaluation, images: torch.Tensor, indices: Sequenc
             wrong.append(int(i))
             for side in ax.spines.values():
                 side.set_edgecolor(WRONG), side.set_linewidth(3)
-        ax.set_title(f"{ev.classes[pred]} {ev.probs[i, pred]:.0%}\n"
-                     f"{'' if ok else 'true: ' + ev.classes[true]}", fontsize=8,
-                     color=RIGHT if ok else WRONG)
-    fig.suptitle(f"Predictions on {ev.data} {ev.split} (red: wrong; predicted class and its "
-                 f"probability, true class below)", fontsize=10)
+        ax.set_title(
+            f"{ev.classes[pred]} {ev.probs[i, pred]:.0%}\n"
+            f"{'' if ok else 'true: ' + ev.classes[true]}",
+            fontsize=8,
+            color=RIGHT if ok else WRONG,
+        )
+    fig.suptitle(
+        f"Predictions on {ev.data} {ev.split} (red: wrong; predicted class and its "
+        f"probability, true class below)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig, wrong
 
@@ -82,21 +95,26 @@ def draw_confusion(ev: Evaluation) -> Figure:
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for (i, j), n in np.ndenumerate(cm):
         if n:
-            ax.text(j, i, f"{n}", ha="center", va="center", fontsize=7 if k > 10 else 8,
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{n}",
+                ha="center",
+                va="center",
+                fontsize=7 if k > 10 else 8,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(k), ev.classes, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(k), ev.classes, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     fig.colorbar(im, ax=ax, shrink=0.7, label="fraction of the true class")
-    ax.set_title(f"Confusion matrix, {ev.data} {ev.split}: accuracy {ev.accuracy:.2%}",
-                 fontsize=10)
+    ax.set_title(f"Confusion matrix, {ev.data} {ev.split}: accuracy {ev.accuracy:.2%}", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def draw_mistakes(ev: Evaluation, images: torch.Tensor, *, n: int = 18, cols: int = 6
-                  ) -> Figure:
+def draw_mistakes(ev: Evaluation, images: torch.Tensor, *, n: int = 18, cols: int = 6) -> Figure:
     """The most confidently wrong test images, with both probabilities."""
     top = ev.top_losses(n)
     if len(top) == 0:
@@ -109,24 +127,33 @@ def draw_mistakes(ev: Evaluation, images: torch.Tensor, *, n: int = 18, cols: in
         pred, true = int(ev.preds[i]), int(ev.targets[i])
         show_pixels(ax, images[i])
         ax.axis("on")
-        ax.set_title(f"said {ev.classes[pred]} {ev.probs[i, pred]:.0%}\nwas {ev.classes[true]} "
-                     f"{ev.probs[i, true]:.0%}", fontsize=8, color=WRONG)
-    fig.suptitle(f"The {len(top)} most confident mistakes on {ev.data} {ev.split} (highest loss "
-                 f"first)", fontsize=10)
+        ax.set_title(
+            f"said {ev.classes[pred]} {ev.probs[i, pred]:.0%}\nwas {ev.classes[true]} "
+            f"{ev.probs[i, true]:.0%}",
+            fontsize=8,
+            color=WRONG,
+        )
+    fig.suptitle(
+        f"The {len(top)} most confident mistakes on {ev.data} {ev.split} (highest loss first)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
 
-def draw_predictions(preds: Sequence[Prediction], *, top_k: int = 5,
-                     out: str | Path | None = None) -> Figure:
+def draw_predictions(
+    preds: Sequence[Prediction], *, top_k: int = 5, out: str | Path | None = None
+) -> Figure:
     """One row per image: the input as the model sees it, and its top-k probabilities;
     written to `out` (.png, .svg, .pdf) when given."""
     n = max(1, len(preds))
-    fig, axes = plt.subplots(n, 2, figsize=(8, 2.4 * n), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 2.2]})
+    fig, axes = plt.subplots(
+        n, 2, figsize=(8, 2.4 * n), squeeze=False, gridspec_kw={"width_ratios": [1, 2.2]}
+    )
     for (ax_img, ax_bar), p in zip(axes, preds):
-        show_pixels(ax_img, p.prepared.pixels,
-                    Path(p.source).name if "[" not in p.source else p.source)
+        show_pixels(
+            ax_img, p.prepared.pixels, Path(p.source).name if "[" not in p.source else p.source
+        )
         if p.prepared.inverted:
             ax_img.set_xlabel("inverted", fontsize=8)
         top = p.top(top_k)[::-1]
@@ -136,9 +163,15 @@ def draw_predictions(preds: Sequence[Prediction], *, top_k: int = 5,
         ax_bar.set_xlabel("probability")
         for y, (_, pr) in enumerate(top):
             inside = pr > 0.5
-            ax_bar.text(pr - 0.01 if inside else pr + 0.01, y, f"{pr:.1%}", va="center",
-                        ha="right" if inside else "left", fontsize=8,
-                        color="white" if inside else "black")
+            ax_bar.text(
+                pr - 0.01 if inside else pr + 0.01,
+                y,
+                f"{pr:.1%}",
+                va="center",
+                ha="right" if inside else "left",
+                fontsize=8,
+                color="white" if inside else "black",
+            )
         ax_bar.spines[["top", "right"]].set_visible(False)
     fig.suptitle("What the model sees, and what it predicts", fontsize=11)
     fig.tight_layout()

@@ -1,5 +1,6 @@
 """Pictures of weights: conv filters (beside the classic kernel each resembles), how they
 evolve epoch by epoch, and an MLP's first-layer weights as images."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -15,8 +16,8 @@ from convlens.io import figure_image, to_uint8
 from convlens.models.hooks import conv_layers, conv_module
 from convlens.primer.kernels import KERNELS
 
-MAX_FILTERS = 32     # filters drawn per layer
-MAX_CHANNELS = 8     # input channels drawn per filter for deeper layers
+MAX_FILTERS = 32  # filters drawn per layer
+MAX_CHANNELS = 8  # input channels drawn per filter for deeper layers
 
 
 def _limit(w: np.ndarray) -> float:
@@ -26,13 +27,18 @@ def _limit(w: np.ndarray) -> float:
 def closest_kernel(weights: np.ndarray) -> tuple[str, float]:
     """The classic 3x3 kernel most like `weights` (cosine similarity of zero-mean, unit-norm
     weights; a negative match counts, marked by a minus sign in the similarity)."""
+
     def unit(a: np.ndarray) -> np.ndarray:
         a = a - a.mean()
         n = np.linalg.norm(a)
         return a / n if n else a
+
     w = unit(weights)
-    scores = {name: float((unit(k.weights) * w).sum()) for name, k in KERNELS.items()
-              if k.weights.shape == weights.shape and name not in ("identity", "box_blur")}
+    scores = {
+        name: float((unit(k.weights) * w).sum())
+        for name, k in KERNELS.items()
+        if k.weights.shape == weights.shape and name not in ("identity", "box_blur")
+    }
     name = max(scores, key=lambda n: abs(scores[n]))
     return name, scores[name]
 
@@ -75,8 +81,9 @@ def _rgb_filters(w: np.ndarray, layer: str, title: str) -> Figure:
         ax.imshow(to_uint8(f.transpose(1, 2, 0)), interpolation="nearest")
     for ax in axes.flat:
         ax.set_xticks([]), ax.set_yticks([])
-    fig.suptitle(title or f"{layer}: colour filters as RGB patches (each scaled to its range)",
-                 fontsize=10)
+    fig.suptitle(
+        title or f"{layer}: colour filters as RGB patches (each scaled to its range)", fontsize=10
+    )
     return fig
 
 
@@ -84,8 +91,9 @@ def _filters_with_kernels(w: np.ndarray, layer: str, lim: float, title: str) -> 
     pairs = min(len(w), 16)
     cols = 4
     rows = -(-pairs // cols)
-    fig, axes = plt.subplots(rows, 2 * cols, figsize=(2 * cols * 1.25, rows * 1.55 + 0.8),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, 2 * cols, figsize=(2 * cols * 1.25, rows * 1.55 + 0.8), squeeze=False
+    )
     for k in range(rows * cols):
         ax_w, ax_k = axes[k // cols, 2 * (k % cols)], axes[k // cols, 2 * (k % cols) + 1]
         for ax in (ax_w, ax_k):
@@ -100,9 +108,13 @@ def _filters_with_kernels(w: np.ndarray, layer: str, lim: float, title: str) -> 
         ax_k.imshow(ref, cmap="RdBu_r", vmin=-_limit(ref), vmax=_limit(ref))
         ax_k.set_title(f"{'-' if score < 0 else ''}{name}\nsim {abs(score):.2f}", fontsize=7)
     fig.colorbar(im, ax=axes, shrink=0.6, label="learned weight")
-    fig.suptitle(title or f"{layer}: learned filters (left) beside the most similar classic "
-                 f"kernel (right)\nsim = cosine of zero-mean weights; '-name' = that kernel with "
-                 f"its sign flipped", fontsize=10)
+    fig.suptitle(
+        title
+        or f"{layer}: learned filters (left) beside the most similar classic "
+        f"kernel (right)\nsim = cosine of zero-mean weights; '-name' = that kernel with "
+        f"its sign flipped",
+        fontsize=10,
+    )
     return fig
 
 
@@ -112,12 +124,16 @@ def _history_of(run: Run, layer: str | None) -> tuple[str, dict[int, torch.Tenso
 
     history = read_history(run.path)
     if not history:
-        raise DataError(f"no filter history in {run.path}; train with --record-filters first "
-                        f"(or all) to keep the filters of every epoch")
+        raise DataError(
+            f"no filter history in {run.path}; train with --record-filters first "
+            f"(or all) to keep the filters of every epoch"
+        )
     layer = layer or next(iter(history))
     if layer not in history:
-        raise DataError(f"no filter history for {layer!r} in {run.path}; recorded: "
-                        f"{', '.join(history)} (train with --record-filters {layer})")
+        raise DataError(
+            f"no filter history for {layer!r} in {run.path}; recorded: "
+            f"{', '.join(history)} (train with --record-filters {layer})"
+        )
     return layer, dict(sorted(history[layer].items()))
 
 
@@ -132,16 +148,20 @@ def draw_evolution_strip(run: Run, layer: str | None = None, *, n: int = 16) -> 
     """Rows = epochs (0 = initial weights), columns = filters: how training shaped them."""
     layer, hist = _history_of(run, layer)
     lim = max(_limit(w[:n].numpy()) for w in hist.values())
-    fig, axes = plt.subplots(len(hist), 1, figsize=(min(16, 0.75 * n + 1.5),
-                                                     0.75 * len(hist) + 1), squeeze=False)
+    fig, axes = plt.subplots(
+        len(hist), 1, figsize=(min(16, 0.75 * n + 1.5), 0.75 * len(hist) + 1), squeeze=False
+    )
     for ax, (epoch, w) in zip(axes[:, 0], hist.items()):
-        cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.35")   # gaps between filters
+        cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.35")  # gaps between filters
         im = ax.imshow(_tile(w, n), cmap=cmap, vmin=-lim, vmax=lim)
         ax.set_xticks([]), ax.set_yticks([])
         ax.set_ylabel(f"epoch {epoch}", rotation=0, ha="right", va="center", fontsize=8)
     fig.colorbar(im, ax=axes, shrink=0.6, label="weight")
-    fig.suptitle(f"{layer}: the first {min(n, len(next(iter(hist.values()))))} filters, epoch by "
-                 f"epoch (epoch 0 = initial weights)", fontsize=10)
+    fig.suptitle(
+        f"{layer}: the first {min(n, len(next(iter(hist.values()))))} filters, epoch by "
+        f"epoch (epoch 0 = initial weights)",
+        fontsize=10,
+    )
     return fig
 
 
@@ -154,8 +174,7 @@ def evolution_frames(run: Run, layer: str | None = None, *, n: int = 16) -> list
         k = min(n, w.shape[0])
         cols = min(8, k)
         rows = -(-k // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(1.0 * cols, 1.0 * rows + 0.5),
-                                 squeeze=False)
+        fig, axes = plt.subplots(rows, cols, figsize=(1.0 * cols, 1.0 * rows + 0.5), squeeze=False)
         for i, ax in enumerate(axes.flat):
             if i < k:
                 ax.imshow(w[i, 0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
@@ -166,19 +185,27 @@ def evolution_frames(run: Run, layer: str | None = None, *, n: int = 16) -> list
 
 
 # ----------------------------------------------------------------------------- MLP
-def draw_mlp_weights(model: nn.Module, input_shape: tuple[int, int, int], *, n: int = 32,
-                     cnn: nn.Module | None = None) -> Figure:
+def draw_mlp_weights(
+    model: nn.Module,
+    input_shape: tuple[int, int, int],
+    *,
+    n: int = 32,
+    cnn: nn.Module | None = None,
+) -> Figure:
     """First-layer weights of an MLP as images (what each hidden unit looks for), and, with
     `cnn`, that CNN's first-layer filters beside them."""
     linear = next((m for m in model.modules() if isinstance(m, nn.Linear)), None)
     if linear is None or any(isinstance(m, nn.Conv2d) for m in model.modules()):
-        raise ModelError("`mlp` needs an MLP run (its first layer a Linear on the flattened "
-                         "image, no Conv2d); use `convlens show filters` for a CNN")
+        raise ModelError(
+            "`mlp` needs an MLP run (its first layer a Linear on the flattened "
+            "image, no Conv2d); use `convlens show filters` for a CNN"
+        )
     c, h, w = input_shape
     weights = linear.weight.detach().float().cpu().numpy()[:n]
     if weights.shape[1] != c * h * w:
-        raise ModelError(f"the first Linear layer takes {weights.shape[1]} inputs, not the "
-                         f"{c}x{h}x{w} image")
+        raise ModelError(
+            f"the first Linear layer takes {weights.shape[1]} inputs, not the {c}x{h}x{w} image"
+        )
     images = weights.reshape(-1, c, h, w).mean(1)
     cols = 8
     rows = -(-len(images) // cols)
@@ -193,12 +220,14 @@ def draw_mlp_weights(model: nn.Module, input_shape: tuple[int, int, int], *, n: 
     if cnn is not None and conv_layers(cnn):
         wc = conv_module(cnn, conv_layers(cnn)[0]).weight.detach().float().cpu().numpy()[:, 0]
         lc = _limit(wc)
-        for i, f in enumerate(wc[:rows * cols]):
+        for i, f in enumerate(wc[: rows * cols]):
             ax = fig.add_subplot(grid[i // cols, cols + 1 + i % cols])
             ax.imshow(f, cmap="RdBu_r", vmin=-lc, vmax=lc)
             ax.set_xticks([]), ax.set_yticks([])
     fig.colorbar(im, ax=fig.axes, shrink=0.5, label="weight")
-    fig.suptitle("MLP: first-layer weights as images, one per hidden unit"
-                 + ("   |   CNN: first-layer filters" if cnn is not None else ""), fontsize=10)
+    fig.suptitle(
+        "MLP: first-layer weights as images, one per hidden unit"
+        + ("   |   CNN: first-layer filters" if cnn is not None else ""),
+        fontsize=10,
+    )
     return fig
-

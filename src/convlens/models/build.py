@@ -9,6 +9,7 @@ sweep and the lessons all call it.
     build("net.yaml")                                            # YAML file naming its input
     build("keras_mnist", num_classes=10)                         # registry name
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -39,9 +40,14 @@ from convlens.models.spec import (
 __all__ = ["build", "from_layers", "looks_like_spec"]
 
 
-def build(model: str | Path | Sequence[Any] | nn.Module,
-          input_shape: Sequence[int] | None = None, *, num_classes: int | None = None,
-          fits: str | None = None, **options: Any) -> nn.Module:
+def build(
+    model: str | Path | Sequence[Any] | nn.Module,
+    input_shape: Sequence[int] | None = None,
+    *,
+    num_classes: int | None = None,
+    fits: str | None = None,
+    **options: Any,
+) -> nn.Module:
     """A model from a registry name, a spec (text, tuple list, YAML file) or a module.
 
     Args:
@@ -64,9 +70,11 @@ def build(model: str | Path | Sequence[Any] | nn.Module,
         net = _from_registry(model.strip(), input_shape, num_classes, options)
     elif isinstance(model, str) and not looks_like_spec(model):
         name = model.strip()
-        raise ModelError(f"unknown model {name!r}{suggest(name, registry.names())}; known: "
-                         f"{', '.join(registry.names())}; or give a spec like 'conv 32 3, "
-                         f"maxpool 2, flatten, dense 10' or a .yaml spec file")
+        raise ModelError(
+            f"unknown model {name!r}{suggest(name, registry.names())}; known: "
+            f"{', '.join(registry.names())}; or give a spec like 'conv 32 3, "
+            f"maxpool 2, flatten, dense 10' or a .yaml spec file"
+        )
     else:
         if options:
             raise ModelError(f"a spec takes no options. Received: {_options_text(options)}")
@@ -89,8 +97,13 @@ def from_layers(layers: Sequence[LayerSpec], input_shape: Sequence[int]) -> Spec
         counts[layer.kind] = counts.get(layer.kind, 0) + 1
         modules[f"{layer.kind}{counts[layer.kind]}"] = make_module(layer, in_shape)
         in_shape = out_shape
-    return SpecModel(modules, layers=resolved, input_shape=tuple(input_shape), shapes=shapes,
-                     spec_text=to_text(resolved))
+    return SpecModel(
+        modules,
+        layers=resolved,
+        input_shape=tuple(input_shape),
+        shapes=shapes,
+        spec_text=to_text(resolved),
+    )
 
 
 def looks_like_spec(text: str) -> bool:
@@ -103,37 +116,43 @@ def looks_like_spec(text: str) -> bool:
     return text.lower() in (*KINDS, *ALIASES, *ACTIVATION_NAMES, "softmax")
 
 
-def _from_spec(spec: Any, input_shape: Sequence[int] | None, num_classes: int | None,
-               fits: str | None) -> SpecModel:
+def _from_spec(
+    spec: Any, input_shape: Sequence[int] | None, num_classes: int | None, fits: str | None
+) -> SpecModel:
     path_like = isinstance(spec, Path) or (isinstance(spec, str) and looks_like_path(spec))
     declared = read_spec_file(spec).input_shape if path_like else None
     if input_shape is None:
         if declared is None:
-            raise SpecError("Expected an input_shape such as (1, 28, 28) for this spec. "
-                            "Received: input_shape=None")
+            raise SpecError(
+                "Expected an input_shape such as (1, 28, 28) for this spec. "
+                "Received: input_shape=None"
+            )
         input_shape = declared
     elif declared is not None and fits is not None and declared[0] != input_shape[0]:
         c, h, w = input_shape
-        raise ModelError(f"spec file {str(spec)!r} is built for {declared[0]}-channel input "
-                         f"({'x'.join(map(str, declared))}); {fits} images are {c}x{h}x{w}; "
-                         f"change its `input:` or use {declared[0]}-channel data")
+        raise ModelError(
+            f"spec file {str(spec)!r} is built for {declared[0]}-channel input "
+            f"({'x'.join(map(str, declared))}); {fits} images are {c}x{h}x{w}; "
+            f"change its `input:` or use {declared[0]}-channel data"
+        )
     return from_layers(parse(spec, num_classes=num_classes), input_shape)
 
 
-def _from_registry(name: str, input_shape: Sequence[int] | None, num_classes: int | None,
-                   options: dict[str, Any]) -> nn.Module:
+def _from_registry(
+    name: str, input_shape: Sequence[int] | None, num_classes: int | None, options: dict[str, Any]
+) -> nn.Module:
     info = registry.model_info(name)
     n = 10 if num_classes is None else num_classes
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ModelError(f"Expected num_classes >= 1. Received: num_classes={num_classes!r}")
     shape = tuple(input_shape) if input_shape is not None else info.default_input
     if len(shape) != 3:
-        raise ModelError(f"model {name!r} needs input_shape (C, H, W). "
-                         f"Received: input_shape={input_shape!r}")
+        raise ModelError(
+            f"model {name!r} needs input_shape (C, H, W). Received: input_shape={input_shape!r}"
+        )
     if info.spec is not None:
         if options:
-            raise ModelError(f"model {name!r} takes no options. Received: "
-                             f"{_options_text(options)}")
+            raise ModelError(f"model {name!r} takes no options. Received: {_options_text(options)}")
         net: nn.Module = from_layers(parse(info.spec, num_classes=n), shape)
     else:
         factory = registry.factory(name)
@@ -142,8 +161,9 @@ def _from_registry(name: str, input_shape: Sequence[int] | None, num_classes: in
     return net
 
 
-def _check_fits(net: nn.Module, model: Any, shape: tuple[int, ...], num_classes: int,
-                data: str) -> None:
+def _check_fits(
+    net: nn.Module, model: Any, shape: tuple[int, ...], num_classes: int, data: str
+) -> None:
     """ModelError unless `net` takes `shape` images and gives `num_classes` outputs."""
     what = model if isinstance(model, str) else type(net).__name__
     c, h, w = shape
@@ -153,13 +173,17 @@ def _check_fits(net: nn.Module, model: Any, shape: tuple[int, ...], num_classes:
         with torch.no_grad():
             out = net(torch.zeros(2, c, h, w))
     except RuntimeError as exc:
-        raise ModelError(f"model {what!r} does not take {data} images ({c}x{h}x{w}): "
-                         f"{str(exc).splitlines()[0][:160]}") from None
+        raise ModelError(
+            f"model {what!r} does not take {data} images ({c}x{h}x{w}): "
+            f"{str(exc).splitlines()[0][:160]}"
+        ) from None
     finally:
         net.train(was_training)
     if out.shape != (2, num_classes):
-        raise ModelError(f"model {what!r} gives outputs of shape {tuple(out.shape[1:])}; "
-                         f"{data} needs {num_classes} classes")
+        raise ModelError(
+            f"model {what!r} gives outputs of shape {tuple(out.shape[1:])}; "
+            f"{data} needs {num_classes} classes"
+        )
 
 
 def _options_text(options: dict[str, Any]) -> str:

@@ -2,11 +2,12 @@
 
 `hooked` is the only function in convlens that registers forward hooks (`grep
 register_forward_hook` finds this module alone); everything else builds on it:
-`forward_hooks` / `capture_activations` (feature maps, the explorer, the doctor),
-`keep_output` (gradients with respect to a layer's output, e.g. Grad-CAM) and the summary's
-recorder. Hooks are always removed, even when the forward pass fails. Works with any
-`nn.Module`: layers are found by name with `named_modules()`.
+`forward_hooks` / `capture_activations` (feature maps, the explorer, the doctor) and the
+summary's recorder. Attributions (`convlens.look.attribution`) are computed by Captum, whose
+own layer hooks live inside Captum. Hooks are always removed, even when the forward pass
+fails. Works with any `nn.Module`: layers are found by name with `named_modules()`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -18,18 +19,29 @@ from torch import nn
 
 from convlens.errors import ModelError, suggest
 
-SPATIAL = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
-           nn.AdaptiveMaxPool2d)
+SPATIAL = (
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveMaxPool2d,
+)
 
 
-POINTWISE = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm,
-             nn.modules.dropout._DropoutNd, nn.Identity)
+POINTWISE = (
+    nn.modules.batchnorm._NormBase,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.modules.dropout._DropoutNd,
+    nn.Identity,
+)
 
 
 def _pointwise(module: nn.Module) -> bool:
     """Norm, activation, dropout: a module that keeps the map's shape and meaning."""
-    return (isinstance(module, POINTWISE)
-            or type(module).__module__ == "torch.nn.modules.activation")
+    return isinstance(module, POINTWISE) or type(module).__module__ == "torch.nn.modules.activation"
 
 
 def _block(model: nn.Module, name: str) -> str:
@@ -45,14 +57,14 @@ def _block(model: nn.Module, name: str) -> str:
 
 def conv_layers(model: nn.Module) -> list[str]:
     """Names of the model's Conv2d layers (or of the blocks they open), in order."""
-    return [_block(model, name) for name, m in model.named_modules()
-            if isinstance(m, nn.Conv2d)]
+    return [_block(model, name) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
 
 
 def spatial_layers(model: nn.Module) -> list[str]:
     """Names of the conv and pooling layers (the ones with feature maps), in order."""
-    return [_block(model, name) for name, m in model.named_modules()
-            if isinstance(m, SPATIAL) and name]
+    return [
+        _block(model, name) for name, m in model.named_modules() if isinstance(m, SPATIAL) and name
+    ]
 
 
 def conv_module(model: nn.Module, name: str) -> nn.Conv2d:
@@ -69,8 +81,10 @@ def get_layer(model: nn.Module, name: str, choices: Sequence[str] | None = None)
     modules = dict(model.named_modules())
     allowed = list(choices) if choices is not None else [n for n in modules if n]
     if name not in modules or name not in allowed:
-        raise ModelError(f"no layer {name!r} in this model{suggest(name, allowed)}; layers: "
-                         f"{', '.join(allowed) or 'none'}")
+        raise ModelError(
+            f"no layer {name!r} in this model{suggest(name, allowed)}; layers: "
+            f"{', '.join(allowed) or 'none'}"
+        )
     return modules[name]
 
 
@@ -79,14 +93,15 @@ Hook = Callable[..., Any]
 
 
 @contextmanager
-def hooked(modules: Iterable[nn.Module], *, pre: Hook | None = None,
-           post: Hook | None = None) -> Iterator[None]:
+def hooked(
+    modules: Iterable[nn.Module], *, pre: Hook | None = None, post: Hook | None = None
+) -> Iterator[None]:
     """While open, `pre(module, args)` runs before and `post(module, args, output)` after
     every call of each module (PyTorch's forward hooks); all are removed on exit.
 
     This is the one place convlens registers forward hooks: captures, the summary, the
-    doctor, the explorer and the attributions all come through here. A `post` that returns
-    a value replaces the module's output, as in PyTorch.
+    doctor and the explorer all come through here. A `post` that returns a value replaces
+    the module's output, as in PyTorch.
     """
     handles = []
     try:
@@ -102,8 +117,9 @@ def hooked(modules: Iterable[nn.Module], *, pre: Hook | None = None,
 
 
 @contextmanager
-def forward_hooks(model: nn.Module, names: Sequence[str], *, inputs: bool = False
-                  ) -> Iterator[dict[str, torch.Tensor]]:
+def forward_hooks(
+    model: nn.Module, names: Sequence[str], *, inputs: bool = False
+) -> Iterator[dict[str, torch.Tensor]]:
     """While open, the outputs of the named layers land in the yielded dict (detached
     clones, so an in-place ReLU after a layer cannot change them). With `inputs`, each
     layer's first input lands there too, under `name + ":in"`."""
@@ -120,24 +136,10 @@ def forward_hooks(model: nn.Module, names: Sequence[str], *, inputs: bool = Fals
         yield outputs
 
 
-@contextmanager
-def keep_output(module: nn.Module) -> Iterator[dict[str, torch.Tensor]]:
-    """While open, `kept["output"]` is `module`'s latest output, still in the autograd graph
-    (for gradients with respect to it), and what flows on is a clone: an in-place operation
-    after the module (a VGG-style `ReLU(inplace=True)`) cannot overwrite what is kept."""
-    kept: dict[str, torch.Tensor] = {}
-
-    def swap(mod: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
-        kept["output"] = output
-        return output.clone()
-
-    with hooked([module], post=swap):
-        yield kept
-
-
 @torch.inference_mode()
-def capture_activations(model: nn.Module, x: torch.Tensor,
-                        layers: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+def capture_activations(
+    model: nn.Module, x: torch.Tensor, layers: Sequence[str] | None = None
+) -> dict[str, torch.Tensor]:
     """Run `x` (B, C, H, W) through `model` in eval mode; the outputs of `layers`
     (default: every conv and pooling layer) by name, in model order."""
     names = list(layers) if layers is not None else spatial_layers(model)

@@ -17,6 +17,7 @@
 
 So `model.conv1[0]` is always the first Conv2d and `model.dense2[0]` the second Linear.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -30,8 +31,12 @@ if TYPE_CHECKING:
     from convlens.models.spec import LayerSpec
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU,
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "leaky_relu": nn.LeakyReLU,
 }
 
 
@@ -62,7 +67,8 @@ class ResBlock(nn.Module):
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(out_channels))
+                nn.BatchNorm2d(out_channels),
+            )
         self.relu2 = nn.ReLU(inplace=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -79,16 +85,23 @@ class SpecModel(nn.Sequential):
     flattens included, flagged `implicit=True`) and `shapes[i]` its output shape.
 
     Attributes:
-        spec_text: canonical spec text; `convlens.models.build.build(model.spec_text, model.input_shape)` rebuilds it.
+        spec_text: canonical spec text;
+            `convlens.models.build.build(model.spec_text, model.input_shape)` rebuilds it.
         layers: the resolved LayerSpec list, one per child.
         input_shape: input shape without batch, e.g. (1, 28, 28).
         shapes: output shape of each child, without batch.
         output_shape: shape of the model output without batch, e.g. (10,).
     """
 
-    def __init__(self, modules: OrderedDict[str, nn.Module], *, layers: Sequence[LayerSpec],
-                 input_shape: tuple[int, ...], shapes: Sequence[tuple[int, ...]],
-                 spec_text: str) -> None:
+    def __init__(
+        self,
+        modules: OrderedDict[str, nn.Module],
+        *,
+        layers: Sequence[LayerSpec],
+        input_shape: tuple[int, ...],
+        shapes: Sequence[tuple[int, ...]],
+        spec_text: str,
+    ) -> None:
         super().__init__(modules)
         self.spec_text = spec_text
         self.layers = list(layers)
@@ -112,9 +125,17 @@ def make_module(layer: LayerSpec, in_shape: tuple[int, ...]) -> nn.Module:
         padding: int | str = layer.padding
         if padding == "same" and layer.stride > 1:  # torch's 'same' needs stride 1
             padding = layer.dilation * (layer.window - 1) // 2
-        parts: list[nn.Module] = [nn.Conv2d(in_shape[0], layer.width, layer.window,
-                                            stride=layer.stride, padding=padding,
-                                            dilation=layer.dilation, bias=not layer.bn)]
+        parts: list[nn.Module] = [
+            nn.Conv2d(
+                in_shape[0],
+                layer.width,
+                layer.window,
+                stride=layer.stride,
+                padding=padding,
+                dilation=layer.dilation,
+                bias=not layer.bn,
+            )
+        ]
         if layer.bn:  # the BN shift replaces the conv bias
             parts.append(nn.BatchNorm2d(layer.width))
         if layer.act != "none":

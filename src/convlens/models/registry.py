@@ -24,6 +24,7 @@ on Fashion-MNIST: 92.9% test accuracy without, 91.7% with two dropout 0.25 layer
 `mlp` (784-112-48-10) is sized to match `keras_mnist` on MNIST (93,834 vs 93,322
 parameters), for the lesson that the CNN gets more from the same budget.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -35,8 +36,15 @@ from convlens.errors import ModelError, suggest
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["ModelInfo", "register_model", "register_spec", "names", "list_models", "model_info",
-           "factory"]
+__all__ = [
+    "ModelInfo",
+    "register_model",
+    "register_spec",
+    "names",
+    "list_models",
+    "model_info",
+    "factory",
+]
 
 
 @dataclass(frozen=True)
@@ -62,18 +70,27 @@ Factory = Callable[..., "nn.Module"]
 _REGISTRY: dict[str, tuple[ModelInfo, Factory | None]] = {}
 
 
-def register_model(name: str, *, description: str, source: str,
-                   default_input: tuple[int, ...] = (1, 28, 28)) -> Callable[[Factory], Factory]:
+def register_model(
+    name: str, *, description: str, source: str, default_input: tuple[int, ...] = (1, 28, 28)
+) -> Callable[[Factory], Factory]:
     """Decorator adding a hand-written model: `fn(*, in_channels, num_classes, image_size,
     **options) -> nn.Module`, `image_size` an (H, W) pair. A taken name is an error."""
+
     def decorate(fn: Factory) -> Factory:
         _add(ModelInfo(name, description, source, tuple(default_input)), fn)
         return fn
+
     return decorate
 
 
-def register_spec(name: str, spec: str, *, description: str, source: str,
-                  default_input: tuple[int, ...] = (1, 28, 28)) -> None:
+def register_spec(
+    name: str,
+    spec: str,
+    *,
+    description: str,
+    source: str,
+    default_input: tuple[int, ...] = (1, 28, 28),
+) -> None:
     """Register a model defined by a spec template (`{num_classes}` is filled in)."""
     _add(ModelInfo(name, description, source, tuple(default_input), spec), None)
 
@@ -97,8 +114,9 @@ def list_models() -> list[ModelInfo]:
 def model_info(name: str) -> ModelInfo:
     """The ModelInfo of `name` (ModelError with a suggestion when unknown)."""
     if name not in _REGISTRY:
-        raise ModelError(f"unknown model {name!r}{suggest(name, _REGISTRY)}; known: "
-                         f"{', '.join(_REGISTRY)}")
+        raise ModelError(
+            f"unknown model {name!r}{suggest(name, _REGISTRY)}; known: {', '.join(_REGISTRY)}"
+        )
     return _REGISTRY[name][0]
 
 
@@ -113,52 +131,61 @@ def factory(name: str) -> Factory:
 # ----------------------------------------------------------------------------- the models
 register_spec(
     "keras_mnist",
-    "conv 32 3, maxpool 2, conv 64 3, maxpool 2, conv 64 3, flatten, dense 64, "
-    "dense {num_classes}",
+    "conv 32 3, maxpool 2, conv 64 3, maxpool 2, conv 64 3, flatten, dense 64, dense {num_classes}",
     description="TensorFlow tutorial CNN: 3 valid 3x3 convs, 2 max-pools, dense 64",
-    source="notebook 000 (Keras MNIST)")
+    source="notebook 000 (Keras MNIST)",
+)
 register_spec(
     "cifar_vgg",
     "[('c', 64, 3), ('c', 64, 3), ('m', 2), ('c', 128, 3), ('m', 2), ('c', 128, 3), "
     "('f', None), ('d', 1024), ('d', {num_classes})]",
     description="VGG-style CNN from a tuple list: same-padded 3x3 convs, dense 1024",
-    source="notebook 001 (Keras CIFAR-10, create_cnn)", default_input=(3, 32, 32))
+    source="notebook 001 (Keras CIFAR-10, create_cnn)",
+    default_input=(3, 32, 32),
+)
 register_spec(
     "cifar_tf",
-    "conv 32 3, maxpool 2, conv 32 3, maxpool 2, conv 64 3, flatten, dense 64, "
-    "dense {num_classes}",
+    "conv 32 3, maxpool 2, conv 32 3, maxpool 2, conv 64 3, flatten, dense 64, dense {num_classes}",
     description="small CIFAR-10 CNN: 3 valid 3x3 convs, 2 max-pools, dense 64",
-    source="notebook 002 (TensorFlow CIFAR-10)", default_input=(3, 32, 32))
+    source="notebook 002 (TensorFlow CIFAR-10)",
+    default_input=(3, 32, 32),
+)
 register_spec(
     "conv5x5",
     "conv 32 5, maxpool 2, conv 64 5, maxpool 2, flatten, dense 100, dense {num_classes}",
     description="two valid 5x5 convs with 2x2 max-pools, dense 100",
-    source="notebook 003 (Keras MNIST CNN)")
+    source="notebook 003 (Keras MNIST CNN)",
+)
 register_spec(
     "mlp_small",
     "dense 64, dense 32, dense {num_classes}",
     description="MLP 64-32 on the flattened image",
-    source="notebook 003 (Keras MNIST MLP)")
+    source="notebook 003 (Keras MNIST MLP)",
+)
 register_spec(
     "pytorch_net",
     "conv 32 3, maxpool 2, conv 64 3, maxpool 2, conv 64 3, flatten, dense 64, dropout 0.5, "
     "dense {num_classes}",
     description="PyTorch Net: 3 valid 3x3 convs, 2 max-pools, dense 64, dropout 0.5",
-    source="notebook 004 (PyTorch MNIST)")
+    source="notebook 004 (PyTorch MNIST)",
+)
 register_spec(
     "mlp",
     "dense 112, dense 48, dense {num_classes}",
     description="MLP baseline with about the parameters of keras_mnist (93,834 on 1x28x28)",
-    source="convlens (CNN vs MLP)")
+    source="convlens (CNN vs MLP)",
+)
 register_spec(
     "fastcnn",
     "conv 32 3 pad=same bn=1, maxpool 2, conv 64 3 pad=same bn=1, maxpool 2, "
     "conv 128 3 pad=same bn=1, maxpool 2, flatten, dense 128, dense {num_classes}",
     description="fast BN CNN: 3 same-padded conv-bn-relu + max-pool stages, dense 128",
-    source="convlens (accuracy goals, CPU-friendly)")
+    source="convlens (accuracy goals, CPU-friendly)",
+)
 register_spec(
     "resnet_small",
     "conv 32 3 pad=same bn=1, maxpool 2, res 32, res 64 stride=2, res 128 stride=2, gap, "
     "dense {num_classes}",
     description="small ResNet: conv-bn stem, max-pool, 3 residual blocks, global avg pool",
-    source="convlens (accuracy goals, after He et al. 2016)")
+    source="convlens (accuracy goals, after He et al. 2016)",
+)

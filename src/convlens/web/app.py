@@ -5,6 +5,7 @@ path from the client); uploads are capped at MAX_UPLOAD bytes (413) and go throu
 image loader as everything else (400 with its one-line message); no CORS; nothing is
 written to the run folder.
 """
+
 from __future__ import annotations
 
 import io
@@ -77,8 +78,9 @@ def create_app(run: str | Path | None = None, *, runs_root: str | Path = "runs")
         ex = get(name)
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > MAX_UPLOAD:
-            raise HTTPException(413, f"upload of {int(size):,} bytes is over the limit of "
-                                     f"{MAX_UPLOAD:,} bytes")
+            raise HTTPException(
+                413, f"upload of {int(size):,} bytes is over the limit of {MAX_UPLOAD:,} bytes"
+            )
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
@@ -94,8 +96,9 @@ def create_app(run: str | Path | None = None, *, runs_root: str | Path = "runs")
         return get(name).filter(layer, channel)
 
     @app.get("/api/runs/{name}/arithmetic")
-    def arithmetic(name: str, token: str, layer: str, channel: int, i: int, j: int
-                   ) -> dict[str, Any]:
+    def arithmetic(
+        name: str, token: str, layer: str, channel: int, i: int, j: int
+    ) -> dict[str, Any]:
         return get(name).arithmetic(token, layer, channel, i, j)
 
     @app.get("/api/runs/{name}/picture/{kind}")

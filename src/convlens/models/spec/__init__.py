@@ -33,6 +33,7 @@ one-line `SpecError` naming the layer, its text, the shape coming in and what wo
 The package: `layer` (the vocabulary and `LayerSpec`), `grammar` (parse and print specs),
 `shapes` (shapes through a spec); `convlens.models.build` builds the modules.
 """
+
 from __future__ import annotations
 
 from convlens.models.spec.grammar import looks_like_path, parse, read_spec_file, to_text
@@ -47,6 +48,18 @@ from convlens.models.spec.layer import (
 )
 from convlens.models.spec.shapes import infer_shapes, resolve
 
-__all__ = ["ACTIVATION_NAMES", "ALIASES", "KINDS", "SPEC_FILE_SUFFIXES", "LayerSpec", "SpecFile",
-           "infer_shapes", "looks_like_path", "parse", "read_spec_file", "resolve", "shape_text",
-           "to_text"]
+__all__ = [
+    "ACTIVATION_NAMES",
+    "ALIASES",
+    "KINDS",
+    "SPEC_FILE_SUFFIXES",
+    "LayerSpec",
+    "SpecFile",
+    "infer_shapes",
+    "looks_like_path",
+    "parse",
+    "read_spec_file",
+    "resolve",
+    "shape_text",
+    "to_text",
+]

@@ -1,5 +1,6 @@
 """Parsing a spec: text, tuple lists and YAML files in, validated `LayerSpec` lists out;
 and back to canonical text (`to_text`). See `convlens.models.spec` for the grammar."""
+
 from __future__ import annotations
 
 import ast
@@ -47,13 +48,21 @@ def parse(spec: Any, *, num_classes: int | None = None) -> list[LayerSpec]:
             try:
                 value = ast.literal_eval(text)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-                why = "only literal values are allowed" if isinstance(exc, ValueError) \
+                why = (
+                    "only literal values are allowed"
+                    if isinstance(exc, ValueError)
                     else _first_line(exc)
-                raise SpecError(f"cannot read the layer list {_short(text)}: {why} "
-                                f"(expected a Python list of tuples like [('c', 32, 3), "
-                                f"('m', 2), ('f', None), ('d', 10)])") from None
-            if isinstance(value, tuple) and value and all(isinstance(x, (tuple, list))
-                                                          for x in value):
+                )
+                raise SpecError(
+                    f"cannot read the layer list {_short(text)}: {why} "
+                    f"(expected a Python list of tuples like [('c', 32, 3), "
+                    f"('m', 2), ('f', None), ('d', 10)])"
+                ) from None
+            if (
+                isinstance(value, tuple)
+                and value
+                and all(isinstance(x, (tuple, list)) for x in value)
+            ):
                 value = list(value)  # a tuple of tuples
             return parse(value if isinstance(value, list) else [value], num_classes=num_classes)
         return _parse_items(_split(text), num_classes)
@@ -61,8 +70,10 @@ def parse(spec: Any, *, num_classes: int | None = None) -> list[LayerSpec]:
         if all(isinstance(x, LayerSpec) for x in spec) and spec:  # number hand-made ones
             return [x if x.position else replace(x, position=i + 1) for i, x in enumerate(spec)]
         return _parse_items(list(spec), num_classes)
-    raise SpecError(f"Expected a spec as text, a YAML file path or a list of layers. "
-                    f"Received: {type(spec).__name__}")
+    raise SpecError(
+        f"Expected a spec as text, a YAML file path or a list of layers. "
+        f"Received: {type(spec).__name__}"
+    )
 
 
 def read_spec_file(path: str | Path, *, num_classes: int | None = None) -> SpecFile:
@@ -80,17 +91,21 @@ def read_spec_file(path: str | Path, *, num_classes: int | None = None) -> SpecF
     if isinstance(data, Mapping):
         unknown = [k for k in data if k not in ("layers", "input")]
         if unknown:
-            raise SpecError(f"spec file '{path}': unknown key {str(unknown[0])!r}"
-                            f"{suggest(str(unknown[0]), ['layers', 'input'])}; "
-                            f"allowed: layers, input")
+            raise SpecError(
+                f"spec file '{path}': unknown key {str(unknown[0])!r}"
+                f"{suggest(str(unknown[0]), ['layers', 'input'])}; "
+                f"allowed: layers, input"
+            )
         if data.get("input") is not None:
             shape = _file_input_shape(data["input"], path)
         data = data.get("layers")
     if isinstance(data, str):
         data = [data]
     if not isinstance(data, list):
-        raise SpecError(f"spec file '{path}': expected a list of layers or a mapping with "
-                        f"'layers:'. Received: {type(data).__name__}")
+        raise SpecError(
+            f"spec file '{path}': expected a list of layers or a mapping with "
+            f"'layers:'. Received: {type(data).__name__}"
+        )
     try:
         return SpecFile(parse(data, num_classes=num_classes), shape)
     except SpecError as exc:
@@ -108,19 +123,27 @@ def _parse_items(items: list[Any], num_classes: int | None) -> list[LayerSpec]:
             key, value = next(iter(item.items()))
             texts.append((f"{key} {'' if value is None else value}".strip(), f"{key}: {value}"))
         else:
-            raise SpecError(f"layer {len(texts) + 1}: expected text like 'conv 32 3' or a tuple "
-                            f"like ('c', 32, 3). Received: {item!r}")
+            raise SpecError(
+                f"layer {len(texts) + 1}: expected text like 'conv 32 3' or a tuple "
+                f"like ('c', 32, 3). Received: {item!r}"
+            )
     if not texts:
         raise SpecError(f"empty spec: no layers found; write e.g. {EXAMPLE}")
-    layers = [_parse_layer(text, source, i + 1, num_classes)
-              for i, (text, source) in enumerate(texts)]
+    layers = [
+        _parse_layer(text, source, i + 1, num_classes) for i, (text, source) in enumerate(texts)
+    ]
     dense = [i for i, layer in enumerate(layers) if layer.kind == "dense"]
-    layers = [replace(layer, act=("none" if i == dense[-1] else "relu"))
-              if layer.kind == "dense" and layer.act == "" else layer
-              for i, layer in enumerate(layers)]
+    layers = [
+        replace(layer, act=("none" if i == dense[-1] else "relu"))
+        if layer.kind == "dense" and layer.act == ""
+        else layer
+        for i, layer in enumerate(layers)
+    ]
     if layers[-1].kind == "flatten":
-        raise SpecError(f"{layers[-1].where()}: nothing after flatten; end with an output layer "
-                        f"such as 'dense 10', or remove the flatten")
+        raise SpecError(
+            f"{layers[-1].where()}: nothing after flatten; end with an output layer "
+            f"such as 'dense 10', or remove the flatten"
+        )
     return layers
 
 
@@ -146,8 +169,9 @@ def _parse_layer(text: str, source: str, pos: int, num_classes: int | None) -> L
     where = f"layer {pos} {quote_source(source)}"
     if "{num_classes}" in text:
         if num_classes is None:
-            raise SpecError(f"{where}: '{{num_classes}}' needs a value; pass num_classes or "
-                            f"write a number")
+            raise SpecError(
+                f"{where}: '{{num_classes}}' needs a value; pass num_classes or write a number"
+            )
         text = text.replace("{num_classes}", str(num_classes))
     words = text.split()
     head = words[0].lower()
@@ -161,21 +185,30 @@ def _parse_layer(text: str, source: str, pos: int, num_classes: int | None) -> L
         hint = suggest(head, [*KINDS, *ALIASES, *ACTIVATION_NAMES[1:]])
         if head == "softmax":
             hint = " (the last dense gives logits; the loss applies softmax)"
-        raise SpecError(f"{where}: unknown layer {head!r}{hint}; known: {', '.join(KINDS[:-1])}, "
-                        f"and activations {', '.join(ACTIVATION_NAMES[1:])}")
+        raise SpecError(
+            f"{where}: unknown layer {head!r}{hint}; known: {', '.join(KINDS[:-1])}, "
+            f"and activations {', '.join(ACTIVATION_NAMES[1:])}"
+        )
     positional = [w for w in words[1:] if "=" not in w]
     options = [w for w in words[1:] if "=" in w]
     spec_names = POSITIONAL.get(kind, ())
     usage = " ".join([kind, *(n.upper() for n, _ in spec_names)])
     if len(positional) < len(spec_names):
         missing = spec_names[len(positional)][0]
-        raise SpecError(f"{where}: missing the {missing} number; write '{usage}'"
-                        + (f" e.g. '{_EXAMPLES[kind]}'" if kind in _EXAMPLES else ""))
+        raise SpecError(
+            f"{where}: missing the {missing} number; write '{usage}'"
+            + (f" e.g. '{_EXAMPLES[kind]}'" if kind in _EXAMPLES else "")
+        )
     if len(positional) > len(spec_names):
         extra = positional[len(spec_names)]
-        raise SpecError(f"{where}: unexpected {extra!r}; {kind} takes '{usage}'"
-                        + (f" and options {', '.join(o + '=' for o in OPTIONS[kind])}"
-                           if kind in OPTIONS else ""))
+        raise SpecError(
+            f"{where}: unexpected {extra!r}; {kind} takes '{usage}'"
+            + (
+                f" and options {', '.join(o + '=' for o in OPTIONS[kind])}"
+                if kind in OPTIONS
+                else ""
+            )
+        )
     values: dict[str, Any] = {}
     for (name, typ), word in zip(spec_names, positional):
         values[name] = _number(word, name, typ, where) if typ is not str else word.lower()
@@ -184,24 +217,37 @@ def _parse_layer(text: str, source: str, pos: int, num_classes: int | None) -> L
         key = OPTION_ALIASES.get(key.lower(), key.lower())
         allowed = OPTIONS.get(kind, ())
         if key not in allowed:
-            takes = f"{kind} takes {', '.join(o + '=' for o in allowed)}" if allowed \
+            takes = (
+                f"{kind} takes {', '.join(o + '=' for o in allowed)}"
+                if allowed
                 else f"{kind} takes no options"
-            raise SpecError(f"{where}: unknown option {key + '='!r}"
-                            f"{suggest(key, allowed)}; {takes}")
+            )
+            raise SpecError(
+                f"{where}: unknown option {key + '='!r}{suggest(key, allowed)}; {takes}"
+            )
         values[key] = _option(key, value, where)
     return _make_layer(kind, values, where, pos, source)
 
 
-_EXAMPLES = {"conv": "conv 32 3", "dense": "dense 10", "res": "res 64", "maxpool": "maxpool 2",
-             "avgpool": "avgpool 2", "dropout": "dropout 0.5", "act": "act gelu"}
+_EXAMPLES = {
+    "conv": "conv 32 3",
+    "dense": "dense 10",
+    "res": "res 64",
+    "maxpool": "maxpool 2",
+    "avgpool": "avgpool 2",
+    "dropout": "dropout 0.5",
+    "act": "act gelu",
+}
 
 
 def _make_layer(kind: str, v: dict[str, Any], where: str, pos: int, source: str) -> LayerSpec:
     # dense keeps "" (= default) until _parse_items knows which dense is the last one
     act = v.get("act", v.get("function", {"conv": "relu", "dense": ""}.get(kind, "none")))
     if kind == "act" and act not in ACTIVATION_NAMES[1:]:
-        raise SpecError(f"{where}: bad activation {act!r}{suggest(act, ACTIVATION_NAMES[1:])}; "
-                        f"expected one of {', '.join(ACTIVATION_NAMES[1:])}")
+        raise SpecError(
+            f"{where}: bad activation {act!r}{suggest(act, ACTIVATION_NAMES[1:])}; "
+            f"expected one of {', '.join(ACTIVATION_NAMES[1:])}"
+        )
     if kind == "dropout" and not 0 <= v["rate"] < 1:
         raise SpecError(f"{where}: dropout rate must be in [0, 1). Received: rate={v['rate']!r}")
     kernel: int | None = v.get("kernel")
@@ -210,13 +256,28 @@ def _make_layer(kind: str, v: dict[str, Any], where: str, pos: int, source: str)
     padding = v.get("pad", 0)
     if kind in ("maxpool", "avgpool") and padding == "same":
         raise SpecError(f"{where}: pools take pad=valid or a whole number, not pad=same")
-    if kernel is not None and isinstance(padding, int) and kind in ("maxpool", "avgpool") \
-            and padding > kernel // 2:
-        raise SpecError(f"{where}: pad must be at most half the kernel ({kernel // 2}). "
-                        f"Received: pad={padding}")
-    return LayerSpec(kind=kind, size=v.get("channels", v.get("units")), kernel=kernel,
-                     stride=stride, padding=padding, dilation=v.get("dil", 1), act=act,
-                     bn=bool(v.get("bn", False)), p=v.get("rate"), position=pos, source=source)
+    if (
+        kernel is not None
+        and isinstance(padding, int)
+        and kind in ("maxpool", "avgpool")
+        and padding > kernel // 2
+    ):
+        raise SpecError(
+            f"{where}: pad must be at most half the kernel ({kernel // 2}). Received: pad={padding}"
+        )
+    return LayerSpec(
+        kind=kind,
+        size=v.get("channels", v.get("units")),
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=v.get("dil", 1),
+        act=act,
+        bn=bool(v.get("bn", False)),
+        p=v.get("rate"),
+        position=pos,
+        source=source,
+    )
 
 
 def _number(word: str, name: str, typ: type, where: str) -> int | float:
@@ -226,8 +287,9 @@ def _number(word: str, name: str, typ: type, where: str) -> int | float:
         kind = "whole number" if typ is int else "number"
         raise SpecError(f"{where}: {name} must be a {kind}. Received: {name}={word!r}") from None
     if typ is int and value <= 0:
-        raise SpecError(f"{where}: {name} must be a positive whole number. "
-                        f"Received: {name}={value}")
+        raise SpecError(
+            f"{where}: {name} must be a positive whole number. Received: {name}={value}"
+        )
     return value
 
 
@@ -235,8 +297,10 @@ def _option(key: str, value: str, where: str) -> Any:
     value = value.lower()
     if key == "act":
         if value not in ACTIVATION_NAMES:
-            raise SpecError(f"{where}: bad act={value!r}{suggest(value, ACTIVATION_NAMES)}; "
-                            f"expected one of {', '.join(ACTIVATION_NAMES)}")
+            raise SpecError(
+                f"{where}: bad act={value!r}{suggest(value, ACTIVATION_NAMES)}; "
+                f"expected one of {', '.join(ACTIVATION_NAMES)}"
+            )
         return value
     if key == "bn":
         if value not in ("0", "1", "true", "false", "yes", "no"):
@@ -246,8 +310,9 @@ def _option(key: str, value: str, where: str) -> Any:
         if value in ("valid", "same"):
             return 0 if value == "valid" else "same"
         if not value.isdigit():
-            raise SpecError(f"{where}: bad pad={value!r}; expected valid, same or a whole "
-                            f"number >= 0")
+            raise SpecError(
+                f"{where}: bad pad={value!r}; expected valid, same or a whole number >= 0"
+            )
         return int(value)
     return _number(value, key, int, where)  # stride, dil
 
@@ -256,8 +321,9 @@ def to_text(layers: Sequence[LayerSpec] | Any) -> str:
     """Canonical one-line text of a spec (implicit flattens left out); parses back equal."""
     layers = [x for x in parse(layers) if not x.implicit]
     dense = [i for i, x in enumerate(layers) if x.kind == "dense"]
-    return ", ".join(x.text(last_dense=bool(dense) and i == dense[-1])
-                     for i, x in enumerate(layers))
+    return ", ".join(
+        x.text(last_dense=bool(dense) and i == dense[-1]) for i, x in enumerate(layers)
+    )
 
 
 def looks_like_path(text: str) -> bool:
@@ -271,8 +337,9 @@ def _file_input_shape(value: Any, path: Path) -> tuple[int, ...]:
     try:
         return check_input_shape([int(str(x).strip()) for x in parts])
     except (SpecError, ValueError, TypeError):
-        raise SpecError(f"spec file '{path}': bad input {value!r}; expected CxHxW like "
-                        f"1x28x28") from None
+        raise SpecError(
+            f"spec file '{path}': bad input {value!r}; expected CxHxW like 1x28x28"
+        ) from None
 
 
 def _short(text: str, n: int = 40) -> str:

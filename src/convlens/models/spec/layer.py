@@ -1,5 +1,6 @@
 """The spec language's vocabulary: layer kinds, options and aliases, `LayerSpec` (one
 validated layer) and `SpecFile`; the grammar is in `convlens.models.spec`'s docstring."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,17 +11,31 @@ from convlens.errors import SpecError
 
 ACTIVATION_NAMES = ("none", "relu", "gelu", "silu", "tanh", "sigmoid", "leaky_relu")
 KINDS = ("conv", "dense", "res", "maxpool", "avgpool", "gap", "bn", "dropout", "flatten", "act")
-ALIASES = {"linear": "dense", "fc": "dense", "conv2d": "conv", "globalpool": "gap",
-           "batchnorm": "bn", "maxpool2d": "maxpool", "avgpool2d": "avgpool"}
+ALIASES = {
+    "linear": "dense",
+    "fc": "dense",
+    "conv2d": "conv",
+    "globalpool": "gap",
+    "batchnorm": "bn",
+    "maxpool2d": "maxpool",
+    "avgpool2d": "avgpool",
+}
 # positional arguments (name, type) and option keys of each kind
 POSITIONAL: dict[str, tuple[tuple[str, type], ...]] = {
-    "conv": (("channels", int), ("kernel", int)), "dense": (("units", int),),
-    "res": (("channels", int),), "maxpool": (("kernel", int),), "avgpool": (("kernel", int),),
-    "dropout": (("rate", float),), "act": (("function", str),),
+    "conv": (("channels", int), ("kernel", int)),
+    "dense": (("units", int),),
+    "res": (("channels", int),),
+    "maxpool": (("kernel", int),),
+    "avgpool": (("kernel", int),),
+    "dropout": (("rate", float),),
+    "act": (("function", str),),
 }
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "conv": ("stride", "pad", "dil", "act", "bn"), "dense": ("act",), "res": ("stride",),
-    "maxpool": ("stride", "pad"), "avgpool": ("stride", "pad"),
+    "conv": ("stride", "pad", "dil", "act", "bn"),
+    "dense": ("act",),
+    "res": ("stride",),
+    "maxpool": ("stride", "pad"),
+    "avgpool": ("stride", "pad"),
 }
 OPTION_ALIASES = {"padding": "pad", "dilation": "dil", "activation": "act", "s": "stride"}
 EXAMPLE = "'conv 32 3, maxpool 2, flatten, dense 10'"
@@ -101,7 +116,7 @@ class LayerSpec:
         return " ".join(words)
 
     def where(self) -> str:
-        """"layer 3 'conv 64 7'" for messages."""
+        """ "layer 3 'conv 64 7'" for messages."""
         if self.implicit:
             return f"layer {self.position} (auto flatten)"
         return f"layer {self.position} {quote_source(self.source or self.text())}"
@@ -134,8 +149,10 @@ def check_input_shape(shape: Any) -> tuple[int, ...]:
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise SpecError(f"Expected input_shape (C, H, W) or (features,) of positive whole "
-                        f"numbers, e.g. (1, 28, 28). Received: input_shape={shape!r}")
+        raise SpecError(
+            f"Expected input_shape (C, H, W) or (features,) of positive whole "
+            f"numbers, e.g. (1, 28, 28). Received: input_shape={shape!r}"
+        )
     return dims
 
 

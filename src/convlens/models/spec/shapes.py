@@ -1,5 +1,6 @@
 """Shapes through a spec: `infer_shapes` (the output shape after each layer) and `resolve`
 (insert implicit flattens, check that every layer fits the shape coming in)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -40,8 +41,9 @@ def infer_shapes(layers: Any, input_shape: Sequence[int]) -> list[tuple[int, ...
     return shapes
 
 
-def _next_shape(layer: LayerSpec, shape: tuple[int, ...],
-                prev: LayerSpec | None) -> tuple[int, ...]:
+def _next_shape(
+    layer: LayerSpec, shape: tuple[int, ...], prev: LayerSpec | None
+) -> tuple[int, ...]:
     k = layer.kind
     after = f"after layer {prev.position}" if prev is not None else "(the model input)"
     coming = f"input is {shape_text(shape)} {after}"
@@ -52,8 +54,10 @@ def _next_shape(layer: LayerSpec, shape: tuple[int, ...],
     if k in ("bn", "dropout", "act"):
         return shape
     if len(shape) != 3:
-        raise SpecError(f"{layer.where()}: {coming}, a vector, but {k} needs a CxHxW feature "
-                        f"map; put it before the flatten/dense layers")
+        raise SpecError(
+            f"{layer.where()}: {coming}, a vector, but {k} needs a CxHxW feature "
+            f"map; put it before the flatten/dense layers"
+        )
     c, h, w = shape
     if k == "gap":
         return (c,)
@@ -62,8 +66,10 @@ def _next_shape(layer: LayerSpec, shape: tuple[int, ...],
     kk, s, d = layer.window, layer.stride, layer.dilation
     if layer.padding == "same":
         if s > 1 and d * (kk - 1) % 2:
-            raise SpecError(f"{layer.where()}: pad=same with stride={s} needs an odd kernel "
-                            f"span; use an odd kernel or stride=1")
+            raise SpecError(
+                f"{layer.where()}: pad=same with stride={s} needs an odd kernel "
+                f"span; use an odd kernel or stride=1"
+            )
         return (layer.width, (h - 1) // s + 1, (w - 1) // s + 1)
     p = int(layer.padding)
     span, room = d * (kk - 1) + 1, min(h, w) + 2 * p
@@ -72,10 +78,12 @@ def _next_shape(layer: LayerSpec, shape: tuple[int, ...],
         if k == "conv":
             what = f"a {kk}x{kk} kernel" + (f" with dil={d} (spans {span})" if d > 1 else "")
             biggest = (room - 1) // d + 1
-            fix = f"use pad=same or a kernel <= {biggest}" if d == 1 else \
-                "use pad=same, a smaller kernel or a smaller dil"
-            raise SpecError(f"{layer.where()}: {coming}, {what} does not fit with pad={pad}; "
-                            f"{fix}")
+            fix = (
+                f"use pad=same or a kernel <= {biggest}"
+                if d == 1
+                else "use pad=same, a smaller kernel or a smaller dil"
+            )
+            raise SpecError(f"{layer.where()}: {coming}, {what} does not fit with pad={pad}; {fix}")
         fix = f"use a kernel <= {room}" if room >= 2 else "remove this layer"
         raise SpecError(f"{layer.where()}: {coming}, a {kk}x{kk} pool does not fit; {fix}")
     out_c = layer.width if k == "conv" else c

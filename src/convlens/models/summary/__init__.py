@@ -24,6 +24,7 @@ The package, one concern per module: `record` (the hooked forward pass and the r
 `facts` (what one call costs and sees), `explain` (the formulas), `result` (the returned
 types), `format` (text and HTML).
 """
+
 from __future__ import annotations
 
 from convlens.models.summary.format import shape_text

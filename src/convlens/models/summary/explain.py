@@ -1,6 +1,7 @@
 """The `--explain` texts of a summary row: what a layer is, how its parameter count and its
 output size come about (the size formulas come from `convlens.primer.geometry`). torch and
 numpy are imported inside the functions, so `import convlens` stays fast."""
+
 from __future__ import annotations
 
 import math
@@ -22,19 +23,29 @@ def describe(m: nn.Module) -> str:
 
     name = type(m).__name__
     if isinstance(m, nn.Conv2d):
-        extra = [f"{label} {pair_text(two(v)) if not isinstance(v, str) else repr(v)}"
-                 for label, v, default in (("stride", m.stride, 1), ("padding", m.padding, 0),
-                                           ("dilation", m.dilation, 1), ("groups", m.groups, 1))
-                 if v != two(default) and v != default]
-        return f"{name}({m.in_channels}->{m.out_channels}, " \
-               f"{m.kernel_size[0]}x{m.kernel_size[1]}{''.join(', ' + e for e in extra)})"
+        extra = [
+            f"{label} {pair_text(two(v)) if not isinstance(v, str) else repr(v)}"
+            for label, v, default in (
+                ("stride", m.stride, 1),
+                ("padding", m.padding, 0),
+                ("dilation", m.dilation, 1),
+                ("groups", m.groups, 1),
+            )
+            if v != two(default) and v != default
+        ]
+        return (
+            f"{name}({m.in_channels}->{m.out_channels}, "
+            f"{m.kernel_size[0]}x{m.kernel_size[1]}{''.join(', ' + e for e in extra)})"
+        )
     if isinstance(m, nn.Linear):
         return f"{name}({m.in_features}->{m.out_features})"
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
         k, s, p = two(m.kernel_size), two(m.stride or m.kernel_size), two(m.padding)
-        extra = ([f"stride {pair_text(s)}"] if s != k else []) \
-            + ([f"padding {pair_text(p)}"] if p != (0, 0) else []) \
+        extra = (
+            ([f"stride {pair_text(s)}"] if s != k else [])
+            + ([f"padding {pair_text(p)}"] if p != (0, 0) else [])
             + (["ceil_mode"] if m.ceil_mode else [])
+        )
         return f"{name}({k[0]}x{k[1]}{''.join(', ' + e for e in extra)})"
     if isinstance(m, nn.modules.batchnorm._NormBase):
         return f"{name}({m.num_features})"
@@ -79,13 +90,21 @@ def size_steps(calls: list[Call]) -> tuple[SizeStep, ...]:
             d, p = two(getattr(m, "dilation", 1)), two(m.padding)
         else:
             continue
-        steps.append((c.in_shape[-2:], tuple(k), tuple(s), p if isinstance(p, str) else tuple(p),
-                      tuple(d), c.out_shape[-2:], bool(getattr(m, "ceil_mode", False))))
+        steps.append(
+            (
+                c.in_shape[-2:],
+                tuple(k),
+                tuple(s),
+                p if isinstance(p, str) else tuple(p),
+                tuple(d),
+                c.out_shape[-2:],
+                bool(getattr(m, "ceil_mode", False)),
+            )
+        )
     return tuple(steps)
 
 
-def output_note(calls: list[Call], in_shape: tuple[int, ...],
-                out_shape: tuple[int, ...]) -> str:
+def output_note(calls: list[Call], in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> str:
     """Output text of a row without conv/pool: flatten, linear, element-wise."""
     from torch import nn
 
@@ -100,8 +119,15 @@ def output_note(calls: list[Call], in_shape: tuple[int, ...],
     return shape_text(out_shape)
 
 
-def size_text(hw: tuple[int, ...], k: tuple, s: tuple, p: Any, d: tuple,
-              out_hw: tuple[int, ...], ceil_mode: bool) -> str:
+def size_text(
+    hw: tuple[int, ...],
+    k: tuple,
+    s: tuple,
+    p: Any,
+    d: tuple,
+    out_hw: tuple[int, ...],
+    ceil_mode: bool,
+) -> str:
     """Output-size formula of one step for height (and width when it differs)."""
     from convlens.primer.geometry import explain_output_size
 
@@ -110,9 +136,17 @@ def size_text(hw: tuple[int, ...], k: tuple, s: tuple, p: Any, d: tuple,
             return f"padding='same' keeps {pair_text(two(out_hw))}"
         p = (0, 0)
     texts = []
-    for axis in range(2 if (hw[0], k[0], s[0], p[0], d[0]) != (hw[1], k[1], s[1], p[1], d[1])
-                      else 1):
-        texts.append(explain_output_size(hw[axis], k[axis], stride=s[axis], padding=p[axis],
-                                         dilation=d[axis], ceil_mode=ceil_mode)
-                     .removeprefix("out = "))
+    for axis in range(
+        2 if (hw[0], k[0], s[0], p[0], d[0]) != (hw[1], k[1], s[1], p[1], d[1]) else 1
+    ):
+        texts.append(
+            explain_output_size(
+                hw[axis],
+                k[axis],
+                stride=s[axis],
+                padding=p[axis],
+                dilation=d[axis],
+                ceil_mode=ceil_mode,
+            ).removeprefix("out = ")
+        )
     return texts[0] if len(texts) == 1 else f"H: {texts[0]}, W: {texts[1]}"

@@ -1,6 +1,7 @@
 """What one layer call costs and sees: mult-adds, receptive field, category (see the
 conventions in `convlens.models.summary`). torch is imported inside the functions, so
 `import convlens` stays fast."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,8 +13,7 @@ if TYPE_CHECKING:
 BYTES_PER_ELEMENT = 4  # activation memory is counted as float32
 FULL = "full"
 # Row categories, most telling first: a row holding a conv and a ReLU is a "conv" row.
-CATEGORIES = ("block", "conv", "dense", "pool", "flatten", "norm", "activation", "dropout",
-              "other")
+CATEGORIES = ("block", "conv", "dense", "pool", "flatten", "norm", "activation", "dropout", "other")
 
 RF = tuple[int, int, int, int] | None  # (size_h, size_w, jump_h, jump_w); None = full input
 
@@ -51,8 +51,11 @@ def mult_adds(module: nn.Module, x: Tensor | None, y: Tensor) -> int:
         # Every weight (input-hidden, hidden-hidden, LSTM projection; all layers and
         # directions) does one multiply-accumulate per input vector: time steps x batch,
         # the same count whether the sequence is batch-first, unbatched or packed.
-        weights = sum(p.numel() for name, p in module.named_parameters(recurse=False)
-                      if name.startswith("weight_"))
+        weights = sum(
+            p.numel()
+            for name, p in module.named_parameters(recurse=False)
+            if name.startswith("weight_")
+        )
         return x.numel() // x.shape[-1] * weights
     return 0
 
@@ -64,8 +67,15 @@ def next_rf(module: nn.Module, rf: RF, out: Tensor) -> RF:
 
     if rf is None or out.dim() < 3:
         return None
-    if isinstance(module, (nn.Linear, nn.Flatten, nn.modules.pooling._AdaptiveAvgPoolNd,
-                           nn.modules.pooling._AdaptiveMaxPoolNd)):
+    if isinstance(
+        module,
+        (
+            nn.Linear,
+            nn.Flatten,
+            nn.modules.pooling._AdaptiveAvgPoolNd,
+            nn.modules.pooling._AdaptiveMaxPoolNd,
+        ),
+    ):
         return None
     if isinstance(module, nn.Conv2d):
         k, s, d = module.kernel_size, module.stride, module.dilation
@@ -83,13 +93,20 @@ def category(modules: list) -> str:
     from torch import nn
 
     def cat(m: nn.Module) -> str:
-        pool = (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd,
-                nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
+        pool = (
+            nn.modules.pooling._MaxPoolNd,
+            nn.modules.pooling._AvgPoolNd,
+            nn.modules.pooling._AdaptiveAvgPoolNd,
+            nn.modules.pooling._AdaptiveMaxPoolNd,
+        )
         checks: list[tuple[str, Any]] = [
-            ("conv", nn.modules.conv._ConvNd), ("dense", nn.Linear), ("pool", pool),
+            ("conv", nn.modules.conv._ConvNd),
+            ("dense", nn.Linear),
+            ("pool", pool),
             ("flatten", nn.Flatten),
             ("norm", (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)),
-            ("dropout", nn.modules.dropout._DropoutNd)]
+            ("dropout", nn.modules.dropout._DropoutNd),
+        ]
         for name, types in checks:
             if isinstance(m, types):
                 return name

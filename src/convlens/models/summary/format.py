@@ -1,4 +1,5 @@
 """The summary as text and HTML: the table, the totals, numbers in units (no torch here)."""
+
 from __future__ import annotations
 
 import html
@@ -37,8 +38,7 @@ def layer_cell(name: str, kind: str) -> str:
     return f"{name} ({kind.removesuffix(' (auto)')})" + (" (auto)" if auto else "")
 
 
-def text_table(title: str, header: list[str], cells: list[list[str]],
-               totals: list[str]) -> str:
+def text_table(title: str, header: list[str], cells: list[list[str]], totals: list[str]) -> str:
     """Title, ruled table (first column left, the others right-aligned) and totals."""
     widths = [max(len(c) for c in col) for col in zip(header, *cells)]
 
@@ -54,15 +54,24 @@ def text_table(title: str, header: list[str], cells: list[list[str]],
     return "\n".join(out)
 
 
-def html_table(name: str, subtitle: str, header: list[str], cells: list[list[str]],
-               totals: list[str]) -> str:
+def html_table(
+    name: str, subtitle: str, header: list[str], cells: list[list[str]], totals: list[str]
+) -> str:
     """The same table as an HTML fragment (for notebooks)."""
     esc = html.escape
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(
-        f"<td style='text-align:{'left' if i == 0 else 'right'}'><code>{esc(c)}</code></td>"
-        for i, c in enumerate(row)) + "</tr>" for row in cells)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td style='text-align:{'left' if i == 0 else 'right'}'><code>{esc(c)}</code></td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in cells
+    )
     foot = "<br>".join(esc(t) for t in totals)
-    return (f"<div><b>{esc(name)}</b> {esc(subtitle)}"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-            f"<p>{foot}</p></div>")
+    return (
+        f"<div><b>{esc(name)}</b> {esc(subtitle)}"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f"<p>{foot}</p></div>"
+    )

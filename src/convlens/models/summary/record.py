@@ -4,6 +4,7 @@ Shapes come from one real forward pass (batch 1, eval mode, no grad) with forwar
 (`convlens.models.hooks.hooked`) on every module that computes something; the hooks are
 always removed and each module's train/eval state is restored afterwards.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,11 @@ class _Recorder:
         field among tracked tensors of the same spatial size, else the last one."""
         if id(t) in self.rf_of:
             return self.rf_of[id(t)][1]
-        same = [rf for (u, rf) in self.rf_of.values()
-                if u.dim() >= 3 and t.dim() >= 3 and u.shape[-2:] == t.shape[-2:]]
+        same = [
+            rf
+            for (u, rf) in self.rf_of.values()
+            if u.dim() >= 3 and t.dim() >= 3 and u.shape[-2:] == t.shape[-2:]
+        ]
         if any(rf is None for rf in same):
             return None
         if same:
@@ -81,8 +85,9 @@ def summary(model: nn.Module, input_shape: tuple[int, ...] | list[int]) -> Model
     top = dict(model.named_children()) if spec_layers is not None else {}
     top_ids = {id(m): i for i, m in enumerate(top.values())}
     names = {id(m): n for n, m in model.named_modules()}
-    tracked = [m for m in model.modules()
-               if not list(m.children()) or list(m.parameters(recurse=False))]
+    tracked = [
+        m for m in model.modules() if not list(m.children()) or list(m.parameters(recurse=False))
+    ]
     leaf_set = set(tracked)
     rec = _Recorder()
 
@@ -100,9 +105,18 @@ def summary(model: nn.Module, input_shape: tuple[int, ...] | list[int]) -> Model
         if module in leaf_set:
             rf_in = rec.rf_in(x) if x is not None else rec.last_rf
             rf = next_rf(module, rf_in, y)
-            rec.calls.append(Call(module, names[id(module)], _shape(args), _shape(y),
-                                  mult_adds(module, x, y), rf, rec.open_group,
-                                  repeat=was_seen))
+            rec.calls.append(
+                Call(
+                    module,
+                    names[id(module)],
+                    _shape(args),
+                    _shape(y),
+                    mult_adds(module, x, y),
+                    rf,
+                    rec.open_group,
+                    repeat=was_seen,
+                )
+            )
             rec.remember(y, rf)
         if id(module) in top_ids and rec.open_group is not None:
             group = rec.groups[rec.open_group]
@@ -122,48 +136,86 @@ def summary(model: nn.Module, input_shape: tuple[int, ...] | list[int]) -> Model
             model(x)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"forward pass of {type(model).__name__} on input "
-                         f"{shape_text(shape)} failed: {first}") from exc
+        raise ModelError(
+            f"forward pass of {type(model).__name__} on input {shape_text(shape)} failed: {first}"
+        ) from exc
     finally:
         for m, was_training in states.items():
             m.train(was_training)
     return _assemble(model, shape, rec, spec_layers)
 
 
-def _assemble(model: nn.Module, shape: tuple[int, ...], rec: _Recorder,
-              spec_layers: list | None) -> ModelSummary:
+def _assemble(
+    model: nn.Module, shape: tuple[int, ...], rec: _Recorder, spec_layers: list | None
+) -> ModelSummary:
     """Turn the recorded calls into rows and totals."""
     rows = []
     if spec_layers is not None:
         for gi, g in enumerate(rec.groups):
             calls = [c for c in rec.calls if c.group == gi]
             layer = spec_layers[list(model.children()).index(g.module)]
-            rows.append(_row(g.name, g.module, calls, g.in_shape, g.out_shape, g.rf, g.repeat,
-                             spec_layer=layer))
+            rows.append(
+                _row(
+                    g.name,
+                    g.module,
+                    calls,
+                    g.in_shape,
+                    g.out_shape,
+                    g.rf,
+                    g.repeat,
+                    spec_layer=layer,
+                )
+            )
     else:
         for c in rec.calls:
-            rows.append(_row(c.name or type(c.module).__name__, c.module, [c], c.in_shape,
-                             c.out_shape, c.rf, c.repeat, spec_layer=None))
+            rows.append(
+                _row(
+                    c.name or type(c.module).__name__,
+                    c.module,
+                    [c],
+                    c.in_shape,
+                    c.out_shape,
+                    c.rf,
+                    c.repeat,
+                    spec_layer=None,
+                )
+            )
     params = list(model.parameters())
     total = sum(p.numel() for p in params)
     trainable = sum(p.numel() for p in params if p.requires_grad)
     return ModelSummary(
         model_name=getattr(model, "registry_name", None) or type(model).__name__,
-        input_shape=shape, rows=tuple(rows),
-        total_params=total, trainable_params=trainable, non_trainable_params=total - trainable,
+        input_shape=shape,
+        rows=tuple(rows),
+        total_params=total,
+        trainable_params=trainable,
+        non_trainable_params=total - trainable,
         total_mult_adds=sum(c.mult_adds for c in rec.calls),
         activation_bytes=sum(r.memory_bytes for r in rows),
         input_bytes=math.prod(shape) * BYTES_PER_ELEMENT,
         params_bytes=sum(p.numel() * p.element_size() for p in params),
-        spec_text=str(getattr(model, "spec_text", "") or ""))
+        spec_text=str(getattr(model, "spec_text", "") or ""),
+    )
 
 
-def _row(name: str, module: nn.Module, calls: list[Call], in_shape: tuple[int, ...],
-         out_shape: tuple[int, ...], rf: RF, repeat: bool, *, spec_layer: Any) -> LayerRow:
+def _row(
+    name: str,
+    module: nn.Module,
+    calls: list[Call],
+    in_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    rf: RF,
+    repeat: bool,
+    *,
+    spec_layer: Any,
+) -> LayerRow:
     """One row: the numbers of its calls, then the `--explain` texts."""
     own = not list(module.children())
-    ps = list(module.parameters(recurse=True)) if own or spec_layer is not None \
+    ps = (
+        list(module.parameters(recurse=True))
+        if own or spec_layer is not None
         else list(module.parameters(recurse=False))
+    )
     kinds = [type(c.module).__name__ for c in calls] or [type(module).__name__]
     if spec_layer is not None and len(kinds) > 3:
         kind = type(module).__name__
@@ -174,18 +226,27 @@ def _row(name: str, module: nn.Module, calls: list[Call], in_shape: tuple[int, .
     if spec_layer is not None and getattr(spec_layer, "implicit", False):
         kind += " (auto)"
     row = LayerRow(
-        name=name, kind=kind, category=category([c.module for c in calls] or [module]),
-        input_shape=in_shape, output_shape=out_shape,
+        name=name,
+        kind=kind,
+        category=category([c.module for c in calls] or [module]),
+        input_shape=in_shape,
+        output_shape=out_shape,
         params=sum(p.numel() for p in ps),
         trainable_params=sum(p.numel() for p in ps if p.requires_grad),
         mult_adds=sum(c.mult_adds for c in calls),
         rf_size=None if rf is None else (rf[0], rf[1]),
         rf_jump=None if rf is None else (rf[2], rf[3]),
-        memory_bytes=math.prod(out_shape) * BYTES_PER_ELEMENT, repeat=repeat)
+        memory_bytes=math.prod(out_shape) * BYTES_PER_ELEMENT,
+        repeat=repeat,
+    )
     desc = "+".join(describe(c.module) for c in calls) if 0 < len(calls) <= 3 else row.kind
-    return replace(row, description=desc, param_formula=param_formula(calls, row.params),
-                   size_steps=size_steps(calls),
-                   output_note=output_note(calls, row.input_shape, row.output_shape))
+    return replace(
+        row,
+        description=desc,
+        param_formula=param_formula(calls, row.params),
+        size_steps=size_steps(calls),
+        output_note=output_note(calls, row.input_shape, row.output_shape),
+    )
 
 
 def _spec_layers(model: nn.Module) -> list | None:
@@ -199,13 +260,14 @@ def _spec_layers(model: nn.Module) -> list | None:
 def _check_shape(input_shape: Any) -> tuple[int, ...]:
     try:
         shape = tuple(int(n) for n in input_shape)
-        ok = len(shape) >= 1 and all(n > 0 for n in shape) and \
-            all(int(n) == n for n in input_shape)
+        ok = len(shape) >= 1 and all(n > 0 for n in shape) and all(int(n) == n for n in input_shape)
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise ConfigError("Expected input_shape as positive integers without the batch "
-                          f"dimension, e.g. (3, 32, 32). Received: input_shape={input_shape!r}")
+        raise ConfigError(
+            "Expected input_shape as positive integers without the batch "
+            f"dimension, e.g. (3, 32, 32). Received: input_shape={input_shape!r}"
+        )
     return shape
 
 
@@ -215,8 +277,7 @@ def _first_tensor(obj: Any) -> Any:
 
     if isinstance(obj, torch.Tensor):
         return obj
-    items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) \
-        else ()
+    items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else ()
     for item in items:
         t = _first_tensor(item)
         if t is not None:

@@ -1,5 +1,6 @@
 """What `summary` returns: one `LayerRow` per layer call and the `ModelSummary` around them;
 `str()` is the table, `explain()` the formulas, `_repr_html_()` the notebook view."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -97,12 +98,27 @@ class ModelSummary:
 
     def table_cells(self) -> tuple[list[str], list[list[str]]]:
         """Header and formatted cells of the table (shared by text and HTML)."""
-        header = ["Layer (type)", "Output shape", "Param #", "Non-trainable", "Mult-adds",
-                  "RF (jump)", "Memory"]
-        cells = [[layer_cell(r.name, r.kind), shape_text(r.output_shape),
-                  "(shared)" if r.repeat else f"{r.params:,}",
-                  "" if r.repeat else f"{r.non_trainable_params:,}", f"{r.mult_adds:,}",
-                  r.receptive_field, bytes_text(r.memory_bytes)] for r in self.rows]
+        header = [
+            "Layer (type)",
+            "Output shape",
+            "Param #",
+            "Non-trainable",
+            "Mult-adds",
+            "RF (jump)",
+            "Memory",
+        ]
+        cells = [
+            [
+                layer_cell(r.name, r.kind),
+                shape_text(r.output_shape),
+                "(shared)" if r.repeat else f"{r.params:,}",
+                "" if r.repeat else f"{r.non_trainable_params:,}",
+                f"{r.mult_adds:,}",
+                r.receptive_field,
+                bytes_text(r.memory_bytes),
+            ]
+            for r in self.rows
+        ]
         return header, cells
 
     def __str__(self) -> str:
@@ -115,9 +131,16 @@ class ModelSummary:
         width = max((len(r.name) for r in self.rows), default=0)
         return "\n".join(
             f"{r.name.ljust(width)}  {r.description}: params = {r.param_formula}; "
-            f"out = {r.output_formula}" for r in self.rows)
+            f"out = {r.output_formula}"
+            for r in self.rows
+        )
 
     def _repr_html_(self) -> str:
         header, cells = self.table_cells()
-        return html_table(self.model_name, f"input {shape_text(self.input_shape)}", header,
-                          cells, self.totals_lines())
+        return html_table(
+            self.model_name,
+            f"input {shape_text(self.input_shape)}",
+            header,
+            cells,
+            self.totals_lines(),
+        )
