@@ -1,10 +1,90 @@
-"""convlens: a PyTorch workbench for learning, building, training and looking inside CNNs."""
+"""convlens: a PyTorch workbench for learning, building, training and looking inside CNNs.
 
-from __future__ import annotations
+The front door, `import convlens as cl`:
+
+Models
+    build(model, input_shape=None, *, num_classes=None) -- a model from a registry name, spec
+        text ("conv 32 3, maxpool 2, dense 10") or YAML spec file; it remembers input_shape.
+    summary(model, input_shape=None) -- the layer table (shapes, parameters, mult-adds,
+        receptive field); any nn.Module, on its own input_shape by default.
+    draw(model, input_shape=None, *, out=None) -- the architecture as a picture.
+    models() -- the model registry as a table (the `convlens.models` package, callable).
+    feature_maps(model, image) -- {layer name: tensor} of every conv and pooling layer for
+        one image, for a model trained or not (or a Run).
+
+Data
+    load_dataset(name, split="train") -- one split of a data set (.classes, .images,
+        .labels, len(), .show_batch(n)).
+
+Training and runs
+    train(model, data, *, out=None, resume=False, **options) -- train a registry model, a
+        spec or any nn.Module; options are TrainConfig fields (epochs, lr, ...); returns a Run.
+    load(path, model=None) -- open a run folder (pass a fresh instance for a run of your own
+        nn.Module class); returns a Run.
+    Run -- .history (per-epoch metrics, .plot()), .evaluate() (accuracy, confusion, most
+        confused, top losses), .predict(images), .show(kind) (every `convlens show` picture),
+        .report() (report.html), .explore() (the explorer page on a local server).
+
+The primer (NumPy)
+    conv2d(x, kernel, *, stride=1, padding=0, dilation=1) -- what a conv layer computes.
+    conv1d(signal, kernel, ...) -- the same on a 1-D signal.
+    pool2d(x, size, *, stride=None, padding=0, mode="max") -- max or mean pooling.
+    output_size(n, kernel, *, stride=1, padding=0, dilation=1) -- the output size formula.
+    KERNELS -- the classic hand-made kernels (blur, sharpen, edges) by name.
+
+Pictures are `Picture` objects: they display in Jupyter and save with `.savefig(path)`.
+Errors are `ConvlensError`s with a one-line message. The same tools from the shell:
+`convlens --help`.
+
+Example:
+    >>> import convlens as cl
+    >>> model = cl.build("conv 32 3, maxpool 2, dense 10", input_shape="1x28x28")
+    >>> cl.summary(model)
+    >>> run = cl.train(model, data="digits", epochs=1)
+    >>> run.evaluate().accuracy
+"""
+
+import importlib as _importlib
+from typing import Any as _Any
+
+from convlens.errors import ConvlensError
 
 __version__ = "0.1.0"
 
-from convlens.errors import ConvlensError
-from convlens.models.summary import summary
+# The front door, loaded on first use: `import convlens` stays fast (the CLI imports the
+# package on every call, and torch takes seconds to import).
+_FRONT_DOOR = {
+    "build": "convlens.models.build",
+    "summary": "convlens.models.summary",
+    "draw": "convlens.api.models",
+    "models": "convlens.models",  # the package itself, callable: cl.models()
+    "feature_maps": "convlens.api.inside",
+    "load_dataset": "convlens.api.data",
+    "Dataset": "convlens.api.data",
+    "train": "convlens.api.training",
+    "load": "convlens.api.run",
+    "Run": "convlens.api.run",
+    "Picture": "convlens.look.picture",
+    "conv2d": "convlens.primer.convmath",
+    "conv1d": "convlens.primer.convmath",
+    "pool2d": "convlens.primer.convmath",
+    "output_size": "convlens.primer.geometry",
+    "KERNELS": "convlens.primer.kernels",
+}
 
-__all__ = ["ConvlensError", "__version__", "summary"]
+__all__ = ["ConvlensError", "__version__", *_FRONT_DOOR]
+
+
+def __getattr__(name: str) -> _Any:
+    """`convlens.NAME` for a front-door name: imported from its module on first use."""
+    module = _FRONT_DOOR.get(name)
+    if module is None:
+        raise AttributeError(f"module 'convlens' has no attribute {name!r}")
+    imported = _importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_FRONT_DOOR} - {"_Any", "_importlib", "_FRONT_DOOR"})

@@ -18,6 +18,7 @@ palette, 16-bit), then `prepare_image` makes it look like the training data:
 from __future__ import annotations
 
 import html
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from PIL import Image
 
 from convlens.engine.runs import Run, load_run
 from convlens.errors import ConfigError
+from convlens.io import data_url
 
 INVERT_CHOICES = ("auto", "yes", "no")
 DIGIT_SETS = ("mnist", "digits")
@@ -47,20 +49,35 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Prediction:
-    """Class probabilities for one image."""
+    """Class probabilities for one image.
+
+    Attributes:
+        source: the file name, or e.g. "test[3] (true: 7)".
+        classes: class names, index = label.
+        probs: (K,) softmax probabilities; logits: (K,) the model's raw outputs.
+        prepared: the image as the model saw it (`image`) and what was done to it.
+    """
 
     source: str
     classes: tuple[str, ...]
     probs: np.ndarray  # (K,)
     prepared: Prepared
+    logits: np.ndarray  # (K,)
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The `k` most probable classes with their probabilities."""
         order = np.argsort(-self.probs, kind="stable")[:k]
         return [(self.classes[i], float(self.probs[i])) for i in order]
 
     @property
     def label(self) -> str:
+        """The predicted class name."""
         return self.top(1)[0][0]
+
+    @property
+    def image(self) -> torch.Tensor:
+        """The image as the model saw it: uint8 (C, H, W), before normalisation."""
+        return self.prepared.pixels
 
     def line(self, k: int = 3) -> str:
         top = ", ".join(f"{name} {p:.1%}" for name, p in self.top(k))
@@ -73,7 +90,14 @@ class Prediction:
         rows = "".join(
             f"<tr><td>{html.escape(n)}</td><td>{p:.1%}</td></tr>" for n, p in self.top(5)
         )
-        return f"<div><b>{html.escape(self.source)}</b><table>{rows}</table></div>"
+        a = self.image.permute(1, 2, 0).numpy()
+        buf = io.BytesIO()
+        Image.fromarray(a[..., 0] if a.shape[2] == 1 else a).save(buf, format="PNG")
+        img = (
+            f'<img src="{data_url(buf.getvalue())}" width="84" '
+            f'style="image-rendering: pixelated; float: left; margin-right: 1em">'
+        )
+        return f"<div>{img}<b>{html.escape(self.source)}</b><table>{rows}</table></div>"
 
 
 def is_dark_data(mean: Sequence[float]) -> bool:
@@ -163,12 +187,22 @@ def _letterbox(a: np.ndarray, h: int, w: int, margin: int, background: np.ndarra
 
 
 @torch.inference_mode()
-def predict_pixels(run: Run, pixels: torch.Tensor) -> np.ndarray:
-    """Softmax probabilities for uint8 images (N, C, H, W) already in the model's format."""
+def predict_logits(run: Run, pixels: torch.Tensor) -> np.ndarray:
+    """The model's outputs (N, K) for uint8 images (N, C, H, W) already in its format."""
     mean = torch.tensor(run.mean).view(1, -1, 1, 1)
     std = torch.tensor(run.std).view(1, -1, 1, 1)
     x = (pixels.float() / 255 - mean) / std
-    return run.model.eval()(x).float().softmax(1).numpy()
+    return run.model.eval()(x).float().numpy()
+
+
+def predict_pixels(run: Run, pixels: torch.Tensor) -> np.ndarray:
+    """Softmax probabilities (N, K) for uint8 images (N, C, H, W) already in the model's
+    format."""
+    return _softmax(predict_logits(run, pixels))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    return torch.from_numpy(logits).softmax(1).numpy()
 
 
 def predict(
@@ -195,10 +229,10 @@ def predict(
         sources.append(str(item) if isinstance(item, (str, Path)) else "image")
     if not prepared:
         return []
-    probs = predict_pixels(run, torch.stack([p.pixels for p in prepared]))
+    logits = predict_logits(run, torch.stack([p.pixels for p in prepared]))
     return [
-        Prediction(source=s, classes=run.classes, probs=pr, prepared=p)
-        for s, pr, p in zip(sources, probs, prepared)
+        Prediction(source=s, classes=run.classes, probs=pr, prepared=p, logits=lg)
+        for s, pr, p, lg in zip(sources, _softmax(logits), prepared, logits)
     ]
 
 
@@ -219,13 +253,14 @@ def predict_indices(
             f"Expected indices in 0..{len(ds) - 1} ({run.info['data']} {split}). Received: {bad[0]}"
         )
     pixels = datamod.images_at(ds, list(indices))
-    probs = predict_pixels(run, pixels)
+    logits = predict_logits(run, pixels)
     return [
         Prediction(
             source=f"{split}[{i}] (true: {ds.classes[int(ds.labels[i])]})",
             classes=run.classes,
             probs=pr,
             prepared=Prepared(pixels=px, inverted=False, note=""),
+            logits=lg,
         )
-        for i, pr, px in zip(indices, probs, pixels)
+        for i, pr, px, lg in zip(indices, _softmax(logits), pixels, logits)
     ]

@@ -23,6 +23,7 @@ from torch import nn
 from convlens.errors import ModelError, SpecError, suggest
 from convlens.models import registry
 from convlens.models.layers import SpecModel, make_module
+from convlens.models.summary.format import parse_shape
 from convlens.models.spec import (
     ACTIVATION_NAMES,
     ALIASES,
@@ -42,7 +43,7 @@ __all__ = ["build", "from_layers", "looks_like_spec"]
 
 def build(
     model: str | Path | Sequence[Any] | nn.Module,
-    input_shape: Sequence[int] | None = None,
+    input_shape: Sequence[int] | str | None = None,
     *,
     num_classes: int | None = None,
     fits: str | None = None,
@@ -53,8 +54,9 @@ def build(
     Args:
         model: e.g. "keras_mnist", "conv 32 3, maxpool 2, dense 10", "net.yaml", or an
             `nn.Module` (returned as it is).
-        input_shape: (C, H, W) without batch; default: the registry model's own, or the
-            YAML file's `input:`.
+        input_shape: (C, H, W) without batch, or text such as "1x28x28"; default: the
+            registry model's own, or the YAML file's `input:`. The model keeps it as its
+            `input_shape` attribute (`summary` and `draw` use it).
         num_classes: outputs of registry models (default 10); fills `{num_classes}` in specs.
         fits: the name of a data set the model must take: one forward pass of zeros checks
             that it accepts `input_shape` and gives `num_classes` outputs.
@@ -63,7 +65,13 @@ def build(
     Raises:
         ModelError: an unknown name, bad options, or a model that does not fit `fits`.
         SpecError: a bad spec, or one that does not fit `input_shape`.
+
+    Example:
+        >>> model = build("conv 32 3, maxpool 2, dense 10", input_shape="1x28x28")
+        >>> model = build("fastcnn", input_shape=(3, 32, 32), num_classes=10)
     """
+    if isinstance(input_shape, str):
+        input_shape = parse_shape(input_shape)
     if isinstance(model, nn.Module):
         net = model
     elif isinstance(model, str) and model.strip() in registry.names():
@@ -158,6 +166,7 @@ def _from_registry(
         factory = registry.factory(name)
         net = factory(in_channels=shape[0], num_classes=n, image_size=shape[1:], **options)
     net.registry_name = name  # type: ignore[assignment]  # shown in summaries and pictures
+    net.input_shape = tuple(shape)  # type: ignore[assignment]  # what summaries take by default
     return net
 
 

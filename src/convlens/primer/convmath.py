@@ -116,7 +116,11 @@ def conv2d(
     flip: bool = False,
     method: str = "fast",
 ) -> np.ndarray:
-    """2-D convolution (cross-correlation unless `flip`) of x with kernel; see module doc."""
+    """2-D convolution (cross-correlation unless `flip`) of x with kernel; see module doc.
+
+    Example:
+        >>> conv2d(np.eye(5), [[1, 0], [0, 1]])           # (4, 4): 2 on the diagonal
+    """
     where = "conv2d"
     if method not in ("fast", "loop"):
         raise ConvMathError(
@@ -161,7 +165,11 @@ def conv1d(
     flip: bool = False,
     method: str = "fast",
 ) -> np.ndarray:
-    """1-D convolution of a signal (N,) with a kernel (k,): a 2-D one with one row."""
+    """1-D convolution of a signal (N,) with a kernel (k,): a 2-D one with one row.
+
+    Example:
+        >>> conv1d([1, 2, 3, 4], [1, -1])                 # array([-1., -1., -1.])
+    """
     s, k = _as_input(signal, "conv1d"), _as_input(kernel, "conv1d")
     if s.ndim != 1 or k.ndim != 1:
         raise ConvMathError(
@@ -191,6 +199,9 @@ def pool2d(
     Padding counts like PyTorch: at most half the window, max pooling pads with -inf (never
     chosen), mean pooling with zeros that count in the average (avg_pool2d's
     count_include_pad=True).
+
+    Example:
+        >>> pool2d(np.arange(16).reshape(4, 4), 2)        # [[5, 7], [13, 15]]
     """
     where = "pool2d"
     if mode not in ("max", "mean"):

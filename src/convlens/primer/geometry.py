@@ -164,7 +164,12 @@ def output_size(
     ceil_mode: bool = False,
 ) -> int:
     """floor((n + 2p - d(k-1) - 1) / s) + 1, with p from `padding` (before + after); with
-    `ceil_mode` (pooling) ceil instead of floor, as PyTorch counts it."""
+    `ceil_mode` (pooling) ceil instead of floor, as PyTorch counts it.
+
+    Example:
+        >>> output_size(28, 3)                            # 26
+        >>> output_size(28, 3, stride=2, padding=1)       # 14
+    """
     where = "output_size"
     n, kernel = _pos_int("n", n, where), _pos_int("kernel", kernel, where)
     stride, dilation = _pos_int("stride", stride, where), _pos_int("dilation", dilation, where)

@@ -17,7 +17,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from convlens.data.images import load_image
-from convlens.engine.runs import RUN_FILE
+from convlens.engine.runs import RUN_FILE, Run
 from convlens.errors import ConvlensError
 from convlens.web.explorer import Explorer
 
@@ -33,9 +33,13 @@ def list_runs(root: Path) -> dict[str, Path]:
     return {p.name: p for p in sorted(root.iterdir()) if (p / RUN_FILE).is_file()}
 
 
-def create_app(run: str | Path | None = None, *, runs_root: str | Path = "runs") -> FastAPI:
-    """The app for one run folder, or for every run under `runs_root`."""
-    runs = {Path(run).name: Path(run)} if run else list_runs(Path(runs_root))
+def create_app(run: str | Path | Run | None = None, *, runs_root: str | Path = "runs") -> FastAPI:
+    """The app for one run (a folder, or a loaded Run), or for every run under `runs_root`."""
+    runs: dict[str, Path | Run]
+    if isinstance(run, Run):
+        runs = {run.path.name: run}
+    else:
+        runs = {Path(run).name: Path(run)} if run else dict(list_runs(Path(runs_root)))
     app = FastAPI(title="convlens explorer", docs_url=None, redoc_url=None, openapi_url=None)
 
     @lru_cache(maxsize=4)

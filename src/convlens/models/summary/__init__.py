@@ -1,6 +1,6 @@
 """Summary table of a model: shapes, parameters, mult-adds, receptive field, memory.
 
-`summary(model, input_shape)` runs one real forward pass (batch 1, eval mode, no grad) with
+`summary(model, input_shape)` (default: the model's own `input_shape`) runs one real forward pass (batch 1, eval mode, no grad) with
 forward hooks on every module that computes something and returns a `ModelSummary`: one
 `LayerRow` per layer call, `str()` for the table, `explain()` for the formulas.
 `convlens.summary` is this function.
@@ -27,8 +27,15 @@ types), `format` (text and HTML).
 
 from __future__ import annotations
 
-from convlens.models.summary.format import shape_text
-from convlens.models.summary.record import summary
+from convlens.models.summary.format import parse_shape, shape_text
+from convlens.models.summary.record import model_input_shape, summary
 from convlens.models.summary.result import LayerRow, ModelSummary
 
-__all__ = ["LayerRow", "ModelSummary", "shape_text", "summary"]
+__all__ = [
+    "LayerRow",
+    "ModelSummary",
+    "model_input_shape",
+    "parse_shape",
+    "shape_text",
+    "summary",
+]

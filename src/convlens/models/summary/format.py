@@ -5,10 +5,23 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from convlens.errors import ConfigError
+
 
 def shape_text(shape: Sequence[int]) -> str:
     """(32, 26, 26) -> "32x26x26" (the `--input` notation)."""
     return "x".join(str(n) for n in shape) if shape else "-"
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """ "1x28x28" -> (1, 28, 28) (the inverse of `shape_text`); ConfigError when it is not one."""
+    parts = text.lower().replace(" ", "").split("x")
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ConfigError(
+            f"Expected a shape such as '1x28x28' (C x H x W, positive whole numbers). "
+            f"Received: input_shape={text!r}"
+        )
+    return tuple(int(p) for p in parts)
 
 
 def pair_text(p: tuple[int, int]) -> str:

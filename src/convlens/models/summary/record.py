@@ -21,7 +21,7 @@ from convlens.models.summary.facts import (
     mult_adds,
     next_rf,
 )
-from convlens.models.summary.format import shape_text
+from convlens.models.summary.format import parse_shape, shape_text
 from convlens.models.summary.result import LayerRow, ModelSummary
 
 if TYPE_CHECKING:  # torch is imported inside the functions so `import convlens` stays fast
@@ -62,25 +62,34 @@ class _Recorder:
         self.last_rf = rf
 
 
-def summary(model: nn.Module, input_shape: tuple[int, ...] | list[int]) -> ModelSummary:
+def summary(
+    model: nn.Module, input_shape: tuple[int, ...] | list[int] | str | None = None
+) -> ModelSummary:
     """Summarise `model` on one input of shape `input_shape` (no batch dimension).
 
     Args:
         model: any nn.Module; spec-built models get one row per spec layer, other models one
             row per leaf module call (plus modules holding parameters of their own).
-        input_shape: e.g. (3, 32, 32).
+        input_shape: e.g. (3, 32, 32) or "3x32x32"; default: the model's own `input_shape`
+            attribute (models from `convlens.build` have one).
 
     Returns:
-        The structured summary; `print()` it for the table.
+        The structured summary; `print()` it for the table (in Jupyter it shows as one).
 
     Raises:
-        ConfigError: a bad input shape. ModelError: the forward pass fails on that shape.
+        ConfigError: a bad input shape, or none given for a model without `input_shape`.
+        ModelError: the forward pass fails on that shape.
+
+    Example:
+        >>> model = cl.build("conv 8 3, maxpool 2, dense 10", input_shape="1x28x28")
+        >>> cl.summary(model)                       # its own input shape
+        >>> cl.summary(my_net, input_shape=(3, 32, 32))
     """
     import torch
 
     from convlens.models.hooks import hooked
 
-    shape = _check_shape(input_shape)
+    shape = model_input_shape(model, input_shape)
     spec_layers = _spec_layers(model)
     top = dict(model.named_children()) if spec_layers is not None else {}
     top_ids = {id(m): i for i, m in enumerate(top.values())}
@@ -255,6 +264,21 @@ def _spec_layers(model: nn.Module) -> list | None:
     if getattr(model, "spec_text", None) is None or not isinstance(layers, (list, tuple)):
         return None
     return list(layers) if len(layers) == len(list(model.children())) else None
+
+
+def model_input_shape(model: Any, input_shape: Any = None) -> tuple[int, ...]:
+    """`input_shape` as a tuple ("1x28x28" and (1, 28, 28) alike), or, when it is None, the
+    model's own `input_shape` attribute; ConfigError when there is neither."""
+    if input_shape is None:
+        input_shape = getattr(model, "input_shape", None)
+        if input_shape is None:
+            raise ConfigError(
+                f"{type(model).__name__} has no input_shape attribute; pass input_shape, "
+                f"e.g. input_shape=(1, 28, 28)"
+            )
+    if isinstance(input_shape, str):
+        input_shape = parse_shape(input_shape)
+    return _check_shape(input_shape)
 
 
 def _check_shape(input_shape: Any) -> tuple[int, ...]:

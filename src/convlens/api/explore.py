@@ -1,0 +1,131 @@
+"""The explorer on a local server in a background thread: what `run.explore()` starts.
+
+The server listens on 127.0.0.1 on a port the system picks (or the one asked for), runs
+uvicorn in a daemon thread (its own event loop; no signal handlers, which only the main
+thread may install) and stops with `stop()`. In Jupyter it displays as the explorer page in
+an IFrame.
+"""
+
+from __future__ import annotations
+
+import html
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+from convlens.engine.runs import Run as EngineRun
+from convlens.errors import ConfigError, ConvlensError
+
+__all__ = ["ExplorerServer", "in_notebook", "interactive"]
+
+START_TIMEOUT = 20.0  # seconds for the server to start listening
+
+
+class ExplorerServer:
+    """The explorer of one run, served from a background thread.
+
+    Attributes:
+        url: the page's address, e.g. "http://127.0.0.1:50123/".
+        port: the port it listens on.
+
+    Example:
+        >>> server = run.explore()       # in Jupyter: the page inline
+        >>> server.url
+        >>> server.stop()
+    """
+
+    def __init__(self, run: EngineRun, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        import uvicorn
+
+        from convlens.web.app import create_app
+
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
+            raise ConfigError(f"Expected port in 0..65535 (0: any free one). Received: {port!r}")
+        self.run = run
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind((host, port))
+        except OSError as exc:
+            self._socket.close()
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        self.host, self.port = host, int(self._socket.getsockname()[1])
+        config = uvicorn.Config(create_app(run), log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name=f"convlens-explorer-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise ConvlensError(f"the explorer did not start on {self.url}")
+            time.sleep(0.02)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    @property
+    def running(self) -> bool:
+        """True while the server thread serves."""
+        return self._thread.is_alive() and not self._server.should_exit
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end (a no-op when stopped)."""
+        self._server.should_exit = True
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+        self._socket.close()
+
+    close = stop
+
+    def wait(self) -> None:
+        """Serve until Ctrl-C, then stop (what a script does after `run.explore()`)."""
+        try:
+            while self._thread.is_alive():
+                self._thread.join(timeout=0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> ExplorerServer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "serving" if self.running else "stopped"
+        return f"<ExplorerServer {self.run.path.name} at {self.url} ({state}); .stop() ends it>"
+
+    def _repr_html_(self) -> str:
+        if not self.running:
+            return f"<p>explorer stopped ({html.escape(self.url)})</p>"
+        url = html.escape(self.url)
+        return (
+            f'<iframe src="{url}" width="100%" height="720" style="border: 1px solid #ddd">'
+            f"</iframe><p>explorer of {html.escape(self.run.path.name)}: "
+            f'<a href="{url}" target="_blank">{url}</a></p>'
+        )
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def interactive() -> bool:
+    """True in Jupyter, IPython or the Python prompt (where a call should not block)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None or hasattr(sys, "ps1") or bool(sys.flags.interactive)

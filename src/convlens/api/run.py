@@ -1,0 +1,256 @@
+"""The front door's `Run`: a trained run folder with its model, and everything to do with it
+(evaluate, predict, show, report, explore); `load` opens one."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from convlens.api.explore import ExplorerServer, in_notebook, interactive
+from convlens.api.images import is_image, to_image
+from convlens.api.results import History, Predictions
+from convlens.config import TrainConfig
+from convlens.engine.evaluate import Evaluation, evaluate_run
+from convlens.engine.predict import INVERT_CHOICES, predict, predict_indices
+from convlens.engine.runs import Run as EngineRun
+from convlens.engine.runs import load_run
+from convlens.errors import ConfigError, suggest
+from convlens.io import atomic_write_text
+from convlens.look.inspector import KINDS, Inspector
+from convlens.look.picture import Picture
+from convlens.look.report import build_report
+from convlens.models.summary import ModelSummary, summary
+
+__all__ = ["Run", "load"]
+
+
+class Run:
+    """A training run: its folder, its model (with the best weights), its history, and what
+    to do with it. `cl.train` and `cl.load` return one.
+
+    Attributes:
+        path: the run folder.
+        model: the trained nn.Module, in eval mode.
+        classes: class names, index = label.
+        input_shape: (C, H, W) the model takes.
+        config: the TrainConfig it was trained with.
+        history: per-epoch metrics (a list of dicts; `.plot()` draws them).
+        engine_run: the library's `convlens.engine.runs.Run`.
+
+    Example:
+        >>> run = cl.load("runs/demo")
+        >>> run.evaluate().accuracy
+        >>> run.show("filters")
+    """
+
+    def __init__(self, engine_run: EngineRun) -> None:
+        self.engine_run = engine_run
+        self._look = Inspector(engine_run)
+        self._server: ExplorerServer | None = None
+
+    # ------------------------------------------------------------------------- what it is
+    @property
+    def path(self) -> Path:
+        return self.engine_run.path
+
+    @property
+    def model(self) -> nn.Module:
+        return self.engine_run.model
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.engine_run.classes
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self.engine_run.input_shape
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.engine_run.config
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """run.json: model, data set, classes, normalisation, versions."""
+        return self.engine_run.info
+
+    @property
+    def history(self) -> History:
+        """Per-epoch metrics: one dict per finished epoch; `.plot()` draws the curves."""
+        return History(self.engine_run.metrics)
+
+    def summary(self) -> ModelSummary:
+        """The model's summary table on the run's input shape.
+
+        Example:
+            >>> print(run.summary())
+        """
+        return summary(self.model, self.input_shape)
+
+    # ------------------------------------------------------------------------- what it does
+    def evaluate(
+        self, split: str = "test", *, data: str | None = None, limit: int | None = None
+    ) -> Evaluation:
+        """Evaluate on a split of its own data set (or of `data`) the way it was tested while
+        training. The result has `.accuracy`, `.confusion`, `.most_confused(k)`,
+        `.top_losses(k)` and `.per_class()`, and shows as tables in Jupyter.
+
+        Example:
+            >>> ev = run.evaluate()
+            >>> ev.accuracy, ev.most_confused(5)
+        """
+        if split == "test" and data is None and limit is None:
+            return self._look.evaluation()  # computed once, shared with run.show
+        return evaluate_run(self.engine_run, data=data, split=split, limit=limit)
+
+    def predict(self, images: Any, *, invert: str | bool = "auto") -> Predictions:
+        """Predict the class of one image or a list of them.
+
+        Args:
+            images: an image (file path, bytes, PIL image, numpy array or tensor of pixels),
+                a list of them, or test-set indices (ints) of the run's own data set.
+            invert: "auto" (invert dark-on-light drawings for light-on-dark data such as
+                MNIST), "yes" or "no".
+
+        Returns:
+            A list of predictions, one per image: `.label`, `.probs`, `.logits`, `.image`
+            (uint8 (C, H, W), the image as the model saw it).
+
+        Example:
+            >>> preds = run.predict("my_shoe.jpg")
+            >>> preds[0].label, preds[0].probs.max()
+        """
+        if invert not in (True, False, *INVERT_CHOICES):
+            raise ConfigError(f"Expected invert in {INVERT_CHOICES}. Received: invert={invert!r}")
+        items = [images] if is_image(images) else list(_as_list(images))
+        if items and all(_is_index(i) for i in items):
+            return Predictions(predict_indices(self.engine_run, [int(i) for i in items]))
+        return Predictions(predict(self.engine_run, [to_image(i) for i in items], invert=invert))
+
+    def show(
+        self,
+        kind: str,
+        *,
+        layer: str | None = None,
+        index: int | None = None,
+        image: str | Path | None = None,
+        n: int = 24,
+        seed: int = 0,
+        cnn: str | Path | None = None,
+    ) -> Picture:
+        """One picture of the run (what `convlens show KIND RUN` draws).
+
+        Args:
+            kind: one of curves, filters, evolution, features, predictions, confusion,
+                mistakes, saliency, gradcam, integrated-gradients, occlusion, mlp.
+            layer: a conv layer for filters, evolution and gradcam (default: the first; the
+                last for gradcam).
+            index: the test image for features and the attributions (default 0).
+            image: an image file instead of a test image.
+            n: images in the grids (predictions, mistakes).
+            seed: which test images the predictions grid shows.
+            cnn: for mlp, a CNN run folder to show beside it.
+
+        Example:
+            >>> run.show("features", index=3)
+            >>> run.show("gradcam", image="my_shoe.jpg").savefig("gradcam.png")
+        """
+        if kind not in KINDS:
+            raise ConfigError(
+                f"unknown picture {kind!r}{suggest(str(kind), KINDS)}; kinds: {', '.join(KINDS)}"
+            )
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"Expected n >= 1. Received: n={n!r}")
+        options = {"layer": layer, "index": index, "n": n, "seed": seed}
+        where = {"image": str(image) if image is not None else None}
+        if kind == "evolution":
+            from convlens.look.weights import draw_evolution_strip
+
+            frames = self._look.picture(kind, layer=layer)
+            return Picture(draw_evolution_strip(self.engine_run, layer), name=kind, frames=frames)
+        cnn_dir = str(cnn) if cnn is not None else None
+        return Picture(self._look.picture(kind, **options, **where, cnn=cnn_dir), name=kind)
+
+    def report(self, *, out: str | Path | None = None) -> Path:
+        """Write the run report, one self-contained HTML page (default: RUN/report.html),
+        and return its path.
+
+        Example:
+            >>> run.report()            # PosixPath('runs/demo/report.html')
+        """
+        path = Path(out) if out is not None else self.path / "report.html"
+        atomic_write_text(path, build_report(self._look))
+        return path
+
+    def explore(self, *, port: int = 0, block: bool | None = None) -> ExplorerServer:
+        """Start the explorer (draw or upload an image, watch the model think) on a local
+        server at 127.0.0.1 in a background thread.
+
+        In Jupyter the returned server shows the page inline; elsewhere the address is
+        printed. `block` (default: only in a plain script) serves until Ctrl-C.
+
+        Args:
+            port: the port (default 0: a free one).
+            block: wait until Ctrl-C, then stop.
+
+        Example:
+            >>> server = run.explore()     # the page, inline
+            >>> server.stop()
+        """
+        if self._server is None or not self._server.running or (port and port != self._server.port):
+            if self._server is not None:
+                self._server.stop()
+            self._server = ExplorerServer(self.engine_run, port=port)
+        if not in_notebook():
+            print(f"convlens explorer: {self._server.url}  (.stop() or Ctrl-C ends it)", flush=True)
+        if block if block is not None else not interactive():
+            self._server.wait()
+        return self._server
+
+    # ------------------------------------------------------------------------- display
+    def __repr__(self) -> str:
+        best = History(self.engine_run.metrics).best
+        acc = f", best test accuracy {best['test_accuracy']:.2%}" if best else ""
+        return (
+            f"Run({str(self.path)!r}: {self.info.get('model')} on {self.info.get('data')}, "
+            f"{len(self.engine_run.metrics)} epochs{acc}, weights {self.engine_run.weights})"
+        )
+
+    def _repr_html_(self) -> str:
+        return f"<div><b>{html.escape(repr(self))}</b>{self.history._repr_html_()}</div>"
+
+
+def _as_list(images: Any) -> Sequence[Any]:
+    if isinstance(images, (list, tuple)):
+        return images
+    if isinstance(images, int) and not isinstance(images, bool):
+        return [images]
+    raise ConfigError(
+        f"Expected an image, a list of images or test-set indices. "
+        f"Received: {type(images).__name__}"
+    )
+
+
+def _is_index(item: Any) -> bool:
+    return isinstance(item, int) and not isinstance(item, bool)
+
+
+def load(path: str | Path, model: nn.Module | None = None, *, weights: str = "best") -> Run:
+    """Open a run folder made by `cl.train` or `convlens train`.
+
+    Args:
+        path: the run folder.
+        model: for a run of your own nn.Module class, a fresh instance to fill with the
+            run's weights (a mismatched one is refused, naming the first tensor that
+            differs); for spec and registry models leave it out.
+        weights: "best" (best test accuracy) or "last".
+
+    Example:
+        >>> run = cl.load("runs/demo")
+        >>> run = cl.load("runs/mine", model=Net())
+    """
+    return Run(load_run(path, weights=weights, model=model))
