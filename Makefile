@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test check bench data system serve lab clean help
+.PHONY: demo test check docs bench data system serve lab clean help
 
 help:
 	@echo "make demo   set up .venv and run the main job"
@@ -83,6 +83,15 @@ check: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests bench lessons/build.py
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(MAKE) --no-print-directory docs
+
+# The API reference from the docstrings (pdoc), into site/ (not committed); any warning fails.
+DOC_MODULES := convlens convlens.primer convlens.data convlens.models convlens.engine \
+	convlens.look convlens.io convlens.config convlens.errors
+docs: $(STAMP)
+	@rm -rf site
+	$(PY) -W error -m pdoc --docformat google -o site $(DOC_MODULES)
+	@echo "API reference: site/index.html"
 
 bench: $(STAMP) data
 	$(PY) bench/convmath.py
@@ -90,4 +99,4 @@ bench: $(STAMP) data
 	$(PY) bench/explorer.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out site .pytest_cache

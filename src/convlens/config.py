@@ -40,7 +40,8 @@ class TrainConfig:
     """Everything that decides a training run; saved as `config.yaml` in the run folder.
 
     Attributes:
-        model: registry name, spec text or YAML spec file (see `convlens models`).
+        model: registry name, spec text, YAML spec file (see `convlens models`), or a
+            user's nn.Module class as `FILE.py:Class` / `package.module:Class`.
         data: data set name, e.g. "fashion-mnist".
         data_dir: where the data set files live (None: the data module's default).
         epochs: passes over the training set.

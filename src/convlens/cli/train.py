@@ -30,7 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     g = p.add_argument_group("model and data")
-    g.add_argument("--model", help=f"registry name, spec text or YAML spec (default: {d.model})")
+    g.add_argument(
+        "--model",
+        help=f"registry name, spec text, YAML spec, or your own nn.Module class as "
+        f"path/to/nets.py:Net or package.module:Net (imports and runs that code; the class "
+        f"must take no arguments) (default: {d.model})",
+    )
     g.add_argument("--data", help=f"data set name (default: {d.data})")
     g.add_argument("--data-dir", help="folder of the data set files")
     g.add_argument("--limit-train", type=int, metavar="N", help="use the first N training images")

@@ -29,9 +29,9 @@ from torch import nn
 from convlens import __version__
 from convlens.config import TrainConfig, config_to_yaml, load_config_file, merge_config
 from convlens.engine.checkpoint import BEST, LAST, load_weights, verify_checksums
-from convlens.errors import CheckpointError, ConfigError
+from convlens.errors import CheckpointError, ConfigError, ModelError
 from convlens.io import atomic_write_json, atomic_write_text
-from convlens.models.build import build
+from convlens.models.build import MODULE_REF, build
 
 __all__ = [
     "RUN_FILE",
@@ -206,23 +206,37 @@ class Run:
         )
 
 
-def build_run_model(info: dict[str, Any]) -> nn.Module:
-    """Rebuild the model of a run from its spec text (or name) and input shape."""
-    spec = info.get("spec_text") or info["model"]
-    return build(
-        spec,
-        tuple(info["input_shape"]),
-        num_classes=int(info["num_classes"]),
-        fits=str(info.get("data", "the data")),
-    )
+def build_run_model(info: dict[str, Any], model: nn.Module | None = None) -> nn.Module:
+    """Rebuild the model of a run from its spec text, registry name or module reference and
+    its input shape; `model` is a fresh instance of a user's own module to use instead."""
+    spec = model if model is not None else info.get("spec_text") or info["model"]
+    try:
+        return build(
+            spec,
+            tuple(info["input_shape"]),
+            num_classes=int(info["num_classes"]),
+            fits=str(info.get("data", "the data")),
+        )
+    except ModelError as exc:
+        match = MODULE_REF.match(str(spec))
+        if model is not None or match is None:
+            raise
+        cls = match["cls"]
+        raise CheckpointError(
+            f"this run trained the user's own module {spec} and it cannot be built here "
+            f"({exc}); pass a fresh instance: cl.load(path, model={cls}())"
+        ) from None
 
 
-def load_run(path: str | Path, *, weights: str = "best") -> Run:
+def load_run(path: str | Path, *, weights: str = "best", model: nn.Module | None = None) -> Run:
     """Load a run folder: config, classes, normalisation, and the model with its weights.
 
     Args:
         path: a folder made by `convlens train`.
         weights: "best" (best test accuracy; falls back to last) or "last".
+        model: a fresh instance of the run's own module (a user's class that cannot be
+            imported here, e.g. one defined in a notebook); its tensors must match the
+            checkpoint's names and shapes.
     """
     if weights not in ("best", "last"):
         raise ConfigError(f"Expected weights 'best' or 'last'. Received: weights={weights!r}")
@@ -231,7 +245,7 @@ def load_run(path: str | Path, *, weights: str = "best") -> Run:
     config = read_run_config(run_dir)
     name = BEST if weights == "best" and (run_dir / BEST).is_file() else LAST
     verify_checksums(run_dir, (name,))
-    model = build_run_model(info)
+    model = build_run_model(info, model)
     load_weights(model, run_dir / name)
     model.eval()
     try:

@@ -25,7 +25,7 @@ from convlens.engine.loop import FitResult, TrainingInterrupted, augmentation, f
 from convlens.engine.precision import channels_last_model
 from convlens.engine.runs import create_run, read_run_config, read_run_info, slug
 from convlens.engine.transfer import freeze_layers, init_from_run
-from convlens.models.build import build
+from convlens.models.build import MODULE_REF, build, module_ref
 
 # Callback, FitResult and TrainingInterrupted are what a caller of train/resume needs.
 __all__ = ["train", "resume", "Callback", "FitResult", "TrainingInterrupted"]
@@ -34,15 +34,30 @@ Log = Callable[[str], None]
 
 
 def train(
-    config: TrainConfig, *, callbacks: Iterable[Callback] = (), log: Log | None = print
+    config: TrainConfig,
+    *,
+    model: nn.Module | None = None,
+    callbacks: Iterable[Callback] = (),
+    log: Log | None = print,
 ) -> FitResult:
-    """Start a run: check data and model, create the run folder, then `fit`."""
+    """Start a run: check data and model, create the run folder, then `fit`.
+
+    `model`: a user's own module to train (as it is: its weights are not re-initialised);
+    the run records its class as `config.model` (`module:Class`), so `load_run` rebuilds it
+    where that class can be imported, and otherwise takes a fresh instance (`model=`).
+    Without it the model is built from `config.model` (spec, registry name, `FILE.py:Class`).
+    """
+    if model is not None:
+        config = config.replace(model=module_ref(model))
+    elif MODULE_REF.match(config.model.strip()):
+        config = config.replace(model=module_ref(config.model))  # absolute path recorded
     world = init_from_env(config.device)
-    train_ds, test_ds, model = _prepare(config, log if world.main else None)
+    train_ds, test_ds, model = _prepare(config, log if world.main else None, model)
     out = (
         Path(config.out)
         if config.out
-        else Path("runs") / (f"{slug(config.model)}-{config.data}-{time.strftime('%Y%m%d-%H%M%S')}")
+        else Path("runs")
+        / f"{slug(_short_name(config.model))}-{config.data}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
     if world.main:
         create_run(out, config, model, train_ds)
@@ -60,11 +75,13 @@ def train(
 def resume(
     run_dir: str | Path,
     *,
+    model: nn.Module | None = None,
     callbacks: Iterable[Callback] = (),
     log: Log | None = print,
     progress: bool | None = None,
 ) -> FitResult:
-    """Continue a run from its last checkpoint (same config, same data order)."""
+    """Continue a run from its last checkpoint (same config, same data order); `model`: a
+    fresh instance of a user's own module whose class cannot be imported here."""
     run_dir = Path(run_dir)
     read_run_info(run_dir)
     config = read_run_config(run_dir)
@@ -73,7 +90,7 @@ def resume(
         config = config.replace(progress=progress)
     verify_checksums(run_dir, (LAST, STATE))
     state = load_state(run_dir / STATE)
-    train_ds, test_ds, model = _prepare(config)
+    train_ds, test_ds, model = _prepare(config, given=model)
     load_weights(model, run_dir / LAST)
     if log and state["epoch"] < config.epochs and not state.get("stop"):
         log(f"resuming {run_dir} at epoch {state['epoch'] + 1} batch {state['batch']}")
@@ -89,8 +106,11 @@ def resume(
     )
 
 
-def _prepare(cfg: TrainConfig, log: Log | None = None) -> tuple[Dataset, Dataset, nn.Module]:
-    """Load both splits and build the model (seeded); every user error happens here."""
+def _prepare(
+    cfg: TrainConfig, log: Log | None = None, given: nn.Module | None = None
+) -> tuple[Dataset, Dataset, nn.Module]:
+    """Load both splits and build the model (seeded), or check the `given` one; every user
+    error happens here, before the run folder exists."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     train_ds: Dataset = datamod.load_dataset(cfg.data, "train", data_dir=cfg.data_dir)
@@ -101,7 +121,12 @@ def _prepare(cfg: TrainConfig, log: Log | None = None) -> tuple[Dataset, Dataset
         test_ds = datamod.subset(test_ds, cfg.limit_test)
     augmentation(cfg)  # validate before anything is written
     torch.manual_seed(cfg.seed)
-    model = build(cfg.model, train_ds.input_shape, num_classes=train_ds.num_classes, fits=cfg.data)
+    model = build(
+        cfg.model if given is None else given,
+        train_ds.input_shape,
+        num_classes=train_ds.num_classes,
+        fits=cfg.data,
+    )
     resolve_layers(model, cfg.record_filters)
     if cfg.init_from:
         init_from_run(model, cfg.init_from, log=log)
@@ -110,6 +135,12 @@ def _prepare(cfg: TrainConfig, log: Log | None = None) -> tuple[Dataset, Dataset
         if log:
             log(f"frozen: {', '.join(frozen)}")
     return train_ds, test_ds, model
+
+
+def _short_name(model: str) -> str:
+    """The class name of a module reference, else the model text itself."""
+    match = MODULE_REF.match(model.strip())
+    return match["cls"] if match else model
 
 
 def _speed_up(model: nn.Module, cfg: TrainConfig) -> nn.Module:

@@ -1,4 +1,4 @@
-"""The one builder: a spec, a registry name or an `nn.Module` in, a model out.
+"""The one builder: a spec, a registry name, a user's class or an `nn.Module` in, a model out.
 
 `build` is the only way convlens turns a description into a module; the CLI, training,
 run folders (`convlens.engine.runs.load_run` passes the run's spec and input shape), the
@@ -8,10 +8,18 @@ sweep and the lessons all call it.
     build([('c', 64, 3), ('m', 2), ('f', None), ('d', 10)], (3, 32, 32))  # tuple list
     build("net.yaml")                                            # YAML file naming its input
     build("keras_mnist", num_classes=10)                         # registry name
+    build("nets.py:Net") / build("mypkg.nets:Net")               # the user's own class
+
+A reference `FILE.py:Class` or `package.module:Class` imports the user's own code (that is
+what it asks for) and calls `Class()` with no arguments.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import re
+import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +46,11 @@ from convlens.models.spec import (
     to_text,
 )
 
-__all__ = ["build", "from_layers", "looks_like_spec"]
+__all__ = ["build", "from_layers", "looks_like_spec", "module_ref", "MODULE_REF"]
+
+# FILE.py:Class or package.module:Class
+# (a class inside a function records as `module:func.<locals>.Net`: found only with model=)
+MODULE_REF = re.compile(r"^(?P<where>[^\s,:]+\.py|[A-Za-z_][\w.]*):(?P<cls>[A-Za-z_][\w.<>]*)$")
 
 
 def build(
@@ -74,6 +86,8 @@ def build(
         input_shape = parse_shape(input_shape)
     if isinstance(model, nn.Module):
         net = model
+    elif isinstance(model, str) and MODULE_REF.match(model.strip()):
+        net = _from_import(model.strip(), options)
     elif isinstance(model, str) and model.strip() in registry.names():
         net = _from_registry(model.strip(), input_shape, num_classes, options)
     elif isinstance(model, str) and not looks_like_spec(model):
@@ -92,6 +106,18 @@ def build(
             raise ModelError("build(..., fits=DATA) needs input_shape and num_classes")
         _check_fits(net, model, tuple(input_shape), num_classes, fits)
     return net
+
+
+def module_ref(model: nn.Module | str) -> str:
+    """How a run records a user's module: `FILE.py:Class` with an absolute path, or
+    `module:Class` (`__main__:Net` for a class defined in a notebook or script)."""
+    if isinstance(model, str):
+        match = MODULE_REF.match(model.strip())
+        if match and match["where"].endswith(".py"):
+            return f"{Path(match['where']).resolve()}:{match['cls']}"
+        return model.strip()
+    cls = type(model)
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def from_layers(layers: Sequence[LayerSpec], input_shape: Sequence[int]) -> SpecModel:
@@ -168,6 +194,47 @@ def _from_registry(
     net.registry_name = name  # type: ignore[assignment]  # shown in summaries and pictures
     net.input_shape = tuple(shape)  # type: ignore[assignment]  # what summaries take by default
     return net
+
+
+def _from_import(ref: str, options: dict[str, Any]) -> nn.Module:
+    """Import `FILE.py:Class` or `package.module:Class` and instantiate the class."""
+    match = MODULE_REF.match(ref)
+    assert match is not None  # build() checked it
+    where, name = match["where"], match["cls"]
+    try:
+        if where.endswith(".py"):
+            path = Path(where).resolve()
+            if not path.is_file():
+                raise ModelError(f"--model {ref!r}: no such file {str(path)!r}")
+            spec = importlib.util.spec_from_file_location(f"convlens_user_{path.stem}", path)
+            if spec is None or spec.loader is None:
+                raise ModelError(f"--model {ref!r}: cannot import {str(path)!r}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module  # dataclasses and pickling look their module up
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except ModelError:
+        raise
+    except Exception as exc:  # the user's own code: any error it raises on import
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelError(
+            f"--model {ref!r}: importing {where} failed: {type(exc).__name__}: {first}"
+        ) from None
+    cls: Any = module
+    for part in name.split("."):  # a nested class: Outer.Inner
+        cls = getattr(cls, part, None)
+    if cls is None:
+        classes = [k for k, v in vars(module).items() if isinstance(v, type)]
+        raise ModelError(f"--model {ref!r}: {where} has no {name!r}{suggest(name, classes)}")
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise ModelError(f"--model {ref!r}: {name} is not an nn.Module class")
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        raise ModelError(
+            f"--model {ref!r}: {name}() must take no arguments to be built by name ({exc})"
+        ) from None
 
 
 def _check_fits(
