@@ -13,8 +13,8 @@ Models
         one image, for a model trained or not (or a Run).
 
 Data
-    load_dataset(name, split="train") -- one split of a data set (.classes, .images,
-        .labels, len(), .show_batch(n)).
+    load_dataset(name, split="train") -- one split of a data set as a Dataset (.classes,
+        .images, .labels, len(), ds[i], .show_batch(n)).
 
 Training and runs
     train(model, data, *, out=None, resume=False, **options) -- train a registry model, a

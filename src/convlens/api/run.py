@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
 from torch import nn
 
 from convlens.api.explore import ExplorerServer, in_notebook, interactive
-from convlens.api.images import is_image, to_image
+from convlens.api.images import IMAGE_HELP, is_image, to_image
 from convlens.api.results import History, Predictions
 from convlens.config import TrainConfig
 from convlens.engine.evaluate import Evaluation, evaluate_run
@@ -23,6 +25,7 @@ from convlens.io import atomic_write_text
 from convlens.look.inspector import KINDS, Inspector
 from convlens.look.picture import Picture
 from convlens.look.report import build_report
+from convlens.models.build import MODULE_REF
 from convlens.models.summary import ModelSummary, summary
 
 __all__ = ["Run", "load"]
@@ -112,7 +115,8 @@ class Run:
 
         Args:
             images: an image (file path, bytes, PIL image, numpy array or tensor of pixels),
-                a list of them, or test-set indices (ints) of the run's own data set.
+                a batch (N, C, H, W), a list of images, or test-set indices (ints) of the
+                run's own data set.
             invert: "auto" (invert dark-on-light drawings for light-on-dark data such as
                 MNIST), "yes" or "no".
 
@@ -126,7 +130,7 @@ class Run:
         """
         if invert not in (True, False, *INVERT_CHOICES):
             raise ConfigError(f"Expected invert in {INVERT_CHOICES}. Received: invert={invert!r}")
-        items = [images] if is_image(images) else list(_as_list(images))
+        items = _as_list(images)
         if items and all(_is_index(i) for i in items):
             return Predictions(predict_indices(self.engine_run, [int(i) for i in items]))
         return Predictions(predict(self.engine_run, [to_image(i) for i in items], invert=invert))
@@ -165,15 +169,21 @@ class Run:
             )
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"Expected n >= 1. Received: n={n!r}")
-        options = {"layer": layer, "index": index, "n": n, "seed": seed}
-        where = {"image": str(image) if image is not None else None}
         if kind == "evolution":
             from convlens.look.weights import draw_evolution_strip
 
             frames = self._look.picture(kind, layer=layer)
             return Picture(draw_evolution_strip(self.engine_run, layer), name=kind, frames=frames)
-        cnn_dir = str(cnn) if cnn is not None else None
-        return Picture(self._look.picture(kind, **options, **where, cnn=cnn_dir), name=kind)
+        figure = self._look.picture(
+            kind,
+            layer=layer,
+            index=index,
+            image=str(image) if image is not None else None,
+            n=n,
+            seed=seed,
+            cnn=str(cnn) if cnn is not None else None,
+        )
+        return Picture(figure, name=kind)
 
     def report(self, *, out: str | Path | None = None) -> Path:
         """Write the run report, one self-contained HTML page (default: RUN/report.html),
@@ -216,7 +226,7 @@ class Run:
         best = History(self.engine_run.metrics).best
         acc = f", best test accuracy {best['test_accuracy']:.2%}" if best else ""
         return (
-            f"Run({str(self.path)!r}: {self.info.get('model')} on {self.info.get('data')}, "
+            f"Run({str(self.path)!r}: {_model_label(self.info)} on {self.info.get('data')}, "
             f"{len(self.engine_run.metrics)} epochs{acc}, weights {self.engine_run.weights})"
         )
 
@@ -224,13 +234,23 @@ class Run:
         return f"<div><b>{html.escape(repr(self))}</b>{self.history._repr_html_()}</div>"
 
 
-def _as_list(images: Any) -> Sequence[Any]:
+def _model_label(info: dict[str, Any]) -> str:
+    """The model as the run names it: registry name, spec text, or `module:Class` (the spec
+    text of a spec-built module handed to `cl.train`)."""
+    model, spec = str(info.get("model")), info.get("spec_text")
+    return str(spec) if spec and MODULE_REF.match(model) else model
+
+
+def _as_list(images: Any) -> list[Any]:
+    """One image, a batch (N, C, H, W) of them, a list of them, or indices: as a list."""
+    if isinstance(images, (np.ndarray, torch.Tensor)):
+        return list(images) if images.ndim == 4 and len(images) != 1 else [images]
     if isinstance(images, (list, tuple)):
-        return images
-    if isinstance(images, int) and not isinstance(images, bool):
+        return list(images)
+    if is_image(images) or _is_index(images):
         return [images]
     raise ConfigError(
-        f"Expected an image, a list of images or test-set indices. "
+        f"Expected an image ({IMAGE_HELP}), a list of them or test-set indices. "
         f"Received: {type(images).__name__}"
     )
 

@@ -7,6 +7,7 @@ and returns the run as it is; `train(..., out=RUN, resume=True)` continues it.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from torch import nn
 from convlens.api.run import Run
 from convlens.config import FIELD_NAMES, TrainConfig, merge_config
 from convlens.engine import train as training
+from convlens.engine.callbacks import Callback
 from convlens.engine.loop import TrainingInterrupted
 from convlens.engine.runs import RUN_FILE, load_run, read_run_config, read_run_info
 from convlens.errors import CheckpointError, ConfigError
@@ -31,6 +33,7 @@ def train(
     *,
     out: str | Path | None = None,
     resume: bool = False,
+    callbacks: Iterable[Callback] = (),
     **options: Any,
 ) -> Run:
     """Train a model on a data set; everything lands in a run folder. Returns the `Run`.
@@ -44,6 +47,8 @@ def train(
             run is refused; continue it with resume=True.
         resume: continue the run in `out` from its last checkpoint, with its saved
             settings (a `model`, `data` or option given must match them).
+        callbacks: `convlens.engine.callbacks.Callback`s to run with the built-in ones
+            (hooks on_fit_start, on_epoch_start, on_batch_end, on_epoch_end, on_fit_end).
         **options: any TrainConfig field: epochs, batch_size, lr, optimizer, schedule,
             augment, seed, limit_train, limit_test, device, progress, ... (see
             `help(convlens.config.TrainConfig)`).
@@ -69,7 +74,9 @@ def train(
             raise ConfigError("resume=True needs out=RUN_FOLDER, the run to continue")
         _check_resume(Path(out), model, data, options)
     else:
-        given = {"model": _name(model), "data": data, "out": str(out) if out else None}
+        # a module's run records its class (the engine writes config.model for it)
+        name = model if isinstance(model, str) else None
+        given = {"model": name, "data": data, "out": str(out) if out else None}
         config = merge_config(TrainConfig(), {**given, **options}, source="cl.train")
         if out is not None and (Path(out) / RUN_FILE).exists():
             raise CheckpointError(
@@ -79,12 +86,14 @@ def train(
     try:
         if resume:
             progress = options.get("progress")
-            result = training.resume(str(out), progress=progress, model=module)
+            result = training.resume(str(out), progress=progress, model=module, callbacks=callbacks)
         else:
-            result = training.train(config, model=module)
+            result = training.train(config, model=module, callbacks=callbacks)
     except TrainingInterrupted as stop:
         run_dir = Path(stop.run_dir) if stop.run_dir is not None else Path(str(out))
-        where = f"epoch {stop.epoch + 1} batch {stop.batch}" if stop.batch else f"epoch {stop.epoch}"
+        where = (
+            f"epoch {stop.epoch + 1} batch {stop.batch}" if stop.batch else f"epoch {stop.epoch}"
+        )
         saved = "checkpoint saved" if stop.saved else "the last checkpoint is kept"
         print(
             f"training interrupted at {where}; {saved}; continue with "
@@ -97,13 +106,6 @@ def train(
             raise stop from None  # stopped before its first checkpoint: nothing to load
     run_dir = Path(result.run_dir) if result.run_dir is not None else Path(str(out))
     return Run(load_run(run_dir, model=_fresh(module)))
-
-
-def _name(model: str | nn.Module | None) -> str | None:
-    """What config.model says: the text given, or the class name of a module."""
-    if isinstance(model, nn.Module):
-        return type(model).__name__
-    return model
 
 
 def _fresh(module: nn.Module | None) -> nn.Module | None:

@@ -31,7 +31,6 @@ from torch import nn
 from convlens.errors import ModelError, SpecError, suggest
 from convlens.models import registry
 from convlens.models.layers import SpecModel, make_module
-from convlens.models.summary.format import parse_shape
 from convlens.models.spec import (
     ACTIVATION_NAMES,
     ALIASES,
@@ -45,6 +44,7 @@ from convlens.models.spec import (
     resolve,
     to_text,
 )
+from convlens.models.summary.format import parse_shape
 
 __all__ = ["build", "from_layers", "looks_like_spec", "module_ref", "MODULE_REF"]
 

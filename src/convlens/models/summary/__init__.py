@@ -1,8 +1,9 @@
 """Summary table of a model: shapes, parameters, mult-adds, receptive field, memory.
 
-`summary(model, input_shape)` (default: the model's own `input_shape`) runs one real forward pass (batch 1, eval mode, no grad) with
-forward hooks on every module that computes something and returns a `ModelSummary`: one
-`LayerRow` per layer call, `str()` for the table, `explain()` for the formulas.
+`summary(model, input_shape)` (default: the model's own `input_shape`) runs one real forward
+pass (batch 1, eval mode, no grad) with forward hooks on every module that computes something
+and returns a `ModelSummary`: one `LayerRow` per layer call, `str()` for the table,
+`explain()` for the formulas.
 `convlens.summary` is this function.
 
 Conventions (per sample, batch 1):
