@@ -4,8 +4,9 @@ Like `convlens.cli` and `convlens.web`, this is a face: it holds no mechanism of
 what makes the library short to call from a notebook (defaults, one-line errors, result
 objects that display themselves). `convlens/__init__.py` loads these modules on first use.
 
-Modules: `models` (build, summary, draw, the registry table), `data` (`load_dataset` and the
-`Dataset` it returns), `training` (`train`), `run` (the `Run` that `train` and `load` return),
-`inside` (`feature_maps`), `images` (what counts as an image), `explore` (the explorer on a
-background server).
+Modules: `models` (`draw`), `data` (`load_dataset` and the `Dataset` it returns), `training`
+(`train`), `run` (the `Run` that `train` and `load` return), `results` (its `History` and
+`Predictions`), `inside` (`feature_maps`), `images` (what counts as an image), `explore` (the
+explorer on a background server). `build`, `summary` and `models()` come straight from
+`convlens.models`, `Picture` from `convlens.look.picture`, the primer from `convlens.primer`.
 """
