@@ -200,7 +200,9 @@ def test_train_returns_a_run_with_history_and_evaluation(runs):
 
 def test_predict_takes_paths_pictures_arrays_tensors_and_indices(runs, tmp_path):
     run = runs[0]
-    digit = cl.load_dataset("digits", split="test")[3][0]  # uint8 (1, 28, 28)
+    test_set = cl.load_dataset("digits", split="test")
+    digit = test_set[3][0]  # uint8 (1, 28, 28)
+    true = [test_set.classes[int(test_set[i][1])] for i in (0, 3)]
     path = tmp_path / "digit.png"
     Image.fromarray(digit[0].numpy()).save(path)
     for item in (path, str(path), Image.open(path), digit, digit[0].numpy(), digit.float() / 255):
@@ -214,7 +216,10 @@ def test_predict_takes_paths_pictures_arrays_tensors_and_indices(runs, tmp_path)
     many = run.predict([path, digit])
     assert len(many) == 2 and is_picture(many.plot()) and "<img" in many._repr_html_()
     by_index = run.predict([0, 3])
-    assert [p.source for p in by_index] == ["test[0] (true: 0)", "test[3] (true: 0)"]
+    assert [p.source for p in by_index] == [
+        f"test[0] (true: {true[0]})",
+        f"test[3] (true: {true[1]})",
+    ]
     assert torch.equal(by_index[1].image, digit)
     with pytest.raises(ImageError) as exc:
         run.predict(tmp_path / "missing.png")

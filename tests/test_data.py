@@ -594,3 +594,11 @@ def test_importing_the_data_package_changes_no_process_state():
     assert out[0] == "True"
     loaded = set(eval(out[1]))  # the convlens packages `import convlens.data` brought in
     assert "data" in loaded and not loaded & {"engine", "look", "web", "cli"}
+
+
+def test_the_first_images_of_a_split_cover_every_class():
+    """The digits file is sorted by class; a split keeps a shuffled order, so `limit_train`
+    (the first N images) still sees every class."""
+    for split in ("train", "test"):
+        first = load_dataset("digits", split).labels[:100]
+        assert len(set(first.tolist())) == 10, split

@@ -280,3 +280,17 @@ def test_build_for_data_rejects_wrong_channels(tmp_path):
     assert build(str(spec), (3, 8, 8), num_classes=4, fits="toy")(
         torch.zeros(1, 3, 8, 8)
     ).shape == (1, 4)
+
+
+@pytest.mark.parametrize("steps", range(1, 9))
+def test_one_cycle_runs_on_very_short_runs(steps):
+    """OneCycleLR divides by the length of its phases; runs of a few steps must not crash."""
+    from convlens.engine.optim import make_scheduler
+
+    net = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    sched = make_scheduler(opt, TrainConfig(schedule="onecycle", lr=0.1), steps)
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+    assert all(0 <= lr <= 0.1 + 1e-12 for lr in sched.get_last_lr())

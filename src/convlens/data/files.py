@@ -250,7 +250,9 @@ def read_digits_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def stratified_split(
     labels: np.ndarray, test_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded split of indices into (train, test), the same fraction from every class."""
+    """Seeded split of indices into (train, test), the same fraction from every class, each
+    in a seeded shuffled order (files sorted by class would otherwise make the first N images,
+    e.g. `limit_train`, all of one class)."""
     rng = np.random.default_rng(seed)
     train, test = [], []
     for c in np.unique(labels):
@@ -258,7 +260,7 @@ def stratified_split(
         n_test = round(len(idx) * test_fraction)
         test.append(idx[:n_test])
         train.append(idx[n_test:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
 def list_image_folder(root: Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:

@@ -32,11 +32,14 @@ def make_scheduler(
     """Per-batch schedule: one-cycle (warm up to lr, anneal), cosine to 0, or constant."""
     sched = torch.optim.lr_scheduler
     if cfg.schedule == "onecycle":
+        # PyTorch divides by the length of each phase: at least 4 steps, and a warm-up of
+        # more than one step (a quarter of the run from 6 steps on, as always)
+        total = max(total_steps, 4)
         return sched.OneCycleLR(
             optimizer,
             max_lr=cfg.lr,
-            total_steps=max(total_steps, 2),
-            pct_start=0.25,
+            total_steps=total,
+            pct_start=max(0.25, 1.5 / total),
             cycle_momentum=False,
         )
     if cfg.schedule == "cosine":

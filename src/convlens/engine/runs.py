@@ -221,7 +221,7 @@ def build_run_model(info: dict[str, Any], model: nn.Module | None = None) -> nn.
         match = MODULE_REF.match(str(spec))
         if model is not None or match is None:
             raise
-        cls = match["cls"]
+        cls = match["cls"].rsplit(".", 1)[-1]  # Net, also for f.<locals>.Net
         raise CheckpointError(
             f"this run trained the user's own module {spec} and it cannot be built here "
             f"({exc}); pass a fresh instance: cl.load(path, model={cls}())"
