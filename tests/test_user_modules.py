@@ -137,6 +137,15 @@ def test_cli_trains_a_class_from_a_file_and_every_reader_rebuilds_it(cli, tiny_r
     assert cli("predict", out, "--index", "0").code == 0
     shown = cli("show", "filters", out, "--out", tmp_path / "f.png")
     assert shown.code == 0 and (tmp_path / "f.png").stat().st_size > 1000, shown
+    assert cli("report", out).code == 0 and (out / "report.html").is_file()
+    from fastapi.testclient import TestClient
+
+    from convlens.web.app import create_app
+
+    page = TestClient(create_app(out))  # what `convlens serve RUN` serves
+    drawing = (tmp_path / "f.png").read_bytes()
+    r = page.post(f"/api/runs/{out.name}/predict", content=drawing)
+    assert r.status_code == 200 and r.json()["layers"][0]["name"] == "conv"
 
 
 @pytest.mark.parametrize(
