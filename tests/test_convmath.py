@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -349,3 +350,102 @@ def test_errors_say_what_and_why(call, message):
     with pytest.raises(ConvMathError) as err:
         call()
     assert message in str(err.value)
+
+
+# ------------------------------------------------------------------ random cases vs torch
+def _t(a):
+    return torch.from_numpy(np.asarray(a, dtype=np.float64))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_groups_and_per_axis_stride_dilation_match_torch_on_random_cases(method):
+    rng = np.random.default_rng(16)
+    for _ in range(40 if method == "fast" else 12):
+        groups = int(rng.integers(1, 4))
+        c, o = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3))
+        kh, kw = (int(v) for v in rng.integers(1, 4, 2))
+        sh, sw, dh, dw = (int(v) for v in rng.integers(1, 4, 4))
+        ph, pw = (int(v) for v in rng.integers(0, 3, 2))
+        h = int(rng.integers(dh * (kh - 1) + 1, 9))
+        w = int(rng.integers(dw * (kw - 1) + 1, 9))
+        x, k = rng.normal(size=(c, h, w)), rng.normal(size=(o, c // groups, kh, kw))
+        ours = conv2d(
+            x, k, stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups, method=method
+        )
+        theirs = F.conv2d(
+            _t(x)[None], _t(k), stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups
+        )[0]
+        np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-10)
+
+
+def test_depthwise_conv2d_matches_torch():
+    rng = np.random.default_rng(1)
+    x, k = rng.normal(size=(3, 6, 7)), rng.normal(size=(3, 1, 3, 3))
+    theirs = F.conv2d(_t(x)[None], _t(k), groups=3, padding=1)[0].numpy()
+    np.testing.assert_allclose(conv2d(x, k, groups=3, padding=1), theirs, atol=1e-10)
+    # a 2-D kernel with groups == C: the same depthwise filter on every channel
+    k2 = rng.normal(size=(3, 3))
+    theirs = F.conv2d(_t(x)[None], _t(np.stack([k2[None]] * 3)), groups=3)[0].numpy()
+    np.testing.assert_allclose(conv2d(x, k2, groups=3), theirs, atol=1e-10)
+
+
+def test_grouped_conv1d_matches_torch_on_random_cases():
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        groups = int(rng.integers(1, 4))
+        c, o = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3))
+        k, s, d, p = (int(v) for v in rng.integers(1, 4, 4))
+        n = int(rng.integers(d * (k - 1) + 1, 12))
+        x, w = rng.normal(size=(c, n)), rng.normal(size=(o, c // groups, k))
+        ours = conv1d(x, w, stride=s, padding=p, dilation=d, groups=groups)
+        theirs = F.conv1d(_t(x)[None], _t(w), stride=s, padding=p, dilation=d, groups=groups)[0]
+        np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "c, o, groups, kshape, fragment",
+    [
+        (3, 4, 2, (4, 1, 3, 3), "conv2d: in_channels=3 is not divisible by groups=2"),
+        (4, 3, 2, (3, 2, 3, 3), "conv2d: out_channels=3 (kernel.shape[0]) is not divisible by "),
+        (4, 4, 2, (4, 4, 3, 3), "kernel has 4 input channels, x has 4 (groups=2 needs 2 per"),
+        (4, 4, 0, (4, 4, 3, 3), "Expected groups an integer >= 1. Received: groups=0"),
+    ],
+)
+def test_groups_errors_follow_torch(c, o, groups, kshape, fragment):
+    with pytest.raises(ConvMathError, match=re.escape(fragment)) as info:
+        conv2d(np.zeros((c, 5, 5)), np.zeros(kshape), groups=groups)
+    assert "\n" not in str(info.value)
+
+
+def test_pooling_matches_torch_on_random_cases():
+    rng = np.random.default_rng(3)
+    for case in range(150):
+        kh, kw = (int(v) for v in rng.integers(1, 5, 2))
+        sh, sw = (int(v) for v in rng.integers(1, 4, 2))
+        ph, pw = int(rng.integers(0, kh // 2 + 1)), int(rng.integers(0, kw // 2 + 1))
+        ceil = bool(rng.integers(0, 2))
+        mode = ("max", "mean")[case % 2]
+        dh, dw = (int(v) for v in rng.integers(1, 3, 2)) if mode == "max" else (1, 1)
+        h = int(rng.integers(max(1, dh * (kh - 1) + 1 - 2 * ph), 10))
+        w = int(rng.integers(max(1, dw * (kw - 1) + 1 - 2 * pw), 10))
+        x = rng.normal(size=(2, h, w))
+        kw_args = dict(stride=(sh, sw), padding=(ph, pw), ceil_mode=ceil)
+        include = True
+        if mode == "max":
+            theirs = F.max_pool2d(_t(x)[None], (kh, kw), dilation=(dh, dw), **kw_args)[0]
+            ours = pool2d(x, (kh, kw), mode="max", dilation=(dh, dw), **kw_args)
+        else:
+            include = bool(rng.integers(0, 2))
+            theirs = F.avg_pool2d(_t(x)[None], (kh, kw), count_include_pad=include, **kw_args)[0]
+            ours = pool2d(x, (kh, kw), mode="mean", count_include_pad=include, **kw_args)
+        assert ours.shape == tuple(theirs.shape), (case, kh, kw, sh, sw, ph, pw, ceil)
+        np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-10)
+        steps = pool2d_steps(
+            x[0], (kh, kw), mode=mode, dilation=(dh, dw), count_include_pad=include, **kw_args
+        )
+        np.testing.assert_allclose([s.value for s in steps], ours[0].ravel(), atol=1e-10)
+
+
+def test_mean_pool_refuses_dilation():
+    with pytest.raises(ConvMathError, match=r"mean pooling has no dilation .* dilation=2"):
+        pool2d(np.zeros((4, 4)), 2, mode="mean", dilation=2)

@@ -24,12 +24,11 @@ The classic hand-made kernels (sobel, blur, ...) are in `convlens.primer.kernels
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from convlens.errors import ConvMathError, suggest
+from convlens.errors import ConvMathError
 from convlens.primer.geometry import (
     PADDING_MODES,
     Padding,
@@ -38,7 +37,7 @@ from convlens.primer.geometry import (
     _geometry,
     _pads,
     _pair,
-    _pool_geometry,
+    _pos_int,
     _window_at,
     explain_output_size,
     output_size,
@@ -46,20 +45,14 @@ from convlens.primer.geometry import (
     resolve_padding,
     window,
 )
+from convlens.primer.pooling import Step, _as_input, pool2d, pool2d_grid, pool2d_steps
 
 
 # ----------------------------------------------------------------------------- checks
-def _as_input(x: object, where: str) -> np.ndarray:
-    a = np.asarray(x)
-    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-        raise ConvMathError(f"{where}: Expected numbers. Received: an array of {a.dtype}")
-    return a.astype(np.float64)
-
-
 def _kernel_as_4d(
-    x: np.ndarray, kernel: np.ndarray, where: str
+    x: np.ndarray, kernel: np.ndarray, where: str, groups: int = 1
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """x as (C, H, W) and kernel as (O, C, kh, kw), plus how to shape the result."""
+    """x as (C, H, W) and kernel as (O, C/groups, kh, kw), plus how to shape the result."""
     if x.ndim not in (2, 3):
         raise ConvMathError(
             f"{where}: Expected x of shape (H, W) or (C, H, W). Received: x.shape={x.shape}"
@@ -69,11 +62,13 @@ def _kernel_as_4d(
     if kernel.ndim == 2:
         if x.ndim == 2:
             return x3, kernel[None, None], "2d"
+        if groups == c:  # depthwise: one (1, kh, kw) filter per channel
+            return x3, np.broadcast_to(kernel, (c, 1) + kernel.shape), "per-channel"
         eye = np.zeros((c, c) + kernel.shape)  # the same kernel on every channel
         for i in range(c):
             eye[i, i] = kernel
-        return x3, eye, "per-channel"
-    if kernel.ndim == 3:
+        kernel, shape = eye, "per-channel"
+    elif kernel.ndim == 3:
         kernel = kernel[None]
         shape = "2d"
     elif kernel.ndim == 4:
@@ -81,11 +76,28 @@ def _kernel_as_4d(
     else:
         raise ConvMathError(
             f"{where}: Expected kernel of shape (kh, kw), (C, kh, kw) or "
-            f"(O, C, kh, kw). Received: kernel.shape={kernel.shape}"
+            f"(O, C/groups, kh, kw). Received: kernel.shape={kernel.shape}"
         )
-    if kernel.shape[1] != c:
-        raise ConvMathError(f"{where}: kernel has {kernel.shape[1]} input channels, x has {c}")
+    _check_groups(c, kernel.shape[0], kernel.shape[1], groups, where)
     return x3, kernel, shape
+
+
+def _check_groups(c: int, o: int, per_group: int, groups: int, where: str) -> None:
+    """Torch's rule: in and out channels divisible by groups, C/groups channels per filter."""
+    if c % groups:
+        raise ConvMathError(
+            f"{where}: in_channels={c} is not divisible by groups={groups}; use groups "
+            f"that divide {c}"
+        )
+    if o % groups:
+        raise ConvMathError(
+            f"{where}: out_channels={o} (kernel.shape[0]) is not divisible by groups={groups}"
+        )
+    if per_group * groups != c:
+        raise ConvMathError(
+            f"{where}: kernel has {per_group} input channels, x has {c}"
+            + (f" (groups={groups} needs {c // groups} per filter)" if groups > 1 else "")
+        )
 
 
 def pad2d(
@@ -113,10 +125,15 @@ def conv2d(
     stride: Pair = 1,
     padding: Padding = 0,
     dilation: Pair = 1,
+    groups: int = 1,
     flip: bool = False,
     method: str = "fast",
 ) -> np.ndarray:
     """2-D convolution (cross-correlation unless `flip`) of x with kernel; see module doc.
+
+    `groups` splits the C input channels into groups of C/groups, each seen by
+    O/groups filters of shape (C/groups, kh, kw), as Conv2d(groups=...); groups == C is a
+    depthwise convolution.
 
     Example:
         >>> conv2d(np.eye(5), [[1, 0], [0, 1]])           # (4, 4): 2 on the diagonal
@@ -127,7 +144,8 @@ def conv2d(
             f"{where}: Expected method 'fast' or 'loop'. Received: method={method!r}"
         )
     xa, ka = _as_input(x, where), _as_input(kernel, where)
-    x3, k4, shape = _kernel_as_4d(xa, ka, where)
+    g = _pos_int("groups", groups, where)
+    x3, k4, shape = _kernel_as_4d(xa, ka, where, g)
     if flip:
         k4 = k4[..., ::-1, ::-1]
     kh, kw = k4.shape[2:]
@@ -135,23 +153,29 @@ def conv2d(
         x3.shape[1:], (kh, kw), stride, padding, dilation, where, flip
     )
     xp = np.pad(x3, [(0, 0), *pads])  # (C, H+p, W+p)
+    n_out, per_group = k4.shape[:2]
     if method == "loop":
-        out = np.zeros((k4.shape[0], oh, ow))
-        for o in range(k4.shape[0]):  # each filter
+        out = np.zeros((n_out, oh, ow))
+        for o in range(n_out):  # each filter
+            first = o // (n_out // g) * per_group  # the first channel of its group
             for i in range(oh):  # each output row
                 for j in range(ow):  # each output column
                     total = 0.0
-                    for c in range(k4.shape[1]):
+                    for c in range(per_group):
                         for u in range(kh):
                             for v in range(kw):
-                                total += xp[c, i * sh + u * dh, j * sw + v * dw] * k4[o, c, u, v]
+                                xv = xp[first + c, i * sh + u * dh, j * sw + v * dw]
+                                total += xv * k4[o, c, u, v]
                     out[o, i, j] = total
     else:
         windows = sliding_window_view(
             xp, ((kh - 1) * dh + 1, (kw - 1) * dw + 1), axis=(1, 2)
         )  # (C, H', W', reach_h, reach_w)
         windows = windows[:, ::sh, ::sw, ::dh, ::dw][:, :oh, :ow]
-        out = np.einsum("chwuv,ocuv->ohw", windows, k4, optimize=True)  # (O, H', W')
+        windows = windows.reshape(g, per_group, *windows.shape[1:])
+        k5 = k4.reshape(g, n_out // g, *k4.shape[1:])
+        out = np.einsum("gchwuv,gocuv->gohw", windows, k5, optimize=True)
+        out = out.reshape(n_out, oh, ow)  # (O, H', W')
     return out[0] if shape == "2d" else out
 
 
@@ -162,89 +186,40 @@ def conv1d(
     stride: int = 1,
     padding: Padding = 0,
     dilation: int = 1,
+    groups: int = 1,
     flip: bool = False,
     method: str = "fast",
 ) -> np.ndarray:
-    """1-D convolution of a signal (N,) with a kernel (k,): a 2-D one with one row.
+    """1-D convolution: a 2-D one with one row. Shapes as conv2d's without the height: a
+    signal (N,) or (C, N), a kernel (k,), (C, k) or (O, C/groups, k).
 
     Example:
         >>> conv1d([1, 2, 3, 4], [1, -1])                 # array([-1., -1., -1.])
     """
     s, k = _as_input(signal, "conv1d"), _as_input(kernel, "conv1d")
-    if s.ndim != 1 or k.ndim != 1:
+    if s.ndim not in (1, 2) or not 1 <= k.ndim <= 3:
         raise ConvMathError(
-            f"conv1d: Expected 1-D signal and kernel. Received: shapes {s.shape} and {k.shape}"
+            f"conv1d: Expected a signal (N,) or (C, N) and a kernel (k,), (C, k) or "
+            f"(O, C/groups, k). Received: shapes {s.shape} and {k.shape}"
         )
     pad = (0, padding) if not isinstance(padding, (tuple, list)) else (0, padding[1])
     try:
-        return conv2d(
-            s[None],
-            k[None],
-            stride=stride,
+        out = conv2d(
+            s[None] if s.ndim == 1 else s[:, None],
+            k[None] if k.ndim == 1 else k[..., None, :],
+            stride=(1, stride) if isinstance(stride, int) else stride,
             padding=pad,
-            dilation=dilation,
+            dilation=(1, dilation) if isinstance(dilation, int) else dilation,
+            groups=groups,
             flip=flip,
             method=method,
-        )[0]
+        )
     except ConvMathError as exc:
         raise ConvMathError(str(exc).replace("conv2d", "conv1d")) from None
-
-
-# ----------------------------------------------------------------------------- pooling
-def pool2d(
-    x: object, size: Pair, *, stride: Pair | None = None, padding: Padding = 0, mode: str = "max"
-) -> np.ndarray:
-    """Max or mean pooling of x (H, W) or (C, H, W); stride defaults to size (PyTorch).
-
-    Padding counts like PyTorch: at most half the window, max pooling pads with -inf (never
-    chosen), mean pooling with zeros that count in the average (avg_pool2d's
-    count_include_pad=True).
-
-    Example:
-        >>> pool2d(np.arange(16).reshape(4, 4), 2)        # [[5, 7], [13, 15]]
-    """
-    where = "pool2d"
-    if mode not in ("max", "mean"):
-        raise ConvMathError(
-            f"{where}: Expected mode 'max' or 'mean'. Received: mode={mode!r}"
-            f"{suggest(str(mode), ('max', 'mean'))}"
-        )
-    xa = _as_input(x, where)
-    if xa.ndim not in (2, 3):
-        raise ConvMathError(
-            f"{where}: Expected x of shape (H, W) or (C, H, W). Received: x.shape={xa.shape}"
-        )
-    kh, kw = _pair("size", size, where)
-    x3 = xa[None] if xa.ndim == 2 else xa
-    (sh, sw), _, pads, (oh, ow) = _pool_geometry(x3.shape[1:], (kh, kw), stride, padding, where)
-    fill = -np.inf if mode == "max" else 0.0
-    xp = np.pad(x3, [(0, 0), *pads], constant_values=fill)
-    windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw][:, :oh, :ow]
-    out = windows.max(axis=(3, 4)) if mode == "max" else windows.mean(axis=(3, 4))
-    return out[0] if xa.ndim == 2 else out
+    return out[0] if out.ndim == 2 else out[:, 0]
 
 
 # ----------------------------------------------------------------------------- steps
-@dataclass(frozen=True)
-class Step:
-    """One output cell: where the window sits in the padded input and what it sums.
-
-    Attributes:
-        out_index: (i, j) of the output cell.
-        rows, cols: indices into the PADDED input that the window covers.
-        patch: the input values under the window (kh, kw).
-        products: patch * kernel (conv) or the patch itself (pooling).
-        value: the output value (sum of products, max or mean).
-    """
-
-    out_index: tuple[int, int]
-    rows: tuple[int, ...]
-    cols: tuple[int, ...]
-    patch: np.ndarray
-    products: np.ndarray
-    value: float
-
-
 def conv2d_steps(
     x: object,
     kernel: object,
@@ -273,25 +248,6 @@ def conv2d_steps(
             yield Step((i, j), win.rows, win.cols, patch, products, float(products.sum()))
 
 
-def pool2d_steps(
-    x: object, size: Pair, *, stride: Pair | None = None, padding: Padding = 0, mode: str = "max"
-) -> Iterator[Step]:
-    """The arithmetic of each output cell of a 2-D pooling, row by row."""
-    xa = _as_input(x, "pool2d")
-    if xa.ndim != 2:
-        raise ConvMathError(f"pool2d_steps: Expected a 2-D x. Received: shape {xa.shape}")
-    pool2d(xa, size, stride=stride, padding=padding, mode=mode)  # validates everything
-    k = _pair("size", size, "pool2d")
-    strides, dils, pads, (oh, ow) = _pool_geometry(xa.shape, k, stride, padding, "pool2d")
-    xp = np.pad(xa, pads, constant_values=-np.inf if mode == "max" else 0.0)
-    for i in range(oh):
-        for j in range(ow):
-            win = _window_at(i, j, k, strides, dils, pads, xa.shape)
-            patch = xp[np.ix_(win.rows, win.cols)]
-            value = patch.max() if mode == "max" else patch.mean()
-            yield Step((i, j), win.rows, win.cols, patch, patch, float(value))
-
-
 __all__ = [
     "PADDING_MODES",
     "Step",
@@ -303,6 +259,7 @@ __all__ = [
     "output_size",
     "pad2d",
     "pool2d",
+    "pool2d_grid",
     "pool2d_steps",
     "receptive_reach",
     "resolve_padding",

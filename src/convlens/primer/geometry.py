@@ -250,11 +250,19 @@ def _geometry(
 
 
 def _pool_geometry(
-    shape: tuple[int, int], size: tuple[int, int], stride: Pair | None, padding: Padding, where: str
+    shape: tuple[int, int],
+    size: tuple[int, int],
+    stride: Pair | None,
+    padding: Padding,
+    where: str,
+    dilation: Pair = 1,
+    ceil_mode: bool = False,
 ) -> Geometry:
     """`_geometry` of a pooling window; stride defaults to the window, and padding may be
     at most half the window, as PyTorch requires."""
-    geometry = _geometry(shape, size, size if stride is None else stride, padding, 1, where)
+    geometry = _geometry(
+        shape, size, size if stride is None else stride, padding, dilation, where, False, ceil_mode
+    )
     if any(max(p) > k // 2 for k, p in zip(size, geometry[2])):
         raise ConvMathError(
             f"{where}: padding should be at most half of the window (PyTorch's "
