@@ -24,6 +24,13 @@ from convlens.primer.convmath import (
     window,
 )
 from convlens.primer.kernels import KERNELS, get_kernel
+from convlens.primer.transposed import (
+    conv_transpose2d,
+    conv_transpose2d_steps,
+    explain_transposed_output_size,
+    transposed_canvas,
+    transposed_output_size,
+)
 
 METHODS = ("fast", "loop")
 
@@ -449,3 +456,90 @@ def test_pooling_matches_torch_on_random_cases():
 def test_mean_pool_refuses_dilation():
     with pytest.raises(ConvMathError, match=r"mean pooling has no dilation .* dilation=2"):
         pool2d(np.zeros((4, 4)), 2, mode="mean", dilation=2)
+
+
+# ----------------------------------------------------------------------------- transposed
+@pytest.mark.parametrize("method", METHODS)
+def test_conv_transpose2d_matches_torch_on_random_cases(method):
+    rng = np.random.default_rng(4)
+    for _ in range(60 if method == "fast" else 15):
+        groups = int(rng.integers(1, 3))
+        c, per_out = groups * int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        kh, kw = (int(v) for v in rng.integers(1, 4, 2))
+        sh, sw, dh, dw = (int(v) for v in rng.integers(1, 4, 4))
+        h, w = (int(v) for v in rng.integers(1, 6, 2))
+        ah, aw = int(rng.integers(0, max(sh, dh))), int(rng.integers(0, max(sw, dw)))
+        canvas = (sh * (h - 1) + dh * (kh - 1) + 1 + ah, sw * (w - 1) + dw * (kw - 1) + 1 + aw)
+        ph, pw = (
+            int(rng.integers(0, (canvas[0] + 1) // 2)),
+            int(rng.integers(0, (canvas[1] + 1) // 2)),
+        )
+        x, k = rng.normal(size=(c, h, w)), rng.normal(size=(c, per_out, kh, kw))
+        args = dict(stride=(sh, sw), padding=(ph, pw), output_padding=(ah, aw), dilation=(dh, dw))
+        ours = conv_transpose2d(x, k, groups=groups, method=method, **args)
+        theirs = F.conv_transpose2d(_t(x)[None], _t(k), groups=groups, **args)[0].numpy()
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, atol=1e-10)
+        for axis in (0, 1):
+            n, kk, s, p, a, d = (h, w), (kh, kw), (sh, sw), (ph, pw), (ah, aw), (dh, dw)
+            size = transposed_output_size(
+                n[axis],
+                kk[axis],
+                stride=s[axis],
+                padding=p[axis],
+                output_padding=a[axis],
+                dilation=d[axis],
+            )
+            assert size == theirs.shape[1 + axis]
+
+
+def test_conv_transpose2d_steps_add_up_to_the_output():
+    x, k = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, -1.0], [2.0, 0.0]])
+    args = dict(stride=2, padding=1, output_padding=1)
+    (ch, cw), (oh, ow), (top, left) = transposed_canvas(x.shape, k.shape, **args)
+    canvas = np.zeros((ch, cw))
+    for step in conv_transpose2d_steps(x, k, **args):
+        canvas[np.ix_(step.rows, step.cols)] += step.products
+    out = canvas[top : top + oh, left : left + ow]
+    np.testing.assert_allclose(out, conv_transpose2d(x, k, **args))
+    theirs = F.conv_transpose2d(_t(x)[None, None], _t(k)[None, None], **args)[0, 0].numpy()
+    np.testing.assert_allclose(out, theirs)
+
+
+def test_transposed_output_size_explained():
+    # Dumoulin & Visin's o' = s(i'-1) + a + k - 2p: i'=3, s=2, a=1, k=3, p=1 -> 6
+    assert transposed_output_size(3, 3, stride=2, padding=1, output_padding=1) == 6
+    text = explain_transposed_output_size(3, 3, stride=2, padding=1, output_padding=1)
+    assert text.endswith("= 2*(3-1) - 2*1 + 1*(3-1) + 1 + 1 = 6"), text
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: conv_transpose2d(np.ones((2, 2)), np.ones((3, 3)), output_padding=1),
+            "output_padding must be smaller than stride or dilation (as in PyTorch). "
+            "Received: output_padding=1 (rows) with stride=1, dilation=1",
+        ),
+        (
+            lambda: conv_transpose2d(np.ones((2, 2)), np.ones((3, 3)), padding=3),
+            "padding=3 (rows) crops all of the 4 cells the kernel scatters into; use padding <= 1",
+        ),
+        (
+            lambda: conv_transpose2d(np.ones((3, 2, 2)), np.ones((3, 1, 3, 3)), groups=2),
+            "in_channels=3 is not divisible by groups=2",
+        ),
+        (
+            lambda: conv_transpose2d(np.ones((2, 2, 2)), np.ones((3, 1, 3, 3))),
+            "kernel has 3 input channels (kernel.shape[0]), x has 2",
+        ),
+        (
+            lambda: transposed_output_size(3, 3, padding=-1),
+            "Expected padding an integer >= 0 or a (rows, cols) pair of them. Received: padding=-1",
+        ),
+    ],
+)
+def test_transposed_errors_say_what_and_why(call, message):
+    with pytest.raises(ConvMathError, match=re.escape(message)) as info:
+        call()
+    assert "\n" not in str(info.value)

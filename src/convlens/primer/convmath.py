@@ -18,6 +18,10 @@ Shapes: `x` is (H, W) or (C, H, W). `kernel` is (kh, kw), (C, kh, kw) or (O, C, 
 (C, kh, kw) kernel sums over channels into one map (H', W'), like one Conv2d filter; an
 (O, C, kh, kw) kernel gives (O, H', W'), like Conv2d with O filters and no bias.
 
+`groups` splits the channels as Conv2d(groups=...) does. Pooling (with padding, dilation,
+ceil_mode, count_include_pad) is in `convlens.primer.pooling`, the transposed convolution in
+`convlens.primer.transposed`; both are re-exported here.
+
 The classic hand-made kernels (sobel, blur, ...) are in `convlens.primer.kernels`.
 """
 
@@ -46,6 +50,11 @@ from convlens.primer.geometry import (
     window,
 )
 from convlens.primer.pooling import Step, _as_input, pool2d, pool2d_grid, pool2d_steps
+from convlens.primer.transposed import (
+    conv_transpose2d,
+    explain_transposed_output_size,
+    transposed_output_size,
+)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -255,7 +264,9 @@ __all__ = [
     "conv1d",
     "conv2d",
     "conv2d_steps",
+    "conv_transpose2d",
     "explain_output_size",
+    "explain_transposed_output_size",
     "output_size",
     "pad2d",
     "pool2d",
@@ -263,5 +274,6 @@ __all__ = [
     "pool2d_steps",
     "receptive_reach",
     "resolve_padding",
+    "transposed_output_size",
     "window",
 ]

@@ -18,6 +18,8 @@ from convlens.primer.geometry import Padding, Pair, _pair, _pool_geometry
 
 __all__ = ["Step", "pool2d", "pool2d_grid", "pool2d_steps"]
 
+PairT = tuple[int, int]
+
 
 # ----------------------------------------------------------------------------- checks
 def _as_input(x: object, where: str) -> np.ndarray:
@@ -94,7 +96,7 @@ def _pool_grid(
     dilation: Pair,
     ceil_mode: bool,
     count_include_pad: bool,
-) -> tuple[np.ndarray, np.ndarray, Pair, Pair, Pair, tuple[int, int]]:
+) -> tuple[np.ndarray, np.ndarray, PairT, PairT, PairT, PairT]:
     """The padded input (C, H", W") every window reads (a ceil_mode window may reach past
     the padding), the cells its mean counts (1) and the pool's geometry."""
     where = "pool2d"
