@@ -8,6 +8,7 @@ states the sizes and the output-size formula with the numbers filled in.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,8 +20,14 @@ from convlens.primer.convmath import (
     Step,
     conv2d_steps,
     explain_output_size,
-    pad2d,
+    pool2d_grid,
     pool2d_steps,
+)
+from convlens.primer.geometry import Padding, Pair, _pads, _pair
+from convlens.primer.transposed import (
+    conv_transpose2d_steps,
+    explain_transposed_output_size,
+    transposed_canvas,
 )
 
 PAD_COLOUR, WINDOW_COLOUR, DONE_COLOUR, NOW_COLOUR = "#d9d9d9", "#d62728", "#cfe3f7", "#ffcf66"
@@ -137,25 +144,56 @@ def _terms(patch: np.ndarray, kernel: np.ndarray, limit: int = 9) -> str:
     return " + ".join(terms[:limit]) + (" + ..." if len(terms) > limit else "")
 
 
+def _text(value: object) -> str:
+    """A pair as 'rows x cols' when its two values differ."""
+    if isinstance(value, (tuple, list)):
+        return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _axis(value: object, axis: int) -> object:
+    return value[axis] if isinstance(value, (tuple, list)) else value
+
+
+def axis_formulas(shape: tuple[int, int], kshape: tuple[int, int], explain, **kwargs) -> str:
+    """The output-size formula of each axis (once when both read the same), e.g. to print."""
+    rows, cols = (
+        explain(shape[a], kshape[a], **{k: _axis(v, a) for k, v in kwargs.items()}) for a in (0, 1)
+    )
+    return rows if rows == cols else f"rows: {rows}\ncols: {cols}"
+
+
 def conv_explain_frames(
-    x: np.ndarray, kernel: np.ndarray, *, stride: int = 1, padding: int | str = 0, dilation: int = 1
+    x: np.ndarray,
+    kernel: np.ndarray,
+    *,
+    stride: Pair = 1,
+    padding: Padding = 0,
+    dilation: Pair = 1,
 ) -> list[Image.Image]:
-    """Frames of a 2-D cross-correlation (what Conv2d computes) of small integer arrays."""
+    """Frames of a 2-D cross-correlation (what Conv2d computes) of small arrays; stride,
+    padding and dilation may differ per axis (rows, cols)."""
     steps = list(conv2d_steps(x, kernel, stride=stride, padding=padding, dilation=dilation))
-    padded = pad2d(x, padding, kernel.shape, dilation=dilation, stride=stride)
-    pad = _pad_sizes(x.shape, padded.shape, steps, padding, kernel.shape, dilation, stride)
+    dils = _pair("dilation", dilation, "conv2d")
+    (top, bottom), (left, right) = _pads(padding, tuple(kernel.shape), dils, stride, "conv2d")
+    padded = np.pad(np.asarray(x, dtype=np.float64), ((top, bottom), (left, right)))
     oh = 1 + max(s.out_index[0] for s in steps)
     ow = 1 + max(s.out_index[1] for s in steps)
-    formula = explain_output_size(
-        x.shape[0], kernel.shape[0], stride=stride, padding=padding, dilation=dilation
+    formula = axis_formulas(
+        x.shape,
+        kernel.shape,
+        explain_output_size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
     )
     intro = (
         f"input {x.shape[0]}x{x.shape[1]}, kernel {kernel.shape[0]}x{kernel.shape[1]}, "
-        f"stride {stride}, padding {padding!r}, dilation {dilation}\n{formula}"
+        f"stride {_text(stride)}, padding {_text(padding)}, dilation {_text(dilation)}\n{formula}"
     )
     return _render(
         padded,
-        pad,
+        (top, bottom, left, right),
         steps,
         (oh, ow),
         kernel,
@@ -167,31 +205,128 @@ def conv_explain_frames(
 
 
 def pool_explain_frames(
-    x: np.ndarray, size: int, *, stride: int | None = None, padding: int = 0, mode: str = "max"
+    x: np.ndarray,
+    size: Pair,
+    *,
+    stride: Pair | None = None,
+    padding: Padding = 0,
+    mode: str = "max",
+    dilation: Pair = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
 ) -> list[Image.Image]:
-    """Frames of a 2-D max or mean pooling."""
-    steps = list(pool2d_steps(x, size, stride=stride, padding=padding, mode=mode))
-    padded = pad2d(x, padding, (size, size), value=-np.inf if mode == "max" else 0.0)
-    pad = (padding,) * 4
+    """Frames of a 2-D max or mean pooling, with PyTorch's padding, dilation, ceil_mode
+    and count_include_pad."""
+    args: dict[str, Any] = dict(
+        stride=stride, padding=padding, mode=mode, dilation=dilation, ceil_mode=ceil_mode
+    )
+    steps = list(pool2d_steps(x, size, count_include_pad=count_include_pad, **args))
+    grid = pool2d_grid(x, size, **args)
+    sizes, dils = _pair("size", size, "pool2d"), _pair("dilation", dilation, "pool2d")
+    (top, _), (left, _) = _pads(padding, sizes, dils, 1, "pool2d")
+    pad = (top, grid.shape[0] - top - x.shape[0], left, grid.shape[1] - left - x.shape[1])
     oh = 1 + max(s.out_index[0] for s in steps)
     ow = 1 + max(s.out_index[1] for s in steps)
-    formula = explain_output_size(x.shape[0], size, stride=stride or size, padding=padding)
+    strides = sizes if stride is None else stride
+    formula = axis_formulas(
+        x.shape,
+        sizes,
+        explain_output_size,
+        stride=strides,
+        padding=padding,
+        dilation=dilation,
+        ceil_mode=ceil_mode,
+    )
+    extra = f", dilation {_text(dilation)}" if dils != (1, 1) else ""
+    extra += ", ceil_mode" if ceil_mode else ""
+    extra += ", count_include_pad=False" if mode == "mean" and not count_include_pad else ""
     intro = (
-        f"{mode} pooling: input {x.shape[0]}x{x.shape[1]}, window {size}x{size}, stride "
-        f"{stride or size}, padding {padding}\n{formula}"
+        f"{mode} pooling: input {x.shape[0]}x{x.shape[1]}, window {sizes[0]}x{sizes[1]}, "
+        f"stride {_text(strides)}, padding {_text(padding)}{extra}\n{formula}"
     )
 
     def describe(s: Step) -> str:
-        vals = ", ".join(f"{v:g}" for v in s.patch.ravel() if np.isfinite(v))
-        return f"output[{s.out_index[0]}, {s.out_index[1]}] = {mode}({vals}) = {s.value:g}"
+        vals = [f"{v:g}" for v in s.products.ravel() if np.isfinite(v)]
+        head = f"output[{s.out_index[0]}, {s.out_index[1]}] = "
+        if mode == "max":
+            return f"{head}max({', '.join(vals)}) = {s.value:g}"
+        return f"{head}({' + '.join(vals)}) / {len(vals)} = {s.value:.3g}"
 
-    return _render(padded, pad, steps, (oh, ow), None, intro, describe)
+    return _render(grid, pad, steps, (oh, ow), None, intro, describe)
 
 
-def _pad_sizes(shape, padded_shape, steps, padding, kshape, dilation, stride):
-    from convlens.primer.convmath import _pads
-
-    (top, bottom), (left, right) = _pads(
-        padding, tuple(kshape), (dilation, dilation), stride, "conv2d"
+def conv_transpose_explain_frames(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    *,
+    stride: Pair = 1,
+    padding: Pair = 0,
+    output_padding: Pair = 0,
+    dilation: Pair = 1,
+) -> list[Image.Image]:
+    """Frames of a 2-D transposed convolution: each input cell adds value * kernel into the
+    output canvas, accumulated frame by frame; a last frame crops the padding off."""
+    args: dict[str, Any] = dict(
+        stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
     )
-    return top, bottom, left, right
+    steps = list(conv_transpose2d_steps(x, kernel, **args))
+    (ch, cw), (oh, ow), (top, left) = transposed_canvas(x.shape, kernel.shape, **args)
+    cropped = np.ones((ch, cw), bool)
+    cropped[top : top + oh, left : left + ow] = False
+    formula = axis_formulas(x.shape, kernel.shape, explain_transposed_output_size, **args)
+    intro = (
+        f"transposed conv: input {x.shape[0]}x{x.shape[1]}, kernel "
+        f"{kernel.shape[0]}x{kernel.shape[1]}, stride {_text(stride)}, padding "
+        f"{_text(padding)}, output_padding {_text(output_padding)}, dilation "
+        f"{_text(dilation)}\neach input cell adds value*kernel into the canvas; padding crops "
+        f"the canvas' border (grey)\n{formula}"
+    )
+    canvas = np.zeros((ch, cw))
+    touched = np.zeros((ch, cw), bool)
+    frames = []
+    for k, step in enumerate([None, *steps, None]):
+        fig, axes = plt.subplots(
+            1,
+            3,
+            figsize=(10.6, 4.4),
+            gridspec_kw={"width_ratios": [max(x.shape[1], 2), max(kernel.shape[1], 2), cw]},
+        )
+        in_shade = np.full(x.shape, "", dtype=object)
+        now = np.zeros((ch, cw), bool)
+        if step is not None:
+            canvas[np.ix_(step.rows, step.cols)] += step.products
+            now[np.ix_(step.rows, step.cols)] = True
+            in_shade[step.in_index] = NOW_COLOUR
+        shade = np.where(cropped, PAD_COLOUR, np.where(touched, DONE_COLOUR, "")).astype(object)
+        shade[now] = NOW_COLOUR
+        touched |= now
+        _grid(axes[0], x, "input", shade=in_shade)
+        _grid(axes[1], kernel, "kernel")
+        last = k == len(steps) + 1
+        title = f"output {oh}x{ow}" if last else f"canvas {ch}x{cw} (grey = cropped)"
+        _grid(axes[2], canvas, title, shade=shade, blank=~touched)
+        if last:
+            axes[2].add_patch(
+                Rectangle(
+                    (left - 0.5, top - 0.5),
+                    ow,
+                    oh,
+                    fill=False,
+                    linewidth=2.5,
+                    edgecolor=WINDOW_COLOUR,
+                )
+            )
+            text = f"output = the canvas without its grey border: {oh}x{ow}\n{formula}"
+        elif step is None:
+            text = intro
+        else:
+            (i, j), r, c = step.in_index, step.rows, step.cols
+            text = (
+                f"input[{i}, {j}] = {step.value:g} adds {step.value:g} * kernel into canvas "
+                f"rows {r[0]}..{r[-1]}, cols {c[0]}..{c[-1]}"
+                + (f" (every {r[1] - r[0]}th)" if len(r) > 1 and r[1] - r[0] > 1 else "")
+            )
+        fig.suptitle(text, fontsize=9, wrap=True)
+        fig.tight_layout(rect=(0, 0, 1, 0.82))
+        frames.append(figure_image(fig, dpi=80))
+    return frames
