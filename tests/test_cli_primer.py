@@ -117,3 +117,118 @@ def test_pool_explain_gif(cli, tmp_path):
 )
 def test_conv_explain_errors(cli, tmp_path, args, fragments):
     one_line_error(cli("conv-explain", *args), *fragments)
+
+
+def test_conv_explain_animates_the_students_own_matrix(cli, tmp_path):
+    out = tmp_path / "c.gif"
+    result = cli(
+        "conv-explain",
+        "--values",
+        "1 2 3; 4 5 6; 7 8 9",
+        "--kernel-values",
+        "1, 0; 0, -1",
+        "--out",
+        out,
+    )
+    assert result.code == 0, result
+    assert "floor((3 + 2*0 - 1*(2-1) - 1) / 1) + 1 = 2" in result.out
+    assert Image.open(out).n_frames == 1 + 4
+
+
+def test_conv_explain_per_axis_stride_and_dilation(cli, tmp_path):
+    out = tmp_path / "c.gif"
+    result = cli(
+        "conv-explain",
+        "--input",
+        "6x7",
+        "--stride",
+        "2x1",
+        "--dilation",
+        "1x2",
+        "--padding",
+        "1x0",
+        "--out",
+        out,
+    )
+    assert result.code == 0, result
+    assert (
+        "rows: out = floor((n + 2p - d(k-1) - 1) / s) + 1 = floor((6 + 2*1 - 1*(3-1) - 1) / 2) + 1 = 3"
+        in result.out
+    )
+    assert "floor((7 + 2*0 - 2*(3-1) - 1) / 1) + 1 = 3" in result.out.splitlines()[1]
+    assert Image.open(out).n_frames == 1 + 9
+
+
+def test_conv_explain_transposed(cli, tmp_path):
+    out = tmp_path / "t.gif"
+    result = cli(
+        "conv-explain",
+        "--transposed",
+        "--values",
+        "1 2; 3 4",
+        "--kernel",
+        "3",
+        "--stride",
+        "2",
+        "--padding",
+        "1",
+        "--output-padding",
+        "1",
+        "--out",
+        out,
+    )
+    assert result.code == 0, result
+    assert "2*(2-1) - 2*1 + 1*(3-1) + 1 + 1 = 4" in result.out
+    gif = Image.open(out)
+    assert gif.n_frames == 1 + 4 + 1  # title, one per input cell, the cropped output
+    gif.seek(3)
+    not_blank(gif.convert("RGB").save(tmp_path / "f.png") or tmp_path / "f.png")
+
+
+def test_pool_explain_ceil_mode_dilation_and_excluded_padding(cli, tmp_path):
+    out = tmp_path / "p.gif"
+    args = ("--input", "5x5", "--size", "2", "--padding", "1", "--ceil-mode", "--out", out)
+    result = cli("pool-explain", *args, "--mode", "mean", "--exclude-pad")
+    assert result.code == 0, result
+    assert "ceil((5 + 2*1 - 1*(2-1) - 1) / 2) + 1 = 4 - 1 = 3" in result.out
+    assert Image.open(out).n_frames == 1 + 9
+    result = cli("pool-explain", "--input", "6x6", "--size", "2", "--dilation", "2", "--out", out)
+    assert result.code == 0 and Image.open(out).n_frames == 1 + 4
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (
+            ("--values", "1 2 3; 4 5"),
+            ("Expected --values as rows of numbers", "Received: '1 2 3; 4 5' (rows of 3, 2)"),
+        ),
+        (
+            ("--values", "1 2; a 4"),
+            ("Expected --values as rows of numbers", "Received: '1 2; a 4' ('a' is not a number)"),
+        ),
+        (("--kernel-values", "1 0;;0 1"), ("Expected --kernel-values", "(an empty row)")),
+        (("--values", "1 2; 3 4", "--kernel-values", "1 0 1"), ("kernel 1x3 does not fit",)),
+        (("--stride", "2y1"), ("Expected an integer or RxC like 2x1. Received: '2y1'",)),
+        (("--output-padding", "1"), ("--output-padding needs --transposed. Received: 1",)),
+        (
+            ("--transposed", "--padding", "same"),
+            ("Expected --padding an integer or RxC with --transposed. Received: 'same'",),
+        ),
+        (
+            ("--transposed", "--output-padding", "1"),
+            ("output_padding must be smaller than stride or dilation",),
+        ),
+    ],
+)
+def test_conv_explain_own_values_and_transposed_errors(cli, tmp_path, args, fragments):
+    one_line_error(cli("conv-explain", *args, "--out", tmp_path / "x.gif"), *fragments)
+
+
+def test_pool_explain_errors(cli, tmp_path):
+    out = tmp_path / "p.gif"
+    one_line_error(
+        cli("pool-explain", "--mode", "mean", "--dilation", "2", "--out", out),
+        "mean pooling has no dilation",
+    )
+    one_line_error(cli("pool-explain", "--values", "1 x", "--out", out), "('x' is not a number)")

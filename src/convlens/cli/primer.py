@@ -23,8 +23,52 @@ def _size(text: str) -> tuple[int, int]:
     return dims[0], dims[1]
 
 
-def _padding(text: str) -> int | str:
+def _padding(text: str) -> int | str | tuple[int, int]:
+    """'1', '1x0' (rows x cols) or a mode name such as 'same'."""
+    if "x" in text.lower() and text.lower().replace("x", "").lstrip("-").isdigit():
+        return _ints(text)  # type: ignore[return-value]
     return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _ints(text: str) -> int | tuple[int, ...]:
+    """'2' -> 2, '2x1' -> (2, 1) (rows x cols); convmath checks the values themselves."""
+    try:
+        values = tuple(int(p) for p in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"Expected an integer or RxC like 2x1. Received: {text!r}"
+        ) from None
+    if len(values) > 2:
+        raise argparse.ArgumentTypeError(f"Expected an integer or RxC like 2x1. Received: {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
+def _matrix(text: str, flag: str) -> np.ndarray:
+    """'1 2 3; 4 5 6' (rows split by ';', numbers by spaces or commas) as a 2-D array."""
+    rows = [r.replace(",", " ").split() for r in text.split(";")]
+    rows = [r for r in rows if r] if text.strip().endswith(";") else rows
+    expected = f"Expected {flag} as rows of numbers split by ';', like '1 2 3; 4 5 6'"
+    if not rows or not all(rows):
+        raise ConfigError(f"{expected}. Received: {text!r} (an empty row)")
+    if len({len(r) for r in rows}) > 1:
+        lengths = ", ".join(str(len(r)) for r in rows)
+        raise ConfigError(f"{expected}, all as long. Received: {text!r} (rows of {lengths})")
+    try:
+        values = np.array([[float(v) for v in r] for r in rows])
+    except ValueError:
+        bad = next(v for r in rows for v in r if not _is_number(v))
+        raise ConfigError(f"{expected}. Received: {text!r} ({bad!r} is not a number)") from None
+    if not np.isfinite(values).all():
+        raise ConfigError(f"{expected}. Received: {text!r} (not finite)")
+    return values
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,8 +99,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="animate a kernel sliding over a small input, cell by cell",
         description="Print the output size with its formula filled in and write an animated "
         "GIF of the kernel sliding over the padded input: each frame shows the "
-        "window, the products and the sum that make one output cell. "
-        "Example: convlens conv-explain --input 7x7 --kernel 3 --stride 2 --padding 1",
+        "window, the products and the sum that make one output cell. With --transposed, "
+        "a transposed convolution: each input cell adds value*kernel into the output. "
+        "Stride, padding and dilation take RxC for different rows and columns. "
+        "Example: convlens conv-explain --input 7x7 --kernel 3 --stride 2 --padding 1; "
+        "convlens conv-explain --values '1 2 3; 4 5 6; 7 8 9' --kernel-values '1 0; 0 -1'",
     )
     p.add_argument(
         "--input", type=_size, default=(5, 5), metavar="HxW", help="input size (default: 5x5)"
@@ -65,9 +112,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--kernel", type=_size, default=(3, 3), metavar="KxK", help="kernel size (default: 3x3)"
     )
     p.add_argument("--kernel-name", help="use a classic kernel, e.g. sobel_x (sets --kernel)")
-    p.add_argument("--stride", type=int, default=1)
-    p.add_argument("--padding", type=_padding, default=0, help="int, valid, same or full")
-    p.add_argument("--dilation", type=int, default=1)
+    p.add_argument(
+        "--values",
+        metavar="ROWS",
+        help="your own input, rows split by ';', e.g. '1 2 3; 4 5 6' (sets --input)",
+    )
+    p.add_argument(
+        "--kernel-values", metavar="ROWS", help="your own kernel, e.g. '1 0; 0 -1' (sets --kernel)"
+    )
+    p.add_argument("--stride", type=_ints, default=1, metavar="S", help="S or RxC (default: 1)")
+    p.add_argument(
+        "--padding", type=_padding, default=0, help="int, RxC, valid, same or full (default: 0)"
+    )
+    p.add_argument("--dilation", type=_ints, default=1, metavar="D", help="D or RxC (default: 1)")
+    p.add_argument(
+        "--transposed", action="store_true", help="a transposed convolution (ConvTranspose2d)"
+    )
+    p.add_argument(
+        "--output-padding",
+        type=_ints,
+        default=0,
+        metavar="A",
+        help="with --transposed: cells added at the end (default: 0)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the small integer values")
     p.add_argument("--out", default="out/conv-explain.gif", help="GIF file (default: %(default)s)")
     p.set_defaults(func=cmd_conv_explain)
@@ -76,12 +143,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "pool-explain",
         help="animate a pooling window over a small input",
         description="Print the output size and write an animated GIF of max or mean pooling, "
-        "window by window. Example: convlens pool-explain --input 4x4 --size 2",
+        "window by window, as F.max_pool2d / F.avg_pool2d compute it. "
+        "Example: convlens pool-explain --input 5x5 --size 2 --padding 1 --ceil-mode",
     )
     p.add_argument("--input", type=_size, default=(4, 4), metavar="HxW")
-    p.add_argument("--size", type=int, default=2, help="window size (default: 2)")
-    p.add_argument("--stride", type=int, help="default: the window size")
-    p.add_argument("--padding", type=int, default=0)
+    p.add_argument("--values", metavar="ROWS", help="your own input, e.g. '1 2 3; 4 5 6'")
+    p.add_argument("--size", type=_ints, default=2, help="window size, K or RxC (default: 2)")
+    p.add_argument("--stride", type=_ints, help="S or RxC (default: the window size)")
+    p.add_argument("--padding", type=_ints, default=0, help="at most half the window")
+    p.add_argument("--dilation", type=_ints, default=1, help="max pooling only (default: 1)")
+    p.add_argument(
+        "--ceil-mode", action="store_true", help="keep a last, partial window (ceil_mode=True)"
+    )
+    p.add_argument(
+        "--exclude-pad",
+        action="store_true",
+        help="mean pooling averages the input cells only (count_include_pad=False)",
+    )
     p.add_argument("--mode", choices=("max", "mean"), default="max")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out/pool-explain.gif", help="GIF file (default: %(default)s)")
@@ -117,52 +195,83 @@ def cmd_kernels(args: argparse.Namespace) -> int:
 
 def cmd_conv_explain(args: argparse.Namespace) -> int:
     from convlens.io import save_gif
-    from convlens.look.explain import FRAME_MS, conv_explain_frames
-    from convlens.primer.convmath import explain_output_size
+    from convlens.look.explain import (
+        FRAME_MS,
+        axis_formulas,
+        conv_explain_frames,
+        conv_transpose_explain_frames,
+    )
+    from convlens.primer.convmath import explain_output_size, explain_transposed_output_size
     from convlens.primer.kernels import get_kernel
 
     _check_out(args.out, (".gif",))
     rng = np.random.default_rng(args.seed)
-    if args.kernel_name:
+    if args.kernel_values is not None:
+        kernel = _matrix(args.kernel_values, "--kernel-values")
+    elif args.kernel_name:
         kernel = get_kernel(args.kernel_name).weights
     else:
         kernel = rng.integers(-1, 3, args.kernel).astype(float)
-    x = rng.integers(0, 10, args.input).astype(float)
-    frames = conv_explain_frames(
-        x, kernel, stride=args.stride, padding=args.padding, dilation=args.dilation
-    )  # checks every argument first
-    rows = explain_output_size(
-        x.shape[0],
-        kernel.shape[0],
-        stride=args.stride,
-        padding=args.padding,
-        dilation=args.dilation,
-    )
-    cols = explain_output_size(
-        x.shape[1],
-        kernel.shape[1],
-        stride=args.stride,
-        padding=args.padding,
-        dilation=args.dilation,
-    )
-    print(f"rows: {rows}\ncols: {cols}" if rows != cols else rows)
+    if args.values is not None:
+        x = _matrix(args.values, "--values")
+    else:
+        x = rng.integers(0, 10, args.input).astype(float)
+    if args.transposed:
+        if isinstance(args.padding, str):
+            raise ConfigError(
+                f"Expected --padding an integer or RxC with --transposed. "
+                f"Received: {args.padding!r}"
+            )
+        geometry = dict(
+            stride=args.stride,
+            padding=args.padding,
+            output_padding=args.output_padding,
+            dilation=args.dilation,
+        )
+        frames = conv_transpose_explain_frames(x, kernel, **geometry)  # checks every argument
+        print(axis_formulas(x.shape, kernel.shape, explain_transposed_output_size, **geometry))
+    else:
+        if args.output_padding != 0:
+            raise ConfigError(
+                f"--output-padding needs --transposed. Received: {args.output_padding!r}"
+            )
+        geometry = dict(stride=args.stride, padding=args.padding, dilation=args.dilation)
+        frames = conv_explain_frames(x, kernel, **geometry)  # checks every argument first
+        print(axis_formulas(x.shape, kernel.shape, explain_output_size, **geometry))
     print(f"wrote {save_gif(frames, args.out, ms=FRAME_MS)} ({len(frames)} frames)")
     return 0
 
 
 def cmd_pool_explain(args: argparse.Namespace) -> int:
     from convlens.io import save_gif
-    from convlens.look.explain import FRAME_MS, pool_explain_frames
+    from convlens.look.explain import FRAME_MS, axis_formulas, pool_explain_frames
     from convlens.primer.convmath import explain_output_size
 
     _check_out(args.out, (".gif",))
-    x = np.random.default_rng(args.seed).integers(0, 10, args.input).astype(float)
+    if args.values is not None:
+        x = _matrix(args.values, "--values")
+    else:
+        x = np.random.default_rng(args.seed).integers(0, 10, args.input).astype(float)
     frames = pool_explain_frames(
-        x, args.size, stride=args.stride, padding=args.padding, mode=args.mode
+        x,
+        args.size,
+        stride=args.stride,
+        padding=args.padding,
+        mode=args.mode,
+        dilation=args.dilation,
+        ceil_mode=args.ceil_mode,
+        count_include_pad=not args.exclude_pad,
     )
+    size = args.size if isinstance(args.size, tuple) else (args.size, args.size)
     print(
-        explain_output_size(
-            x.shape[0], args.size, stride=args.stride or args.size, padding=args.padding
+        axis_formulas(
+            x.shape,
+            size,
+            explain_output_size,
+            stride=size if args.stride is None else args.stride,
+            padding=args.padding,
+            dilation=args.dilation,
+            ceil_mode=args.ceil_mode,
         )
     )
     print(f"wrote {save_gif(frames, args.out, ms=FRAME_MS)} ({len(frames)} frames)")
