@@ -543,3 +543,18 @@ def test_transposed_errors_say_what_and_why(call, message):
     with pytest.raises(ConvMathError, match=re.escape(message)) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+def test_conv2d_steps_per_axis_match_torch_on_random_cases():
+    rng = np.random.default_rng(5)
+    for _ in range(25):
+        kh, kw = (int(v) for v in rng.integers(1, 4, 2))
+        stride, dilation = tuple(int(v) for v in rng.integers(1, 3, 2)), (1, 2)
+        padding = tuple(int(v) for v in rng.integers(0, 2, 2))
+        x = rng.integers(-3, 4, size=(int(rng.integers(kh, 8)), int(rng.integers(2 * kw, 9))))
+        k = rng.integers(-2, 3, size=(kh, kw))
+        args = dict(stride=stride, padding=padding, dilation=dilation)
+        steps = list(conv2d_steps(x, k, **args))
+        theirs = F.conv2d(_t(x)[None, None], _t(k)[None, None], **args)[0, 0].numpy()
+        assert steps[-1].out_index == (theirs.shape[0] - 1, theirs.shape[1] - 1)
+        np.testing.assert_allclose([s.value for s in steps], theirs.ravel(), atol=1e-10)

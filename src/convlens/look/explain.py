@@ -54,7 +54,7 @@ def _grid(
             )
         )
         if blank is None or not blank[i, j]:
-            text = f"{v:g}" if float(v).is_integer() else f"{v:.1f}"
+            text = f"{v:g}" if float(v).is_integer() else f"{v:.3g}"
             ax.text(j, i, text, ha="center", va="center", fontsize=9 if w <= 9 else 7)
     ax.set_title(title, fontsize=10)
 
@@ -105,6 +105,7 @@ def _render(
             np.where(np.isfinite(padded), padded, 0),
             "padded input (grey = padding)",
             shade=pad_shade,
+            blank=~np.isfinite(padded),  # max pooling pads with -inf: never chosen, shown empty
         )
         if kernel is not None:
             _grid(axes[1], kernel, "kernel")
