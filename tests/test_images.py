@@ -96,7 +96,8 @@ def test_decompression_bomb_refused_before_decoding(tmp_path, monkeypatch):
     with pytest.raises(
         ImageError,
         match=r"bomb.png: 10000x10000 = 100,000,000 pixels is over the "
-        r"limit of 40,000,000 \(a possible decompression bomb\)",
+        r"limit of 16,000,000 \(a possible decompression bomb\); raise it with --max-pixels "
+        r"or CONVLENS_MAX_PIXELS",
     ):
         load_image(path)
     small = tmp_path / "small.png"
