@@ -59,17 +59,18 @@ def scan_image_folder(root: Path) -> FolderScan:
     files: dict[str, list[Path]] = {}
     for name in names:
         found = []
-        for folder, dirs, entries in os.walk(root / name):
+        for folder, dirs, names_here in os.walk(root / name):
             here = Path(folder)
             for d in [d for d in dirs if d.startswith(".")]:
                 dirs.remove(d)  # not walked into
                 skipped.append(f"{(here / d).relative_to(root)}/")
-            for e in entries:
+            for e in names_here:
                 p = here / e
-                if e.startswith(".") or p.suffix.lower() not in IMAGE_SUFFIXES:
-                    skipped.append(str(p.relative_to(root)))
-                elif p.is_file():
+                ok = not e.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                if ok:
                     found.append(p)
+                else:  # hidden, another type, or not a file (a broken link)
+                    skipped.append(str(p.relative_to(root)))
         files[name] = sorted(found)
     return FolderScan(root, files, tuple(skipped))
 

@@ -155,7 +155,8 @@ def _open(fp: BinaryIO, name: str, limit: int) -> tuple[Image.Image, int]:
 def _too_many(name: str, w: int, h: int, limit: int) -> ImageError:
     return ImageError(
         f"{name}: {w}x{h} = {w * h:,} pixels is over the limit of {limit:,} (a possible "
-        f"decompression bomb); raise it with --max-pixels or {LIMIT_ENV}"
+        f"decompression bomb); raise the limit with {LIMIT_ENV}=N or, for kernels and "
+        f"serve, --max-pixels N"
     )
 
 

@@ -321,9 +321,14 @@ class ImageFolder(DataSource):
         """Bytes an in-memory split may take (env CONVLENS_MAX_MEMORY_MB overrides it)."""
         return int(float(os.environ.get("CONVLENS_MAX_MEMORY_MB", self.max_in_memory_mb)) * 2**20)
 
+    _lists: dict[str, folders.Listing] | None = None
+
     def lists(self) -> dict[str, folders.Listing]:
-        """Paths, labels and classes of both splits (warns about what it leaves out)."""
-        return folders.image_folder_lists(self.root, self.test_fraction, self.seed)
+        """Paths, labels and classes of both splits, scanned once (warns about what it
+        leaves out)."""
+        if self._lists is None:
+            self._lists = folders.image_folder_lists(self.root, self.test_fraction, self.seed)
+        return self._lists
 
     def read(self, split: str, where: str | None, download: bool, image_size: int | None) -> Arrays:
         if not self.root.is_dir():
