@@ -400,6 +400,14 @@ def test_multipart_limits(client, tiny_run, files, data, status, fragment):
 
 def test_broken_multipart_is_one_line(client, tiny_run):
     url = f"/api/runs/{tiny_run[0].name}/predict"
+    r = client.post(url, files={"file": ("shoe.eps", b"%!PS-Adobe-3.0 EPSF-3.0\n")})
+    assert r.status_code == 400 and r.json()["detail"].startswith("shoe.eps: not an image")
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a\tb\x1b.png"\r\n'
+        b"\r\njunk\r\n--b--\r\n"
+    )
+    r = client.post(url, content=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert r.json()["detail"].startswith("ab.png: not an image")  # control characters dropped
     r = client.post(url, content=b"x", headers={"Content-Type": "multipart/form-data"})
     assert r.status_code == 400 and "no boundary" in r.json()["detail"]
     r = client.post(

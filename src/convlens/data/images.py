@@ -9,9 +9,10 @@ the header before decoding.
 
 Limits, per call (nothing process-wide is changed):
 - the pixel limit: `max_pixels` if given, else the environment variable CONVLENS_MAX_PIXELS,
-  else MAX_PIXELS (16 megapixels). A JPEG with up to JPEG_SHRINK**2 times more pixels is
-  decoded at a reduced scale (1/2, 1/4 or 1/8 per side) that fits the limit, instead of in
-  full; any other image over the limit is refused.
+  else MAX_PIXELS (16 megapixels). A JPEG with up to 4 times more pixels (JPEG_SHRINK per
+  side) is decoded at a reduced scale that fits the limit (libjpeg's DCT scaling: half
+  size per side), instead of in full; any other image over the limit is refused. Pillow's
+  own guard (refusing above about 179 million pixels) stays as Pillow ships it.
 - `reduce_to`: a caller that needs no more than N pixels on the longer side gets an image
   reduced by a whole factor while it stays at least N (JPEGs reduced while decoding).
 - `max_bytes`: refuse larger inputs (web uploads).

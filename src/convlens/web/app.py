@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterable
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import anyio
 from fastapi import FastAPI, HTTPException, Request
@@ -123,7 +123,7 @@ def create_app(
         """fn(*args) in a worker thread, at most WORKERS at once."""
         return await anyio.to_thread.run_sync(fn, *args, limiter=workers)
 
-    def decode(data: bytes) -> Image.Image:
+    def decode(data: BinaryIO) -> Image.Image:
         return load_image(data, max_bytes=MAX_UPLOAD, max_pixels=max_pixels, reduce_to=PREDICT_SIDE)
 
     @app.exception_handler(ConvlensError)

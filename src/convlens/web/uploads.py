@@ -10,8 +10,10 @@ MAX_FIELD bytes (413). The body is parsed in memory: nothing is written to disk.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
@@ -61,12 +63,13 @@ def _refuse(status: int, message: str) -> HTTPException:
     return HTTPException(status, f"multipart upload: {message}")
 
 
-def form_parts(content_type: str, body: bytes) -> tuple[bytes, dict[str, str]]:
+def form_parts(content_type: str, body: bytes) -> tuple[io.BytesIO, dict[str, str]]:
     """The image in a body and the form's other fields: the body itself and no fields
-    unless `content_type` is multipart/form-data, then its one file and its fields."""
+    unless `content_type` is multipart/form-data, then its one file (named as the client
+    named it, for messages) and its fields."""
     kind, params = parse_options_header(content_type)
     if kind != b"multipart/form-data":
-        return body, {}
+        return io.BytesIO(body), {}
     if not params.get(b"boundary"):
         raise _refuse(400, "no boundary in its Content-Type header")
     parts: list[_Part] = []
@@ -111,4 +114,7 @@ def form_parts(content_type: str, body: bytes) -> tuple[bytes, dict[str, str]]:
     if len(files) != 1:
         raise _refuse(400, f"Expected one image file, e.g. {EXAMPLE}. Received: {len(files)} files")
     fields = {p.name: p.data.decode("utf-8", "replace") for p in parts if p.filename is None}
-    return bytes(files[0].data), fields
+    image = io.BytesIO(files[0].data)
+    name = "".join(c for c in Path(files[0].filename or "").name if c.isprintable())
+    image.name = name[:100] or "the uploaded image"  # for one-line messages
+    return image, fields
