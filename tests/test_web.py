@@ -266,7 +266,7 @@ def test_one_slow_predict_does_not_block_the_others(tiny_run, tmp_path, monkeypa
             running[name] = running.get(name, 0) + 1
             most["all"] = max(most["all"], sum(running.values()))
             most["one run"] = max(most["one run"], running[name])
-        time.sleep(1.0)
+        time.sleep(2.0)
         with lock:
             running[name] -= 1
         return {"top": []}
@@ -283,10 +283,18 @@ def test_one_slow_predict_does_not_block_the_others(tiny_run, tmp_path, monkeypa
         start = time.perf_counter()
         info = httpx.get(f"{url}/api/runs/a", timeout=30)
         waited = time.perf_counter() - start
-        assert info.status_code == 200 and waited < 0.8, waited
+        assert info.status_code == 200 and waited < 1.2, waited  # not after the predictions
         assert [p.result().status_code for p in posts] == [200] * 4
     # at most two predictions at once, and one at a time through a run's model
     assert most == {"all": 2, "one run": 1}
+
+
+def _until_closed(sock: socket.socket) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and how long that took."""
+    start, received = time.perf_counter(), b""
+    while chunk := sock.recv(4096):
+        received += chunk
+    return received, time.perf_counter() - start
 
 
 def test_slow_senders_are_cut_off(tiny_run, monkeypatch):
@@ -295,20 +303,18 @@ def test_slow_senders_are_cut_off(tiny_run, monkeypatch):
     name = tiny_run[0].name
     with serving(create_app(tiny_run[0])) as url:
         port = int(url.rsplit(":", 1)[1])
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as silent:
-            start = time.perf_counter()
-            assert silent.recv(100) == b""  # never sent a byte: closed
-            assert time.perf_counter() - start < 3
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as dribbler:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as silent:
+            assert _until_closed(silent)[1] < 10  # never sent a byte: closed
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as dribbler:
             dribbler.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # headers never end
-            assert dribbler.recv(100) == b""
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as uploader:
+            assert _until_closed(dribbler)[0] == b""
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as uploader:
             uploader.sendall(
                 f"POST /api/runs/{name}/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 f"Content-Length: 1000\r\n\r\n".encode()
                 + b"x" * 10  # then nothing
             )
-            reply = uploader.recv(1000)
+            reply = _until_closed(uploader)[0]
             assert reply.startswith(b"HTTP/1.1 408") and b"longer than 0.5 s" in reply
 
 
