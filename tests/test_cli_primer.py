@@ -231,3 +231,40 @@ def test_pool_explain_errors(cli, tmp_path):
         "mean pooling has no dilation",
     )
     one_line_error(cli("pool-explain", "--values", "1 x", "--out", out), "('x' is not a number)")
+
+
+def test_kernels_pixel_limit_and_its_flag(cli, tmp_path):
+    from convlens.data.images import MAX_PIXELS
+
+    scan = tmp_path / "scan.png"
+    Image.new("L", (4500, 4000), 128).save(scan)  # 18 megapixels, a PNG: no reduced reading
+    out = tmp_path / "k.png"
+    one_line_error(
+        cli("kernels", scan, "--out", out),
+        f"{scan}: 4500x4000 = 18,000,000 pixels is over the limit of 16,000,000 (a possible "
+        f"decompression bomb); raise the limit with CONVLENS_MAX_PIXELS=N or, for kernels "
+        f"and serve, --max-pixels N",
+    )
+    result = cli("kernels", scan, "--max-pixels", "20000000", "--kernel", "sobel_x", "--out", out)
+    assert result.code == 0 and out.exists()
+    one_line_error(
+        cli("kernels", scan, "--max-pixels", "-1", "--out", out),
+        "Expected max_pixels (--max-pixels) of at least 1. Received: -1",
+    )
+    assert f"else {MAX_PIXELS}" in " ".join(cli("kernels", "--help").out.split())
+
+
+def test_kernels_figure_downscales_large_photos_first():
+    from convlens.look.kernels import MAX_SIDE, draw_kernels, fit
+
+    big = np.zeros((3000, 2000), np.uint8)
+    big[:, 1000:] = 255
+    small = fit(big)
+    assert small.shape == (MAX_SIDE, 683) == (1024, 683)
+    assert small[:, :300].max() == 0 and small[:, -300:].min() == 255  # averaged, not cropped
+    photo = np.zeros((50, 80, 3), np.uint8)
+    assert fit(photo) is photo
+    fig = draw_kernels(big, ["box_blur"])
+    assert fig.axes[0].get_title() == "original, downscaled to 683x1024"
+    assert fig.axes[0].get_images()[0].get_array().shape == (1024, 683)
+    assert draw_kernels(photo, ["box_blur"]).axes[0].get_title() == "original"

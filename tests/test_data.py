@@ -17,6 +17,7 @@ from convlens.data import (
     Augment,
     ImageDataset,
     augment_batch,
+    folders,
     iterate_batches,
     load_dataset,
     normalize,
@@ -208,6 +209,92 @@ def test_image_folder_split_and_corrupt_image(tmp_path):
     with pytest.raises(DataError, match="9.jpg: truncated or corrupt image"):
         for split in ("train", "test"):  # the bad file lands in one of the two
             load_dataset(f"imagefolder:{root}", split, image_size=16)
+
+
+def _shapes(root: Path, classes: dict[str, int], size=(20, 20)) -> None:
+    for c, n in classes.items():
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            Image.new("L", size, 10 * i).save(root / c / f"{i}.png")
+
+
+def test_image_folder_skips_hidden_entries_and_drops_empty_classes(tmp_path):
+    root = tmp_path / "shoes"
+    _shapes(root, {"boot": 5, "sandal": 5})
+    (root / "empty").mkdir()
+    (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (root / "README.md").write_text("my shoes")
+    (root / "boot" / "._0.png").write_bytes(b"\0\5\26\7 macOS resource fork")  # not an image
+    (root / "boot" / ".ipynb_checkpoints").mkdir()
+    Image.new("L", (20, 20)).save(root / "boot" / ".ipynb_checkpoints" / "0-checkpoint.png")
+    (root / "sandal" / "notes.txt").write_text("size 42")
+    (root / ".trash" / "x").mkdir(parents=True)
+    with pytest.warns(folders.ImageFolderWarning) as caught:
+        train = load_dataset(f"imagefolder:{root}", "train")
+    messages = sorted(str(w.message) for w in caught)
+    assert messages == [
+        f"imagefolder {root}: dropped 1 class folder(s) without images: empty; 2 classes left",
+        f"imagefolder {root}: skipped 6 hidden or non-image entries (.DS_Store, .trash/, "
+        f"README.md, boot/.ipynb_checkpoints/, boot/._0.png, sandal/notes.txt); images are "
+        f".png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, .webp, .ppm, .pgm files",
+    ]
+    with pytest.warns(folders.ImageFolderWarning):  # said again for each split loaded
+        test = load_dataset(f"imagefolder:{root}", "test")
+    assert train.classes == test.classes == ("boot", "sandal")
+    assert len(train) + len(test) == 10 and sorted(test.labels.tolist()) == [0, 1]
+
+
+def test_image_folder_summary_is_one_line_however_many_are_skipped(tmp_path):
+    root = tmp_path / "many"
+    _shapes(root, {"a": 2, "b": 2})
+    for i in range(30):
+        (root / "a" / f"._{i}.png").write_bytes(b"junk")
+    with pytest.warns(folders.ImageFolderWarning, match="skipped 30 hidden") as caught:
+        load_dataset(f"imagefolder:{root}", "train", image_size=8)
+    (message,) = [str(w.message) for w in caught]
+    assert "and 24 more" in message and "\n" not in message
+
+
+def test_image_folder_splits_keep_classes_empty_in_one_split(tmp_path):
+    _shapes(tmp_path / "train", {"cat": 3, "dog": 3, "owl": 0, "yak": 0})
+    _shapes(tmp_path / "test", {"cat": 2, "dog": 0, "owl": 1, "yak": 0})
+    with pytest.warns(folders.ImageFolderWarning, match="without images: yak; 3 classes left"):
+        train = load_dataset(f"imagefolder:{tmp_path}", "train")
+    with pytest.warns(folders.ImageFolderWarning, match="yak"):
+        test = load_dataset(f"imagefolder:{tmp_path}", "test")
+    assert train.classes == test.classes == ("cat", "dog", "owl")
+    assert train.labels.tolist() == [0, 0, 0, 1, 1, 1] and test.labels.tolist() == [0, 0, 2]
+    (tmp_path / "test" / ".ipynb_checkpoints").mkdir()
+    data.DEFAULT_CACHE.clear()
+    with pytest.warns(folders.ImageFolderWarning) as caught:
+        load_dataset(f"imagefolder:{tmp_path}", "train")
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "skipped 1 hidden or non-image entries (test/.ipynb_checkpoints/)" in messages
+
+
+@pytest.mark.filterwarnings("ignore::convlens.data.folders.ImageFolderWarning")
+def test_image_folder_refusals_are_one_line(tmp_path, monkeypatch):
+    root = tmp_path / "pics"
+    _shapes(root, {"a": 3, "b": 3})
+    (root / "c").mkdir()
+    (root / "c" / "page.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n")
+    with pytest.raises(DataError, match="page.png: not an image .*it opens PNG, JPEG"):
+        for split in ("train", "test"):
+            load_dataset(f"imagefolder:{root}", split)
+    (root / "c" / "page.png").unlink()
+    monkeypatch.setenv("CONVLENS_MAX_PIXELS", "300")  # the one limit, folders included
+    data.DEFAULT_CACHE.clear()
+    with pytest.raises(
+        DataError, match=r"image folder: .*0.png: 20x20 = 400 pixels is over the li"
+    ):
+        load_dataset(f"imagefolder:{root}", "train")
+    only_hidden = tmp_path / "hidden"
+    (only_hidden / ".a").mkdir(parents=True)
+    with pytest.raises(DataError, match="no class subfolders"):
+        load_dataset(f"imagefolder:{only_hidden}", "train")
+    _shapes(tmp_path / "none", {"a": 0, "b": 0})
+    with pytest.raises(DataError, match="no image files .* in a, b"):
+        load_dataset(f"imagefolder:{tmp_path / 'none'}", "train")
 
 
 def test_digits_ship_offline():

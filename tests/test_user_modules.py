@@ -142,7 +142,7 @@ def test_cli_trains_a_class_from_a_file_and_every_reader_rebuilds_it(cli, tiny_r
 
     from convlens.web.app import create_app
 
-    page = TestClient(create_app(out))  # what `convlens serve RUN` serves
+    page = TestClient(create_app(out), base_url="http://127.0.0.1:8000")  # `convlens serve`
     drawing = (tmp_path / "f.png").read_bytes()
     r = page.post(f"/api/runs/{out.name}/predict", content=drawing)
     assert r.status_code == 200 and r.json()["layers"][0]["name"] == "conv"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -9,6 +10,7 @@ import shutil
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -20,8 +22,11 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from convlens.engine.runs import load_run  # noqa: E402
 from convlens.models.build import build  # noqa: E402
-from convlens.web.app import MAX_UPLOAD, create_app  # noqa: E402
+from convlens.web import server as web_server  # noqa: E402
+from convlens.web import uploads  # noqa: E402
+from convlens.web.app import MAX_UPLOAD, create_app, host_name  # noqa: E402
 from convlens.web.explorer import Explorer  # noqa: E402
+from convlens.web.server import GuardedH11Protocol, server_config  # noqa: E402
 
 
 def png(array: np.ndarray) -> bytes:
@@ -38,7 +43,7 @@ def drawing() -> bytes:
 
 @pytest.fixture(scope="module")
 def client(tiny_run):
-    return TestClient(create_app(tiny_run[0]))
+    return TestClient(create_app(tiny_run[0]), base_url="http://127.0.0.1:8000")
 
 
 def test_page_and_run_info(client, tiny_run):
@@ -172,24 +177,30 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tiny_run):
+@contextlib.contextmanager
+def serving(app):
+    """`app` served by uvicorn as `convlens serve` configures it, on a free port."""
     import uvicorn
 
     port = _free_port()
-    config = uvicorn.Config(
-        create_app(tiny_run[0]), host="127.0.0.1", port=port, log_level="warning"
-    )
-    srv = uvicorn.Server(config)
+    srv = uvicorn.Server(server_config(app, "127.0.0.1", port))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    for _ in range(100):
+    for _ in range(200):
         if srv.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    thread.join(5)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_run):
+    with serving(create_app(tiny_run[0])) as url:
+        yield url + "/"
 
 
 @pytest.fixture(scope="module")
@@ -237,3 +248,233 @@ def test_browser_upload(page, tmp_path):
     page.wait_for_function("document.querySelector('#note').textContent.includes('inverted')")
     assert page.locator(".bar").count() == 5
     page.screenshot(path=str(tmp_path / "upload-shot.png"))
+
+
+# ----------------------------------------------------------------------------- under load
+def test_one_slow_predict_does_not_block_the_others(tiny_run, tmp_path, monkeypatch):
+    import httpx
+
+    for name in ("a", "b", "c"):
+        shutil.copytree(tiny_run[0], tmp_path / name)
+    running: dict[str, int] = {}
+    most = {"all": 0, "one run": 0}
+    lock = threading.Lock()
+
+    def slow(self, img, *, invert="auto", top_k=5):  # a model that takes its time
+        name = self.run.path.name
+        with lock:
+            running[name] = running.get(name, 0) + 1
+            most["all"] = max(most["all"], sum(running.values()))
+            most["one run"] = max(most["one run"], running[name])
+        time.sleep(2.0)
+        with lock:
+            running[name] -= 1
+        return {"top": []}
+
+    monkeypatch.setattr(Explorer, "predict_image", slow)
+    with serving(create_app(runs_root=tmp_path)) as url, ThreadPoolExecutor(4) as pool:
+        for name in "abc":  # the runs are loaded before the clock starts
+            assert httpx.get(f"{url}/api/runs/{name}").status_code == 200
+        posts = [
+            pool.submit(httpx.post, f"{url}/api/runs/{name}/predict", content=drawing(), timeout=30)
+            for name in "aabc"
+        ]
+        time.sleep(0.3)
+        start = time.perf_counter()
+        info = httpx.get(f"{url}/api/runs/a", timeout=30)
+        waited = time.perf_counter() - start
+        assert info.status_code == 200 and waited < 1.2, waited  # not after the predictions
+        assert [p.result().status_code for p in posts] == [200] * 4
+    # at most two predictions at once, and one at a time through a run's model
+    assert most == {"all": 2, "one run": 1}
+
+
+def _until_closed(sock: socket.socket) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and how long that took."""
+    start, received = time.perf_counter(), b""
+    while chunk := sock.recv(4096):
+        received += chunk
+    return received, time.perf_counter() - start
+
+
+def test_slow_senders_are_cut_off(tiny_run, monkeypatch):
+    monkeypatch.setattr(GuardedH11Protocol, "head_seconds", 0.5)
+    monkeypatch.setattr(uploads, "UPLOAD_SECONDS", 0.5)
+    name = tiny_run[0].name
+    with serving(create_app(tiny_run[0])) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as silent:
+            assert _until_closed(silent)[1] < 10  # never sent a byte: closed
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as dribbler:
+            dribbler.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # headers never end
+            assert _until_closed(dribbler)[0] == b""
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as uploader:
+            uploader.sendall(
+                f"POST /api/runs/{name}/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Length: 1000\r\n\r\n".encode()
+                + b"x" * 10  # then nothing
+            )
+            reply = _until_closed(uploader)[0]
+            assert reply.startswith(b"HTTP/1.1 408") and b"longer than 0.5 s" in reply
+
+
+def test_server_limits():
+    config = server_config(None, "127.0.0.1", 8000)
+    assert config.limit_concurrency == web_server.LIMIT_CONCURRENCY == 32
+    assert config.timeout_keep_alive == 5 and config.h11_max_incomplete_event_size == 16384
+    assert config.http is GuardedH11Protocol
+
+
+# ----------------------------------------------------------------------------- Host header
+@pytest.mark.parametrize(
+    "value, name",
+    [
+        ("LocalHost:8000", "localhost"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("[::1]:8000", "[::1]"),
+        ("::1", "[::1]"),
+        ("evil.example:80", "evil.example"),
+        ("", ""),
+    ],
+)
+def test_host_name(value, name):
+    assert host_name(value) == name
+
+
+def test_host_header_must_name_this_computer(client, tiny_run):
+    for host in ("127.0.0.1:8000", "localhost", "LOCALHOST:1234", "[::1]:8000"):
+        assert client.get("/api/runs", headers={"Host": host}).status_code == 200, host
+    for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example", "", "[::2]"):
+        r = client.get("/api/runs", headers={"Host": host})
+        assert r.status_code == 400, host
+        detail = r.json()["detail"]
+        assert f"Host {host!r} is not one this explorer answers to" in detail
+        assert "--allow-host NAME" in detail and "\n" not in detail
+    r = client.post(
+        f"/api/runs/{tiny_run[0].name}/predict", content=drawing(), headers={"Host": "evil"}
+    )
+    assert r.status_code == 400  # before any work
+    anyone = TestClient(create_app(tiny_run[0], allowed_hosts=["*"]), base_url="http://x.example")
+    assert anyone.get("/api/runs").status_code == 200
+    lan = TestClient(
+        create_app(tiny_run[0], allowed_hosts=["192.168.1.5"]), base_url="http://192.168.1.5:8000"
+    )
+    assert lan.get("/api/runs").status_code == 200
+
+
+# ----------------------------------------------------------------------------- uploads
+def test_multipart_upload_is_accepted(client, tiny_run):
+    url = f"/api/runs/{tiny_run[0].name}/predict"
+    raw = client.post(url, content=drawing()).json()
+    form = client.post(url, files={"file": ("shoe.png", drawing(), "image/png")})
+    assert form.status_code == 200, form.text
+    assert form.json()["top"] == raw["top"] and form.json()["inverted"]
+    kept = client.post(url, files={"file": ("d.png", drawing())}, data={"invert": "no"}).json()
+    assert not kept["inverted"]  # the form's invert field
+    # curl --data-binary sends a raw body as application/x-www-form-urlencoded
+    typed = client.post(
+        url, content=drawing(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert typed.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "files, data, status, fragment",
+    [
+        ({"a": ("a.png", b"1"), "b": ("b.png", b"2")}, None, 400, "Received: 2 files"),
+        (
+            {"invert": (None, "no")},  # a form field, no file
+            None,
+            400,
+            "Expected one image file, e.g. curl -F file=@shoe.png URL. Received: 0 files",
+        ),
+        (
+            {"file": ("d.png", b"1")},
+            {f"f{i}": "x" for i in range(8)},
+            400,
+            "Expected at most 8 parts. Received: more",
+        ),
+        ({"file": ("d.png", b"1")}, {"note": "x" * 2000}, 413, "over the limit of 1,024 bytes"),
+        ({"file": ("big.png", b"\0" * MAX_UPLOAD)}, None, 413, "over the limit of 5,242,880"),
+    ],
+)
+def test_multipart_limits(client, tiny_run, files, data, status, fragment):
+    r = client.post(f"/api/runs/{tiny_run[0].name}/predict", files=files, data=data)
+    assert r.status_code == status, r.text
+    assert fragment in r.json()["detail"] and "\n" not in r.json()["detail"]
+
+
+def test_broken_multipart_is_one_line(client, tiny_run):
+    url = f"/api/runs/{tiny_run[0].name}/predict"
+    r = client.post(url, files={"file": ("shoe.eps", b"%!PS-Adobe-3.0 EPSF-3.0\n")})
+    assert r.status_code == 400 and r.json()["detail"].startswith("shoe.eps: not an image")
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a\tb\x1b.png"\r\n'
+        b"\r\njunk\r\n--b--\r\n"
+    )
+    r = client.post(url, content=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert r.json()["detail"].startswith("ab.png: not an image")  # control characters dropped
+    r = client.post(url, content=b"x", headers={"Content-Type": "multipart/form-data"})
+    assert r.status_code == 400 and "no boundary" in r.json()["detail"]
+    r = client.post(
+        url, content=b"--b\r\nnonsense", headers={"Content-Type": "multipart/form-data; boundary=b"}
+    )
+    assert r.status_code == 400 and r.json()["detail"].startswith("multipart upload:")
+
+
+def test_upload_pixel_limit(tiny_run):
+    small = TestClient(create_app(tiny_run[0], max_pixels=50_000), base_url="http://localhost")
+    url = f"/api/runs/{tiny_run[0].name}/predict"
+    assert small.post(url, content=drawing()).status_code == 200  # 200 x 200
+    r = small.post(url, content=png(np.zeros((300, 300), np.uint8)))
+    assert r.status_code == 400
+    assert "300x300 = 90,000 pixels is over the limit of 50,000" in r.json()["detail"]
+
+
+# ----------------------------------------------------------------------------- convlens serve
+@pytest.fixture
+def served(monkeypatch):
+    """What `convlens serve` would serve: [(app, host, port)], nothing started."""
+    calls = []
+    monkeypatch.setattr(
+        web_server, "serve", lambda app, host, port: calls.append((app, host, port))
+    )
+    return calls
+
+
+def test_serve_on_loopback_says_nothing_more(cli, tiny_run, served):
+    result = cli("serve", tiny_run[0], "--port", "8123")
+    assert result.code == 0 and "warning" not in result.err
+    assert "http://127.0.0.1:8123/" in result.out
+    app, host, port = served[0]
+    client = TestClient(app, base_url="http://localhost:8123")
+    assert client.get("/api/runs").status_code == 200
+    assert client.get("/api/runs", headers={"Host": "192.168.1.5:8123"}).status_code == 400
+
+
+def test_serve_on_another_address_warns_and_answers_to_it(cli, tiny_run, served):
+    result = cli("serve", tiny_run[0], "--host", "192.168.1.5")
+    assert result.code == 0
+    assert result.err.count("\n") == 1 and (
+        "convlens serve: warning: --host 192.168.1.5 is not a loopback address: anyone who "
+        "can reach this computer on port 8000 can use the explorer" in result.err
+    )
+    client = TestClient(served[0][0], base_url="http://192.168.1.5:8000")
+    assert client.get("/api/runs").status_code == 200
+    assert client.get("/api/runs", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_serve_on_every_address_needs_the_names(cli, tiny_run, served):
+    result = cli("serve", tiny_run[0], "--host", "0.0.0.0", "--allow-host", "pc.lan")
+    assert "--host 0.0.0.0 is not a loopback address" in result.err
+    assert "127.0.0.1, localhost, [::1], pc.lan" in result.err
+    assert "add the name others use with --allow-host NAME" in result.err
+    client = TestClient(served[0][0], base_url="http://pc.lan:8000")
+    assert client.get("/api/runs").status_code == 200
+    assert client.get("/api/runs", headers={"Host": "0.0.0.0:8000"}).status_code == 400
+
+
+def test_serve_refuses_a_bad_pixel_limit(cli, tiny_run, served):
+    result = cli("serve", tiny_run[0], "--max-pixels", "0")
+    assert result.code == 2 and served == []
+    assert "Expected max_pixels (--max-pixels) of at least 1. Received: 0" in result.err

@@ -80,7 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "beside each result, titled with the kernel and its weights. Images are "
         "converted to grayscale unless --color (then each kernel runs on each RGB "
         "channel). Edge kernels show the size of the response. Without IMAGE, a "
-        "photo shipped with scikit-image is used. "
+        "photo shipped with scikit-image is used. A photo larger than 1024 pixels on its "
+        "longer side is downscaled first (a JPEG while it is read). "
         "Example: convlens kernels photo.jpg --kernel sobel_x sharpen",
     )
     p.add_argument("image", nargs="?", help="any common image format (default: a sample photo)")
@@ -92,6 +93,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--color", action="store_true", help="keep colour: one kernel per channel")
     p.add_argument("--out", default="out/kernels.png", help="figure file (default: %(default)s)")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        metavar="N",
+        help="refuse images with more pixels (default: $CONVLENS_MAX_PIXELS, else 16000000); "
+        "a JPEG up to 4 times larger is read at reduced size",
+    )
     p.set_defaults(func=cmd_kernels)
 
     p = sub.add_parser(
@@ -173,7 +181,7 @@ def _check_out(out: str, suffixes: tuple[str, ...]) -> None:
 
 def cmd_kernels(args: argparse.Namespace) -> int:
     from convlens.io import save_figure
-    from convlens.look.kernels import DEFAULT_KERNELS, draw_kernels, sample_photo
+    from convlens.look.kernels import DEFAULT_KERNELS, MAX_SIDE, draw_kernels, sample_photo
     from convlens.primer.kernels import get_kernel
 
     _check_out(args.out, (".png", ".svg", ".pdf"))
@@ -183,7 +191,9 @@ def cmd_kernels(args: argparse.Namespace) -> int:
     if args.image:
         from convlens.data.images import load_image
 
-        image = np.asarray(load_image(args.image, mode="RGB" if args.color else "L"))
+        mode = "RGB" if args.color else "L"
+        img = load_image(args.image, mode=mode, max_pixels=args.max_pixels, reduce_to=MAX_SIDE)
+        image = np.asarray(img)
         title = f"Classic kernels on {args.image}"
     else:
         image = sample_photo(color=args.color)

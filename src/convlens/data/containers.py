@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from convlens.data import files
+from convlens.data import folders
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class FolderStream:
     def load(self, indices: torch.Tensor | list[int]) -> torch.Tensor:
         """uint8 images (B, C, H, W) of the given indices."""
         paths = [self.paths[int(i)] for i in indices]
-        return torch.from_numpy(files.read_image_files(paths, self.size, self.channels))
+        return torch.from_numpy(folders.read_image_files(paths, self.size, self.channels))
 
 
 def subset(ds: ImageDataset | FolderStream, n: int) -> ImageDataset | FolderStream:

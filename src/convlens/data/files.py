@@ -1,4 +1,6 @@
-"""Data set file formats: IDX (MNIST, Fashion-MNIST), CIFAR-10 batches, CSV, image folders.
+"""Data set file formats: IDX (MNIST, Fashion-MNIST), CIFAR-10 batches, CSV.
+
+Image folders are read by `folders.py`.
 
 This module knows formats, not data sets: which files a data set has and their checksums
 are declared by its class in `sources.py` and passed in. Every reader checks what it reads
@@ -14,14 +16,17 @@ import hashlib
 import io
 import pickle
 import zlib
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from convlens.errors import DataError, ImageError
+from convlens.errors import DataError
+
+if TYPE_CHECKING:
+    pass
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,6 @@ class Checksum:
 
 IDX_MAGIC = {3: 2051, 1: 2049}  # images (N, H, W) and labels (N,), unsigned bytes
 CIFAR_RECORD = 1 + 3 * 32 * 32  # one label byte, then 1024 red, 1024 green, 1024 blue
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -261,78 +265,3 @@ def stratified_split(
         test.append(idx[:n_test])
         train.append(idx[n_test:])
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
-
-
-def list_image_folder(root: Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
-    """Image files under class subfolders of `root`: paths, labels, sorted class names."""
-    classes = tuple(
-        sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    )
-    if not classes:
-        raise DataError(f"{root}: no class subfolders; expected {root}/<class>/<image files>")
-    paths, labels = [], []
-    for i, name in enumerate(classes):
-        files = sorted(
-            p
-            for p in (root / name).rglob("*")
-            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-        )
-        paths += files
-        labels += [i] * len(files)
-    if not paths:
-        raise DataError(
-            f"{root}: no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(classes)}"
-        )
-    return paths, np.asarray(labels, np.int64), classes
-
-
-def common_size(paths: Sequence[Path], sample: int = 64) -> int:
-    """The most common image height in a sample of `paths` (the folder's natural size)."""
-    from PIL import Image
-
-    sizes: Counter[int] = Counter()
-    for p in list(paths)[:sample]:
-        try:
-            with Image.open(p) as img:
-                sizes[min(img.size)] += 1
-        except OSError:
-            continue
-    return sizes.most_common(1)[0][0] if sizes else 32
-
-
-def read_image_files(paths: Sequence[Path], size: int, channels: int) -> np.ndarray:
-    """Load images through convlens.images, centre-crop to square, resize to size x size."""
-    from PIL import Image
-
-    from convlens.data.images import load_image
-
-    out = np.empty((len(paths), channels, size, size), np.uint8)
-    mode = "L" if channels == 1 else "RGB"
-    for i, p in enumerate(paths):
-        try:
-            img = load_image(p, mode=mode)
-        except ImageError as exc:
-            raise DataError(f"image folder: {exc}") from None
-        w, h = img.size
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        img = img.crop((left, top, left + side, top + side)).resize(
-            (size, size), Image.Resampling.BILINEAR
-        )
-        a = np.asarray(img, np.uint8)
-        out[i] = a[None] if channels == 1 else a.transpose(2, 0, 1)
-    return out
-
-
-def folder_channels(paths: Sequence[Path], sample: int = 64) -> int:
-    """1 if every sampled image is grayscale, else 3."""
-    from PIL import Image
-
-    for p in list(paths)[:sample]:
-        try:
-            with Image.open(p) as img:
-                if img.mode not in ("L", "1", "I;16", "I", "LA"):
-                    return 3
-        except OSError:
-            continue
-    return 1

@@ -3,27 +3,77 @@
 `load_image` opens an image fully (a truncated file fails here, not later), turns it upright
 (EXIF orientation), puts transparent pixels on white, scales 16-bit images to 8 bit, and
 converts palette and CMYK images. It refuses, with one line naming the file: a missing
-file, a folder, an empty file, a file that is not an image, a truncated image, and an
-image larger than MAX_PIXELS (a decompression bomb), checked before decoding.
+file, a folder, an empty file, a file that is not an image in one of FORMATS, a truncated
+image, and an image with more pixels than the limit (a decompression bomb), checked from
+the header before decoding.
+
+Limits, per call (nothing process-wide is changed):
+- the pixel limit: `max_pixels` if given, else the environment variable CONVLENS_MAX_PIXELS,
+  else MAX_PIXELS (16 megapixels). A JPEG with up to 4 times more pixels (JPEG_SHRINK per
+  side) is decoded at a reduced scale that fits the limit (libjpeg's DCT scaling: half
+  size per side), instead of in full; any other image over the limit is refused. Pillow's
+  own guard (refusing above about 179 million pixels) stays as Pillow ships it.
+- `reduce_to`: a caller that needs no more than N pixels on the longer side gets an image
+  reduced by a whole factor while it stays at least N (JPEGs reduced while decoding).
+- `max_bytes`: refuse larger inputs (web uploads).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
+import os
+import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from convlens.errors import ImageError
+from convlens.errors import ConfigError, ConvlensError, ImageError
 
-MAX_PIXELS = 40_000_000  # larger images are refused as possible decompression bombs
+MAX_PIXELS = 16_000_000  # decoded pixels: a 12-megapixel photo as PNG, a 5K screenshot
+LIMIT_ENV = "CONVLENS_MAX_PIXELS"
+# A progressive JPEG keeps every coefficient in memory (about 3 bytes per pixel) whatever
+# the scale it is decoded at, so the header may exceed the limit by this much per side only.
+JPEG_SHRINK = 2
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "ICO", "PPM")  # Pillow's names
+FORMAT_NAMES = "PNG, JPEG, GIF, BMP, WebP, TIFF, ICO, PPM/PGM"
 MODES = (None, "L", "RGB")
-# Pillow's own process-wide guard (`Image.MAX_IMAGE_PIXELS`, about 89 million) is left as it
-# is: the limit here is checked per call from the header, before decoding. Pillow's warning
-# above its limit is silenced (our check has spoken); above twice its limit it refuses to open.
+_JPEG = ("JPEG", "MPO")  # MPO: a JPEG with extra frames (many phone cameras)
+_HEADER_LOCK = threading.Lock()
+
+
+class ImageInfo(NamedTuple):
+    """What the header of an image says (nothing decoded)."""
+
+    width: int
+    height: int
+    mode: str
+    format: str
+
+
+def pixel_limit(max_pixels: int | None = None) -> int:
+    """The pixel limit of one call: `max_pixels`, else $CONVLENS_MAX_PIXELS, else MAX_PIXELS."""
+    if max_pixels is None:
+        text = os.environ.get(LIMIT_ENV, "").strip()
+        if not text:
+            return MAX_PIXELS
+        try:
+            max_pixels = int(text)
+        except ValueError:
+            raise ConfigError(
+                f"Expected {LIMIT_ENV} to be a whole number of pixels, e.g. 50000000. "
+                f"Received: {text!r}"
+            ) from None
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ConfigError(
+            f"Expected max_pixels (--max-pixels) of at least 1. Received: {max_pixels!r}"
+        )
+    return max_pixels
 
 
 def _name(source: object) -> str:
@@ -32,28 +82,94 @@ def _name(source: object) -> str:
     return getattr(source, "name", None) or "the uploaded image"
 
 
-def _read(source: str | Path | bytes | BinaryIO, max_bytes: int | None) -> bytes:
+@contextlib.contextmanager
+def _opened(source: str | Path | bytes | BinaryIO, max_bytes: int | None) -> Iterator[BinaryIO]:
+    """A binary file of `source`: a file on disk is read lazily (a huge non-image costs
+    nothing), bytes and file objects are held in memory up to `max_bytes`."""
     name = _name(source)
-    if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-    elif isinstance(source, (str, Path)):
+    if isinstance(source, (str, Path)):
         path = Path(source)
         if path.is_dir():
             raise ImageError(f"{name}: is a folder, not an image file")
         if not path.is_file():
             raise ImageError(f"{name}: no such file")
-        if max_bytes is not None and path.stat().st_size > max_bytes:
-            raise ImageError(
-                f"{name}: {path.stat().st_size:,} bytes is over the limit of {max_bytes:,} bytes"
-            )
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise ImageError(f"{name}: {size:,} bytes is over the limit of {max_bytes:,} bytes")
+        if size == 0:
+            raise ImageError(f"{name}: the file is empty")
+        try:
+            fp = path.open("rb")
+        except OSError as exc:
+            raise ImageError(f"{name}: cannot read it ({exc.strerror or exc})") from None
+        with fp:
+            yield fp
+        return
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
     else:
         data = source.read() if max_bytes is None else source.read(max_bytes + 1)
     if max_bytes is not None and len(data) > max_bytes:
         raise ImageError(f"{name}: over the limit of {max_bytes:,} bytes")
     if not data:
         raise ImageError(f"{name}: the file is empty")
-    return data
+    yield io.BytesIO(data)
+
+
+@contextlib.contextmanager
+def _pillow_errors(name: str) -> Iterator[None]:
+    """Pillow's exceptions as one-line ImageErrors."""
+    try:
+        yield
+    except ConvlensError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(
+            f"{name}: not an image (or a format convlens does not open; it opens {FORMAT_NAMES})"
+        ) from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(
+            f"{name}: too many pixels (a possible decompression bomb): {exc}"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{name}: truncated or corrupt image ({exc})") from None
+
+
+def _open(fp: BinaryIO, name: str, limit: int) -> tuple[Image.Image, int]:
+    """Open the header (FORMATS only: no other decoder, Ghostscript included, ever runs)
+    and check the limit; also the JPEG scale (1, 2, 4 or 8) that brings it under it."""
+    with _HEADER_LOCK, warnings.catch_warnings():
+        # Pillow warns above its own limit; ours is checked next and says it in one line.
+        # `catch_warnings` is not thread-safe (the explorer loads in threads): one at a time.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        img: Image.Image = Image.open(fp, formats=FORMATS)
+    w, h = img.size
+    if w * h <= limit:
+        return img, 1
+    if img.format in _JPEG and w * h <= limit * JPEG_SHRINK**2:
+        for scale in (2, 4, 8):
+            if math.ceil(w / scale) * math.ceil(h / scale) <= limit:
+                return img, scale
+    raise _too_many(name, w, h, limit)
+
+
+def _too_many(name: str, w: int, h: int, limit: int) -> ImageError:
+    return ImageError(
+        f"{name}: {w}x{h} = {w * h:,} pixels is over the limit of {limit:,} (a possible "
+        f"decompression bomb); raise the limit with {LIMIT_ENV}=N or, for kernels and "
+        f"serve, --max-pixels N"
+    )
+
+
+def image_info(
+    source: str | Path | bytes | BinaryIO, *, max_pixels: int | None = None
+) -> ImageInfo:
+    """Size, mode and format from the header, with the same refusals as `load_image`
+    (formats, limits); nothing is decoded. The size is the one stored in the file."""
+    name, limit = _name(source), pixel_limit(max_pixels)
+    with _opened(source, None) as fp, _pillow_errors(name):
+        img, _ = _open(fp, name, limit)
+        return ImageInfo(img.size[0], img.size[1], img.mode, str(img.format))
 
 
 def load_image(
@@ -61,7 +177,8 @@ def load_image(
     *,
     mode: str | None = None,
     max_bytes: int | None = None,
-    max_pixels: int = MAX_PIXELS,
+    max_pixels: int | None = None,
+    reduce_to: int | None = None,
 ) -> Image.Image:
     """Open, check and normalise an image.
 
@@ -69,38 +186,34 @@ def load_image(
         source: a path, the bytes of a file, or a binary file object.
         mode: "L" (grayscale), "RGB", or None: keep grayscale as "L", everything else "RGB".
         max_bytes: refuse larger inputs (e.g. web uploads); None: no limit.
-        max_pixels: refuse images with more pixels (decompression bombs).
+        max_pixels: the pixel limit (decompression bombs); None: $CONVLENS_MAX_PIXELS or
+            MAX_PIXELS. A larger JPEG (up to 4x) is decoded at a scale that fits.
+        reduce_to: the caller needs no more than this many pixels on the longer side: the
+            image is reduced by a whole factor (a JPEG while decoding) and stays at least
+            this large. None: full size.
 
     Raises:
         ImageError: one line naming the file and what is wrong with it.
     """
     if mode not in MODES:
         raise ImageError(f"Expected mode 'L', 'RGB' or None. Received: mode={mode!r}")
-    name = _name(source)
-    data = _read(source, max_bytes)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img: Image.Image = Image.open(io.BytesIO(data))
-            w, h = img.size
-            if w * h > max_pixels:
-                raise ImageError(
-                    f"{name}: {w}x{h} = {w * h:,} pixels is over the limit of "
-                    f"{max_pixels:,} (a possible decompression bomb)"
-                )
-            img.load()  # decode everything now: a truncated file fails here
-    except ImageError:
-        raise
-    except UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image (or a format Pillow cannot read)") from None
-    except Image.DecompressionBombError:
-        raise ImageError(
-            f"{name}: too many pixels (a possible decompression bomb); the limit is {max_pixels:,}"
-        ) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{name}: truncated or corrupt image ({exc})") from None
-    img = ImageOps.exif_transpose(img)
-    return _convert(img, mode)
+    if reduce_to is not None and reduce_to < 1:
+        raise ConfigError(f"Expected reduce_to of at least 1. Received: {reduce_to}")
+    name, limit = _name(source), pixel_limit(max_pixels)
+    with _opened(source, max_bytes) as fp, _pillow_errors(name):
+        img, scale = _open(fp, name, limit)
+        w, h = img.size
+        factor = max(w, h) // reduce_to if reduce_to else 1
+        if img.format in _JPEG:
+            scale = max([scale] + [s for s in (2, 4, 8) if s <= factor])
+            if scale > 1:  # decode at 1/scale per side: libjpeg's DCT scaling, full cost never paid
+                img.draft(img.mode, (max(1, w // scale), max(1, h // scale)))
+            factor = 1
+        img.load()  # decode everything now: a truncated file fails here
+        if img.size[0] * img.size[1] > limit:  # Pillow chose another scale than asked
+            raise _too_many(name, w, h, limit)
+        img = _convert(ImageOps.exif_transpose(img), mode)
+    return img.reduce(factor) if factor >= 2 else img
 
 
 def _convert(img: Image.Image, mode: str | None) -> Image.Image:

@@ -15,6 +15,8 @@ classes, its input shape and how to get it, and reads one split:
   PATH if present, else a seeded, stratified 80/20 split), every image through
   `convlens.data.images.load_image`, centre-cropped to a square and resized to `image_size`
   (default: the folder's most common size); streamed from disk when too large for memory.
+  Hidden files and folders are skipped and empty classes dropped, with a warning
+  (`folders.py`).
 
 To add a data set, add one class to this module: subclass `DataSource` (or `IdxSource` for
 a set in MNIST's four IDX files), set the class attributes `DataSource` documents and write
@@ -31,7 +33,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from convlens.data import files
+from convlens.data import files, folders
 from convlens.data.containers import FolderStream, channel_stats
 from convlens.data.files import Checksum
 from convlens.errors import DataError, suggest
@@ -319,43 +321,38 @@ class ImageFolder(DataSource):
         """Bytes an in-memory split may take (env CONVLENS_MAX_MEMORY_MB overrides it)."""
         return int(float(os.environ.get("CONVLENS_MAX_MEMORY_MB", self.max_in_memory_mb)) * 2**20)
 
-    def lists(self) -> dict[str, tuple[list[Path], np.ndarray, tuple[str, ...]]]:
-        """Paths, labels and classes of both splits."""
-        root = self.root
-        if (root / "train").is_dir() and (root / "test").is_dir():
-            train = files.list_image_folder(root / "train")
-            test = files.list_image_folder(root / "test")
-            if test[2] != train[2]:
-                raise DataError(f"{root}: train/ has classes {train[2]}, test/ has {test[2]}")
-            return {"train": train, "test": test}
-        paths, labels, classes = files.list_image_folder(root)
-        train_idx, test_idx = files.stratified_split(labels, self.test_fraction, self.seed)
-        return {
-            split: ([paths[i] for i in idx], labels[idx], classes)
-            for split, idx in (("train", train_idx), ("test", test_idx))
-        }
+    _lists: dict[str, folders.Listing] | None = None
+
+    def lists(self) -> dict[str, folders.Listing]:
+        """Paths, labels and classes of both splits, scanned once (warns about what it
+        leaves out)."""
+        if self._lists is None:
+            self._lists = folders.image_folder_lists(self.root, self.test_fraction, self.seed)
+        return self._lists
 
     def read(self, split: str, where: str | None, download: bool, image_size: int | None) -> Arrays:
         if not self.root.is_dir():
             raise DataError(f"imagefolder: {self.root} is not a folder")
         paths, labels, classes = self.lists()[split]
-        size = image_size or files.common_size(paths)
-        channels = files.folder_channels(paths)
-        return files.read_image_files(paths, size, channels), labels, classes
+        size = image_size or folders.common_size(paths)
+        channels = folders.folder_channels(paths)
+        return folders.read_image_files(paths, size, channels), labels, classes
 
     def stream(self, split: str, image_size: int | None) -> FolderStream | None:
         if not self.root.is_dir():
             return None  # read() says what is wrong
         lists = self.lists()
         paths, labels, classes = lists[split]
-        size = image_size or files.common_size(paths)
-        channels = files.folder_channels(paths)
+        size = image_size or folders.common_size(paths)
+        channels = folders.folder_channels(paths)
         if len(paths) * channels * size * size <= self.memory_limit():
             return None
         train_paths = lists["train"][0]
         picks = np.linspace(0, len(train_paths) - 1, min(self.stats_sample, len(train_paths)))
         sample = [train_paths[i] for i in picks.astype(int)]
-        mean, std = channel_stats(torch.from_numpy(files.read_image_files(sample, size, channels)))
+        mean, std = channel_stats(
+            torch.from_numpy(folders.read_image_files(sample, size, channels))
+        )
         return FolderStream(
             name=self.key,
             paths=tuple(paths),

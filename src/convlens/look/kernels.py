@@ -1,4 +1,9 @@
-"""Classic kernels on a real photo: the original beside what each kernel makes of it."""
+"""Classic kernels on a real photo: the original beside what each kernel makes of it.
+
+A photo larger than MAX_SIDE on its longer side is downscaled before any kernel runs: a
+panel shows about 460 pixels across, and a 3x3 kernel on a 40-megapixel photo would cost
+gigabytes for a difference nobody could see.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from matplotlib.figure import Figure
 from convlens.primer.convmath import conv2d
 from convlens.primer.kernels import get_kernel
 
+MAX_SIDE = 1024  # pixels on the longer side of the photo the kernels run on
 DEFAULT_KERNELS = (
     "identity",
     "box_blur",
@@ -28,6 +34,20 @@ def sample_photo(color: bool = False) -> np.ndarray:
     from skimage import data
 
     return data.astronaut() if color else data.camera()
+
+
+def fit(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    """`image` (uint8, (H, W) or (H, W, 3)) downscaled so that its longer side is at most
+    `max_side` (Lanczos, which averages instead of skipping pixels); smaller ones as they are."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    pixels = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
+    return np.asarray(pixels.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
 
 
 def apply_kernel(image: np.ndarray, name: str) -> np.ndarray:
@@ -51,9 +71,19 @@ def _display(result: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, dict]
 
 
 def draw_kernels(
-    image: np.ndarray, kernels: Sequence[str] = DEFAULT_KERNELS, *, title: str = "Classic kernels"
+    image: np.ndarray,
+    kernels: Sequence[str] = DEFAULT_KERNELS,
+    *,
+    title: str = "Classic kernels",
+    max_side: int = MAX_SIDE,
 ) -> Figure:
-    """One figure: the original, then each kernel's result titled with its name and weights."""
+    """One figure: the original, then each kernel's result titled with its name and weights.
+    An image larger than `max_side` on its longer side is downscaled first (see `fit`)."""
+    shown = fit(image, max_side)
+    original = "original"
+    if shown is not image:
+        original = f"original, downscaled to {shown.shape[1]}x{shown.shape[0]}"
+    image = shown
     panels = [("original", None)] + [(name, get_kernel(name)) for name in kernels]
     cols = min(3, len(panels))
     rows = -(-len(panels) // cols)
@@ -62,7 +92,7 @@ def draw_kernels(
     for ax, (name, kernel) in zip(axes.flat, panels):
         if kernel is None:
             ax.imshow(image, cmap="gray" if gray else None, vmin=0, vmax=255)
-            ax.set_title("original", fontsize=11, fontweight="bold")
+            ax.set_title(original, fontsize=11, fontweight="bold")
         else:
             shown, style = _display(apply_kernel(image, name), kernel.weights)
             ax.imshow(shown, **style)

@@ -1,29 +1,48 @@
 """The explorer's web app: FastAPI routes over `Explorer`, a page in `static/`.
 
-Safety: runs are chosen by name among the folders the server itself lists (no route takes a
-path from the client); uploads are capped at MAX_UPLOAD bytes (413) and go through the same
-image loader as everything else (400 with its one-line message); no CORS; nothing is
-written to the run folder.
+Safety:
+- runs are chosen by name among the folders the server itself lists (no route takes a path
+  from the client); nothing is written to the run folder; no CORS.
+- the Host header must name this computer as the client reached it: by default only
+  LOOPBACK_NAMES (127.0.0.1, localhost, [::1], any port), so a web page elsewhere cannot
+  reach the explorer through DNS rebinding; other names get 400 with one line.
+- uploads (`uploads.py`): a raw body or a multipart form with one file, capped in size
+  (413), time and parts, through the same image loader as everything else (400 with its
+  one-line message; `max_pixels`, else $CONVLENS_MAX_PIXELS, else 16 megapixels).
+- model work (decoding uploads, predict, pictures) runs in worker threads, at most WORKERS
+  at a time, one input at a time through a run's model (its forward hooks are shared);
+  waiting requests hold no thread, and cheap routes (the page, run info, filters, the
+  arithmetic of one pixel) keep answering meanwhile.
 """
 
 from __future__ import annotations
 
-import io
-from functools import lru_cache
+import threading
+from collections.abc import Callable, Iterable
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TypeVar
 
+import anyio
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from PIL import Image
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from convlens.data.images import load_image
+from convlens.data.images import load_image, pixel_limit
 from convlens.engine.runs import RUN_FILE, Run
 from convlens.errors import ConvlensError
 from convlens.web.explorer import Explorer
+from convlens.web.uploads import MAX_UPLOAD, form_parts, read_body
 
-MAX_UPLOAD = 5 * 1024 * 1024
 STATIC = Path(__file__).parent / "static"
 PICTURES = ("curves", "filters", "evolution")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+WORKERS = 2  # model and drawing work at once
+PREDICT_SIDE = 1024  # uploads are reduced to about this many pixels on the longer side
+INVERT = ("auto", "yes", "no")
+_DRAWING = threading.Lock()  # matplotlib's pyplot is not thread-safe
+T = TypeVar("T")
 
 
 def list_runs(root: Path) -> dict[str, Path]:
@@ -33,26 +52,83 @@ def list_runs(root: Path) -> dict[str, Path]:
     return {p.name: p for p in sorted(root.iterdir()) if (p / RUN_FILE).is_file()}
 
 
-def create_app(run: str | Path | Run | None = None, *, runs_root: str | Path = "runs") -> FastAPI:
-    """The app for one run (a folder, or a loaded Run), or for every run under `runs_root`."""
+def host_name(value: str) -> str:
+    """The name in a Host header or an address, lower case, without the port; IPv6 in
+    brackets: 'LocalHost:8000' -> 'localhost', '[::1]:80' and '::1' -> '[::1]'."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[: value.find("]") + 1] if "]" in value else value
+    if value.count(":") > 1:  # a bare IPv6 address (as --host takes it)
+        return f"[{value}]"
+    name, colon, port = value.rpartition(":")
+    return name if colon and port.isdigit() else value
+
+
+class HostCheck:
+    """ASGI middleware: 400 unless the Host header names one of `allowed` ('*': any)."""
+
+    def __init__(self, app: ASGIApp, allowed: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(host_name(h) if h != "*" else h for h in allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "*" not in self.allowed:
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            if host_name(host) not in self.allowed:
+                names = ", ".join(sorted(self.allowed))
+                detail = (
+                    f"Host {host!r} is not one this explorer answers to ({names}); "
+                    f"open it at http://127.0.0.1, or start convlens serve with "
+                    f"--allow-host NAME"
+                )
+                await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    run: str | Path | Run | None = None,
+    *,
+    runs_root: str | Path = "runs",
+    allowed_hosts: Iterable[str] = LOOPBACK_NAMES,
+    max_pixels: int | None = None,
+) -> FastAPI:
+    """The app for one run (a folder, or a loaded Run), or for every run under `runs_root`.
+
+    Args:
+        run: one run folder or loaded Run; None: every run under `runs_root`.
+        allowed_hosts: the names the Host header may carry (any port); "*": any.
+        max_pixels: the pixel limit of uploads (see `convlens.data.images`).
+    """
+    if max_pixels is not None:
+        pixel_limit(max_pixels)  # a bad limit fails now, not at the first upload
     runs: dict[str, Path | Run]
     if isinstance(run, Run):
         runs = {run.path.name: run}
     else:
         runs = {Path(run).name: Path(run)} if run else dict(list_runs(Path(runs_root)))
     app = FastAPI(title="convlens explorer", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(HostCheck, allowed=list(allowed_hosts))
+    workers = anyio.CapacityLimiter(WORKERS)
+    loading = threading.Lock()
+    forward = {name: anyio.Lock() for name in runs}  # a model's hooks serve one input at a time
 
     @lru_cache(maxsize=4)
-    def explorer(name: str) -> Explorer:
+    def load(name: str) -> Explorer:
         return Explorer(runs[name])
 
     def get(name: str) -> Explorer:
         if name not in runs:
             raise HTTPException(404, f"no run {name!r}; runs: {', '.join(runs) or 'none'}")
-        try:
-            return explorer(name)
-        except ConvlensError as exc:
-            raise HTTPException(400, str(exc)) from None
+        with loading:
+            return load(name)
+
+    async def work(fn: Callable[..., T], *args: Any) -> T:
+        """fn(*args) in a worker thread, at most WORKERS at once."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=workers)
+
+    def decode(data: BinaryIO) -> Image.Image:
+        return load_image(data, max_bytes=MAX_UPLOAD, max_pixels=max_pixels, reduce_to=PREDICT_SIDE)
 
     @app.exception_handler(ConvlensError)
     async def bad_input(request: Request, exc: ConvlensError) -> JSONResponse:
@@ -78,22 +154,19 @@ def create_app(run: str | Path | Run | None = None, *, runs_root: str | Path = "
         return get(name).info()
 
     @app.post("/api/runs/{name}/predict")
-    async def predict(name: str, request: Request, invert: str = "auto") -> dict[str, Any]:
-        ex = get(name)
-        size = request.headers.get("content-length")
-        if size is not None and size.isdigit() and int(size) > MAX_UPLOAD:
-            raise HTTPException(
-                413, f"upload of {int(size):,} bytes is over the limit of {MAX_UPLOAD:,} bytes"
-            )
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_UPLOAD:
-                raise HTTPException(413, f"upload over the limit of {MAX_UPLOAD:,} bytes")
-        if invert not in ("auto", "yes", "no"):
+    async def predict(name: str, request: Request, invert: str | None = None) -> dict[str, Any]:
+        """The image as the raw body, or as the one file of a multipart form (whose
+        `invert` field counts when the query has none)."""
+        if name not in runs:
+            raise HTTPException(404, f"no run {name!r}; runs: {', '.join(runs) or 'none'}")
+        body = await read_body(request)
+        data, fields = form_parts(request.headers.get("content-type", ""), body)
+        invert = invert or fields.get("invert") or "auto"
+        if invert not in INVERT:
             raise HTTPException(400, f"Expected invert auto, yes or no. Received: {invert!r}")
-        img = load_image(io.BytesIO(bytes(body)), max_bytes=MAX_UPLOAD)
-        return ex.predict_image(img, invert=invert)
+        ex, img = await work(get, name), await work(decode, data)
+        async with forward[name]:  # waits without holding a worker
+            return await work(partial(ex.predict_image, img, invert=invert))
 
     @app.get("/api/runs/{name}/filter")
     def kernel(name: str, layer: str, channel: int) -> dict[str, Any]:
@@ -106,10 +179,11 @@ def create_app(run: str | Path | Run | None = None, *, runs_root: str | Path = "
         return get(name).arithmetic(token, layer, channel, i, j)
 
     @app.get("/api/runs/{name}/picture/{kind}")
-    def picture(name: str, kind: str) -> Response:
+    async def picture(name: str, kind: str) -> Response:
         if kind not in PICTURES:
             raise HTTPException(404, f"Expected one of {', '.join(PICTURES)}")
-        return Response(_picture(get(name), kind), media_type="image/png")
+        png = await work(lambda: _picture(get(name), kind))
+        return Response(png, media_type="image/png")
 
     return app
 
@@ -122,7 +196,8 @@ def _picture(ex: Explorer, kind: str) -> bytes:
         from convlens.look.inspector import Inspector
         from convlens.look.weights import draw_evolution_strip
 
-        look = Inspector(ex.run)
-        fig = draw_evolution_strip(ex.run) if kind == "evolution" else look.picture(kind)
-        cache[kind] = figure_bytes(fig, dpi=90)
+        with _DRAWING:
+            look = Inspector(ex.run)
+            fig = draw_evolution_strip(ex.run) if kind == "evolution" else look.picture(kind)
+            cache[kind] = figure_bytes(fig, dpi=90)
     return cache[kind]

@@ -1,0 +1,86 @@
+"""Serving the explorer: uvicorn with limits a local tool can afford.
+
+- at most LIMIT_CONCURRENCY connections and requests at once (more get 503);
+- a request head (request line and headers) of at most MAX_HEAD_BYTES, which must arrive
+  within HEAD_SECONDS of the connection opening or of the previous response, else the
+  connection is closed (a client that sends its headers a byte at a time holds nothing);
+- idle keep-alive connections closed after KEEP_ALIVE_SECONDS;
+- the body of an upload is timed by the app (`uploads.UPLOAD_SECONDS`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+LIMIT_CONCURRENCY = 32
+HEAD_SECONDS = 10.0
+KEEP_ALIVE_SECONDS = 5
+MAX_HEAD_BYTES = 16 * 1024
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request head."""
+
+    head_seconds = HEAD_SECONDS
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self._busy():  # the head arrived: the request is the app's business now
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and not self._busy():
+            self._arm()  # the next request's head has its own deadline
+
+    def _busy(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._head_timer = self.loop.call_later(self.head_seconds, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _too_slow(self) -> None:
+        self._head_timer = None
+        if not self._busy() and not self.transport.is_closing():
+            self.transport.close()
+
+
+def server_config(app: Any, host: str, port: int, **overrides: Any) -> uvicorn.Config:
+    """uvicorn's configuration for the explorer, with the limits above."""
+    settings: dict[str, Any] = dict(
+        host=host,
+        port=port,
+        http=GuardedH11Protocol,
+        log_level="warning",
+        limit_concurrency=LIMIT_CONCURRENCY,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        ws="none",  # the page uses no websockets
+        lifespan="off",
+    )
+    settings.update(overrides)
+    return uvicorn.Config(app, **settings)
+
+
+def serve(app: Any, host: str, port: int) -> None:
+    """Serve `app` until Ctrl-C."""
+    uvicorn.Server(server_config(app, host, port)).run()
