@@ -16,8 +16,15 @@ from convlens.io import figure_image, to_uint8
 from convlens.models.hooks import conv_layers, conv_module
 from convlens.primer.kernels import KERNELS
 
-MAX_FILTERS = 32  # filters drawn per layer
+MAX_FILTERS = 64  # filters drawn per layer (the count is in the title when capped)
+MAX_ROWS = 16  # filters drawn as rows of input-channel slices, for deeper layers
 MAX_CHANNELS = 8  # input channels drawn per filter for deeper layers
+
+
+def grid_shape(n: int, *, max_cols: int = 8) -> tuple[int, int]:
+    """(rows, cols) of a near-square grid for n panels, at most `max_cols` wide."""
+    cols = max(1, min(max_cols, n, int(np.ceil(np.sqrt(n)))))
+    return -(-n // cols), cols
 
 
 def _limit(w: np.ndarray) -> float:
@@ -44,45 +51,87 @@ def closest_kernel(weights: np.ndarray) -> tuple[str, float]:
 
 
 def draw_filters(model: nn.Module, layer: str | None = None, *, title: str = "") -> Figure:
-    """Kernels of a conv layer: RGB patches for colour input, one row per filter otherwise
-    (input channels across); first-layer 3x3 gray filters beside their closest classic kernel."""
+    """Kernels of a conv layer: RGB patches for colour input; a near-square grid for one input
+    channel (3x3 ones beside their closest classic kernel); for deeper layers one row per
+    filter, its first input-channel slices across."""
     convs = conv_layers(model)
     if not convs:
         raise ModelError("this model has no Conv2d layer; for an MLP use `convlens show mlp`")
     layer = layer or convs[0]
     w = conv_module(model, layer).weight.detach().float().cpu().numpy()  # (O, C, kh, kw)
     o, c = w.shape[:2]
-    n = min(o, MAX_FILTERS)
     lim = _limit(w)
     if c == 3:
-        return _rgb_filters(w[:n], layer, title)
-    if c == 1 and w.shape[2:] == (3, 3):
-        return _filters_with_kernels(w[:n, 0], layer, lim, title)
-    ch = min(c, MAX_CHANNELS)
-    fig, axes = plt.subplots(n, ch, figsize=(0.7 * ch + 1.5, 0.7 * n + 1), squeeze=False)
+        return _rgb_filters(w[:MAX_FILTERS], layer, o, title)
+    if c == 1 and w.shape[2:] == (3, 3) and o <= 16:
+        return _filters_with_kernels(w[:, 0], layer, lim, title)
+    if c == 1:
+        return _gray_filters(w[:MAX_FILTERS, 0], layer, o, lim, title)
+    return _channel_rows(w, layer, lim, title)
+
+
+def _capped(n: int, total: int, what: str = "filters") -> str:
+    return f"{total} {what}" if n == total else f"first {n} of {total} {what}"
+
+
+def _gray_filters(w: np.ndarray, layer: str, total: int, lim: float, title: str) -> Figure:
+    rows, cols = grid_shape(len(w))
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(1.0 * cols + 1.4, 1.05 * rows + 0.9), squeeze=False
+    )
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        if i >= len(w):
+            ax.axis("off")
+            continue
+        im = ax.imshow(w[i], cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(str(i), fontsize=7, pad=2)
+    fig.colorbar(im, ax=axes, shrink=0.6, label="weight")
+    kh, kw = w.shape[1:]
+    fig.suptitle(
+        title
+        or f"{layer}: {_capped(len(w), total)}, {kh}x{kw}, one input channel\n"
+        f"red = positive weight, blue = negative",
+        fontsize=10,
+    )
+    return fig
+
+
+def _channel_rows(w: np.ndarray, layer: str, lim: float, title: str) -> Figure:
+    o, c = w.shape[:2]
+    n, ch = min(o, MAX_ROWS), min(c, MAX_CHANNELS)
+    fig, axes = plt.subplots(n, ch, figsize=(0.75 * ch + 2.2, 0.72 * n + 1.3), squeeze=False)
     for i in range(n):
         for j in range(ch):
             im = axes[i, j].imshow(w[i, j], cmap="RdBu_r", vmin=-lim, vmax=lim)
             axes[i, j].set_xticks([]), axes[i, j].set_yticks([])
-        axes[i, 0].set_ylabel(f"{i}", rotation=0, fontsize=7, labelpad=8)
+        axes[i, 0].set_ylabel(f"filter {i}", rotation=0, fontsize=7, ha="right", va="center")
     for j in range(ch):
         axes[0, j].set_title(f"in {j}", fontsize=7)
     fig.colorbar(im, ax=axes, shrink=0.5, label="weight")
-    note = f" (first {n} of {o} filters, {ch} of {c} input channels)" if (n < o or ch < c) else ""
-    fig.suptitle(title or f"{layer}: {o} filters x {c} input channels{note}", fontsize=10)
+    fig.suptitle(
+        title
+        or f"{layer}: {_capped(n, o)} (rows) x {_capped(ch, c, 'input-channel slices')}"
+        f"\n(columns), {w.shape[2]}x{w.shape[3]} each",
+        fontsize=10,
+    )
     return fig
 
 
-def _rgb_filters(w: np.ndarray, layer: str, title: str) -> Figure:
-    cols = min(8, len(w))
-    rows = -(-len(w) // cols)
+def _rgb_filters(w: np.ndarray, layer: str, total: int, title: str) -> Figure:
+    rows, cols = grid_shape(len(w))
     fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.2 * rows + 0.6), squeeze=False)
     for ax, f in zip(axes.flat, w):
         ax.imshow(to_uint8(f.transpose(1, 2, 0)), interpolation="nearest")
-    for ax in axes.flat:
+    for i, ax in enumerate(axes.flat):
         ax.set_xticks([]), ax.set_yticks([])
+        if i >= len(w):
+            ax.axis("off")
     fig.suptitle(
-        title or f"{layer}: colour filters as RGB patches (each scaled to its range)", fontsize=10
+        title
+        or f"{layer}: {_capped(len(w), total, 'colour filters')} as RGB patches\n"
+        f"(each scaled to its range)",
+        fontsize=10,
     )
     return fig
 
