@@ -3,6 +3,8 @@ evolve epoch by epoch, and an MLP's first-layer weights as images."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -241,42 +243,55 @@ def draw_mlp_weights(
     n: int = 32,
     cnn: nn.Module | None = None,
 ) -> Figure:
-    """First-layer weights of an MLP as images (what each hidden unit looks for), and, with
-    `cnn`, that CNN's first-layer filters beside them."""
-    linear = next((m for m in model.modules() if isinstance(m, nn.Linear)), None)
-    if linear is None or any(isinstance(m, nn.Conv2d) for m in model.modules()):
+    """An MLP's weights as images: each first-layer unit's weights over the input image, and
+    each second-layer unit through the first layer (the rows of W2 @ W1, ReLU left out);
+    with `cnn`, that CNN's first-layer filters beside the first layer."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears or any(isinstance(m, nn.Conv2d) for m in model.modules()):
         raise ModelError(
             "`mlp` needs an MLP run (its first layer a Linear on the flattened "
             "image, no Conv2d); use `convlens show filters` for a CNN"
         )
     c, h, w = input_shape
-    weights = linear.weight.detach().float().cpu().numpy()[:n]
-    if weights.shape[1] != c * h * w:
+    w1 = linears[0].weight.detach().float().cpu().numpy()
+    if w1.shape[1] != c * h * w:
         raise ModelError(
-            f"the first Linear layer takes {weights.shape[1]} inputs, not the {c}x{h}x{w} image"
+            f"the first Linear layer takes {w1.shape[1]} inputs, not the {c}x{h}x{w} image"
         )
-    images = weights.reshape(-1, c, h, w).mean(1)
-    cols = 8
-    rows = -(-len(images) // cols)
-    extra = 1 if cnn is not None else 0
-    fig = plt.figure(figsize=(2 * cols * (1 + extra) * 0.55 + 1, rows * 1.25 + 1))
-    grid = fig.add_gridspec(rows, cols * (1 + extra) + extra)
-    lim = _limit(images)
-    for i, img in enumerate(images):
-        ax = fig.add_subplot(grid[i // cols, i % cols])
-        im = ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_xticks([]), ax.set_yticks([])
+    bands = [(w1, "MLP layer 1: each hidden unit's weights as an image")]
+    if len(linears) > 1 and linears[1].in_features == w1.shape[0]:
+        w2 = linears[1].weight.detach().float().cpu().numpy()
+        bands.append(
+            (w2 @ w1, "MLP layer 2: each unit through layer 1 (rows of W2 @ W1, ReLU left out)")
+        )
+    rows = [grid_shape(min(n, len(b)))[0] for b, _ in bands]
+    wide = 2 if cnn is not None else 1
+    fig = plt.figure(figsize=(9.2 * wide, sum(r * 0.95 + 0.8 for r in rows) + 0.5))
+    subs = fig.subfigures(len(bands), 1, height_ratios=[r + 0.9 for r in rows], squeeze=False)
+    for sub, (weights, what) in zip(subs[:, 0], bands):
+        images = weights[:n].reshape(-1, c, h, w).mean(1)
+        left = sub.subfigures(1, wide, squeeze=False)[0] if cnn is not None else [sub]
+        _weight_grid(left[0], images, f"{what}: {_capped(len(images), len(weights), 'units')}")
     if cnn is not None and conv_layers(cnn):
-        wc = conv_module(cnn, conv_layers(cnn)[0]).weight.detach().float().cpu().numpy()[:, 0]
-        lc = _limit(wc)
-        for i, f in enumerate(wc[: rows * cols]):
-            ax = fig.add_subplot(grid[i // cols, cols + 1 + i % cols])
-            ax.imshow(f, cmap="RdBu_r", vmin=-lc, vmax=lc)
-            ax.set_xticks([]), ax.set_yticks([])
-    fig.colorbar(im, ax=fig.axes, shrink=0.5, label="weight")
-    fig.suptitle(
-        "MLP: first-layer weights as images, one per hidden unit"
-        + ("   |   CNN: first-layer filters" if cnn is not None else ""),
-        fontsize=10,
-    )
+        layer = conv_layers(cnn)[0]
+        wc = conv_module(cnn, layer).weight.detach().float().cpu().numpy()[:, 0]
+        panel = subs[0, 0].subfigs[1]
+        _weight_grid(panel, wc[:n], f"CNN {layer}: {_capped(len(wc[:n]), len(wc))}")
     return fig
+
+
+def _weight_grid(sub: Any, images: np.ndarray, title: str) -> None:
+    """Images (N, H, W) of weights in a near-square grid on a subfigure, one colour scale."""
+    rows, cols = grid_shape(len(images))
+    axes = sub.subplots(rows, cols, squeeze=False)
+    sub.subplots_adjust(top=1 - 0.55 / (rows * 0.95 + 0.8), bottom=0.03, left=0.03, right=0.85)
+    lim = _limit(images)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        if i >= len(images):
+            ax.axis("off")
+            continue
+        im = ax.imshow(images[i], cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(str(i), fontsize=6, pad=1)
+    sub.colorbar(im, ax=axes, shrink=0.8, label="weight (red +, blue -)")
+    sub.suptitle(title, fontsize=9)
