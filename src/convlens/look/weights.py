@@ -188,49 +188,96 @@ def _history_of(run: Run, layer: str | None) -> tuple[str, dict[int, torch.Tenso
     return layer, dict(sorted(history[layer].items()))
 
 
-def _tile(w: torch.Tensor, n: int) -> np.ndarray:
-    """Filters (O, C, kh, kw) -> one row image of the first n (first input channel)."""
-    f = w[:n, 0].numpy()
-    gap = np.full((f.shape[1], 1), np.nan)
-    return np.concatenate([np.concatenate([x, gap], axis=1) for x in f], axis=1)[:, :-1]
+def filter_changes(hist: dict[int, torch.Tensor]) -> dict[int, np.ndarray]:
+    """Per epoch after the first recorded, each filter's relative change since the epoch
+    before: ||W_e - W_(e-1)|| / ||W_(e-1)|| over all its weights (O,)."""
+    epochs = list(hist)
+    out = {}
+    for before, after in zip(epochs, epochs[1:]):
+        a, b = hist[before].flatten(1).double(), hist[after].flatten(1).double()
+        norm = a.norm(dim=1).clamp_min(1e-12)
+        out[after] = ((b - a).norm(dim=1) / norm).numpy()
+    return out
+
+
+def _pct(v: float) -> str:
+    """A change as a percentage: one decimal below 10% (so a small change is not "0%")."""
+    return f"{v:.1%}" if abs(v) < 0.1 else f"{v:.0%}"
+
+
+def _evolution_title(layer: str, w: torch.Tensor, k: int) -> str:
+    shown = f"the first {k} of {w.shape[0]} filters" if k < w.shape[0] else f"all {k} filters"
+    channel = f" (input channel 0 of {w.shape[1]} drawn)" if w.shape[1] > 1 else ""
+    return f"{layer}: {shown}{channel}"
 
 
 def draw_evolution_strip(run: Run, layer: str | None = None, *, n: int = 16) -> Figure:
-    """Rows = epochs (0 = initial weights), columns = filters: how training shaped them."""
+    """Rows = epochs (0 = initial weights), columns = filters, under each its relative change
+    since the epoch before; below, the mean change per epoch."""
     layer, hist = _history_of(run, layer)
-    lim = max(_limit(w[:n].numpy()) for w in hist.values())
-    fig, axes = plt.subplots(
-        len(hist), 1, figsize=(min(16, 0.75 * n + 1.5), 0.75 * len(hist) + 1), squeeze=False
-    )
-    for ax, (epoch, w) in zip(axes[:, 0], hist.items()):
-        cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.35")  # gaps between filters
-        im = ax.imshow(_tile(w, n), cmap=cmap, vmin=-lim, vmax=lim)
-        ax.set_xticks([]), ax.set_yticks([])
-        ax.set_ylabel(f"epoch {epoch}", rotation=0, ha="right", va="center", fontsize=8)
-    fig.colorbar(im, ax=axes, shrink=0.6, label="weight")
-    fig.suptitle(
-        f"{layer}: the first {min(n, len(next(iter(hist.values()))))} filters, epoch by "
-        f"epoch (epoch 0 = initial weights)",
+    first = next(iter(hist.values()))
+    k = min(n, first.shape[0])
+    lim = max(_limit(w[:k].numpy()) for w in hist.values())
+    changes = filter_changes(hist)
+    plot = 2.7 if changes else 0.0  # the mean-change plot, once there is a change to plot
+    grid = 0.95 * len(hist) + 0.9
+    fig = plt.figure(figsize=(max(7.0, 0.72 * k + 2.0), grid + plot))
+    heights = [grid, plot] if changes else [grid]
+    bands = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+    top = bands[0]
+    axes = top.subplots(len(hist), k, squeeze=False)
+    top.subplots_adjust(left=0.1, right=0.88, top=1 - 0.75 / grid)
+    for r, (epoch, w) in enumerate(hist.items()):
+        for i in range(k):
+            ax = axes[r, i]
+            im = ax.imshow(w[i, 0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+            ax.set_xticks([]), ax.set_yticks([])
+            if epoch in changes:
+                ax.set_xlabel(_pct(changes[epoch][i]), fontsize=6, labelpad=1)
+        axes[r, 0].set_ylabel(f"epoch {epoch}", rotation=0, ha="right", va="center", fontsize=8)
+    top.colorbar(im, ax=axes, shrink=0.7, label="weight")
+    top.suptitle(
+        f"{_evolution_title(layer, first, k)}, epoch by epoch (epoch 0 = initial weights)\n"
+        f"under each: its change since the epoch before, ||W_e - W_e-1|| / ||W_e-1||",
         fontsize=10,
     )
+    if not changes:
+        return fig
+    ax = bands[1].add_subplot(1, 1, 1)
+    bands[1].subplots_adjust(left=0.1, right=0.88, bottom=0.25, top=0.85)
+    ax.plot(list(changes), [float(c.mean()) for c in changes.values()], "o-")
+    ax.set_xlabel("epoch"), ax.set_ylabel("mean change")
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_xticks(list(changes))
+    ax.set_title(f"mean relative change of all {first.shape[0]} filters per epoch", fontsize=9)
+    ax.grid(alpha=0.3)
     return fig
 
 
 def evolution_frames(run: Run, layer: str | None = None, *, n: int = 16) -> list[Image.Image]:
-    """One GIF frame per recorded epoch of a layer's filters."""
+    """One GIF frame per recorded epoch of a layer's filters, each filter's relative change
+    since the epoch before under it."""
     layer, hist = _history_of(run, layer)
     lim = max(_limit(w[:n].numpy()) for w in hist.values())
+    changes = filter_changes(hist)
     frames = []
     for epoch, w in hist.items():
         k = min(n, w.shape[0])
-        cols = min(8, k)
-        rows = -(-k // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(1.0 * cols, 1.0 * rows + 0.5), squeeze=False)
+        rows, cols = grid_shape(k)
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(1.0 * cols + 0.6, 1.1 * rows + 0.9), squeeze=False
+        )
         for i, ax in enumerate(axes.flat):
-            if i < k:
-                ax.imshow(w[i, 0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
             ax.set_xticks([]), ax.set_yticks([])
-        fig.suptitle(f"{layer}, epoch {epoch}", fontsize=10)
+            if i >= k:
+                ax.axis("off")
+                continue
+            ax.imshow(w[i, 0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+            change = _pct(changes[epoch][i]) if epoch in changes else "start"
+            ax.set_xlabel(change, fontsize=7, labelpad=1)
+        mean = f", mean change {changes[epoch].mean():.1%}" if epoch in changes else " (initial)"
+        fig.suptitle(f"{layer}, epoch {epoch}{mean}", fontsize=10)
+        fig.tight_layout()
         frames.append(figure_image(fig, dpi=90))
     return frames
 
