@@ -82,6 +82,15 @@ def test_a_big_filter_bank_is_capped_and_says_so(tmp_path):
     readable(fig, tmp_path / "capped.png")
 
 
+def test_3x3_filters_stay_beside_their_classic_kernels_up_to_a_cap(tmp_path):
+    fig = draw_filters(build("conv 40 3, flatten, dense 2", (1, 8, 8)))
+    assert len(image_axes(fig)) == 2 * 32  # each filter and its closest kernel
+    words = texts(fig)
+    assert "first 32 of 40 filters (left) beside the most similar classic" in words
+    assert "filter 31" in words and "filter 32" not in words
+    readable(fig, tmp_path / "pairs.png")
+
+
 def test_the_second_layer_draws_rows_of_input_channel_slices(tmp_path):
     fig = draw_filters(build("conv5x5", (1, 28, 28)), "conv2")
     assert grid_of(image_axes(fig)) == (16, 8) and len(image_axes(fig)) == 16 * 8

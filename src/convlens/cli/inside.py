@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("kind", choices=list(KINDS), metavar="KIND", help="one of the kinds above")
     p.add_argument("run", help="run folder made by `convlens train`")
-    p.add_argument("--layer", help="layer name, e.g. conv2 (see `convlens summary`)")
+    p.add_argument(
+        "--layer", help="layer name, e.g. conv2 (see `convlens summary`); features: all its maps"
+    )
     p.add_argument("--index", type=int, help="data set image (default: 0) of --split")
     p.add_argument(
         "--split", choices=("test", "train"), default="test", help="which images --index counts"

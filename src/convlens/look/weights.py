@@ -19,6 +19,7 @@ from convlens.models.hooks import conv_layers, conv_module
 from convlens.primer.kernels import KERNELS
 
 MAX_FILTERS = 64  # filters drawn per layer (the count is in the title when capped)
+MAX_PAIRS = 32  # 3x3 filters drawn beside their closest classic kernel
 MAX_ROWS = 16  # filters drawn as rows of input-channel slices, for deeper layers
 MAX_CHANNELS = 8  # input channels drawn per filter for deeper layers
 
@@ -65,8 +66,8 @@ def draw_filters(model: nn.Module, layer: str | None = None, *, title: str = "")
     lim = _limit(w)
     if c == 3:
         return _rgb_filters(w[:MAX_FILTERS], layer, o, title)
-    if c == 1 and w.shape[2:] == (3, 3) and o <= 16:
-        return _filters_with_kernels(w[:, 0], layer, lim, title)
+    if c == 1 and w.shape[2:] == (3, 3):
+        return _filters_with_kernels(w[:MAX_PAIRS, 0], layer, o, lim, title)
     if c == 1:
         return _gray_filters(w[:MAX_FILTERS, 0], layer, o, lim, title)
     return _channel_rows(w, layer, lim, title)
@@ -138,8 +139,8 @@ def _rgb_filters(w: np.ndarray, layer: str, total: int, title: str) -> Figure:
     return fig
 
 
-def _filters_with_kernels(w: np.ndarray, layer: str, lim: float, title: str) -> Figure:
-    pairs = min(len(w), 16)
+def _filters_with_kernels(w: np.ndarray, layer: str, total: int, lim: float, title: str) -> Figure:
+    pairs = len(w)
     cols = 4
     rows = -(-pairs // cols)
     fig, axes = plt.subplots(
@@ -161,7 +162,7 @@ def _filters_with_kernels(w: np.ndarray, layer: str, lim: float, title: str) -> 
     fig.colorbar(im, ax=axes, shrink=0.6, label="learned weight")
     fig.suptitle(
         title
-        or f"{layer}: learned filters (left) beside the most similar classic "
+        or f"{layer}: {_capped(pairs, total)} (left) beside the most similar classic "
         f"kernel (right)\nsim = cosine of zero-mean weights; '-name' = that kernel with "
         f"its sign flipped",
         fontsize=10,
