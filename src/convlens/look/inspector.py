@@ -17,10 +17,10 @@ from convlens.errors import ConfigError
 
 KINDS = {
     "curves": "training and test loss and accuracy per epoch",
-    "filters": "kernels of a conv layer (--layer), beside the classic kernel each resembles",
-    "evolution": "a layer's filters epoch by epoch: animated GIF (+ a strip .png beside it)",
-    "features": "feature maps of every conv/pool layer for one image (--index [--split train] "
-    "or --image; --maps all or N, --layer one layer)",
+    "filters": "kernels of a conv layer (--layer) in a grid; 3x3 ones beside a classic kernel",
+    "evolution": "a layer's filters and their change, epoch by epoch: GIF (+ a strip .png)",
+    "features": "feature maps of every conv/pool layer for one image (--index, --split, "
+    "--image); --maps all",
     "predictions": "a grid of test images with predicted and true labels, wrong ones in red",
     "confusion": "the confusion matrix on the test set",
     "mistakes": "the most confidently wrong test images",
@@ -29,7 +29,7 @@ KINDS = {
     "integrated-gradients": "Integrated Gradients from a black image for one image "
     "(red: for the class, blue: against)",
     "occlusion": "how much the class score drops when each patch of one image is blacked out",
-    "mlp": "an MLP run's first-layer weights as images (--cnn RUN adds a CNN's filters)",
+    "mlp": "an MLP run's first- and second-layer weights as images (--cnn RUN: a CNN's too)",
 }
 ATTRIBUTIONS = ("saliency", "gradcam", "integrated-gradients", "occlusion")
 SPLITS = ("test", "train")

@@ -1,5 +1,6 @@
-"""Pictures of weights: conv filters (beside the classic kernel each resembles), how they
-evolve epoch by epoch, and an MLP's first-layer weights as images."""
+"""Pictures of weights: conv filters in a grid (3x3 ones beside the classic kernel each
+resembles), how they evolve and how much they change epoch by epoch, and an MLP's first- and
+second-layer weights as images."""
 
 from __future__ import annotations
 
