@@ -144,6 +144,8 @@ class Run:
         n: int = 24,
         seed: int = 0,
         cnn: str | Path | None = None,
+        maps: int | str | None = None,
+        split: str = "test",
     ) -> Picture:
         """One picture of the run (what `convlens show KIND RUN` draws).
 
@@ -151,15 +153,20 @@ class Run:
             kind: one of curves, filters, evolution, features, predictions, confusion,
                 mistakes, saliency, gradcam, integrated-gradients, occlusion, mlp.
             layer: a conv layer for filters, evolution and gradcam (default: the first; the
-                last for gradcam).
-            index: the test image for features and the attributions (default 0).
+                last for gradcam); for features, draw only this layer's maps, all of them.
+            index: the image for features and the attributions (default 0), counted in
+                `split`.
             image: an image file instead of a test image.
             n: images in the grids (predictions, mistakes).
             seed: which test images the predictions grid shows.
             cnn: for mlp, a CNN run folder to show beside it.
+            maps: for features, "all" or a number of maps per layer, each layer a grid
+                (default: the first eight of each layer in one row).
+            split: "test" (default) or "train": which data set `index` counts in.
 
         Example:
             >>> run.show("features", index=3)
+            >>> run.show("features", maps="all", index=5, split="train")
             >>> run.show("gradcam", image="my_shoe.jpg").savefig("gradcam.png")
         """
         if kind not in KINDS:
@@ -181,6 +188,8 @@ class Run:
             n=n,
             seed=seed,
             cnn=str(cnn) if cnn is not None else None,
+            maps=maps,
+            split=split,
         )
         return Picture(figure, name=kind)
 

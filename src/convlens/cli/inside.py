@@ -22,8 +22,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("kind", choices=list(KINDS), metavar="KIND", help="one of the kinds above")
     p.add_argument("run", help="run folder made by `convlens train`")
-    p.add_argument("--layer", help="layer name, e.g. conv2 (see `convlens summary`)")
-    p.add_argument("--index", type=int, help="test-set image (default: 0)")
+    p.add_argument(
+        "--layer", help="layer name, e.g. conv2 (see `convlens summary`); features: all its maps"
+    )
+    p.add_argument("--index", type=int, help="data set image (default: 0) of --split")
+    p.add_argument(
+        "--split", choices=("test", "train"), default="test", help="which images --index counts"
+    )
+    p.add_argument(
+        "--maps", help="features: `all` or N maps per layer, a grid per layer (default: 8 in a row)"
+    )
     p.add_argument("--image", help="an image file instead of a test image")
     p.add_argument("--n", type=int, default=24, help="images in grids (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="which test images the grid shows")
@@ -64,6 +72,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         n=args.n,
         seed=args.seed,
         cnn=args.cnn,
+        maps=args.maps,
+        split=args.split,
     )
     if gif:
         from convlens.look.weights import draw_evolution_strip

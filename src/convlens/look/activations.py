@@ -13,6 +13,7 @@ from convlens.look.pixels import show_pixels
 from convlens.models.hooks import capture_activations, spatial_layers
 
 MAX_MAPS = 16  # channels drawn per layer
+GRID_COLS = 16  # maps per row when every map of a layer is drawn
 
 
 def draw_feature_maps(
@@ -56,6 +57,48 @@ def draw_feature_maps(
         title or "Feature maps of every conv and pooling layer (bright = strong activation)",
         fontsize=10,
     )
+    return fig
+
+
+def draw_layer_maps(
+    model: nn.Module,
+    x: torch.Tensor,
+    pixels: torch.Tensor,
+    *,
+    maps: int | None = None,
+    layer: str | None = None,
+    title: str = "",
+) -> Figure:
+    """The first `maps` feature maps (None: all) of every conv/pool layer, or of `layer` only,
+    for one input: a grid per layer under the input image, each layer its own titled band."""
+    names = [layer] if layer is not None else spatial_layers(model)
+    acts = {k: v[0].float().cpu() for k, v in capture_activations(model, x, names).items()}
+    acts = {k: v for k, v in acts.items() if v.dim() == 3}
+    shown = {k: min(v.shape[0], maps or v.shape[0]) for k, v in acts.items()}
+    cols = min(GRID_COLS, max(shown.values(), default=1))
+    heights = [2.4] + [-(-n // cols) * 0.78 + 0.7 for n in shown.values()]
+    fig = plt.figure(figsize=(max(4.5, 0.78 * cols + 0.6), sum(heights)))
+    bands = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+    show_pixels(bands[0].add_axes((0.3, 0.02, 0.4, 0.7)), pixels)
+    bands[0].suptitle(
+        (title or "Feature maps")
+        + "\nbright = strong activation; each map scaled to its own range",
+        fontsize=10,
+    )
+    for band, h, (name, a) in zip(bands[1:], heights[1:], acts.items()):
+        n = shown[name]
+        rows = -(-n // cols)
+        axes = band.subplots(rows, cols, squeeze=False)
+        band.subplots_adjust(top=1 - 0.42 / h, bottom=0.28 / h, hspace=0.35)  # room for its title
+        for i, ax in enumerate(axes.flat):
+            ax.set_xticks([]), ax.set_yticks([])
+            if i >= n:
+                ax.axis("off")
+                continue
+            ax.imshow(a[i].numpy(), cmap="viridis")
+            ax.set_title(str(i), fontsize=6, pad=1)
+        what = f"{n} maps" if n == a.shape[0] else f"first {n} of {a.shape[0]} maps"
+        band.suptitle(f"{name}: {what}, {a.shape[1]}x{a.shape[2]} each", fontsize=9)
     return fig
 
 

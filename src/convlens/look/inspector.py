@@ -17,9 +17,10 @@ from convlens.errors import ConfigError
 
 KINDS = {
     "curves": "training and test loss and accuracy per epoch",
-    "filters": "kernels of a conv layer (--layer), beside the classic kernel each resembles",
-    "evolution": "a layer's filters epoch by epoch: animated GIF (+ a strip .png beside it)",
-    "features": "feature maps of every conv/pool layer for one image (--index or --image)",
+    "filters": "kernels of a conv layer (--layer) in a grid; 3x3 ones beside a classic kernel",
+    "evolution": "a layer's filters and their change, epoch by epoch: GIF (+ a strip .png)",
+    "features": "feature maps of every conv/pool layer for one image (--index, --split, "
+    "--image); --maps all",
     "predictions": "a grid of test images with predicted and true labels, wrong ones in red",
     "confusion": "the confusion matrix on the test set",
     "mistakes": "the most confidently wrong test images",
@@ -28,9 +29,23 @@ KINDS = {
     "integrated-gradients": "Integrated Gradients from a black image for one image "
     "(red: for the class, blue: against)",
     "occlusion": "how much the class score drops when each patch of one image is blacked out",
-    "mlp": "an MLP run's first-layer weights as images (--cnn RUN adds a CNN's filters)",
+    "mlp": "an MLP run's first- and second-layer weights as images (--cnn RUN: a CNN's too)",
 }
 ATTRIBUTIONS = ("saliency", "gradcam", "integrated-gradients", "occlusion")
+SPLITS = ("test", "train")
+
+
+def map_count(maps: int | str | None) -> int | None:
+    """`--maps`: "all" (None: every map) or a number >= 1 of maps per layer."""
+    if isinstance(maps, str) and maps.strip().lower() == "all":
+        return None
+    try:
+        n = int(maps) if not isinstance(maps, (bool, float)) else 0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1:
+        raise ConfigError(f"Expected --maps all or a number >= 1. Received: {maps!r}")
+    return n
 
 
 @dataclass
@@ -39,6 +54,7 @@ class Inspector:
 
     run: Run
     _test: Any = field(default=None, repr=False)
+    _train: Any = field(default=None, repr=False)
     _eval: Evaluation | None = field(default=None, repr=False)
 
     @classmethod
@@ -52,15 +68,28 @@ class Inspector:
             )
         return self._test
 
+    def split_set(self, split: str = "test") -> Any:
+        """The run's data set split "test" or "train" (loaded once)."""
+        if split not in SPLITS:
+            raise ConfigError(f"Expected --split test or train. Received: {split!r}")
+        if split == "test":
+            return self.test_set()
+        if self._train is None:
+            self._train = datamod.load_dataset(
+                self.run.info["data"], "train", data_dir=self.run.config.data_dir
+            )
+        return self._train
+
     def evaluation(self) -> Evaluation:
         if self._eval is None:
             self._eval = evaluate_run(self.run)
         return self._eval
 
     def one_image(
-        self, *, index: int | None = None, image: str | None = None
+        self, *, index: int | None = None, image: str | None = None, split: str = "test"
     ) -> tuple[torch.Tensor, torch.Tensor, str]:
-        """(normalised input (1, C, H, W), pixels (C, H, W) uint8, a caption)."""
+        """(normalised input (1, C, H, W), pixels (C, H, W) uint8, a caption); the image is
+        `image`, or image `index` of the run's `split` ("test" or "train")."""
         if image is not None:
             from convlens.data.images import load_image
             from convlens.engine.predict import prepare_image
@@ -73,14 +102,14 @@ class Inspector:
             )
             pixels, caption = prepared.pixels, Path(image).name
         else:
-            ds = self.test_set()
+            ds = self.split_set(split)
             index = 0 if index is None else index
             if not 0 <= index < len(ds):
                 raise ConfigError(
-                    f"Expected --index in 0..{len(ds) - 1} ({ds.name} test). Received: {index}"
+                    f"Expected --index in 0..{len(ds) - 1} ({ds.name} {split}). Received: {index}"
                 )
             pixels = datamod.images_at(ds, [index])[0]
-            caption = f"test[{index}], true: {ds.classes[int(ds.labels[index])]}"
+            caption = f"{split}[{index}], true: {ds.classes[int(ds.labels[index])]}"
         x = datamod.normalize(pixels[None], self.run.mean, self.run.std)
         return x, pixels, caption
 
@@ -94,8 +123,12 @@ class Inspector:
         n: int = 24,
         seed: int = 0,
         cnn: str | None = None,
+        maps: int | str | None = None,
+        split: str = "test",
     ) -> Any:
-        """The matplotlib Figure of `kind` (for "evolution": a list of GIF frames)."""
+        """The matplotlib Figure of `kind` (for "evolution": a list of GIF frames). For
+        features, `maps` ("all" or N per layer) or `layer` draws a grid per layer; `split`
+        says which data set images `index` counts in."""
         from convlens.look import activations, attribution, results, weights
 
         model = self.run.model
@@ -115,7 +148,12 @@ class Inspector:
             other = load_run(cnn).model if cnn else None
             return weights.draw_mlp_weights(model, self.run.input_shape, cnn=other)
         if kind in ("features", *ATTRIBUTIONS):
-            x, pixels, caption = self.one_image(index=index, image=image)
+            x, pixels, caption = self.one_image(index=index, image=image, split=split)
+            if kind == "features" and (maps is not None or layer is not None):
+                count = map_count(maps) if maps is not None else None
+                return activations.draw_layer_maps(
+                    model, x, pixels, maps=count, layer=layer, title=f"Feature maps for {caption}"
+                )
             if kind == "features":
                 return activations.draw_feature_maps(
                     model, x, pixels, title=f"Feature maps for {caption}"

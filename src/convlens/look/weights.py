@@ -1,7 +1,10 @@
-"""Pictures of weights: conv filters (beside the classic kernel each resembles), how they
-evolve epoch by epoch, and an MLP's first-layer weights as images."""
+"""Pictures of weights: conv filters in a grid (3x3 ones beside the classic kernel each
+resembles), how they evolve and how much they change epoch by epoch, and an MLP's first- and
+second-layer weights as images."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,8 +19,16 @@ from convlens.io import figure_image, to_uint8
 from convlens.models.hooks import conv_layers, conv_module
 from convlens.primer.kernels import KERNELS
 
-MAX_FILTERS = 32  # filters drawn per layer
+MAX_FILTERS = 64  # filters drawn per layer (the count is in the title when capped)
+MAX_PAIRS = 32  # 3x3 filters drawn beside their closest classic kernel
+MAX_ROWS = 16  # filters drawn as rows of input-channel slices, for deeper layers
 MAX_CHANNELS = 8  # input channels drawn per filter for deeper layers
+
+
+def grid_shape(n: int, *, max_cols: int = 8) -> tuple[int, int]:
+    """(rows, cols) of a near-square grid for n panels, at most `max_cols` wide."""
+    cols = max(1, min(max_cols, n, int(np.ceil(np.sqrt(n)))))
+    return -(-n // cols), cols
 
 
 def _limit(w: np.ndarray) -> float:
@@ -44,51 +55,93 @@ def closest_kernel(weights: np.ndarray) -> tuple[str, float]:
 
 
 def draw_filters(model: nn.Module, layer: str | None = None, *, title: str = "") -> Figure:
-    """Kernels of a conv layer: RGB patches for colour input, one row per filter otherwise
-    (input channels across); first-layer 3x3 gray filters beside their closest classic kernel."""
+    """Kernels of a conv layer: RGB patches for colour input; a near-square grid for one input
+    channel (3x3 ones beside their closest classic kernel); for deeper layers one row per
+    filter, its first input-channel slices across."""
     convs = conv_layers(model)
     if not convs:
         raise ModelError("this model has no Conv2d layer; for an MLP use `convlens show mlp`")
     layer = layer or convs[0]
     w = conv_module(model, layer).weight.detach().float().cpu().numpy()  # (O, C, kh, kw)
     o, c = w.shape[:2]
-    n = min(o, MAX_FILTERS)
     lim = _limit(w)
     if c == 3:
-        return _rgb_filters(w[:n], layer, title)
+        return _rgb_filters(w[:MAX_FILTERS], layer, o, title)
     if c == 1 and w.shape[2:] == (3, 3):
-        return _filters_with_kernels(w[:n, 0], layer, lim, title)
-    ch = min(c, MAX_CHANNELS)
-    fig, axes = plt.subplots(n, ch, figsize=(0.7 * ch + 1.5, 0.7 * n + 1), squeeze=False)
-    for i in range(n):
-        for j in range(ch):
-            im = axes[i, j].imshow(w[i, j], cmap="RdBu_r", vmin=-lim, vmax=lim)
-            axes[i, j].set_xticks([]), axes[i, j].set_yticks([])
-        axes[i, 0].set_ylabel(f"{i}", rotation=0, fontsize=7, labelpad=8)
-    for j in range(ch):
-        axes[0, j].set_title(f"in {j}", fontsize=7)
-    fig.colorbar(im, ax=axes, shrink=0.5, label="weight")
-    note = f" (first {n} of {o} filters, {ch} of {c} input channels)" if (n < o or ch < c) else ""
-    fig.suptitle(title or f"{layer}: {o} filters x {c} input channels{note}", fontsize=10)
-    return fig
+        return _filters_with_kernels(w[:MAX_PAIRS, 0], layer, o, lim, title)
+    if c == 1:
+        return _gray_filters(w[:MAX_FILTERS, 0], layer, o, lim, title)
+    return _channel_rows(w, layer, lim, title)
 
 
-def _rgb_filters(w: np.ndarray, layer: str, title: str) -> Figure:
-    cols = min(8, len(w))
-    rows = -(-len(w) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.2 * rows + 0.6), squeeze=False)
-    for ax, f in zip(axes.flat, w):
-        ax.imshow(to_uint8(f.transpose(1, 2, 0)), interpolation="nearest")
-    for ax in axes.flat:
+def _capped(n: int, total: int, what: str = "filters") -> str:
+    return f"{total} {what}" if n == total else f"first {n} of {total} {what}"
+
+
+def _gray_filters(w: np.ndarray, layer: str, total: int, lim: float, title: str) -> Figure:
+    rows, cols = grid_shape(len(w))
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(1.0 * cols + 1.4, 1.05 * rows + 0.9), squeeze=False
+    )
+    for i, ax in enumerate(axes.flat):
         ax.set_xticks([]), ax.set_yticks([])
+        if i >= len(w):
+            ax.axis("off")
+            continue
+        im = ax.imshow(w[i], cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(str(i), fontsize=7, pad=2)
+    fig.colorbar(im, ax=axes, shrink=0.6, label="weight")
+    kh, kw = w.shape[1:]
     fig.suptitle(
-        title or f"{layer}: colour filters as RGB patches (each scaled to its range)", fontsize=10
+        title
+        or f"{layer}: {_capped(len(w), total)}, {kh}x{kw}, one input channel\n"
+        f"red = positive weight, blue = negative",
+        fontsize=10,
     )
     return fig
 
 
-def _filters_with_kernels(w: np.ndarray, layer: str, lim: float, title: str) -> Figure:
-    pairs = min(len(w), 16)
+def _channel_rows(w: np.ndarray, layer: str, lim: float, title: str) -> Figure:
+    o, c = w.shape[:2]
+    n, ch = min(o, MAX_ROWS), min(c, MAX_CHANNELS)
+    fig, axes = plt.subplots(n, ch, figsize=(0.75 * ch + 2.2, 0.72 * n + 1.3), squeeze=False)
+    for i in range(n):
+        for j in range(ch):
+            im = axes[i, j].imshow(w[i, j], cmap="RdBu_r", vmin=-lim, vmax=lim)
+            axes[i, j].set_xticks([]), axes[i, j].set_yticks([])
+        axes[i, 0].set_ylabel(f"filter {i}", rotation=0, fontsize=7, ha="right", va="center")
+    for j in range(ch):
+        axes[0, j].set_title(f"in {j}", fontsize=7)
+    fig.colorbar(im, ax=axes, shrink=0.5, label="weight")
+    fig.suptitle(
+        title
+        or f"{layer}: {_capped(n, o)} (rows) x {_capped(ch, c, 'input-channel slices')}"
+        f"\n(columns), {w.shape[2]}x{w.shape[3]} each",
+        fontsize=10,
+    )
+    return fig
+
+
+def _rgb_filters(w: np.ndarray, layer: str, total: int, title: str) -> Figure:
+    rows, cols = grid_shape(len(w))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.2 * rows + 0.6), squeeze=False)
+    for ax, f in zip(axes.flat, w):
+        ax.imshow(to_uint8(f.transpose(1, 2, 0)), interpolation="nearest")
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        if i >= len(w):
+            ax.axis("off")
+    fig.suptitle(
+        title
+        or f"{layer}: {_capped(len(w), total, 'colour filters')} as RGB patches\n"
+        f"(each scaled to its range)",
+        fontsize=10,
+    )
+    return fig
+
+
+def _filters_with_kernels(w: np.ndarray, layer: str, total: int, lim: float, title: str) -> Figure:
+    pairs = len(w)
     cols = 4
     rows = -(-pairs // cols)
     fig, axes = plt.subplots(
@@ -110,7 +163,7 @@ def _filters_with_kernels(w: np.ndarray, layer: str, lim: float, title: str) -> 
     fig.colorbar(im, ax=axes, shrink=0.6, label="learned weight")
     fig.suptitle(
         title
-        or f"{layer}: learned filters (left) beside the most similar classic "
+        or f"{layer}: {_capped(pairs, total)} (left) beside the most similar classic "
         f"kernel (right)\nsim = cosine of zero-mean weights; '-name' = that kernel with "
         f"its sign flipped",
         fontsize=10,
@@ -137,49 +190,96 @@ def _history_of(run: Run, layer: str | None) -> tuple[str, dict[int, torch.Tenso
     return layer, dict(sorted(history[layer].items()))
 
 
-def _tile(w: torch.Tensor, n: int) -> np.ndarray:
-    """Filters (O, C, kh, kw) -> one row image of the first n (first input channel)."""
-    f = w[:n, 0].numpy()
-    gap = np.full((f.shape[1], 1), np.nan)
-    return np.concatenate([np.concatenate([x, gap], axis=1) for x in f], axis=1)[:, :-1]
+def filter_changes(hist: dict[int, torch.Tensor]) -> dict[int, np.ndarray]:
+    """Per epoch after the first recorded, each filter's relative change since the epoch
+    before: ||W_e - W_(e-1)|| / ||W_(e-1)|| over all its weights (O,)."""
+    epochs = list(hist)
+    out = {}
+    for before, after in zip(epochs, epochs[1:]):
+        a, b = hist[before].flatten(1).double(), hist[after].flatten(1).double()
+        norm = a.norm(dim=1).clamp_min(1e-12)
+        out[after] = ((b - a).norm(dim=1) / norm).numpy()
+    return out
+
+
+def _pct(v: float) -> str:
+    """A change as a percentage: one decimal below 10% (so a small change is not "0%")."""
+    return f"{v:.1%}" if abs(v) < 0.1 else f"{v:.0%}"
+
+
+def _evolution_title(layer: str, w: torch.Tensor, k: int) -> str:
+    shown = f"the first {k} of {w.shape[0]} filters" if k < w.shape[0] else f"all {k} filters"
+    channel = f" (input channel 0 of {w.shape[1]} drawn)" if w.shape[1] > 1 else ""
+    return f"{layer}: {shown}{channel}"
 
 
 def draw_evolution_strip(run: Run, layer: str | None = None, *, n: int = 16) -> Figure:
-    """Rows = epochs (0 = initial weights), columns = filters: how training shaped them."""
+    """Rows = epochs (0 = initial weights), columns = filters, under each its relative change
+    since the epoch before; below, the mean change per epoch."""
     layer, hist = _history_of(run, layer)
-    lim = max(_limit(w[:n].numpy()) for w in hist.values())
-    fig, axes = plt.subplots(
-        len(hist), 1, figsize=(min(16, 0.75 * n + 1.5), 0.75 * len(hist) + 1), squeeze=False
-    )
-    for ax, (epoch, w) in zip(axes[:, 0], hist.items()):
-        cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.35")  # gaps between filters
-        im = ax.imshow(_tile(w, n), cmap=cmap, vmin=-lim, vmax=lim)
-        ax.set_xticks([]), ax.set_yticks([])
-        ax.set_ylabel(f"epoch {epoch}", rotation=0, ha="right", va="center", fontsize=8)
-    fig.colorbar(im, ax=axes, shrink=0.6, label="weight")
-    fig.suptitle(
-        f"{layer}: the first {min(n, len(next(iter(hist.values()))))} filters, epoch by "
-        f"epoch (epoch 0 = initial weights)",
+    first = next(iter(hist.values()))
+    k = min(n, first.shape[0])
+    lim = max(_limit(w[:k].numpy()) for w in hist.values())
+    changes = filter_changes(hist)
+    plot = 2.7 if changes else 0.0  # the mean-change plot, once there is a change to plot
+    grid = 0.95 * len(hist) + 0.9
+    fig = plt.figure(figsize=(max(7.0, 0.72 * k + 2.0), grid + plot))
+    heights = [grid, plot] if changes else [grid]
+    bands = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+    top = bands[0]
+    axes = top.subplots(len(hist), k, squeeze=False)
+    top.subplots_adjust(left=0.1, right=0.88, top=1 - 0.75 / grid)
+    for r, (epoch, w) in enumerate(hist.items()):
+        for i in range(k):
+            ax = axes[r, i]
+            im = ax.imshow(w[i, 0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+            ax.set_xticks([]), ax.set_yticks([])
+            if epoch in changes:
+                ax.set_xlabel(_pct(changes[epoch][i]), fontsize=6, labelpad=1)
+        axes[r, 0].set_ylabel(f"epoch {epoch}", rotation=0, ha="right", va="center", fontsize=8)
+    top.colorbar(im, ax=axes, shrink=0.7, label="weight")
+    top.suptitle(
+        f"{_evolution_title(layer, first, k)}, epoch by epoch (epoch 0 = initial weights)\n"
+        f"under each: its change since the epoch before, ||W_e - W_e-1|| / ||W_e-1||",
         fontsize=10,
     )
+    if not changes:
+        return fig
+    ax = bands[1].add_subplot(1, 1, 1)
+    bands[1].subplots_adjust(left=0.1, right=0.88, bottom=0.25, top=0.85)
+    ax.plot(list(changes), [float(c.mean()) for c in changes.values()], "o-")
+    ax.set_xlabel("epoch"), ax.set_ylabel("mean change")
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_xticks(list(changes))
+    ax.set_title(f"mean relative change of all {first.shape[0]} filters per epoch", fontsize=9)
+    ax.grid(alpha=0.3)
     return fig
 
 
 def evolution_frames(run: Run, layer: str | None = None, *, n: int = 16) -> list[Image.Image]:
-    """One GIF frame per recorded epoch of a layer's filters."""
+    """One GIF frame per recorded epoch of a layer's filters, each filter's relative change
+    since the epoch before under it."""
     layer, hist = _history_of(run, layer)
     lim = max(_limit(w[:n].numpy()) for w in hist.values())
+    changes = filter_changes(hist)
     frames = []
     for epoch, w in hist.items():
         k = min(n, w.shape[0])
-        cols = min(8, k)
-        rows = -(-k // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(1.0 * cols, 1.0 * rows + 0.5), squeeze=False)
+        rows, cols = grid_shape(k)
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(1.0 * cols + 0.6, 1.1 * rows + 0.9), squeeze=False
+        )
         for i, ax in enumerate(axes.flat):
-            if i < k:
-                ax.imshow(w[i, 0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
             ax.set_xticks([]), ax.set_yticks([])
-        fig.suptitle(f"{layer}, epoch {epoch}", fontsize=10)
+            if i >= k:
+                ax.axis("off")
+                continue
+            ax.imshow(w[i, 0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+            change = _pct(changes[epoch][i]) if epoch in changes else "start"
+            ax.set_xlabel(change, fontsize=7, labelpad=1)
+        mean = f", mean change {changes[epoch].mean():.1%}" if epoch in changes else " (initial)"
+        fig.suptitle(f"{layer}, epoch {epoch}{mean}", fontsize=10)
+        fig.tight_layout()
         frames.append(figure_image(fig, dpi=90))
     return frames
 
@@ -192,42 +292,55 @@ def draw_mlp_weights(
     n: int = 32,
     cnn: nn.Module | None = None,
 ) -> Figure:
-    """First-layer weights of an MLP as images (what each hidden unit looks for), and, with
-    `cnn`, that CNN's first-layer filters beside them."""
-    linear = next((m for m in model.modules() if isinstance(m, nn.Linear)), None)
-    if linear is None or any(isinstance(m, nn.Conv2d) for m in model.modules()):
+    """An MLP's weights as images: each first-layer unit's weights over the input image, and
+    each second-layer unit through the first layer (the rows of W2 @ W1, ReLU left out);
+    with `cnn`, that CNN's first-layer filters beside the first layer."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears or any(isinstance(m, nn.Conv2d) for m in model.modules()):
         raise ModelError(
             "`mlp` needs an MLP run (its first layer a Linear on the flattened "
             "image, no Conv2d); use `convlens show filters` for a CNN"
         )
     c, h, w = input_shape
-    weights = linear.weight.detach().float().cpu().numpy()[:n]
-    if weights.shape[1] != c * h * w:
+    w1 = linears[0].weight.detach().float().cpu().numpy()
+    if w1.shape[1] != c * h * w:
         raise ModelError(
-            f"the first Linear layer takes {weights.shape[1]} inputs, not the {c}x{h}x{w} image"
+            f"the first Linear layer takes {w1.shape[1]} inputs, not the {c}x{h}x{w} image"
         )
-    images = weights.reshape(-1, c, h, w).mean(1)
-    cols = 8
-    rows = -(-len(images) // cols)
-    extra = 1 if cnn is not None else 0
-    fig = plt.figure(figsize=(2 * cols * (1 + extra) * 0.55 + 1, rows * 1.25 + 1))
-    grid = fig.add_gridspec(rows, cols * (1 + extra) + extra)
-    lim = _limit(images)
-    for i, img in enumerate(images):
-        ax = fig.add_subplot(grid[i // cols, i % cols])
-        im = ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_xticks([]), ax.set_yticks([])
+    bands = [(w1, "MLP layer 1: each hidden unit's weights as an image")]
+    if len(linears) > 1 and linears[1].in_features == w1.shape[0]:
+        w2 = linears[1].weight.detach().float().cpu().numpy()
+        bands.append(
+            (w2 @ w1, "MLP layer 2: each unit through layer 1 (rows of W2 @ W1, ReLU left out)")
+        )
+    rows = [grid_shape(min(n, len(b)))[0] for b, _ in bands]
+    wide = 2 if cnn is not None else 1
+    fig = plt.figure(figsize=(9.2 * wide, sum(r * 0.95 + 0.8 for r in rows) + 0.5))
+    subs = fig.subfigures(len(bands), 1, height_ratios=[r + 0.9 for r in rows], squeeze=False)
+    for sub, (weights, what) in zip(subs[:, 0], bands):
+        images = weights[:n].reshape(-1, c, h, w).mean(1)
+        left = sub.subfigures(1, wide, squeeze=False)[0] if cnn is not None else [sub]
+        _weight_grid(left[0], images, f"{what}: {_capped(len(images), len(weights), 'units')}")
     if cnn is not None and conv_layers(cnn):
-        wc = conv_module(cnn, conv_layers(cnn)[0]).weight.detach().float().cpu().numpy()[:, 0]
-        lc = _limit(wc)
-        for i, f in enumerate(wc[: rows * cols]):
-            ax = fig.add_subplot(grid[i // cols, cols + 1 + i % cols])
-            ax.imshow(f, cmap="RdBu_r", vmin=-lc, vmax=lc)
-            ax.set_xticks([]), ax.set_yticks([])
-    fig.colorbar(im, ax=fig.axes, shrink=0.5, label="weight")
-    fig.suptitle(
-        "MLP: first-layer weights as images, one per hidden unit"
-        + ("   |   CNN: first-layer filters" if cnn is not None else ""),
-        fontsize=10,
-    )
+        layer = conv_layers(cnn)[0]
+        wc = conv_module(cnn, layer).weight.detach().float().cpu().numpy()[:, 0]
+        panel = subs[0, 0].subfigs[1]
+        _weight_grid(panel, wc[:n], f"CNN {layer}: {_capped(len(wc[:n]), len(wc))}")
     return fig
+
+
+def _weight_grid(sub: Any, images: np.ndarray, title: str) -> None:
+    """Images (N, H, W) of weights in a near-square grid on a subfigure, one colour scale."""
+    rows, cols = grid_shape(len(images))
+    axes = sub.subplots(rows, cols, squeeze=False)
+    sub.subplots_adjust(top=1 - 0.55 / (rows * 0.95 + 0.8), bottom=0.03, left=0.03, right=0.85)
+    lim = _limit(images)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        if i >= len(images):
+            ax.axis("off")
+            continue
+        im = ax.imshow(images[i], cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(str(i), fontsize=6, pad=1)
+    sub.colorbar(im, ax=axes, shrink=0.8, label="weight (red +, blue -)")
+    sub.suptitle(title, fontsize=9)

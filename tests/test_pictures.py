@@ -1,0 +1,222 @@
+"""Tests of the weight and feature-map pictures the lessons show: filter banks as grids, every
+feature map of a layer, an MLP's two layers as images, filter evolution with its change per
+epoch, and data set images of the training split."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+from torch import nn
+
+import convlens as cl
+from convlens.errors import ConfigError
+from convlens.io import save_figure
+from convlens.look.inspector import Inspector
+from convlens.look.weights import draw_filters, draw_mlp_weights, filter_changes
+from convlens.models.build import build
+
+from conftest import one_line_error
+
+
+def image_axes(fig: Figure) -> list:
+    """Axes (of the figure and its subfigures) that show an image, in drawing order."""
+    return [ax for ax in fig.get_axes() if ax.images]
+
+
+def texts(fig: Figure) -> str:
+    figs = [fig, *fig.subfigs, *(s for f in fig.subfigs for s in f.subfigs)]
+    out = [t.get_text() for f in figs for t in f.texts]
+    out += [ax.get_title() for ax in fig.get_axes()] + [ax.get_xlabel() for ax in fig.get_axes()]
+    return "\n".join(out)
+
+
+def grid_of(axes: list) -> tuple[int, int]:
+    """(rows, cols) the axes sit in, by their distinct positions."""
+    boxes = [ax.get_position() for ax in axes]
+    return len({round(b.y0, 3) for b in boxes}), len({round(b.x0, 3) for b in boxes})
+
+
+def readable(fig: Figure, path) -> None:
+    """The figure saves as a non-blank PNG and its titles sit inside it, clear of the panels."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox
+    figs = [fig, *fig.subfigs, *(s for f in fig.subfigs for s in f.subfigs)]
+    titles = [t for f in figs for t in f.texts if t.get_text()]
+    assert titles, "no title"
+    panels = [ax.get_window_extent(renderer) for ax in fig.get_axes()]
+    panels += [ax.title.get_window_extent(renderer) for ax in fig.get_axes() if ax.get_title()]
+    for t in titles:
+        box = t.get_window_extent(renderer)
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and box.y1 <= page.y1, t.get_text()
+        assert not any(box.overlaps(p) for p in panels), f"title over a panel: {t.get_text()!r}"
+    save_figure(fig, path)
+    a = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
+    assert a.shape[1] >= 300 and a.std() > 5
+
+
+# ----------------------------------------------------------------------------- filters
+def test_a_one_channel_filter_bank_is_a_near_square_grid(tmp_path):
+    model = build("conv5x5", (1, 28, 28))
+    fig = draw_filters(model)
+    shown = image_axes(fig)
+    assert len(shown) == 32 and grid_of(shown) == (6, 6)  # not one column of 32
+    assert "conv1: 32 filters, 5x5" in texts(fig)
+    first = model.conv1[0].weight[0, 0].detach().numpy()
+    assert np.allclose(shown[0].images[0].get_array(), first)
+    readable(fig, tmp_path / "bank.png")
+
+
+def test_a_big_filter_bank_is_capped_and_says_so(tmp_path):
+    fig = draw_filters(build("conv 100 5, flatten, dense 2", (1, 12, 12)))
+    assert len(image_axes(fig)) == 64 and grid_of(image_axes(fig)) == (8, 8)
+    assert "first 64 of 100 filters" in texts(fig)
+    readable(fig, tmp_path / "capped.png")
+
+
+def test_3x3_filters_stay_beside_their_classic_kernels_up_to_a_cap(tmp_path):
+    fig = draw_filters(build("conv 40 3, flatten, dense 2", (1, 8, 8)))
+    assert len(image_axes(fig)) == 2 * 32  # each filter and its closest kernel
+    words = texts(fig)
+    assert "first 32 of 40 filters (left) beside the most similar classic" in words
+    assert "filter 31" in words and "filter 32" not in words
+    readable(fig, tmp_path / "pairs.png")
+
+
+def test_the_second_layer_draws_rows_of_input_channel_slices(tmp_path):
+    fig = draw_filters(build("conv5x5", (1, 28, 28)), "conv2")
+    assert grid_of(image_axes(fig)) == (16, 8) and len(image_axes(fig)) == 16 * 8
+    words = texts(fig)
+    assert "first 16 of 64 filters (rows)" in words and "first 8 of 32 input-channel" in words
+    readable(fig, tmp_path / "conv2.png")
+
+
+def test_show_filters_of_the_second_layer_from_the_cli(cli, tiny_run, tmp_path):
+    out = tmp_path / "f.png"
+    assert cli("show", "filters", tiny_run[0], "--layer", "conv2", "--out", out).code == 0
+    assert Image.open(out).size[0] >= 300
+
+
+# ----------------------------------------------------------------------------- feature maps
+@pytest.mark.parametrize(
+    ("maps", "layer", "count"),
+    [("all", None, 1 + 8 + 8 + 16 + 16), ("3", None, 1 + 4 * 3), (None, "conv2", 1 + 16)],
+)
+def test_every_feature_map_of_a_layer_in_a_grid(tiny_run, tmp_path, maps, layer, count):
+    look = Inspector.open(tiny_run[0])
+    fig = look.picture("features", maps=maps, layer=layer, index=2)
+    assert len(image_axes(fig)) == count  # the input and every map asked for
+    words = texts(fig)
+    assert "Feature maps for test[2]" in words
+    if maps == "all":
+        assert "conv2: 16 maps, 14x14 each" in words and "maxpool2: 16 maps, 7x7" in words
+        assert grid_of(image_axes(fig)[-16:]) == (1, 16)
+    if maps == "3":
+        assert "conv2: first 3 of 16 maps" in words
+    readable(fig, tmp_path / "maps.png")
+
+
+def test_show_features_maps_all_and_its_errors(cli, tiny_run, tmp_path):
+    out = tmp_path / "all.png"
+    r = cli("show", "features", tiny_run[0], "--maps", "all", "--out", out)
+    assert r.code == 0 and f"wrote {out}" in r.out
+    default = tmp_path / "eight.png"
+    assert cli("show", "features", tiny_run[0], "--out", default).code == 0
+    assert Image.open(out).size != Image.open(default).size  # a grid, not the row of eight
+    for bad in ("0", "some"):
+        one_line_error(
+            cli("show", "features", tiny_run[0], "--maps", bad),
+            "Expected --maps all or a number >= 1",
+            repr(bad),
+        )
+
+
+def test_features_of_a_training_image(cli, tiny_run, tmp_path):
+    out = tmp_path / "train.png"
+    r = cli("show", "features", tiny_run[0], "--index", "5", "--split", "train", "--out", out)
+    assert r.code == 0, r
+    one_line_error(
+        cli("show", "features", tiny_run[0], "--index", "400", "--split", "train"),
+        "Expected --index in 0..399 (mnist train). Received: 400",
+    )
+    run = cl.load(tiny_run[0])
+    picture = run.show("features", index=5, split="train", maps=2)
+    assert "Feature maps for train[5], true:" in texts(picture.figure)
+    test_pixels = run._look.one_image(index=5)[1]
+    train_pixels = run._look.one_image(index=5, split="train")[1]
+    assert not torch.equal(test_pixels, train_pixels)
+    with pytest.raises(ConfigError, match="Expected --split test or train. Received: 'val'"):
+        run.show("features", split="val")
+    with pytest.raises(ConfigError, match="Expected --maps all or a number >= 1"):
+        run.show("features", maps=0)
+
+
+# ----------------------------------------------------------------------------- MLP
+def test_an_mlps_second_layer_is_drawn_through_the_first(tmp_path):
+    torch.manual_seed(0)
+    mlp = nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 40), nn.ReLU(), nn.Linear(40, 6), nn.ReLU(), nn.Linear(6, 4)
+    )
+    fig = draw_mlp_weights(mlp, (1, 28, 28), n=32)
+    shown = image_axes(fig)
+    assert len(shown) == 32 + 6
+    words = texts(fig)
+    assert "layer 1: each hidden unit's weights as an image: first 32 of 40 units" in words
+    assert "layer 2: each unit through layer 1 (rows of W2 @ W1" in words
+    through = (mlp[3].weight @ mlp[1].weight).detach().numpy().reshape(6, 28, 28)
+    assert np.allclose(shown[32 + 5].images[0].get_array(), through[5], atol=1e-6)
+    assert np.allclose(
+        shown[0].images[0].get_array(), mlp[1].weight[0].detach().numpy().reshape(28, 28)
+    )
+    readable(fig, tmp_path / "mlp.png")
+    cnn = build("conv5x5", (1, 28, 28))
+    fig = draw_mlp_weights(mlp, (1, 28, 28), cnn=cnn)
+    assert len(image_axes(fig)) == 32 + 6 + 32 and "CNN conv1: 32 filters" in texts(fig)
+    readable(fig, tmp_path / "mlp_cnn.png")
+
+
+# ----------------------------------------------------------------------------- evolution
+def test_filter_changes_are_relative_to_the_epoch_before():
+    w0 = torch.ones(3, 1, 2, 2)
+    w1 = w0.clone()
+    w1[1] *= 1.5
+    changes = filter_changes({0: w0, 1: w1, 2: w1.clone()})
+    assert list(changes) == [1, 2]
+    assert np.allclose(changes[1], [0.0, 0.5, 0.0]) and np.allclose(changes[2], 0.0)
+
+
+def test_the_evolution_strip_numbers_each_filters_change(tiny_run, tmp_path):
+    from convlens.engine.history import read_history
+    from convlens.look.weights import draw_evolution_strip
+
+    look = Inspector.open(tiny_run[0])
+    fig = draw_evolution_strip(look.run)
+    changes = filter_changes(dict(sorted(read_history(tiny_run[0])["conv1"].items())))
+    labels = [ax.get_xlabel() for ax in image_axes(fig) if ax.get_xlabel()]
+    assert len(labels) == 3 * 8 and all(re.fullmatch(r"\d+(\.\d)?%", x) for x in labels)
+    expected = f"{changes[3][7]:.1%}" if changes[3][7] < 0.1 else f"{changes[3][7]:.0%}"
+    assert labels[-1] == expected
+    (line,) = [ax for ax in fig.get_axes() if ax.lines][0].lines
+    assert np.allclose(line.get_ydata(), [changes[e].mean() for e in (1, 2, 3)])
+    assert "mean relative change" in texts(fig)
+    readable(fig, tmp_path / "strip.png")
+    plt.close("all")
+
+
+def test_evolution_plays_inline_as_a_gif(tiny_run):
+    picture = cl.load(tiny_run[0]).show("evolution")
+    page = picture._repr_html_()
+    assert page is not None
+    found = re.search(r'src="data:image/gif;base64,([^"]+)"', page)
+    assert found, page[:80]
+    gif = Image.open(io.BytesIO(base64.b64decode(found.group(1))))
+    assert gif.format == "GIF" and gif.n_frames == 4
+    assert picture._repr_png_().startswith(b"\x89PNG")  # the strip, for a still page
