@@ -294,3 +294,19 @@ def test_one_cycle_runs_on_very_short_runs(steps):
         opt.step()
         sched.step()
     assert all(0 <= lr <= 0.1 + 1e-12 for lr in sched.get_last_lr())
+
+
+@pytest.mark.parametrize("n", [30, 64, 100, 127, 128, 300])
+def test_an_epoch_takes_as_many_steps_as_it_says(n, tmp_path):
+    """Between one and two batches of data the loop used to take two steps while the
+    progress bar and the schedule counted one (the bar crashed, one-cycle overran)."""
+    seen = []
+
+    class Count(Callback):
+        def on_batch_end(self, state):
+            seen.append(state.batch)
+
+    config = cfg(out=str(tmp_path / "r"), epochs=2, batch_size=64, limit_train=n, progress=True)
+    train.train(config, callbacks=[Count()], log=None)
+    per_epoch = loop.steps_per_epoch(min(n, 200), 64)
+    assert len(seen) == 2 * per_epoch

@@ -79,7 +79,8 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 def steps_per_epoch(n_images: int, batch_size: int) -> int:
-    # drop_last when there is more than one batch: a batch of 1 breaks batch norm
+    """Full batches only (a last batch of 1 breaks batch norm); one partial batch when the
+    data set is smaller than a batch. `train_one_epoch` iterates exactly this many."""
     return n_images // batch_size if n_images >= batch_size else 1
 
 
@@ -102,7 +103,7 @@ def train_one_epoch(
         shuffle=True,
         generator=epoch_generator(cfg.seed, state.epoch),
         augment=augment,
-        drop_last=state.batches_per_epoch > 1 or len(train_ds) == cfg.batch_size,
+        drop_last=len(train_ds) >= cfg.batch_size,  # as many batches as steps_per_epoch
         start_batch=state.batch,
         device=state.device,
     )
