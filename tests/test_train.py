@@ -55,7 +55,7 @@ def cfg(**kw) -> TrainConfig:
 
 
 def weights(run_dir: Path) -> bytes:
-    return (run_dir / checkpoint.LAST).read_bytes()
+    return checkpoint.checkpoint_file(run_dir, "last").read_bytes()
 
 
 # ----------------------------------------------------------------------------- config
@@ -160,12 +160,13 @@ def test_resume_is_bitwise_identical(tmp_path, stop, saved_at):
     with pytest.raises(loop.TrainingInterrupted) as info:
         train.train(cfg(out=str(stopped)), callbacks=[StopAt(**stop)], log=None)
     assert info.value.saved
-    state = checkpoint.load_state(stopped / checkpoint.STATE)
+    state = checkpoint.load_run_state(stopped)
     assert (state["epoch"], state["batch"]) == saved_at
     assert weights(stopped) != weights(straight)
     result = train.resume(stopped, log=None)
     assert weights(stopped) == weights(straight)
-    assert (stopped / checkpoint.BEST).read_bytes() == (straight / checkpoint.BEST).read_bytes()
+    best = (checkpoint.checkpoint_file(d, "best").read_bytes() for d in (stopped, straight))
+    assert next(best) == next(best)
     assert [r["test_accuracy"] for r in result.history] == [
         r["test_accuracy"] for r in runs.load_run(straight).metrics
     ]
@@ -187,7 +188,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     ):
         train.train(cfg(out=str(tmp_path / "r")), callbacks=[Poison()], log=None)
     assert weights(tmp_path / "r") == snapshot["last"]
-    assert checkpoint.load_state(tmp_path / "r" / checkpoint.STATE)["epoch"] == 1
+    assert checkpoint.load_run_state(tmp_path / "r")["epoch"] == 1
 
 
 def test_huge_lr_diverges_with_clear_message(tmp_path):

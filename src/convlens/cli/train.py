@@ -124,6 +124,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="no progress bar (the per-epoch lines stay)",
     )
+    g = p.add_argument_group("limits (checked from the spec before anything is allocated)")
+    g.add_argument(
+        "--max-params",
+        type=float,
+        metavar="N",
+        help=f"the most parameters a spec model may have (default: {d.max_params:.0e})",
+    )
+    g.add_argument(
+        "--max-activation-mb",
+        type=float,
+        metavar="MIB",
+        help="the most MiB the layer outputs of one training batch may take: "
+        f"`convlens summary`'s activation memory x --batch-size "
+        f"(default: {d.max_activation_mb:g})",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
