@@ -238,3 +238,24 @@ def test_progress_bar_shows_only_when_asked(capsys):
     assert "epoch 1/1" in capsys.readouterr().err
     fit_toy(cfg(epochs=1, progress=False))
     assert capsys.readouterr().err == ""
+
+
+def test_the_state_knows_whether_a_checkpoint_exists_and_failures_are_recorded(tmp_path):
+    from convlens.engine.saving import read_failure
+
+    seen = []
+
+    class Watch(Callback):
+        def on_batch_end(self, state):
+            seen.append(state.saved_at)
+            if state.step == 8:
+                raise ValueError("a bug in my callback")
+
+    with pytest.raises(ValueError, match="a bug in my callback"):
+        train.train(cfg(out=str(tmp_path / "r")), callbacks=[Watch()], log=None)
+    assert seen[:6] == [None] * 6 and seen[6:] == [(1, 0), (1, 0)]
+    failure = read_failure(tmp_path / "r")
+    assert failure["error"] == "ValueError" and failure["message"] == "a bug in my callback"
+    assert failure["where"] == "in epoch 2 after batch 2" and failure["checkpoint"] == [1, 0]
+    train.resume(tmp_path / "r", log=None)
+    assert read_failure(tmp_path / "r") is None  # a new attempt clears the record

@@ -301,3 +301,34 @@ def test_sigint_in_a_subprocess_then_resume_is_bitwise_identical(cli, tmp_path):
     assert r.code == 0, r.err
     last = (checkpoint.checkpoint_file(d, "last").read_bytes() for d in (stopped, straight))
     assert next(last) == next(last)
+
+
+def test_ctrl_c_mid_step_before_the_first_checkpoint_says_how_to_start_again(
+    cli, tmp_path, monkeypatch
+):
+    from convlens.engine import loop
+
+    def pressed(state, *args, **kwargs):
+        state.in_step = True  # a second Ctrl-C in the middle of the first step
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "train_one_epoch", pressed)
+    out = tmp_path / "run"
+    r = cli(*ARGS, "--out", out)
+    assert r.code == 130 and r.err.strip().splitlines()[-1] == (
+        "convlens train: interrupted in the middle of a step, before the first checkpoint; "
+        f"start it again with: convlens train --resume {out}"
+    )
+    monkeypatch.undo()
+    install(monkeypatch)  # noqa: F821
+    r = cli("train", "--resume", out)
+    assert r.code == 0 and f"starting {out} (it has no checkpoint yet)" in r.out, r
+    assert len(runs.load_run(out).metrics) == 2
+
+
+def test_limits_are_flags(cli, tmp_path):
+    r = cli("train", "--help")
+    assert "--max-params N" in r.out and "--max-activation-mb MIB" in r.out
+    r = cli(*ARGS, "--out", tmp_path / "r", "--max-params", "10")
+    assert r.code == 2 and "the budget is 10 parameters" in r.err
+    assert not (tmp_path / "r").exists()

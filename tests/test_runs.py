@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -176,3 +178,49 @@ def test_create_run_and_load_run(tmp_path):
     with pytest.raises(CheckpointError, match="already holds a run"):
         runs.check_run_dir(tmp_path / "r")
     assert runs.slug("conv 32 3, maxpool 2") == "conv-32-3-maxpool-2"
+
+
+def test_write_for_run_falls_back_only_when_the_run_folder_is_read_only(tmp_path, monkeypatch):
+    import errno
+
+    run = tmp_path / "run"
+    run.mkdir()
+    monkeypatch.chdir(tmp_path)
+    wrote = []
+
+    def write(folder):
+        if folder == run:
+            raise OSError(errno.EROFS, "Read-only file system")
+        wrote.append(folder)
+        return folder / "x"
+
+    assert runs.write_for_run(run, write) == (Path("out/run/x"), Path("out/run"))
+    assert runs.write_for_run(run, lambda folder: folder) == (run, None)
+
+    def full(folder):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):  # a full disk is not read-only
+        runs.write_for_run(run, full)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert runs.output_folder(run) == Path("out/run")
+
+
+def test_run_lock_creates_the_folder_and_refuses_a_second_holder(tmp_path):
+    out = tmp_path / "a" / "b"
+    with runs.run_lock(out, create=True):
+        assert (out / runs.LOCK_FILE).read_text() == f"{os.getpid()}\n"
+        with pytest.raises(
+            CheckpointError, match=rf"in use by another training \(process {os.getpid()}\)"
+        ):
+            runs.check_run_dir(out)
+        with pytest.raises(CheckpointError, match="in use by another training"):
+            with runs.run_lock(out):
+                pass
+    with runs.run_lock(out):  # let go: the next one gets it
+        pass
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(CheckpointError, match="exists and is not an empty folder"):
+        with runs.run_lock(out, create=True):
+            pass
+    assert (out / "notes.txt").read_text() == "mine"

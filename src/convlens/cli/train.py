@@ -160,6 +160,7 @@ def _flags(args: argparse.Namespace) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from convlens.engine import train as training
+    from convlens.engine.checkpoint import has_checkpoint
     from convlens.engine.loop import TrainingInterrupted
 
     flags = _flags(args)
@@ -186,6 +187,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(
                 f"convlens train: interrupted; checkpoint saved at {where}; resume with: "
                 f"convlens train --resume {stop.run_dir}",
+                file=sys.stderr,
+            )
+        elif stop.run_dir is not None and not has_checkpoint(stop.run_dir):
+            print(
+                "convlens train: interrupted in the middle of a step, before the first "
+                f"checkpoint; start it again with: convlens train --resume {stop.run_dir}",
                 file=sys.stderr,
             )
         else:

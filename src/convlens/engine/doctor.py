@@ -238,9 +238,8 @@ def check_failure(run_dir: str | Path) -> list[Finding]:
         found.append(
             Finding(
                 "failed",
-                f"the run stopped on an error at epoch {failure.get('epoch', '?')} batch "
-                f"{failure.get('batch', '?')} ({failure.get('error', 'error')}: "
-                f"{failure['message']}); {kept}",
+                f"the run stopped on an error {failure.get('where', '')} "
+                f"({failure.get('error', 'error')}: {failure['message']}); {kept}",
             )
         )
     if not started:

@@ -257,9 +257,17 @@ def create_run(run_dir: str | Path, config: TrainConfig, model: nn.Module, train
         "versions": versions(),
         "git_commit": git_commit(),
     }
-    atomic_write_text(run_dir / CONFIG_FILE, config_to_yaml(config))
-    atomic_write_text(run_dir / MODEL_FILE, (spec_text or config.model) + "\n")
-    atomic_write_json(run_dir / RUN_FILE, info)
+    try:
+        atomic_write_text(run_dir / CONFIG_FILE, config_to_yaml(config))
+        atomic_write_text(run_dir / MODEL_FILE, (spec_text or config.model) + "\n")
+        atomic_write_json(run_dir / RUN_FILE, info)
+    except OSError as exc:
+        for name in (CONFIG_FILE, MODEL_FILE):  # the folder stays empty, ready for a new try
+            (run_dir / name).unlink(missing_ok=True)
+        raise CheckpointError(
+            f"cannot write the run folder {str(run_dir)!r}: {exc.strerror or exc}; free some "
+            f"space (or choose another --out) and train again"
+        ) from None
 
 
 @dataclass

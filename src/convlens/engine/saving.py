@@ -131,14 +131,22 @@ def record_failure(run_dir: Path, state: TrainState, exc: BaseException) -> None
             {
                 "error": type(exc).__name__,
                 "message": message[:500],
-                "epoch": state.epoch + 1,
-                "batch": state.batch,
+                "where": _where(state),
                 "checkpoint": None if manifest is None else [manifest.epoch, manifest.batch],
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )
     except (OSError, CheckpointError):  # a full disk cannot take the record either
         pass
+
+
+def _where(state: TrainState) -> str:
+    """Where training was when it stopped, in words."""
+    if state.in_step:
+        return f"in epoch {state.epoch + 1} batch {state.batch + 1}"
+    if state.batch:
+        return f"in epoch {state.epoch + 1} after batch {state.batch}"
+    return f"after epoch {state.epoch}" if state.epoch else "before the first batch"
 
 
 def read_failure(run_dir: str | Path) -> dict[str, Any] | None:

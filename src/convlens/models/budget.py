@@ -126,7 +126,7 @@ def check_budget(
             f"model too large: its layer outputs take {_mib(per_image * budget.batch)} for "
             f"{images} ({big.layer.where()} alone "
             f"{_mib(big.activations * BYTES_PER_ELEMENT * budget.batch)}); the budget is "
-            f"{budget.max_activation_mb:,.0f} MiB; lower --batch-size, make that layer "
+            f"{budget.max_activation_mb:,g} MiB; lower --batch-size, make that layer "
             f"smaller, or raise the budget with --max-activation-mb (max_activation_mb= "
             f"in Python)"
         )
@@ -162,4 +162,5 @@ def memory_detail(exc: BaseException) -> str:
 
 
 def _mib(n_bytes: int | float) -> str:
-    return f"{n_bytes / MiB:,.0f} MiB"
+    n = n_bytes / MiB
+    return f"{n:,.0f} MiB" if n >= 10 else f"{n:.2g} MiB"
