@@ -10,10 +10,11 @@ checkpoint into the run folder:
                              best, state) its file and sha256. Readers follow it.
     metrics.csv/.json        one row per epoch
 
-A save writes the new files under new names (each fsynced), then atomically replaces
-checkpoint.json and fsyncs the folder; only then are the files no manifest names deleted (the
-previous generation, the stray files of a save that was killed). A kill or a full disk at any
-moment therefore leaves the previous or the new checkpoint whole. `best` names the weights of
+A save writes the new files under new names (each fsynced, then the folder), then atomically
+replaces checkpoint.json and fsyncs the folder again; only then are the files no manifest
+names deleted (the previous generation, the stray files of a save that was killed). A kill or
+a full disk at any moment therefore leaves the previous or the new checkpoint whole (and, as
+far as the file system keeps its fsync promises, so does a power cut). `best` names the weights of
 the epoch with the best test accuracy: the file of `last` when that epoch just ended, else one
 of an earlier generation, kept while it is named. A run folder with no manifest has not
 started (no epoch ended): `convlens train --resume` starts it.
@@ -74,7 +75,8 @@ GENERATION_FILE = re.compile(r"^(weights|state)\.(\d+)\.(safetensors|pt)$")
 # temp files of atomic_write_bytes (".NAME.xxxxxxxx.tmp") of the files a training writes
 TEMP_FILE = re.compile(
     r"^\.(weights\.\d+\.safetensors|state\.\d+\.pt|checkpoint\.json|metrics\.(json|csv)"
-    r"|filters\.safetensors|doctor\.json|failure\.json)\.[0-9a-f]{8}\.tmp$"
+    r"|filters\.safetensors|doctor\.json|failure\.json"
+    r"|model\.safetensors|best\.safetensors|state\.pt|checksums\.json)\.[0-9a-f]{8}\.tmp$"
 )
 
 
@@ -302,6 +304,7 @@ def save_checkpoint(
     elif previous is not None and "best" in previous.files:
         files["best"] = previous.files["best"]
     manifest = Manifest(generation, int(state["epoch"]), int(state.get("batch", 0)), files)
+    _fsync_folder(run_dir)  # the new files' names are on disk before the manifest names them
     _write(run_dir / MANIFEST, (json.dumps(manifest.to_json(), indent=2) + "\n").encode())
     _fsync_folder(run_dir)  # the new manifest is on disk before anything is deleted
     named = {name for name, _ in files.values()}

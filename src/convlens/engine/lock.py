@@ -32,7 +32,8 @@ def acquire(path: str | Path) -> tuple[int | None, str | None]:
             os.close(fd)
             return None, who
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, f"{os.getpid()}\n".encode())
     return fd, None
 
 
