@@ -54,8 +54,8 @@ def holder(path: str | Path) -> str | None:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:  # a shared lock: probes do not get in each other's way, only in the holder's
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return _pid_in(fd)
     except OSError:
