@@ -11,7 +11,7 @@ from convlens import data as datamod
 from convlens.config import TrainConfig
 from convlens.engine import loop, train
 from convlens.engine.callbacks import Callback, CallbackList, EarlyStopping
-from convlens.engine.checkpoint import LAST, STATE, load_state
+from convlens.engine.checkpoint import checkpoint_file, load_run_state
 from convlens.engine.history import read_history
 from convlens.errors import TrainingError
 from convlens.models.build import build
@@ -143,7 +143,7 @@ def test_a_callback_state_survives_interrupt_and_resume(tmp_path):
     first = Tally()
     with pytest.raises(loop.TrainingInterrupted):
         train.train(cfg(out=str(tmp_path / "stopped")), callbacks=[first, StopAtStep(9)], log=None)
-    saved = load_state(tmp_path / "stopped" / STATE)["callbacks"]["Tally"]
+    saved = load_run_state(tmp_path / "stopped")["callbacks"]["Tally"]
     assert (saved["batches"], saved["epochs"]) == (9, 1)
     again = Tally()  # a new process knows nothing ...
     train.resume(tmp_path / "stopped", callbacks=[again], log=None)
@@ -199,10 +199,11 @@ def test_early_stopping_is_a_callback(tmp_path):
         cfg(out=str(run), epochs=5, lr=1e-12, schedule="constant", early_stopping=2), log=None
     )
     assert result.stopped_early and len(result.history) == 3
-    state = load_state(run / STATE)
+    state = load_run_state(run)
     assert state["stop"] and state["callbacks"]["EarlyStopping"] == {"bad_epochs": 2}
-    before = (run / LAST).read_bytes()
-    assert len(train.resume(run, log=None).history) == 3 and (run / LAST).read_bytes() == before
+    before = checkpoint_file(run).read_bytes()
+    assert len(train.resume(run, log=None).history) == 3
+    assert checkpoint_file(run).read_bytes() == before
 
 
 def test_ctrl_c_stops_at_the_batch_boundary_and_a_second_one_at_once(tmp_path):
@@ -223,11 +224,11 @@ def test_ctrl_c_stops_at_the_batch_boundary_and_a_second_one_at_once(tmp_path):
     with pytest.raises(loop.TrainingInterrupted) as once:
         train.train(cfg(out=str(tmp_path / "once")), callbacks=[CtrlC(8, 1)], log=None)
     assert (once.value.epoch, once.value.batch, once.value.saved) == (1, 3, True)
-    assert (load_state(tmp_path / "once" / STATE)["batch"]) == 3  # the step was finished
+    assert (load_run_state(tmp_path / "once")["batch"]) == 3  # the step was finished
     with pytest.raises(loop.TrainingInterrupted) as twice:
         train.train(cfg(out=str(tmp_path / "twice")), callbacks=[CtrlC(8, 2)], log=None)
     assert (twice.value.epoch, twice.value.batch, twice.value.saved) == (1, 2, False)
-    state = load_state(tmp_path / "twice" / STATE)  # the epoch-end checkpoint is kept
+    state = load_run_state(tmp_path / "twice")  # the epoch-end checkpoint is kept
     assert (state["epoch"], state["batch"]) == (1, 0)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -237,3 +238,24 @@ def test_progress_bar_shows_only_when_asked(capsys):
     assert "epoch 1/1" in capsys.readouterr().err
     fit_toy(cfg(epochs=1, progress=False))
     assert capsys.readouterr().err == ""
+
+
+def test_the_state_knows_whether_a_checkpoint_exists_and_failures_are_recorded(tmp_path):
+    from convlens.engine.saving import read_failure
+
+    seen = []
+
+    class Watch(Callback):
+        def on_batch_end(self, state):
+            seen.append(state.saved_at)
+            if state.step == 8:
+                raise ValueError("a bug in my callback")
+
+    with pytest.raises(ValueError, match="a bug in my callback"):
+        train.train(cfg(out=str(tmp_path / "r")), callbacks=[Watch()], log=None)
+    assert seen[:6] == [None] * 6 and seen[6:] == [(1, 0), (1, 0)]
+    failure = read_failure(tmp_path / "r")
+    assert failure["error"] == "ValueError" and failure["message"] == "a bug in my callback"
+    assert failure["where"] == "in epoch 2 after batch 2" and failure["checkpoint"] == [1, 0]
+    train.resume(tmp_path / "r", log=None)
+    assert read_failure(tmp_path / "r") is None  # a new attempt clears the record

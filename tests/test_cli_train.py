@@ -113,10 +113,10 @@ def test_train_writes_the_run_folder(cli, tmp_path):
         "model.txt",
         "metrics.csv",
         "metrics.json",
-        "model.safetensors",
-        "best.safetensors",
-        "state.pt",
-        "checksums.json",
+        "checkpoint.json",
+        "weights.2.safetensors",
+        "state.2.pt",
+        ".lock",
     ):
         assert (out / name).is_file(), name
     resolved = yaml.safe_load((out / "config.yaml").read_text())
@@ -186,48 +186,57 @@ class Evil:
         return (open, (self.target, "w"))
 
 
+def _file(out: Path, role: str) -> Path:
+    """The file the manifest names for `role` (without checking it)."""
+    return out / json.loads((out / checkpoint.MANIFEST).read_text())["files"][role]["file"]
+
+
 def _retune(out: Path) -> None:
-    """Rewrite checksums.json so a forged file gets past the checksum to the next check."""
-    sums = {
-        n: hashlib.sha256((out / n).read_bytes()).hexdigest()
-        for n in (checkpoint.LAST, checkpoint.BEST, checkpoint.STATE)
-    }
-    (out / checkpoint.CHECKSUMS).write_text(json.dumps(sums))
+    """Rewrite the manifest's hashes so a forged file gets past the checksum to the next check."""
+    raw = json.loads((out / checkpoint.MANIFEST).read_text())
+    for entry in raw["files"].values():
+        entry["sha256"] = hashlib.sha256((out / entry["file"]).read_bytes()).hexdigest()
+    (out / checkpoint.MANIFEST).write_text(json.dumps(raw))
 
 
 def _truncate_weights(out, other):
-    data = (out / checkpoint.LAST).read_bytes()
-    (out / checkpoint.LAST).write_bytes(data[:100])
+    data = _file(out, "last").read_bytes()
+    _file(out, "last").write_bytes(data[:100])
 
 
 def _flip_state_byte(out, other):
-    data = bytearray((out / checkpoint.STATE).read_bytes())
+    data = bytearray(_file(out, "state").read_bytes())
     data[len(data) // 2] ^= 1
-    (out / checkpoint.STATE).write_bytes(bytes(data))
+    _file(out, "state").write_bytes(bytes(data))
 
 
 def _pickle_payload(out, other):
-    torch.save({"epoch": 1, "x": Evil(str(out / "pwned"))}, out / checkpoint.STATE)
+    torch.save({"epoch": 1, "x": Evil(str(out / "pwned"))}, _file(out, "state"))
     _retune(out)
 
 
 def _truncated_state(out, other):
-    (out / checkpoint.STATE).write_bytes((out / checkpoint.STATE).read_bytes()[:64])
+    _file(out, "state").write_bytes(_file(out, "state").read_bytes()[:64])
     _retune(out)
 
 
 def _other_architecture(out, other):
-    (out / checkpoint.LAST).write_bytes((other / checkpoint.LAST).read_bytes())
+    _file(out, "last").write_bytes(_file(other, "last").read_bytes())
     _retune(out)
+
+
+def _missing_weights(out, other):
+    _file(out, "last").unlink()
 
 
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (_truncate_weights, "model.safetensors' does not match its checksum"),
-        (_flip_state_byte, "state.pt' does not match its checksum"),
+        (_truncate_weights, "weights.1.safetensors' does not match its checksum"),
+        (_flip_state_byte, "state.1.pt' does not match its checksum"),
         (_pickle_payload, "holds objects other than tensors and plain data; refusing to load it"),
-        (_truncated_state, "state.pt' is truncated or corrupt"),
+        (_truncated_state, "state.1.pt' is truncated or corrupt"),
+        (_missing_weights, "weights.1.safetensors' is missing"),
         (
             _other_architecture,
             "is from another architecture: shapes differ (checkpoint vs model): "
@@ -284,10 +293,42 @@ def test_sigint_in_a_subprocess_then_resume_is_bitwise_identical(cli, tmp_path):
     stopped = tmp_path / "stopped"
     assert err.strip().splitlines()[-1] == (
         "convlens train: interrupted; checkpoint saved at epoch 2 batch "
-        f"{checkpoint.load_state(stopped / checkpoint.STATE)['batch']}; resume with: "
+        f"{checkpoint.load_run_state(stopped)['batch']}; resume with: "
         "convlens train --resume stopped"
     )
-    assert checkpoint.load_state(stopped / checkpoint.STATE)["epoch"] == 1
+    assert checkpoint.load_run_state(stopped)["epoch"] == 1
     r = cli("train", "--resume", stopped, "--no-progress")
     assert r.code == 0, r.err
-    assert (stopped / checkpoint.LAST).read_bytes() == (straight / checkpoint.LAST).read_bytes()
+    last = (checkpoint.checkpoint_file(d, "last").read_bytes() for d in (stopped, straight))
+    assert next(last) == next(last)
+
+
+def test_ctrl_c_mid_step_before_the_first_checkpoint_says_how_to_start_again(
+    cli, tmp_path, monkeypatch
+):
+    from convlens.engine import loop
+
+    def pressed(state, *args, **kwargs):
+        state.in_step = True  # a second Ctrl-C in the middle of the first step
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "train_one_epoch", pressed)
+    out = tmp_path / "run"
+    r = cli(*ARGS, "--out", out)
+    assert r.code == 130 and r.err.strip().splitlines()[-1] == (
+        "convlens train: interrupted in the middle of a step, before the first checkpoint; "
+        f"start it again with: convlens train --resume {out}"
+    )
+    monkeypatch.undo()
+    install(monkeypatch)  # noqa: F821
+    r = cli("train", "--resume", out)
+    assert r.code == 0 and f"starting {out} (it has no checkpoint yet)" in r.out, r
+    assert len(runs.load_run(out).metrics) == 2
+
+
+def test_limits_are_flags(cli, tmp_path):
+    r = cli("train", "--help")
+    assert "--max-params N" in r.out and "--max-activation-mb MIB" in r.out
+    r = cli(*ARGS, "--out", tmp_path / "r", "--max-params", "10")
+    assert r.code == 2 and "the budget is 10 parameters" in r.err
+    assert not (tmp_path / "r").exists()

@@ -12,6 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from convlens.engine.checkpoint import checkpoint_file
 from convlens.engine.distributed import World, resolve_device, shard
 from convlens.errors import ConfigError
 
@@ -94,7 +95,7 @@ def test_torchrun_two_processes_match_one(tiny_run, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("epoch 2/2") == 1  # only rank 0 logs
-    one, two = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("one", "two"))
+    one, two = (load_file(str(checkpoint_file(tmp_path / d))) for d in ("one", "two"))
     assert one.keys() == two.keys()
     for key in one:
         torch.testing.assert_close(one[key], two[key], rtol=1e-4, atol=1e-5)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from convlens.engine.checkpoint import checkpoint_file
 from convlens.engine.sweep import combinations, parse_grid
 from convlens.engine.transfer import freeze_layers, init_from_run
 from convlens.errors import ConfigError
@@ -71,7 +72,7 @@ def test_init_from_a_run_with_a_new_head_and_frozen_convs(tiny_run):
     )
     lines = []
     loaded = init_from_run(model, tiny_run[0], log=lines.append)
-    source = load_file(str(tiny_run[0] / "best.safetensors"))
+    source = load_file(str(checkpoint_file(tiny_run[0], "best")))
     assert "conv1.0.weight" in loaded and not any(k.startswith("dense1") for k in loaded)
     assert torch.equal(model.state_dict()["conv2.0.weight"], source["conv2.0.weight"])
     assert lines == [f"init from {tiny_run[0]}: loaded conv1, conv2; new: dense1"]
@@ -106,8 +107,8 @@ def test_train_from_a_run_keeps_frozen_layers(cli, tiny_run, tmp_path):
     )
     assert result.code == 0, result
     assert "init from" in result.out and "frozen: conv1" in result.out
-    before = load_file(str(tiny_run[0] / "best.safetensors"))
-    after = load_file(str(out / "model.safetensors"))
+    before = load_file(str(checkpoint_file(tiny_run[0], "best")))
+    after = load_file(str(checkpoint_file(out, "last")))
     assert torch.equal(before["conv1.0.weight"], after["conv1.0.weight"])
     assert not torch.equal(before["conv2.0.weight"], after["conv2.0.weight"])
 

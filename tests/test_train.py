@@ -55,7 +55,7 @@ def cfg(**kw) -> TrainConfig:
 
 
 def weights(run_dir: Path) -> bytes:
-    return (run_dir / checkpoint.LAST).read_bytes()
+    return checkpoint.checkpoint_file(run_dir, "last").read_bytes()
 
 
 # ----------------------------------------------------------------------------- config
@@ -160,12 +160,13 @@ def test_resume_is_bitwise_identical(tmp_path, stop, saved_at):
     with pytest.raises(loop.TrainingInterrupted) as info:
         train.train(cfg(out=str(stopped)), callbacks=[StopAt(**stop)], log=None)
     assert info.value.saved
-    state = checkpoint.load_state(stopped / checkpoint.STATE)
+    state = checkpoint.load_run_state(stopped)
     assert (state["epoch"], state["batch"]) == saved_at
     assert weights(stopped) != weights(straight)
     result = train.resume(stopped, log=None)
     assert weights(stopped) == weights(straight)
-    assert (stopped / checkpoint.BEST).read_bytes() == (straight / checkpoint.BEST).read_bytes()
+    best = (checkpoint.checkpoint_file(d, "best").read_bytes() for d in (stopped, straight))
+    assert next(best) == next(best)
     assert [r["test_accuracy"] for r in result.history] == [
         r["test_accuracy"] for r in runs.load_run(straight).metrics
     ]
@@ -187,7 +188,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     ):
         train.train(cfg(out=str(tmp_path / "r")), callbacks=[Poison()], log=None)
     assert weights(tmp_path / "r") == snapshot["last"]
-    assert checkpoint.load_state(tmp_path / "r" / checkpoint.STATE)["epoch"] == 1
+    assert checkpoint.load_run_state(tmp_path / "r")["epoch"] == 1
 
 
 def test_huge_lr_diverges_with_clear_message(tmp_path):
@@ -310,3 +311,60 @@ def test_an_epoch_takes_as_many_steps_as_it_says(n, tmp_path):
     train.train(config, callbacks=[Count()], log=None)
     per_epoch = loop.steps_per_epoch(min(n, 200), 64)
     assert len(seen) == 2 * per_epoch
+
+
+# ----------------------------------------------------------------------------- limits
+def test_non_finite_settings_are_refused():
+    for key in ("lr", "weight_decay", "momentum", "label_smoothing", "max_activation_mb"):
+        for bad in (float("inf"), float("nan"), float("-inf")):
+            with pytest.raises(ConfigError, match=rf"Expected {key} a finite number"):
+                TrainConfig(**{key: bad})
+    with pytest.raises(ConfigError, match=r"Expected max_params an integer >= 1"):
+        TrainConfig(max_params=0)
+
+
+def test_budget_settings_come_from_yaml_and_match_the_models_defaults(tmp_path):
+    from convlens.models import budget
+
+    d = TrainConfig()
+    assert (d.max_params, d.max_activation_mb) == (budget.MAX_PARAMS, budget.MAX_ACTIVATION_MB)
+    f = tmp_path / "c.yaml"
+    f.write_text("max_params: 2.5e9\nmax_activation_mb: 100\n")
+    c = resolve_config(f)
+    assert (c.max_params, c.max_activation_mb) == (2_500_000_000, 100.0)
+    f.write_text("max_params: 1.5\n")
+    with pytest.raises(ConfigError, match=r"max_params an integer >= 1. Received: max_params=1.5"):
+        resolve_config(f)
+
+
+def test_the_budget_counts_what_summary_measures():
+    """Parameters and activation memory from the spec alone equal what `summary` measures on
+    the built model, for every registry spec model."""
+    from convlens.models import registry
+    from convlens.models.budget import BYTES_PER_ELEMENT, spec_cost
+    from convlens.models.summary import summary
+
+    checked = 0
+    for name in registry.names():
+        model = build(name, num_classes=10)
+        if not hasattr(model, "layers"):
+            continue
+        costs = spec_cost(model.layers, model.shapes, model.input_shape)
+        measured = summary(model, model.input_shape)
+        assert sum(c.params for c in costs) == measured.total_params, name
+        assert sum(c.activations for c in costs) * BYTES_PER_ELEMENT == measured.activation_bytes
+        checked += 1
+    assert checked >= 8
+
+
+def test_a_model_over_budget_is_refused_by_train_with_the_layer(tmp_path):
+    with pytest.raises(ModelError, match=r"layer 1 'dense 64' has 4,160 parameters"):
+        train.train(cfg(model="dense 64, dense {num_classes}", max_params=100, out=str(tmp_path)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_nan_loss_without_a_run_folder_says_nothing_of_checkpoints():
+    model = build(SPEC, (1, 8, 8), num_classes=4)
+    c = cfg(lr=1e30, optimizer="sgd", schedule="constant", epochs=1)
+    with pytest.raises(TrainingError, match=r"the run stopped; try a smaller --lr$"):
+        loop.fit(model, make_ds(), make_ds(96, seed=1), c, log=None)

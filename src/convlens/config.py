@@ -10,6 +10,7 @@ random crops 92.1%, no augmentation 93.2%, flips 93.4%; 12 epochs with flips 93.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -79,6 +80,11 @@ class TrainConfig:
             1 ms and 1.2 KB per epoch (an epoch takes seconds); "all" about 7 ms and 370 KB
             per epoch. The file is rewritten whole each epoch, so its cost grows with epochs.
         progress: show a progress bar per epoch.
+        max_params: the most parameters a spec-built model may have; refused before it is
+            built (default 1e9: 4 GB of float32 weights; `convlens.models.budget`).
+        max_activation_mb: the most MiB the layer outputs of one training batch may take
+            (`convlens summary`'s activation memory x batch_size); refused before training
+            (default 4096; fastcnn at batch 256 on 28x28 images takes 54).
         eval_batch_size: images per evaluation step (no gradients, so it can be large).
         out: run folder (None: runs/<model>-<data>-<timestamp>).
     """
@@ -111,6 +117,8 @@ class TrainConfig:
     freeze: str = ""
     record_filters: str = "first"
     progress: bool = True
+    max_params: int = 1_000_000_000  # = convlens.models.budget.MAX_PARAMS
+    max_activation_mb: float = 4096.0  # = convlens.models.budget.MAX_ACTIVATION_MB
     eval_batch_size: int = 1024
     out: str | None = None
 
@@ -119,7 +127,7 @@ class TrainConfig:
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("amp", self.amp, AMP_MODES)
         _check_choice("device", self.device, ("auto", "cpu", "cuda", "mps"))
-        for key in ("epochs", "batch_size", "eval_batch_size"):
+        for key in ("epochs", "batch_size", "eval_batch_size", "max_params"):
             _check_int(key, getattr(self, key), minimum=1)
         for key in ("limit_train", "limit_test", "early_stopping", "threads"):
             if getattr(self, key) is not None:
@@ -129,6 +137,7 @@ class TrainConfig:
         _check_float("weight_decay", self.weight_decay, low=0.0)
         _check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         _check_float("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
+        _check_float("max_activation_mb", self.max_activation_mb, low=0.0, low_open=True)
         for key in ("tensorboard", "channels_last", "compile", "progress", "tta", "doctor"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(
@@ -185,14 +194,16 @@ def _check_float(
     high_open: bool = False,
 ) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        ok = (value > low if low_open else value >= low) and value == value
+    if ok:  # NaN and infinity are refused: `--lr inf` trains nothing and says nothing
+        ok = (isinstance(value, int) or math.isfinite(value)) and (
+            value > low if low_open else value >= low
+        )
         if high is not None:
             ok = ok and (value < high if high_open else value <= high)
     if not ok:
         lo = f"{'>' if low_open else '>='} {low:g}"
         hi = "" if high is None else f" and {'<' if high_open else '<='} {high:g}"
-        raise ConfigError(f"Expected {key} a number {lo}{hi}. Received: {key}={value!r}")
+        raise ConfigError(f"Expected {key} a finite number {lo}{hi}. Received: {key}={value!r}")
 
 
 def merge_config(
@@ -229,9 +240,20 @@ def _coerce(key: str, value: Any) -> Any:
             return value
     if "float" in str(field_type) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if key == "max_params" and isinstance(value, (str, float)) and not isinstance(value, bool):
+        return _whole(value)  # YAML reads 1e10 as text, a flag may say 2.5e9
     if key == "augment" and isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     return value
+
+
+def _whole(value: str | float) -> Any:
+    """'1e10' or 2.5e9 as an int when it is a whole number (else as it was, to be refused)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return int(number) if math.isfinite(number) and number.is_integer() else value
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Evaluate a run on the test split of its data set (or another one with the "
         "same image shape and classes). Prints accuracy, per-class precision, recall "
         "and F1 and the most confused pairs; writes eval.json and confusion.csv into "
-        "the run folder. Example: convlens eval runs/fastcnn-fashion-mnist",
+        "the run folder (into out/RUN_NAME/ when the run folder is read-only). "
+        "Example: convlens eval runs/fastcnn-fashion-mnist",
     )
     p.add_argument("run", help="run folder made by `convlens train`")
     p.add_argument("--data", help="data set name (default: the run's own)")
@@ -72,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from convlens.engine.evaluate import evaluate_run, save_evaluation
-    from convlens.engine.runs import load_run
+    from convlens.engine.runs import load_run, write_for_run
 
     if args.batch_size < 1:
         raise ConfigError(f"Expected --batch-size >= 1. Received: {args.batch_size}")
@@ -81,8 +82,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         run, data=args.data, data_dir=args.data_dir, split=args.split, batch_size=args.batch_size
     )
     print(ev)
-    paths = save_evaluation(ev, run.path)
-    print(f"\nwrote {', '.join(str(p) for p in paths)}")
+    paths, elsewhere = write_for_run(run.path, lambda folder: save_evaluation(ev, run.path, folder))
+    if elsewhere is not None:
+        print(f"\nrun folder {run.path} is read-only; wrote {', '.join(map(str, paths))} instead")
+    else:
+        print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0
 
 

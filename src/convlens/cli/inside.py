@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from convlens.errors import ConfigError
 from convlens.look.inspector import KINDS
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "show",
         help="pictures of a trained run: filters, feature maps, mistakes, Grad-CAM ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=f"Draw one picture of a run and save it (default: RUN/pictures/KIND.png).\n"
+        description=f"Draw one picture of a run and save it (default: RUN/pictures/KIND.png;\n"
+        f"out/RUN_NAME/pictures/KIND.png when the run folder is read-only).\n"
         f"Kinds:\n{kinds}\n\nExample: convlens show features runs/demo --index 3",
     )
     p.add_argument("kind", choices=list(KINDS), metavar="KIND", help="one of the kinds above")
@@ -43,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report",
         help="one self-contained HTML page about a run",
-        description="Write RUN/report.html: config, summary, architecture, curves, evaluation, "
+        description="Write RUN/report.html (out/RUN_NAME/report.html when the run folder is "
+        "read-only): config, summary, architecture, curves, evaluation, "
         "filters, their evolution, feature maps, mistakes and Grad-CAM, with every "
         "image embedded. Example: convlens report runs/demo",
     )
@@ -59,7 +65,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ConfigError(f"Expected --n >= 1. Received: {args.n}")
     gif = args.kind == "evolution"
-    out = Path(args.out or Path(args.run) / "pictures" / f"{args.kind}.{'gif' if gif else 'png'}")
+    name = Path("pictures") / f"{args.kind}.{'gif' if gif else 'png'}"
+    out = Path(args.out or Path(args.run) / name)
     allowed = (".gif",) if gif else (".png", ".svg", ".pdf")
     if out.suffix.lower() not in allowed:
         raise ConfigError(f"Expected --out ending in {', '.join(allowed)}. Received: {str(out)!r}")
@@ -78,16 +85,55 @@ def cmd_show(args: argparse.Namespace) -> int:
     if gif:
         from convlens.look.weights import draw_evolution_strip
 
-        save_gif(picture, out)
-        strip = save_figure(draw_evolution_strip(look.run, args.layer), out.with_suffix(".png"))
+        strip_fig = draw_evolution_strip(look.run, args.layer)
+
+        def write(path: Path) -> Path:
+            save_gif(picture, path)
+            return save_figure(strip_fig, path.with_suffix(".png"))
+
+        out, strip = _write(args, name, out, write)
         print(f"wrote {out} ({len(picture)} frames) and {strip}")
     else:
-        print(f"wrote {save_figure(picture, out)}")
+        out, _ = _write(args, name, out, lambda path: save_figure(picture, path))
+        print(f"wrote {out}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from convlens.look.report import write_report
+    from convlens.look.inspector import Inspector
+    from convlens.look.report import build_report
 
-    print(f"wrote {write_report(args.run, out=args.out)}")
+    look = Inspector.open(args.run)
+    text = build_report(look)
+    out, _ = _write(
+        args,
+        Path("report.html"),
+        Path(args.out or look.run.path / "report.html"),
+        (lambda path: _write_text(path, text)),
+    )
+    print(f"wrote {out}")
     return 0
+
+
+def _write_text(path: Path, text: str) -> Path:
+    from convlens.io import atomic_write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, text)
+    return path
+
+
+def _write(
+    args: argparse.Namespace, name: Path, out: Path, write: Callable[[Path], T]
+) -> tuple[Path, T]:
+    """write(out); for the default place inside a read-only run folder, write(out/RUN_NAME/
+    name) instead, and say so. Returns the path used and what `write` returned."""
+    from convlens.engine.runs import write_for_run
+
+    if args.out:
+        return out, write(out)
+    result, elsewhere = write_for_run(args.run, lambda folder: write(folder / name))
+    if elsewhere is None:
+        return out, result
+    print(f"run folder {args.run} is read-only; writing to {elsewhere} instead")
+    return elsewhere / name, result

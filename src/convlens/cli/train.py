@@ -124,6 +124,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="no progress bar (the per-epoch lines stay)",
     )
+    g = p.add_argument_group("limits (checked from the spec before anything is allocated)")
+    g.add_argument(
+        "--max-params",
+        type=float,
+        metavar="N",
+        help=f"the most parameters a spec model may have (default: {d.max_params:.0e})",
+    )
+    g.add_argument(
+        "--max-activation-mb",
+        type=float,
+        metavar="MIB",
+        help="the most MiB the layer outputs of one training batch may take: "
+        f"`convlens summary`'s activation memory x --batch-size "
+        f"(default: {d.max_activation_mb:g})",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
@@ -145,6 +160,7 @@ def _flags(args: argparse.Namespace) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from convlens.engine import train as training
+    from convlens.engine.checkpoint import has_checkpoint
     from convlens.engine.loop import TrainingInterrupted
 
     flags = _flags(args)
@@ -171,6 +187,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(
                 f"convlens train: interrupted; checkpoint saved at {where}; resume with: "
                 f"convlens train --resume {stop.run_dir}",
+                file=sys.stderr,
+            )
+        elif stop.run_dir is not None and not has_checkpoint(stop.run_dir):
+            print(
+                "convlens train: interrupted in the middle of a step, before the first "
+                f"checkpoint; start it again with: convlens train --resume {stop.run_dir}",
                 file=sys.stderr,
             )
         else:

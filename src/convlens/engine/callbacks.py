@@ -7,8 +7,8 @@ come back on resume. The callbacks of a fit run in list order (`CallbackList`); 
 built-in ones first (progress bar, early stopping, filter history, TensorBoard, the epoch
 line, the doctor, checkpoints), then yours, then `StopOnCtrlC`.
 
-This module holds the contract and the small built-in callbacks; `Checkpoint` lives with the
-checkpoint files (convlens.engine.checkpoint), `FilterHistory` and `Doctor` in their modules.
+This module holds the contract and the small built-in callbacks; `Checkpoint` lives in
+convlens.engine.saving, `FilterHistory` and `Doctor` in their modules.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class TrainState:
     best_epoch: int = 0
     stop: bool = False  # set by a callback: stop after this epoch
     in_step: bool = False  # True while the weights are half updated
+    saved_at: tuple[int, int] | None = None  # (epoch, batch) of the checkpoint kept, if any
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     world: World = field(default_factory=World)
     scaler: Any = None  # GradScaler for float16 on CUDA (off otherwise)

@@ -1,24 +1,39 @@
-"""Checkpoints: the weights, the training state and their checksums, written and read back.
+"""Checkpoints: the weights and the training state, saved as one unit and read back.
 
-After every epoch (and on Ctrl-C) the `Checkpoint` callback writes into the run folder:
+After every epoch (and on Ctrl-C) the `Checkpoint` callback saves generation g of the
+checkpoint into the run folder:
 
-    model.safetensors  weights after the last finished epoch (or interrupted batch)
-    best.safetensors   weights of the epoch with the best test accuracy
-    state.pt           optimizer, scheduler, RNG, epoch and batch, history and every
-                       callback's state_dict: tensors and plain data only
-    checksums.json     sha256 of the three files above, checked before loading
-    metrics.csv/.json  one row per epoch
+    weights.<g>.safetensors  weights after the last finished epoch (or interrupted batch)
+    state.<g>.pt             optimizer, scheduler, RNG, epoch and batch, history and every
+                             callback's state_dict: tensors and plain data only
+    checkpoint.json          the manifest: generation, epoch, batch, and for each role (last,
+                             best, state) its file and sha256. Readers follow it.
+    metrics.csv/.json        one row per epoch
 
-Every file is written with `convlens.io.atomic_write_bytes`, so a crash leaves either the old
-or the new file, never half of one. `load_state` loads state.pt with weights_only=True.
+A save writes the new files under new names (each fsynced, then the folder), then atomically
+replaces checkpoint.json and fsyncs the folder again; only then are the files no manifest
+names deleted (the previous generation, the stray files of a save that was killed). A kill or
+a full disk at any moment therefore leaves the previous or the new checkpoint whole (and, as
+far as the file system keeps its fsync promises, so does a power cut). `best` names the weights of
+the epoch with the best test accuracy: the file of `last` when that epoch just ended, else one
+of an earlier generation, kept while it is named. A run folder with no manifest has not
+started (no epoch ended): `convlens train --resume` starts it.
+
+Run folders from before manifests (model.safetensors, best.safetensors, state.pt and
+checksums.json) are read as generation 0 and converted by their next save. State is loaded
+with weights_only=True; every file is checked against its sha256 before it is used.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import os
 import pickle
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,34 +41,43 @@ import torch
 from safetensors.torch import load, save
 from torch import nn
 
-from convlens.engine.callbacks import Callback, TrainState
 from convlens.errors import CheckpointError
-from convlens.io import (
-    atomic_save,
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_text,
-    sha256_file,
-)
+from convlens.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 __all__ = [
+    "MANIFEST",
+    "ROLES",
     "LAST",
     "BEST",
     "STATE",
     "CHECKSUMS",
+    "Manifest",
     "plain_module",
     "save_weights",
     "load_weights",
+    "apply_weights",
     "load_state",
+    "read_manifest",
+    "has_checkpoint",
+    "read_checkpoint",
+    "checkpoint_file",
+    "load_run_state",
     "save_checkpoint",
-    "verify_checksums",
     "write_metrics",
-    "training_state",
-    "restore_training_state",
-    "Checkpoint",
+    "not_started",
 ]
 
+MANIFEST = "checkpoint.json"
+ROLES = ("last", "best", "state")
+# the files of run folders written before manifests
 LAST, BEST, STATE, CHECKSUMS = "model.safetensors", "best.safetensors", "state.pt", "checksums.json"
+GENERATION_FILE = re.compile(r"^(weights|state)\.(\d+)\.(safetensors|pt)$")
+# temp files of atomic_write_bytes (".NAME.xxxxxxxx.tmp") of the files a training writes
+TEMP_FILE = re.compile(
+    r"^\.(weights\.\d+\.safetensors|state\.\d+\.pt|checkpoint\.json|metrics\.(json|csv)"
+    r"|filters\.safetensors|doctor\.json|failure\.json"
+    r"|model\.safetensors|best\.safetensors|state\.pt|checksums\.json)\.[0-9a-f]{8}\.tmp$"
+)
 
 
 # ----------------------------------------------------------------------------- weights
@@ -67,22 +91,34 @@ def plain_module(model: nn.Module) -> nn.Module:
     return getattr(model, "_orig_mod", model)
 
 
-def save_weights(path: str | Path, model: nn.Module) -> None:
-    """Save the model's state_dict as safetensors, atomically."""
+def weights_bytes(model: nn.Module) -> bytes:
+    """The model's state_dict as safetensors bytes."""
     tensors = {
         k: v.detach().contiguous().cpu().clone()
         for k, v in plain_module(model).state_dict().items()
     }
-    atomic_write_bytes(path, save(tensors))
+    return save(tensors)
+
+
+def save_weights(path: str | Path, model: nn.Module) -> None:
+    """Save the model's state_dict as safetensors, atomically."""
+    atomic_write_bytes(path, weights_bytes(model))
 
 
 def load_weights(model: nn.Module, path: str | Path) -> None:
     """Load safetensors weights into `model`; CheckpointError for a bad file or architecture."""
     path = Path(path)
     try:
-        tensors = load(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {str(path)!r} is missing") from None
+    apply_weights(model, data, path)
+
+
+def apply_weights(model: nn.Module, data: bytes, path: str | Path) -> None:
+    """Load safetensors bytes (read from `path`) into `model`."""
+    try:
+        tensors = load(data)
     except Exception:
         raise CheckpointError(
             f"checkpoint {str(path)!r} is truncated or not a safetensors file"
@@ -109,14 +145,15 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
     plain_module(model).load_state_dict(tensors)
 
 
-# ----------------------------------------------------------------------------- files
-def load_state(path: str | Path) -> dict[str, Any]:
-    """Load `state.pt` with weights_only=True: tensors and plain data, never arbitrary objects."""
+def load_state(path: str | Path, data: bytes | None = None) -> dict[str, Any]:
+    """Load a training state (the file, or its bytes `data`) with weights_only=True:
+    tensors and plain data, never arbitrary objects."""
     path = Path(path)
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise CheckpointError(f"checkpoint state {str(path)!r} is missing")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        source = path if data is None else io.BytesIO(data)
+        state = torch.load(source, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise CheckpointError(
             f"checkpoint state {str(path)!r} holds objects other than tensors "
@@ -129,42 +166,184 @@ def load_state(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def save_checkpoint(
-    run_dir: str | Path, model: nn.Module, state: dict[str, Any], *, best: bool = False
-) -> None:
-    """Write the last weights (and best, if `best`), state.pt, then their checksums."""
-    run_dir = Path(run_dir)
-    save_weights(run_dir / LAST, model)
-    if best:
-        save_weights(run_dir / BEST, model)
-    atomic_save(run_dir / STATE, state)
-    sums = {
-        name: sha256_file(run_dir / name)
-        for name in (LAST, BEST, STATE)
-        if (run_dir / name).is_file()
-    }
-    atomic_write_json(run_dir / CHECKSUMS, sums)
+# ----------------------------------------------------------------------------- the manifest
+@dataclass(frozen=True)
+class Manifest:
+    """What checkpoint.json says: `files` maps a role (last, best, state) to (file, sha256)."""
+
+    generation: int
+    epoch: int
+    batch: int
+    files: dict[str, tuple[str, str]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "convlens_checkpoint": 1,
+            "generation": self.generation,
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "files": {r: {"file": f, "sha256": s} for r, (f, s) in self.files.items()},
+        }
 
 
-def verify_checksums(run_dir: str | Path, names: tuple[str, ...]) -> None:
-    """CheckpointError when a checkpoint file does not match its recorded sha256."""
-    run_dir = Path(run_dir)
+def read_manifest(run_dir: str | Path) -> Manifest | None:
+    """The run's checkpoint manifest; None when the run has no checkpoint yet."""
+    path = Path(run_dir) / MANIFEST
+    try:
+        raw = json.loads(path.read_bytes())
+        files = {
+            str(role): (str(entry["file"]), str(entry["sha256"]))
+            for role, entry in raw["files"].items()
+        }
+        manifest = Manifest(int(raw["generation"]), int(raw["epoch"]), int(raw["batch"]), files)
+    except FileNotFoundError:
+        return _legacy_manifest(Path(run_dir))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        raise CheckpointError(
+            f"{str(path)!r} is not a readable checkpoint manifest; the run's checkpoint "
+            f"cannot be trusted"
+        ) from None
+    plain = all(Path(f).name == f and not f.startswith(".") for f, _ in files.values())
+    if not plain or not {"last", "state"} <= set(files) or not set(files) <= set(ROLES):
+        raise CheckpointError(f"{str(path)!r} does not name a convlens checkpoint's files")
+    return manifest
+
+
+def _legacy_manifest(run_dir: Path) -> Manifest | None:
+    """A run folder from before manifests, read through its checksums.json."""
+    if not (run_dir / CHECKSUMS).exists():
+        return None
     try:
         sums = json.loads((run_dir / CHECKSUMS).read_text())
-    except (OSError, ValueError):
+        files = {
+            role: (name, str(sums[name]))
+            for role, name in (("last", LAST), ("best", BEST), ("state", STATE))
+            if name in sums
+        }
+    except (OSError, ValueError, TypeError):
         raise CheckpointError(
             f"run folder {str(run_dir)!r} has no readable {CHECKSUMS}; "
             f"its checkpoints cannot be trusted"
         ) from None
-    for name in names:
-        path = run_dir / name
-        if not path.is_file():
-            raise CheckpointError(f"checkpoint {str(path)!r} is missing")
-        if sums.get(name) != sha256_file(path):
-            raise CheckpointError(
-                f"checkpoint {str(path)!r} does not match its checksum "
-                f"(tampered, truncated, or written by something else)"
-            )
+    return Manifest(0, -1, -1, files)
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """True when the run folder holds a checkpoint (a manifest, or an old checksums.json)."""
+    return (Path(run_dir) / MANIFEST).exists() or (Path(run_dir) / CHECKSUMS).exists()
+
+
+def not_started(run_dir: str | Path) -> str:
+    """What to say about a run folder without a checkpoint."""
+    return (
+        f"run folder {str(run_dir)!r} has no checkpoint: the run stopped before its first "
+        f"epoch ended (see: convlens doctor {run_dir}); start it with: "
+        f"convlens train --resume {run_dir}"
+    )
+
+
+def read_checkpoint(
+    run_dir: str | Path, roles: tuple[str, ...]
+) -> tuple[Manifest, dict[str, bytes], dict[str, Path]]:
+    """The verified bytes and paths of `roles` of one generation ("best" falls back to
+    "last" before any epoch ended); CheckpointError when the run has no checkpoint or a
+    file is missing or does not match its sha256."""
+    run_dir = Path(run_dir)
+    for _ in range(5):  # a training may replace the checkpoint while we read it
+        manifest = read_manifest(run_dir)
+        if manifest is None:
+            raise CheckpointError(not_started(run_dir))
+        data, paths = {}, {}
+        try:
+            for role in roles:
+                name, digest = manifest.files.get(role) or manifest.files["last"]
+                paths[role] = run_dir / name
+                data[role] = paths[role].read_bytes()
+                if hashlib.sha256(data[role]).hexdigest() != digest:
+                    raise CheckpointError(
+                        f"checkpoint {str(paths[role])!r} does not match its checksum "
+                        f"(tampered, truncated, or written by something else)"
+                    )
+        except FileNotFoundError as exc:
+            if read_manifest(run_dir) == manifest:
+                raise CheckpointError(f"checkpoint {str(exc.filename)!r} is missing") from None
+            continue  # a save went by: read the new generation
+        return manifest, data, paths
+    raise CheckpointError(f"run folder {str(run_dir)!r} changes faster than it can be read")
+
+
+def checkpoint_file(run_dir: str | Path, role: str = "last") -> Path:
+    """The verified file of `role` ("last", "best" or "state") of the run's checkpoint."""
+    return read_checkpoint(run_dir, (role,))[2][role]
+
+
+def load_run_state(run_dir: str | Path) -> dict[str, Any]:
+    """The verified training state of the run's checkpoint."""
+    _, data, paths = read_checkpoint(run_dir, ("state",))
+    return load_state(paths["state"], data["state"])
+
+
+# ----------------------------------------------------------------------------- saving
+def save_checkpoint(
+    run_dir: str | Path, model: nn.Module, state: dict[str, Any], *, best: bool = False
+) -> Manifest:
+    """Save a new generation: its weights (also the best, if `best`) and state, then the
+    manifest that makes it the checkpoint, then delete what no manifest names."""
+    run_dir = Path(run_dir)
+    previous = read_manifest(run_dir)
+    generation = 1 + max(
+        [previous.generation if previous else 0]
+        + [int(m[2]) for m in map(GENERATION_FILE.match, _names(run_dir)) if m]
+    )
+    files = {
+        "last": _write(run_dir / f"weights.{generation}.safetensors", weights_bytes(model)),
+        "state": _write(run_dir / f"state.{generation}.pt", _torch_bytes(state)),
+    }
+    if best:
+        files["best"] = files["last"]
+    elif previous is not None and "best" in previous.files:
+        files["best"] = previous.files["best"]
+    manifest = Manifest(generation, int(state["epoch"]), int(state.get("batch", 0)), files)
+    _fsync_folder(run_dir)  # the new files' names are on disk before the manifest names them
+    _write(run_dir / MANIFEST, (json.dumps(manifest.to_json(), indent=2) + "\n").encode())
+    _fsync_folder(run_dir)  # the new manifest is on disk before anything is deleted
+    named = {name for name, _ in files.values()}
+    for name in _names(run_dir):
+        old = GENERATION_FILE.match(name) or name in (LAST, BEST, STATE, CHECKSUMS)
+        if (old or TEMP_FILE.match(name)) and name not in named:
+            _remove(run_dir / name)
+    return manifest
+
+
+def _write(path: Path, data: bytes) -> tuple[str, str]:
+    """Write `data` to `path` atomically and durably; (file name, sha256)."""
+    atomic_write_bytes(path, data)
+    return path.name, hashlib.sha256(data).hexdigest()
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the renames in `folder` durable (POSIX; elsewhere the OS decides)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+def _torch_bytes(obj: Any) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
 
 
 def write_metrics(run_dir: str | Path, history: list[dict[str, Any]]) -> None:
@@ -177,72 +356,3 @@ def write_metrics(run_dir: str | Path, history: list[dict[str, Any]]) -> None:
         writer.writeheader()
         writer.writerows(history)
     atomic_write_text(run_dir / "metrics.csv", out.getvalue())
-
-
-# ----------------------------------------------------------------------------- training state
-def training_state(state: TrainState) -> dict[str, Any]:
-    """What state.pt holds: enough to continue bitwise where training stopped."""
-    return {
-        "epoch": state.epoch,
-        "batch": state.batch,
-        "step": state.step,
-        "optimizer": state.optimizer.state_dict(),
-        "scheduler": state.scheduler.state_dict(),
-        "rng": torch.get_rng_state(),
-        "partial": {
-            "loss_sum": state.loss_sum,
-            "correct": state.correct,
-            "seen": state.seen,
-            "seconds": state.seconds,
-        },
-        "best_accuracy": state.best_accuracy,
-        "best_epoch": state.best_epoch,
-        "history": state.history,
-        "stop": state.stop,
-        "callbacks": state.callbacks.state_dict(),
-    }
-
-
-def restore_training_state(state: TrainState, ckpt: dict[str, Any]) -> None:
-    """Put a `training_state` back (callbacks included); CheckpointError if it does not fit."""
-    try:
-        state.optimizer.load_state_dict(ckpt["optimizer"])
-        state.scheduler.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["rng"])
-        state.epoch, state.batch, state.step = ckpt["epoch"], ckpt["batch"], ckpt["step"]
-        p = ckpt["partial"]
-        state.loss_sum, state.correct, state.seen, state.seconds = (
-            p["loss_sum"],
-            p["correct"],
-            p["seen"],
-            p["seconds"],
-        )
-        state.best_accuracy, state.best_epoch = ckpt["best_accuracy"], ckpt["best_epoch"]
-        state.history, state.stop = list(ckpt["history"]), bool(ckpt.get("stop", False))
-        state.callbacks.load_state_dict(ckpt.get("callbacks", {}))
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(
-            f"checkpoint state does not fit this run "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
-        ) from None
-
-
-class Checkpoint(Callback):
-    """Keep the run folder current: after every epoch the last weights (and the best, when the
-    test accuracy improved), state.pt, checksums and metrics; on Ctrl-C a checkpoint of the
-    exact batch, unless the weights are half updated (then the last one is kept)."""
-
-    def __init__(self, run_dir: str | Path) -> None:
-        self.run_dir = Path(run_dir)
-
-    def on_epoch_end(self, state: TrainState) -> None:
-        self.save(state, best=state.improved)
-
-    def on_exception(self, state: TrainState, exc: BaseException) -> None:
-        if isinstance(exc, KeyboardInterrupt) and not state.in_step:
-            self.save(state, best=False)
-
-    def save(self, state: TrainState, *, best: bool) -> None:
-        """Write the checkpoint files and the metrics."""
-        save_checkpoint(self.run_dir, state.model, training_state(state), best=best)
-        write_metrics(self.run_dir, state.history)

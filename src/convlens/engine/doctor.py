@@ -5,7 +5,8 @@ Checks (each message names what it saw and a remedy):
 - inputs that were not normalised (pixel values far outside a few units reach layer 1);
 - loss rising or oscillating (learning rate too high), or not moving (too low, dead ReLUs);
 - a large gap between train and test accuracy (overfitting);
-- a layer whose activations are all zero on a test batch (dead units).
+- a layer whose activations are all zero on a test batch (dead units);
+- a run that stopped on an error (NaN loss, full disk, ...) or before its first checkpoint.
 
 `Doctor` is a training callback (on by default in `convlens train`, it prints each finding
 once and keeps them in RUN/doctor.json and in the checkpoint, so a resumed run does not
@@ -24,8 +25,9 @@ from torch import nn
 
 from convlens import data as datamod
 from convlens.engine.callbacks import Callback, TrainState
-from convlens.engine.checkpoint import plain_module
-from convlens.engine.runs import load_run
+from convlens.engine.checkpoint import has_checkpoint, plain_module
+from convlens.engine.runs import load_run, read_run_info
+from convlens.engine.saving import read_failure
 from convlens.io import atomic_write_json
 from convlens.models.hooks import capture_activations
 
@@ -225,10 +227,40 @@ class Doctor(Callback):
             )
 
 
+def check_failure(run_dir: str | Path) -> list[Finding]:
+    """Why a run stopped, from its failure record, and whether it has a checkpoint."""
+    found, failure = [], read_failure(run_dir)
+    started = has_checkpoint(run_dir)
+    if failure is not None:
+        kept = (
+            "its last checkpoint is kept" if started else "it stopped before its first checkpoint"
+        )
+        found.append(
+            Finding(
+                "failed",
+                f"the run stopped on an error {failure.get('where', '')} "
+                f"({failure.get('error', 'error')}: {failure['message']}); {kept}",
+            )
+        )
+    if not started:
+        found.append(
+            Finding(
+                "not-started",
+                f"the run has no checkpoint (no epoch ended: it failed, or was stopped or "
+                f"killed in epoch 1); start it again with: convlens train --resume {run_dir}",
+            )
+        )
+    return found
+
+
 def examine(run_dir: str | Path) -> list[Finding]:
-    """Check a finished run folder: its metrics and its model on a test batch."""
+    """Check a run folder: why it stopped, its metrics and its model on a test batch."""
+    read_run_info(run_dir)
+    found = check_failure(run_dir)
+    if not has_checkpoint(run_dir):
+        return found
     run = load_run(run_dir, weights="last")
-    found = check_history(run.metrics, len(run.classes))
+    found += check_history(run.metrics, len(run.classes))
     try:
         ds = datamod.load_dataset(run.info["data"], "test", data_dir=run.config.data_dir)
         x = datamod.normalize(

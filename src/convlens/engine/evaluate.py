@@ -319,16 +319,21 @@ def _device(name: str | None, run_device: str) -> torch.device:
         return resolve_device("auto")
 
 
-def save_evaluation(ev: Evaluation, run_dir: str | Path) -> list[Path]:
-    """Write eval JSON and the confusion matrix as CSV into the run folder (atomically).
+def save_evaluation(
+    ev: Evaluation, run_dir: str | Path, folder: str | Path | None = None
+) -> list[Path]:
+    """Write eval JSON and the confusion matrix as CSV into the run folder, or into `folder`
+    (e.g. when the run folder is read-only), atomically.
 
     Files are `eval.json` / `confusion.csv` for the run's own test split, otherwise
     `eval-<data>-<split>.json` / `confusion-<data>-<split>.csv`.
     """
     run_dir = Path(run_dir)
+    where = Path(folder) if folder is not None else run_dir
+    where.mkdir(parents=True, exist_ok=True)
     own = ev.split == "test" and _run_data(run_dir) == ev.data
     tag = "" if own else f"-{ev.data.replace(':', '_').replace('/', '_')}-{ev.split}"
-    json_path, csv_path = run_dir / f"eval{tag}.json", run_dir / f"confusion{tag}.csv"
+    json_path, csv_path = where / f"eval{tag}.json", where / f"confusion{tag}.csv"
     atomic_write_json(json_path, ev.to_dict())
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

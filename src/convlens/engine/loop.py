@@ -33,14 +33,15 @@ from convlens.engine.callbacks import (
     TensorBoard,
     TrainState,
 )
-from convlens.engine.checkpoint import Checkpoint, restore_training_state
 from convlens.engine.distributed import all_sum, current, resolve_device, shard
 from convlens.engine.doctor import Doctor
 from convlens.engine.evaluate import Dataset, EvalResult, evaluate_with
 from convlens.engine.history import FilterHistory, resolve_layers
 from convlens.engine.optim import make_optimizer, make_scheduler
 from convlens.engine.precision import amp_dtype, autocast, to_model_input
+from convlens.engine.saving import Checkpoint, restore_training_state
 from convlens.errors import ConfigError, TrainingError
+from convlens.models.budget import memory_detail, out_of_memory
 
 __all__ = [
     "FitResult",
@@ -51,6 +52,7 @@ __all__ = [
     "steps_per_epoch",
     "augmentation",
     "standard_callbacks",
+    "check_setup",
 ]
 
 Log = Callable[[str], None]
@@ -117,11 +119,7 @@ def train_one_epoch(
             logits = model(x).float()  # (B, num_classes)
         loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
         if not torch.isfinite(loss):
-            raise TrainingError(
-                f"loss became {loss.item()} at epoch {state.epoch + 1} batch "
-                f"{state.batch + 1} (lr={state.scheduler.get_last_lr()[0]:.3g}); the run "
-                f"stopped and its last good checkpoint is kept; try a smaller --lr"
-            )
+            raise TrainingError(_diverged(state, loss.item()))
         state.optimizer.zero_grad(set_to_none=True)
         state.scaler.scale(loss).backward()  # the scaler is a no-op unless fp16 on CUDA
         state.scaler.step(state.optimizer)
@@ -137,6 +135,22 @@ def train_one_epoch(
         state.seen += len(y)
         state.seconds = time.perf_counter() - start
         callbacks.on_batch_end(state)
+
+
+def _diverged(state: TrainState, loss: float) -> str:
+    """The message of a NaN or infinite loss; it speaks of a checkpoint only if one exists."""
+    where = (
+        f"loss became {loss} at epoch {state.epoch + 1} batch {state.batch + 1} "
+        f"(lr={state.scheduler.get_last_lr()[0]:.3g}); the run stopped"
+    )
+    if state.saved_at is not None:
+        return f"{where} and its last good checkpoint is kept; try a smaller --lr"
+    if state.run_dir is None:
+        return f"{where}; try a smaller --lr"
+    return (
+        f"{where} before its first checkpoint, so {state.run_dir} holds none; remove that "
+        f"folder and train again with a smaller --lr"
+    )
 
 
 # ----------------------------------------------------------------------------- fit
@@ -180,6 +194,12 @@ def fit(
             raise TrainingInterrupted(
                 run_dir, state.epoch, state.batch, saved=run_dir is not None and not state.in_step
             ) from None
+        if out_of_memory(exc):
+            raise TrainingError(
+                f"out of memory at epoch {state.epoch + 1} batch {state.batch + 1} with "
+                f"--batch-size {config.batch_size} ({memory_detail(exc)}); lower --batch-size "
+                f"or use a smaller model"
+            ) from exc
         raise
     return FitResult(
         state.history,
@@ -217,12 +237,7 @@ def _start(
 ) -> tuple[TrainState, Any, Any]:
     """The TrainState of a new fit: model and data on the device, optimizer, schedule."""
     world = current()
-    device = resolve_device(cfg.device, world.local_rank)
-    if world.size > 1 and cfg.batch_size % world.size:
-        raise ConfigError(
-            f"Expected --batch-size divisible by the {world.size} processes. "
-            f"Received: {cfg.batch_size}"
-        )
+    device = check_setup(cfg)
     model = model.to(device)
     train_ds, test_ds = _to_device(train_ds, device), _to_device(test_ds, device)
     if world.size > 1:  # gradients averaged across ranks after every backward
@@ -247,6 +262,19 @@ def _start(
         scaler=scaler,
     )
     return state, train_ds, test_ds
+
+
+def check_setup(cfg: TrainConfig) -> torch.device:
+    """The device to train on; ConfigError when the device is missing or the batch does not
+    split over the processes (checked before a run folder is made)."""
+    world = current()
+    device = resolve_device(cfg.device, world.local_rank)
+    if world.size > 1 and cfg.batch_size % world.size:
+        raise ConfigError(
+            f"Expected --batch-size divisible by the {world.size} processes. "
+            f"Received: {cfg.batch_size}"
+        )
+    return device
 
 
 def _to_device(ds: Any, device: torch.device) -> Any:

@@ -1,26 +1,35 @@
-"""Run folders: create one, read one back (`load_run`), and record where a run came from.
+"""Run folders: create one, lock one, read one back (`load_run`), and record where a run
+came from.
 
 A run folder holds:
 
     config.yaml        the resolved TrainConfig
     run.json           model, data set, classes, mean/std, input shape, seed, versions, git commit
     model.txt          the model as given (registry name or spec text), enough to rebuild it
+    .lock              locked (fcntl.flock) by the process that trains the run; holds its PID
 
-and, written by training after every epoch (see convlens.engine.checkpoint), the metrics,
-the last and best weights, state.pt and checksums.json. Every file is written atomically
-(`convlens.io`).
+and, written by training after every epoch (see convlens.engine.checkpoint), the metrics and
+the checkpoint (weights, state and the checkpoint.json that names them). Every file is written
+atomically (`convlens.io`). A training holds the lock for its whole run (resume included), so
+a second training into the same folder is refused with the holder's PID. Commands that only
+read a run take no lock and write nothing into the folder when it is read-only
+(`output_folder`).
 """
 
 from __future__ import annotations
 
+import errno
 import html
 import json
+import os
 import platform
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy
 import torch
@@ -28,17 +37,23 @@ from torch import nn
 
 from convlens import __version__
 from convlens.config import TrainConfig, config_to_yaml, load_config_file, merge_config
-from convlens.engine.checkpoint import BEST, LAST, load_weights, verify_checksums
+from convlens.engine import lock
+from convlens.engine.checkpoint import apply_weights, has_checkpoint, read_checkpoint
 from convlens.errors import CheckpointError, ConfigError, ModelError
 from convlens.io import atomic_write_json, atomic_write_text
+from convlens.models.budget import Budget
 from convlens.models.build import MODULE_REF, build
 
 __all__ = [
     "RUN_FILE",
     "CONFIG_FILE",
     "MODEL_FILE",
+    "LOCK_FILE",
     "Run",
     "check_run_dir",
+    "run_lock",
+    "output_folder",
+    "write_for_run",
     "create_run",
     "read_run_info",
     "read_run_config",
@@ -49,7 +64,8 @@ __all__ = [
     "git_commit",
 ]
 
-RUN_FILE, CONFIG_FILE, MODEL_FILE = "run.json", "config.yaml", "model.txt"
+RUN_FILE, CONFIG_FILE, MODEL_FILE, LOCK_FILE = "run.json", "config.yaml", "model.txt", ".lock"
+T = TypeVar("T")
 
 
 # ----------------------------------------------------------------------------- provenance
@@ -113,17 +129,100 @@ def read_run_config(run_dir: str | Path) -> TrainConfig:
 
 
 def check_run_dir(run_dir: str | Path) -> None:
-    """CheckpointError when `run_dir` already holds a run or other files (nothing is touched)."""
+    """CheckpointError when `run_dir` is being trained, already holds a run, or holds other
+    files (nothing is touched)."""
     run_dir = Path(run_dir)
+    holder = lock.holder(run_dir / LOCK_FILE)
+    if holder is not None:
+        raise _in_use(run_dir, holder)
+    _check_contents(run_dir)
+    if not run_dir.exists():
+        parent = next(p for p in run_dir.absolute().parents if p.exists())
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise CheckpointError(
+                f"cannot create the run folder {str(run_dir)!r}: {str(parent)!r} is not a "
+                f"folder you can write to; choose another --out"
+            )
+
+
+def _check_contents(run_dir: Path) -> None:
+    if (run_dir / RUN_FILE).exists() and not has_checkpoint(run_dir):
+        raise CheckpointError(
+            f"{str(run_dir)!r} holds a run that stopped before its first checkpoint; start "
+            f"it again with its saved settings: convlens train --resume {run_dir}; or, for "
+            f"new settings, remove that folder first"
+        )
     if (run_dir / RUN_FILE).exists():
         raise CheckpointError(
             f"{str(run_dir)!r} already holds a run; continue it with "
             f"--resume {run_dir} or choose another --out"
         )
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    if run_dir.exists() and (
+        not run_dir.is_dir() or any(p.name != LOCK_FILE for p in run_dir.iterdir())
+    ):
         raise CheckpointError(
             f"--out {str(run_dir)!r} exists and is not an empty folder; choose a new folder"
         )
+
+
+@contextmanager
+def run_lock(run_dir: str | Path, *, create: bool = False) -> Iterator[None]:
+    """Hold the run folder's lock (convlens.engine.lock on RUN/.lock) for the block.
+
+    `create`: make the folder (and its parents) first; it may exist only empty. Raises
+    CheckpointError, one line, when another process holds the lock (naming its PID), or the
+    folder cannot be made or is not empty.
+    """
+    run_dir = Path(run_dir)
+    try:
+        if create:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        fd, holder = lock.acquire(run_dir / LOCK_FILE)
+    except OSError as exc:
+        raise CheckpointError(
+            f"cannot {'create' if create else 'lock'} the run folder {str(run_dir)!r}: "
+            f"{exc.strerror or exc}; choose a folder you can write to"
+        ) from None
+    if fd is None:
+        raise _in_use(run_dir, str(holder))
+    try:
+        if create:
+            _check_contents(run_dir)  # under the lock: of two trainings, one gets the folder
+        yield
+    finally:
+        lock.release(fd)
+
+
+def _in_use(run_dir: Path, holder: str) -> CheckpointError:
+    return CheckpointError(
+        f"{str(run_dir)!r} is in use by another training ({holder}); wait for it to "
+        f"finish, or choose another --out"
+    )
+
+
+def output_folder(run_dir: str | Path) -> Path:
+    """Where a command that only reads a run writes its files: the run folder when this
+    process may write there, else out/<run folder name> (in the working folder)."""
+    run_dir = Path(run_dir)
+    if os.access(run_dir, os.W_OK):
+        return run_dir
+    return Path("out") / run_dir.resolve().name
+
+
+def write_for_run(run_dir: str | Path, write: Callable[[Path], T]) -> tuple[T, Path | None]:
+    """Call `write(folder)` with `output_folder(run_dir)`; when writing into the run folder
+    fails because it is read-only, call it again with out/<run name>. Returns the result
+    and the other folder used (None: the run folder)."""
+    run_dir = Path(run_dir)
+    folder = output_folder(run_dir)
+    if folder == run_dir:
+        try:
+            return write(run_dir), None
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+        folder = Path("out") / run_dir.resolve().name
+    return write(folder), folder
 
 
 def slug(text: str, max_len: int = 40) -> str:
@@ -135,9 +234,10 @@ def slug(text: str, max_len: int = 40) -> str:
 
 
 def create_run(run_dir: str | Path, config: TrainConfig, model: nn.Module, train_ds: Any) -> None:
-    """Make the run folder and write config.yaml, run.json and model.txt (before training)."""
+    """Make the run folder and write config.yaml, run.json and model.txt (before training);
+    run.json last, so a folder with run.json is a whole run description."""
     run_dir = Path(run_dir)
-    check_run_dir(run_dir)
+    _check_contents(run_dir)  # train() holds the folder's lock here
     run_dir.mkdir(parents=True, exist_ok=True)
     spec_text = getattr(model, "spec_text", None)
     info = {
@@ -157,9 +257,17 @@ def create_run(run_dir: str | Path, config: TrainConfig, model: nn.Module, train
         "versions": versions(),
         "git_commit": git_commit(),
     }
-    atomic_write_text(run_dir / CONFIG_FILE, config_to_yaml(config))
-    atomic_write_text(run_dir / MODEL_FILE, (spec_text or config.model) + "\n")
-    atomic_write_json(run_dir / RUN_FILE, info)
+    try:
+        atomic_write_text(run_dir / CONFIG_FILE, config_to_yaml(config))
+        atomic_write_text(run_dir / MODEL_FILE, (spec_text or config.model) + "\n")
+        atomic_write_json(run_dir / RUN_FILE, info)
+    except OSError as exc:
+        for name in (CONFIG_FILE, MODEL_FILE):  # the folder stays empty, ready for a new try
+            (run_dir / name).unlink(missing_ok=True)
+        raise CheckpointError(
+            f"cannot write the run folder {str(run_dir)!r}: {exc.strerror or exc}; free some "
+            f"space (or choose another --out) and train again"
+        ) from None
 
 
 @dataclass
@@ -172,7 +280,9 @@ class Run:
         info: run.json as a dict.
         classes, mean, std, input_shape: what the model expects and predicts.
         model: the rebuilt model in eval mode with the chosen weights.
-        weights: which file the weights came from.
+        weights: "best" or "last": the checkpoint weights used ("last" when asked for the
+            best before any epoch ended).
+        weights_file: the file they came from.
         metrics: one dict per finished epoch.
     """
 
@@ -185,6 +295,7 @@ class Run:
     input_shape: tuple[int, int, int]
     model: nn.Module
     weights: str
+    weights_file: Path | None = None
     metrics: list[dict[str, Any]] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -206,16 +317,21 @@ class Run:
         )
 
 
-def build_run_model(info: dict[str, Any], model: nn.Module | None = None) -> nn.Module:
+def build_run_model(
+    info: dict[str, Any], model: nn.Module | None = None, config: TrainConfig | None = None
+) -> nn.Module:
     """Rebuild the model of a run from its spec text, registry name or module reference and
-    its input shape; `model` is a fresh instance of a user's own module to use instead."""
+    its input shape (within the parameter budget of the run's `config`); `model` is a fresh
+    instance of a user's own module to use instead."""
     spec = model if model is not None else info.get("spec_text") or info["model"]
+    cfg = config or TrainConfig()
     try:
         return build(
             spec,
             tuple(info["input_shape"]),
             num_classes=int(info["num_classes"]),
             fits=str(info.get("data", "the data")),
+            budget=Budget(cfg.max_params, cfg.max_activation_mb),
         )
     except ModelError as exc:
         match = MODULE_REF.match(str(spec))
@@ -243,10 +359,10 @@ def load_run(path: str | Path, *, weights: str = "best", model: nn.Module | None
     run_dir = Path(path)
     info = read_run_info(run_dir)
     config = read_run_config(run_dir)
-    name = BEST if weights == "best" and (run_dir / BEST).is_file() else LAST
-    verify_checksums(run_dir, (name,))
-    model = build_run_model(info, model)
-    load_weights(model, run_dir / name)
+    manifest, data, paths = read_checkpoint(run_dir, (weights,))
+    used = weights if weights in manifest.files else "last"
+    model = build_run_model(info, model, config)
+    apply_weights(model, data[weights], paths[weights])
     model.eval()
     try:
         metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -261,6 +377,7 @@ def load_run(path: str | Path, *, weights: str = "best", model: nn.Module | None
         std=tuple(info["std"]),
         input_shape=tuple(info["input_shape"]),
         model=model,
-        weights=name,
+        weights=used,
+        weights_file=paths[weights],
         metrics=metrics,
     )

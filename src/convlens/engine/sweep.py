@@ -27,7 +27,7 @@ from typing import Any
 
 from convlens.config import TrainConfig, config_to_yaml
 from convlens.engine import train as training
-from convlens.engine.checkpoint import STATE, load_state
+from convlens.engine.checkpoint import load_run_state, read_manifest
 from convlens.engine.runs import RUN_FILE, load_run, read_run_config, slug
 from convlens.errors import ConfigError, suggest
 from convlens.io import atomic_write_text
@@ -102,7 +102,7 @@ def train_or_reuse(cfg: TrainConfig, *, log=print, jobs: int = 1) -> Path:
     saved = read_run_config(run_dir)
     if saved.replace(progress=cfg.progress, threads=cfg.threads, out=cfg.out) != cfg:
         raise ConfigError(f"{run_dir} holds a run with other settings; pick another --out")
-    state = load_state(run_dir / STATE) if (run_dir / STATE).is_file() else {"epoch": 0}
+    state = load_run_state(run_dir) if read_manifest(run_dir) else {"epoch": 0}
     if state["epoch"] >= cfg.epochs or state.get("stop"):
         return run_dir
     return _launch(cfg, run_dir, ["--resume", str(run_dir)], log, jobs)

@@ -1,14 +1,18 @@
 """Whole runs: `train(config)` starts one in its own folder, `resume(run_dir)` continues one.
 
 Both load the data, build the model (seeded) and hand over to `convlens.engine.loop.fit`,
-whose callbacks keep the run folder (see convlens.engine.checkpoint). Under torchrun every
-process runs them; only rank 0 writes the run folder and logs.
+whose callbacks keep the run folder (see convlens.engine.saving). Every setting is checked
+before the run folder is made; the folder is then created and locked for the whole run
+(`convlens.engine.runs.run_lock`), so a second training into it is refused. A run folder
+without a checkpoint (stopped in its first epoch) has not started: `resume` starts it. Under
+torchrun every process runs them; only rank 0 writes the run folder, locks it and logs.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -17,14 +21,23 @@ from torch import nn
 from convlens import data as datamod
 from convlens.config import TrainConfig
 from convlens.engine.callbacks import Callback
-from convlens.engine.checkpoint import LAST, STATE, load_state, load_weights, verify_checksums
+from convlens.engine.checkpoint import apply_weights, load_state, read_checkpoint, read_manifest
 from convlens.engine.distributed import init_from_env
 from convlens.engine.evaluate import Dataset
 from convlens.engine.history import resolve_layers
-from convlens.engine.loop import FitResult, TrainingInterrupted, augmentation, fit
+from convlens.engine.loop import FitResult, TrainingInterrupted, augmentation, check_setup, fit
 from convlens.engine.precision import channels_last_model
-from convlens.engine.runs import create_run, read_run_config, read_run_info, slug
+from convlens.engine.runs import (
+    check_run_dir,
+    create_run,
+    read_run_config,
+    read_run_info,
+    run_lock,
+    slug,
+)
 from convlens.engine.transfer import freeze_layers, init_from_run
+from convlens.errors import ConfigError
+from convlens.models.budget import Budget
 from convlens.models.build import MODULE_REF, build, module_ref
 
 # Callback, FitResult and TrainingInterrupted are what a caller of train/resume needs.
@@ -52,7 +65,6 @@ def train(
     elif MODULE_REF.match(config.model.strip()):
         config = config.replace(model=module_ref(config.model))  # absolute path recorded
     world = init_from_env(config.device)
-    train_ds, test_ds, model = _prepare(config, log if world.main else None, model)
     out = (
         Path(config.out)
         if config.out
@@ -60,16 +72,20 @@ def train(
         / f"{slug(_short_name(config.model))}-{config.data}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
     if world.main:
-        create_run(out, config, model, train_ds)
-    return fit(
-        _speed_up(model, config),
-        train_ds,
-        test_ds,
-        config,
-        run_dir=out if world.main else None,
-        callbacks=callbacks,
-        log=log if world.main else None,
-    )
+        check_run_dir(out)  # before the data is loaded; again under the lock
+    train_ds, test_ds, model = _prepare(config, log if world.main else None, model)
+    with run_lock(out, create=True) if world.main else nullcontext():
+        if world.main:
+            create_run(out, config, model, train_ds)
+        return fit(
+            _speed_up(model, config),
+            train_ds,
+            test_ds,
+            config,
+            run_dir=out if world.main else None,
+            callbacks=callbacks,
+            log=log if world.main else None,
+        )
 
 
 def resume(
@@ -80,37 +96,48 @@ def resume(
     log: Log | None = print,
     progress: bool | None = None,
 ) -> FitResult:
-    """Continue a run from its last checkpoint (same config, same data order); `model`: a
-    fresh instance of a user's own module whose class cannot be imported here."""
+    """Continue a run from its last checkpoint (same config, same data order), or start a
+    run that has none yet; `model`: a fresh instance of a user's own module whose class
+    cannot be imported here."""
     run_dir = Path(run_dir)
     read_run_info(run_dir)
     config = read_run_config(run_dir)
     world = init_from_env(config.device)
     if progress is not None:
         config = config.replace(progress=progress)
-    verify_checksums(run_dir, (LAST, STATE))
-    state = load_state(run_dir / STATE)
-    train_ds, test_ds, model = _prepare(config, given=model)
-    load_weights(model, run_dir / LAST)
-    if log and state["epoch"] < config.epochs and not state.get("stop"):
-        log(f"resuming {run_dir} at epoch {state['epoch'] + 1} batch {state['batch']}")
-    return fit(
-        _speed_up(model, config),
-        train_ds,
-        test_ds,
-        config,
-        run_dir=run_dir if world.main else None,
-        callbacks=callbacks,
-        resume_state=state,
-        log=log if world.main else None,
-    )
+    with run_lock(run_dir) if world.main else nullcontext():
+        state = None
+        if read_manifest(run_dir) is not None:
+            _, data, paths = read_checkpoint(run_dir, ("last", "state"))
+            state = load_state(paths["state"], data["state"])
+        train_ds, test_ds, model = _prepare(config, given=model, fresh=state is None)
+        if state is not None:
+            apply_weights(model, data["last"], paths["last"])
+        if log and state is None:
+            log(f"starting {run_dir} (it has no checkpoint yet)")
+        elif log and state is not None and state["epoch"] < config.epochs and not state.get("stop"):
+            log(f"resuming {run_dir} at epoch {state['epoch'] + 1} batch {state['batch']}")
+        return fit(
+            _speed_up(model, config),
+            train_ds,
+            test_ds,
+            config,
+            run_dir=run_dir if world.main else None,
+            callbacks=callbacks,
+            resume_state=state,
+            log=log if world.main else None,
+        )
 
 
 def _prepare(
-    cfg: TrainConfig, log: Log | None = None, given: nn.Module | None = None
+    cfg: TrainConfig, log: Log | None = None, given: nn.Module | None = None, fresh: bool = True
 ) -> tuple[Dataset, Dataset, nn.Module]:
-    """Load both splits and build the model (seeded), or check the `given` one; every user
-    error happens here, before the run folder exists."""
+    """Load both splits and build the model (seeded), or check the `given` one; `fresh`: a
+    new start (else the checkpoint's weights follow, so --init-from is not read). Every
+    user error happens here, before the run folder exists."""
+    check_setup(cfg)  # the device, and the batch over the processes
+    if cfg.tensorboard:
+        _needs_tensorboard()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     train_ds: Dataset = datamod.load_dataset(cfg.data, "train", data_dir=cfg.data_dir)
@@ -126,15 +153,25 @@ def _prepare(
         train_ds.input_shape,
         num_classes=train_ds.num_classes,
         fits=cfg.data,
+        budget=Budget(cfg.max_params, cfg.max_activation_mb, batch=cfg.batch_size),
     )
     resolve_layers(model, cfg.record_filters)
-    if cfg.init_from:
+    if cfg.init_from and fresh:
         init_from_run(model, cfg.init_from, log=log)
     if cfg.freeze:
         frozen = freeze_layers(model, cfg.freeze)
         if log:
             log(f"frozen: {', '.join(frozen)}")
     return train_ds, test_ds, model
+
+
+def _needs_tensorboard() -> None:
+    try:
+        import torch.utils.tensorboard  # noqa: F401  (a slow import, only when asked)
+    except ImportError:
+        raise ConfigError(
+            "--tensorboard needs the tensorboard package: pip install tensorboard"
+        ) from None
 
 
 def _short_name(model: str) -> str:

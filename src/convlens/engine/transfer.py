@@ -4,25 +4,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safetensors.torch import load_file
+from safetensors.torch import load
 from torch import nn
 
-from convlens.engine.checkpoint import BEST, LAST, verify_checksums
+from convlens.engine.checkpoint import read_checkpoint
 from convlens.engine.runs import read_run_info
-from convlens.errors import ConfigError
+from convlens.errors import CheckpointError, ConfigError
 from convlens.models.hooks import conv_layers, get_layer
 
 
 def init_from_run(model: nn.Module, run_dir: str | Path, *, log=print) -> list[str]:
-    """Load every tensor of `run_dir`'s best (else last) weights whose name and shape match.
+    """Load every tensor of `run_dir`'s best (else last) weights whose name and shape match;
+    `run_dir` may also be a .safetensors file of weights.
 
     Returns the loaded names; logs which layers came from the run and which start new.
     """
     run_dir = Path(run_dir)
-    read_run_info(run_dir)
-    name = BEST if (run_dir / BEST).is_file() else LAST
-    verify_checksums(run_dir, (name,))
-    source = load_file(str(run_dir / name))
+    if run_dir.is_file():
+        try:
+            data, where = run_dir.read_bytes(), run_dir
+        except OSError as exc:
+            raise CheckpointError(f"--init-from {str(run_dir)!r}: {exc.strerror}") from None
+    else:
+        read_run_info(run_dir)
+        _, files, paths = read_checkpoint(run_dir, ("best",))
+        data, where = files["best"], paths["best"]
+    try:
+        source = load(data)
+    except Exception:  # safetensors raises its own error types
+        raise CheckpointError(
+            f"--init-from {str(where)!r} is truncated or not a safetensors file of weights; "
+            f"give a run folder made by `convlens train` or a whole .safetensors file"
+        ) from None
     own = model.state_dict()
     loaded = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
     if not loaded:

@@ -30,6 +30,7 @@ from torch import nn
 
 from convlens.errors import ModelError, SpecError, suggest
 from convlens.models import registry
+from convlens.models.budget import Budget, allocating, check_budget
 from convlens.models.layers import SpecModel, make_module
 from convlens.models.spec import (
     ACTIVATION_NAMES,
@@ -59,6 +60,7 @@ def build(
     *,
     num_classes: int | None = None,
     fits: str | None = None,
+    budget: Budget | None = None,
     **options: Any,
 ) -> nn.Module:
     """A model from a registry name, a spec (text, tuple list, YAML file) or a module.
@@ -72,6 +74,8 @@ def build(
         num_classes: outputs of registry models (default 10); fills `{num_classes}` in specs.
         fits: the name of a data set the model must take: one forward pass of zeros checks
             that it accepts `input_shape` and gives `num_classes` outputs.
+        budget: the parameters and activations a spec may take (`convlens.models.budget`;
+            default `Budget()`), checked before anything is allocated.
         **options: keyword options of a hand-written registry model.
 
     Raises:
@@ -89,7 +93,7 @@ def build(
     elif isinstance(model, str) and MODULE_REF.match(model.strip()):
         net = _from_import(model.strip(), options)
     elif isinstance(model, str) and model.strip() in registry.names():
-        net = _from_registry(model.strip(), input_shape, num_classes, options)
+        net = _from_registry(model.strip(), input_shape, num_classes, options, budget)
     elif isinstance(model, str) and not looks_like_spec(model):
         name = model.strip()
         raise ModelError(
@@ -100,7 +104,7 @@ def build(
     else:
         if options:
             raise ModelError(f"a spec takes no options. Received: {_options_text(options)}")
-        net = _from_spec(model, input_shape, num_classes, fits)
+        net = _from_spec(model, input_shape, num_classes, fits, budget)
     if fits is not None:
         if input_shape is None or num_classes is None:
             raise ModelError("build(..., fits=DATA) needs input_shape and num_classes")
@@ -120,16 +124,21 @@ def module_ref(model: nn.Module | str) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def from_layers(layers: Sequence[LayerSpec], input_shape: Sequence[int]) -> SpecModel:
-    """A SpecModel from validated layers: implicit flattens, shapes, one child per layer."""
+def from_layers(
+    layers: Sequence[LayerSpec], input_shape: Sequence[int], budget: Budget | None = None
+) -> SpecModel:
+    """A SpecModel from validated layers: implicit flattens, shapes, one child per layer;
+    ModelError before anything is allocated when it exceeds `budget`."""
     resolved = resolve(layers, input_shape)
     shapes = infer_shapes(resolved, input_shape)
+    check_budget(resolved, shapes, input_shape, budget or Budget())
     counts: dict[str, int] = {}
     modules: OrderedDict[str, nn.Module] = OrderedDict()
     in_shape = tuple(input_shape)
     for layer, out_shape in zip(resolved, shapes):
         counts[layer.kind] = counts.get(layer.kind, 0) + 1
-        modules[f"{layer.kind}{counts[layer.kind]}"] = make_module(layer, in_shape)
+        with allocating(layer):
+            modules[f"{layer.kind}{counts[layer.kind]}"] = make_module(layer, in_shape)
         in_shape = out_shape
     return SpecModel(
         modules,
@@ -151,7 +160,11 @@ def looks_like_spec(text: str) -> bool:
 
 
 def _from_spec(
-    spec: Any, input_shape: Sequence[int] | None, num_classes: int | None, fits: str | None
+    spec: Any,
+    input_shape: Sequence[int] | None,
+    num_classes: int | None,
+    fits: str | None,
+    budget: Budget | None,
 ) -> SpecModel:
     path_like = isinstance(spec, Path) or (isinstance(spec, str) and looks_like_path(spec))
     declared = read_spec_file(spec).input_shape if path_like else None
@@ -169,11 +182,15 @@ def _from_spec(
             f"({'x'.join(map(str, declared))}); {fits} images are {c}x{h}x{w}; "
             f"change its `input:` or use {declared[0]}-channel data"
         )
-    return from_layers(parse(spec, num_classes=num_classes), input_shape)
+    return from_layers(parse(spec, num_classes=num_classes), input_shape, budget)
 
 
 def _from_registry(
-    name: str, input_shape: Sequence[int] | None, num_classes: int | None, options: dict[str, Any]
+    name: str,
+    input_shape: Sequence[int] | None,
+    num_classes: int | None,
+    options: dict[str, Any],
+    budget: Budget | None,
 ) -> nn.Module:
     info = registry.model_info(name)
     n = 10 if num_classes is None else num_classes
@@ -187,7 +204,7 @@ def _from_registry(
     if info.spec is not None:
         if options:
             raise ModelError(f"model {name!r} takes no options. Received: {_options_text(options)}")
-        net: nn.Module = from_layers(parse(info.spec, num_classes=n), shape)
+        net: nn.Module = from_layers(parse(info.spec, num_classes=n), shape, budget)
     else:
         factory = registry.factory(name)
         net = factory(in_channels=shape[0], num_classes=n, image_size=shape[1:], **options)
