@@ -64,7 +64,7 @@ demo: $(STAMP) data
 # http://127.0.0.1:8000/
 DIGITS_RUN := runs/digits
 serve: $(STAMP)
-	@if [ ! -f $(DIGITS_RUN)/best.safetensors ]; then \
+	@if [ ! -f $(DIGITS_RUN)/run.json ]; then \
 	  $(CL) train --data digits --augment crop --epochs 15 --out $(DIGITS_RUN) --no-progress; fi
 	$(CL) serve $(DIGITS_RUN)
 

@@ -20,6 +20,7 @@ from torch import nn
 
 import convlens as cl
 from convlens.engine.callbacks import Callback
+from convlens.engine.checkpoint import checkpoint_file
 from convlens.engine.evaluate import Evaluation
 from convlens.errors import CheckpointError, ConfigError, ImageError, ModelError
 from convlens.look.inspector import KINDS
@@ -437,4 +438,4 @@ def test_a_notebook_shows_every_picture_as_png(tmp_path, monkeypatch):
             assert len(pngs) == 1, (cell.source, outputs)  # shown once, as a picture
         if cell.source.endswith(("cl.summary(model)", "run.evaluate()", "cl.models()", "\nrun")):
             assert any("text/html" in o.get("data", {}) for o in outputs), cell.source
-    assert (tmp_path / "runs" / "nb" / "best.safetensors").is_file()
+    assert checkpoint_file(tmp_path / "runs" / "nb", "best").is_file()
