@@ -3,6 +3,10 @@
 Each test is one hostile case, tried as a careless user or an attacker would, and states
 what convlens does about it: nothing is lost, nothing is stuck, and every refusal is one line
 on stderr with exit status 2 that names the path, the value or the layer and what to do.
+
+This file holds run folders, OS errors, settings and budgets; hostile images and requests to
+the explorer are in tests/test_hostile_inputs.py (its docstring lists those promises); the
+README's "Safety" section states them all.
 """
 
 from __future__ import annotations
