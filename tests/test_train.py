@@ -309,7 +309,7 @@ def test_an_epoch_takes_as_many_steps_as_it_says(n, tmp_path):
 
     config = cfg(out=str(tmp_path / "r"), epochs=2, batch_size=64, limit_train=n, progress=True)
     train.train(config, callbacks=[Count()], log=None)
-    per_epoch = loop.steps_per_epoch(min(n, 200), 64)
+    per_epoch = loop.steps_per_epoch(min(n, 192), 64)  # the toy training set has 192
     assert len(seen) == 2 * per_epoch
 
 
@@ -368,3 +368,33 @@ def test_a_nan_loss_without_a_run_folder_says_nothing_of_checkpoints():
     c = cfg(lr=1e30, optimizer="sgd", schedule="constant", epochs=1)
     with pytest.raises(TrainingError, match=r"the run stopped; try a smaller --lr$"):
         loop.fit(model, make_ds(), make_ds(96, seed=1), c, log=None)
+
+
+def test_without_normalisation_the_model_sees_raw_pixels_and_the_doctor_says_so(tmp_path):
+    """Notebook 001's mistake on purpose: normalize=False feeds 0-255 values."""
+    seen = []
+
+    class FirstBatch(Callback):
+        def on_batch_start(self, state, x):
+            seen.append(float(x.abs().max()))
+
+    lines: list[str] = []
+    raw = cfg(out=str(tmp_path / "raw"), epochs=1, normalize=False, optimizer="sgd", lr=0.5)
+    train.train(raw, callbacks=[FirstBatch()], log=lines.append)
+    info = runs.read_run_info(tmp_path / "raw")
+    assert info["mean"] == [0.0] and info["std"] == [pytest.approx(1 / 255)]
+    assert 200 < seen[0] <= 255  # the bright quadrant, as a raw pixel value
+    assert any(line.startswith("doctor: inputs reach 2") for line in lines), lines
+    train.train(cfg(out=str(tmp_path / "std"), epochs=1), callbacks=[FirstBatch()], log=None)
+    assert seen[-1] < 20  # standardised: a few units
+    with pytest.raises(ConfigError, match="Expected true or false for normalize"):
+        TrainConfig(normalize="none")
+
+
+def test_normalize_flag(cli, tmp_path):
+    args = ("train", "--model", SPEC, "--data", "quadrants", "--epochs", "1", "--no-progress")
+    assert cli(*args, "--normalize", "none", "--out", tmp_path / "r").code == 0
+    assert runs.read_run_info(tmp_path / "r")["mean"] == [0.0]
+    bad = cli(*args, "--normalize", "raw", "--out", tmp_path / "b")
+    assert bad.code == 2 and "Expected standard or none. Received: 'raw'" in bad.err
+    assert not (tmp_path / "b").exists()

@@ -30,6 +30,9 @@ The primer (NumPy)
     conv1d(signal, kernel, ...) -- the same on a 1-D signal.
     pool2d(x, size, *, stride=None, padding=0, mode="max") -- max or mean pooling.
     output_size(n, kernel, *, stride=1, padding=0, dilation=1) -- the output size formula.
+    conv_transpose2d(x, kernel, *, stride=1, padding=0, output_padding=0) -- a transposed
+        convolution (each input cell scatters kernel * value); transposed_output_size(...)
+        its output size.
     KERNELS -- the classic hand-made kernels (blur, sharpen, edges) by name.
 
 Pictures are `Picture` objects: they display in Jupyter and save with `.savefig(path)`.
@@ -69,6 +72,8 @@ _FRONT_DOOR = {
     "conv1d": "convlens.primer.convmath",
     "pool2d": "convlens.primer.convmath",
     "output_size": "convlens.primer.geometry",
+    "conv_transpose2d": "convlens.primer.transposed",
+    "transposed_output_size": "convlens.primer.transposed",
     "KERNELS": "convlens.primer.kernels",
 }
 

@@ -80,6 +80,9 @@ class TrainConfig:
             1 ms and 1.2 KB per epoch (an epoch takes seconds); "all" about 7 ms and 370 KB
             per epoch. The file is rewritten whole each epoch, so its cost grows with epochs.
         progress: show a progress bar per epoch.
+        normalize: feed the model pixels standardised with the training set's mean and std
+            per channel (the usual); False feeds raw 0-255 values, notebook 001's lesson in
+            what goes wrong (SGD stays at chance; the doctor says why).
         max_params: the most parameters a spec-built model may have; refused before it is
             built (default 1e9: 4 GB of float32 weights; `convlens.models.budget`).
         max_activation_mb: the most MiB the layer outputs of one training batch may take
@@ -117,6 +120,7 @@ class TrainConfig:
     freeze: str = ""
     record_filters: str = "first"
     progress: bool = True
+    normalize: bool = True
     max_params: int = 1_000_000_000  # = convlens.models.budget.MAX_PARAMS
     max_activation_mb: float = 4096.0  # = convlens.models.budget.MAX_ACTIVATION_MB
     eval_batch_size: int = 1024
@@ -138,7 +142,15 @@ class TrainConfig:
         _check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         _check_float("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
         _check_float("max_activation_mb", self.max_activation_mb, low=0.0, low_open=True)
-        for key in ("tensorboard", "channels_last", "compile", "progress", "tta", "doctor"):
+        for key in (
+            "tensorboard",
+            "channels_last",
+            "compile",
+            "progress",
+            "tta",
+            "doctor",
+            "normalize",
+        ):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(
                     f"Expected true or false for {key}. Received: {key}={getattr(self, key)!r}"

@@ -85,6 +85,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"where to train (default: {d.device}: CUDA, then MPS, then CPU)",
     )
     g.add_argument(
+        "--normalize",
+        type=_normalize,
+        default=None,
+        metavar="{standard,none}",
+        help="standard: pixels minus the training mean, over its std (default); none: raw "
+        "0-255 values, to see what goes wrong without it",
+    )
+    g.add_argument(
         "--tta",
         action="store_true",
         default=None,
@@ -150,6 +158,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run", help="run folder made by `convlens train`")
     p.set_defaults(func=cmd_doctor)
+
+
+def _normalize(text: str) -> bool:
+    """--normalize standard|none as the TrainConfig bool."""
+    if text not in ("standard", "none"):
+        raise argparse.ArgumentTypeError(f"Expected standard or none. Received: {text!r}")
+    return text == "standard"
 
 
 def _flags(args: argparse.Namespace) -> dict:

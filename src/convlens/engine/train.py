@@ -10,6 +10,7 @@ torchrun every process runs them; only rank 0 writes the run folder, locks it an
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -146,6 +147,8 @@ def _prepare(
         train_ds = datamod.subset(train_ds, cfg.limit_train)
     if cfg.limit_test:
         test_ds = datamod.subset(test_ds, cfg.limit_test)
+    if not cfg.normalize:  # run.json records these, so eval and predict feed the same
+        train_ds, test_ds = _raw_pixels(train_ds), _raw_pixels(test_ds)
     augmentation(cfg)  # validate before anything is written
     torch.manual_seed(cfg.seed)
     model = build(
@@ -172,6 +175,12 @@ def _needs_tensorboard() -> None:
         raise ConfigError(
             "--tensorboard needs the tensorboard package: pip install tensorboard"
         ) from None
+
+
+def _raw_pixels(ds: Dataset) -> Dataset:
+    """`ds` normalised with mean 0 and std 1/255: the model sees the 0-255 pixel values."""
+    channels = len(ds.mean)
+    return dataclasses.replace(ds, mean=(0.0,) * channels, std=(1 / 255,) * channels)
 
 
 def _short_name(model: str) -> str:
