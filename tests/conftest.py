@@ -138,3 +138,33 @@ def one_line_error(result, *fragments: str) -> None:
     assert len(lines) == 1, result.err
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+TOY_SPEC = "conv 8 3 pad=same bn=1, maxpool 2, flatten, dropout 0.2, dense {num_classes}"
+
+
+def install_toy_data(monkeypatch) -> None:
+    """convlens.data.load_dataset -> quadrants toy sets of 192 training and 96 test images."""
+    from convlens import data as datamod
+
+    def load_dataset(name, split="train", *, data_dir=None, download=None, image_size=None):
+        return quadrants(192 if split == "train" else 96, 0 if split == "train" else 1)
+
+    monkeypatch.setattr(datamod, "load_dataset", load_dataset, raising=False)
+
+
+def toy_config(**kw):
+    """A TrainConfig for the toy sets: 3 epochs of 6 batches of 32, float32, no progress."""
+    from convlens.config import TrainConfig
+
+    base = dict(
+        model=TOY_SPEC,
+        data="quadrants",
+        epochs=3,
+        batch_size=32,
+        lr=0.02,
+        augment="none",
+        progress=False,
+        amp="none",
+    )
+    return TrainConfig(**{**base, **kw})

@@ -7,7 +7,6 @@ import signal
 import pytest
 import torch
 
-from convlens import data as datamod
 from convlens.config import TrainConfig
 from convlens.engine import loop, train
 from convlens.engine.callbacks import Callback, CallbackList, EarlyStopping
@@ -16,33 +15,17 @@ from convlens.engine.history import read_history
 from convlens.errors import TrainingError
 from convlens.models.build import build
 
-from conftest import quadrants
+from conftest import TOY_SPEC, install_toy_data, quadrants, toy_config
 
-SPEC = "conv 8 3 pad=same bn=1, maxpool 2, flatten, dropout 0.2, dense {num_classes}"
+SPEC = TOY_SPEC
 
 
 @pytest.fixture(autouse=True)
 def fake_data(monkeypatch):
-    """load_dataset -> toy sets of 192 training and 96 test images (6 batches of 32)."""
-
-    def load_dataset(name, split="train", *, data_dir=None, download=None, image_size=None):
-        return quadrants(192 if split == "train" else 96, 0 if split == "train" else 1)
-
-    monkeypatch.setattr(datamod, "load_dataset", load_dataset, raising=False)
+    install_toy_data(monkeypatch)
 
 
-def cfg(**kw) -> TrainConfig:
-    base = dict(
-        model=SPEC,
-        data="quadrants",
-        epochs=3,
-        batch_size=32,
-        lr=0.02,
-        augment="none",
-        progress=False,
-        amp="none",
-    )
-    return TrainConfig(**{**base, **kw})
+cfg = toy_config
 
 
 def fit_toy(config: TrainConfig, callbacks=(), **kw) -> loop.FitResult:

@@ -19,44 +19,22 @@ import pytest
 import torch
 from torch import nn
 
-from convlens import data as datamod
-from convlens.config import TrainConfig
 from convlens.engine import checkpoint, loop, runs, train
 from convlens.engine.callbacks import Callback
 from convlens.errors import CheckpointError
 
-from conftest import blob_digits, quadrants, write_idx
+from conftest import TOY_SPEC, blob_digits, install_toy_data, toy_config, write_idx
 
-SPEC = "conv 8 3 pad=same bn=1, maxpool 2, flatten, dropout 0.2, dense {num_classes}"
+SPEC = TOY_SPEC
 
 
 # ----------------------------------------------------------------------------- helpers
-def install_toy_data(monkeypatch) -> None:
-    """load_dataset -> toy sets of 192 training and 96 test images (6 batches of 32)."""
-
-    def load_dataset(name, split="train", *, data_dir=None, download=None, image_size=None):
-        return quadrants(192 if split == "train" else 96, 0 if split == "train" else 1)
-
-    monkeypatch.setattr(datamod, "load_dataset", load_dataset, raising=False)
-
-
 @pytest.fixture(autouse=True)
 def toy_data(monkeypatch):
     install_toy_data(monkeypatch)
 
 
-def cfg(**kw) -> TrainConfig:
-    base = dict(
-        model=SPEC,
-        data="quadrants",
-        epochs=3,
-        batch_size=32,
-        lr=0.02,
-        augment="none",
-        progress=False,
-        amp="none",
-    )
-    return TrainConfig(**{**base, **kw})
+cfg = toy_config
 
 
 class Killed(BaseException):

@@ -18,9 +18,9 @@ from convlens.engine.precision import amp_dtype
 from convlens.errors import ConfigError, ModelError, TrainingError
 from convlens.models.build import build
 
-from conftest import quadrants
+from conftest import TOY_SPEC, install_toy_data, quadrants, toy_config
 
-SPEC = "conv 8 3 pad=same bn=1, maxpool 2, flatten, dropout 0.2, dense {num_classes}"
+SPEC = TOY_SPEC
 
 
 def make_ds(n: int = 192, size: int = 8, seed: int = 0, channels: int = 1) -> ImageDataset:
@@ -31,27 +31,10 @@ def make_ds(n: int = 192, size: int = 8, seed: int = 0, channels: int = 1) -> Im
 @pytest.fixture(autouse=True)
 def fake_data(monkeypatch):
     """load_dataset -> toy sets (batching is the real convlens.data.iterate_batches)."""
-
-    def load_dataset(name, split="train", *, data_dir=None, download=None, image_size=None):
-        return make_ds(192 if split == "train" else 96, seed=0 if split == "train" else 1)
-
-    monkeypatch.setattr(datamod, "load_dataset", load_dataset, raising=False)
+    install_toy_data(monkeypatch)
 
 
-def cfg(**kw) -> TrainConfig:
-    base = dict(
-        model=SPEC,
-        data="quadrants",
-        epochs=3,
-        batch_size=32,
-        lr=0.02,
-        augment="none",
-        progress=False,
-        optimizer="adamw",
-        schedule="onecycle",
-        amp="none",
-    )
-    return TrainConfig(**{**base, **kw})
+cfg = toy_config  # optimizer adamw, schedule onecycle: the defaults
 
 
 def weights(run_dir: Path) -> bytes:
