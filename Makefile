@@ -64,8 +64,8 @@ demo: $(STAMP) data
 # http://127.0.0.1:8000/
 DIGITS_RUN := runs/digits
 serve: $(STAMP)
-	@if [ ! -f $(DIGITS_RUN)/run.json ]; then \
-	  $(CL) train --data digits --augment crop --epochs 15 --out $(DIGITS_RUN) --no-progress; fi
+	@if [ -f $(DIGITS_RUN)/run.json ]; then $(CL) train --resume $(DIGITS_RUN) --no-progress; \
+	 else $(CL) train --data digits --augment crop --epochs 15 --out $(DIGITS_RUN) --no-progress; fi
 	$(CL) serve $(DIGITS_RUN)
 
 # JupyterLab for the lessons (not needed by anything else, so installed on first use).

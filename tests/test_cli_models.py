@@ -99,3 +99,14 @@ def test_models_lists_registry(cli):
         "source",
         "description",
     ]
+
+
+def test_a_spec_file_naming_its_input_needs_no_input_flag(cli, tmp_path):
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: 1x28x28\nlayers:\n  - conv 8 3\n  - maxpool 2\n  - dense 10\n")
+    result = cli("summary", spec)
+    assert result.code == 0 and "input 1x28x28" in result.out, result
+    assert cli("draw", spec, "--out", tmp_path / "a.png").code == 0
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("layers:\n  - conv 8 3\n  - dense 10\n")
+    one_line_error(cli("summary", plain), "--input CxHxW is required")

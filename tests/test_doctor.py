@@ -167,3 +167,28 @@ def test_doctor_command_on_a_run(cli, tiny_run, tmp_path):
         "dropout, --weight-decay, or --early-stopping 2"
     )
     assert len(result.out.splitlines()) == 1
+
+
+def test_the_doctor_finds_raw_pixels_in_a_finished_run(cli, tiny_run, tmp_path):
+    out = tmp_path / "raw"
+    args = (
+        "train",
+        "--model",
+        SPEC,
+        "--data",
+        "mnist",
+        "--data-dir",
+        tiny_run[1],
+        "--epochs",
+        "1",
+        "--batch-size",
+        "50",
+        "--augment",
+        "none",
+        "--no-progress",
+        "--no-doctor",
+    )
+    assert cli(*args, "--normalize", "none", "--out", out).code == 0
+    result = cli("doctor", out)
+    assert result.code == 0 and "doctor: inputs reach 2" in result.out, result
+    assert "--normalize none turns it off" in result.out

@@ -172,3 +172,17 @@ def test_register_model_with_a_hand_written_factory():
             register_model("tiny_test_net", description="x", source="x")(tiny)
     finally:
         registry._REGISTRY.pop("tiny_test_net")
+
+
+def test_a_seed_builds_the_same_weights_and_leaves_the_global_state_alone():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a, b = (
+        build("conv 8 3, dense 4", (1, 8, 8), seed=0),
+        build("conv 8 3, dense 4", (1, 8, 8), seed=0),
+    )
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert torch.equal(torch.rand(1), before)  # as if no model had been built
+    c = build("conv 8 3, dense 4", (1, 8, 8), seed=1)
+    assert not torch.equal(a.state_dict()["conv1.0.weight"], c.state_dict()["conv1.0.weight"])

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from convlens.errors import ConfigError, SpecError
-from convlens.models.spec import SPEC_FILE_SUFFIXES
+from convlens.models.spec import SPEC_FILE_SUFFIXES, read_spec_file
 
 SPEC_HELP = (
     "a registry name (see `convlens models`), spec text such as "
@@ -98,11 +98,13 @@ def _build(args: argparse.Namespace):
             f"Expected --num-classes >= 1. Received: --num-classes={args.num_classes}"
         )
     shape = args.input
+    if shape is None and Path(text).suffix.lower() in SPEC_FILE_SUFFIXES:
+        shape = read_spec_file(text).input_shape  # the file's own `input:`, if it names one
     if shape is None:
         if text not in registry.names():
             raise ConfigError(
-                f"--input CxHxW is required for a spec (only registry models "
-                f"have a default). Received: {text!r} without --input"
+                f"--input CxHxW is required for a spec (only registry models and spec files "
+                f"with an `input:` have a default). Received: {text!r} without --input"
             )
         shape = registry.model_info(text).default_input
     return build(text, shape, num_classes=args.num_classes), shape

@@ -130,9 +130,8 @@ def check_input(x: torch.Tensor) -> list[Finding]:
                 "not-normalised",
                 (
                     f"inputs reach {top:.0f} at the first layer: pixels were not normalised (0-255 "
-                    "instead of about -2..2); divide by 255 and subtract the mean / divide by "
-                    "the std "
-                    f"(convlens.data.normalize), or give the data set its mean and std"
+                    "instead of about -2..2); leave normalisation on (the default; "
+                    "--normalize none turns it off), or give the data set its mean and std"
                 ),
             )
         ]
@@ -266,7 +265,7 @@ def examine(run_dir: str | Path) -> list[Finding]:
         x = datamod.normalize(
             datamod.images_at(ds, list(range(min(256, len(ds))))), run.mean, run.std
         )
-        found += check_dead_layers(run.model, x)
+        found += check_input(x) + check_dead_layers(run.model, x)
     except Exception:  # noqa: BLE001  the metrics alone still say something
         pass
     return found

@@ -61,6 +61,7 @@ def build(
     num_classes: int | None = None,
     fits: str | None = None,
     budget: Budget | None = None,
+    seed: int | None = None,
     **options: Any,
 ) -> nn.Module:
     """A model from a registry name, a spec (text, tuple list, YAML file) or a module.
@@ -76,6 +77,8 @@ def build(
             that it accepts `input_shape` and gives `num_classes` outputs.
         budget: the parameters and activations a spec may take (`convlens.models.budget`;
             default `Budget()`), checked before anything is allocated.
+        seed: seeds the initial weights, so the same call builds the same model (the
+            global random state is left as it was); None: torch's current random state.
         **options: keyword options of a hand-written registry model.
 
     Raises:
@@ -86,6 +89,12 @@ def build(
         >>> model = build("conv 32 3, maxpool 2, dense 10", input_shape="1x28x28")
         >>> model = build("fastcnn", input_shape=(3, 32, 32), num_classes=10)
     """
+    if seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build(
+                model, input_shape, num_classes=num_classes, fits=fits, budget=budget, **options
+            )
     if isinstance(input_shape, str):
         input_shape = parse_shape(input_shape)
     if isinstance(model, nn.Module):
