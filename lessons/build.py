@@ -665,7 +665,7 @@ print(train)
 print(len(train), len(test), train.input_shape, train.images.dtype)
 print(train.classes)""",
     ),
-    ("code", """train.show_batch(24)"""),
+    ("code", """train.show_batch(24, cols=8)"""),
     (
         "md",
         """## Samples, batches and epochs
@@ -1013,6 +1013,17 @@ and edge kernels do.""",
     ("code", """run.show("filters")"""),
     (
         "md",
+        """## The second layer's filters
+
+A second-layer filter is not one 3x3 picture: it has one 3x3 slice per input channel (32
+here), the slices of lesson 1's "several input channels". Row = filter, column = the input
+channel its slice reads. Single slices rarely look like clean edges; what a second-layer
+filter responds to is a *combination* of first-layer maps, which is why feature maps (below)
+say more about deeper layers than their weights do.""",
+    ),
+    ("code", """run.show("filters", layer="conv2")"""),
+    (
+        "md",
         """## How the filters changed during training
 
 Epoch 0 is the random start. Each later frame is the first layer after that epoch, with a
@@ -1071,7 +1082,7 @@ A grid of test images with the predicted class (red when wrong), then the most c
 mistakes: often ambiguous images, such as shirts versus T-shirts.""",
     ),
     ("code", """run.show("predictions", n=18)"""),
-    ("code", """run.show("mistakes", n=12)"""),
+    ("code", """run.show("mistakes", n=6)"""),
     (
         "md",
         """## Where the model looked
@@ -1079,7 +1090,10 @@ mistakes: often ambiguous images, such as shirts versus T-shirts.""",
 **Saliency** is the gradient of the winning score with respect to each pixel: how much a tiny
 change of that pixel would change the score. **Grad-CAM** weights the last conv layer's maps
 by how much they raise the predicted class, and overlays the result on the image: coarse, but
-usually on the object. Here on the test image with the highest loss.""",
+usually on the object. Here on the test image with the highest loss. In the committed run
+that is a T-shirt the model called a dress, and Grad-CAM's heat sits largely *beside* the
+garment, on the right edge of the frame, not on the T-shirt itself: a sign that this mistake
+is not simply about two similar classes (exercise 4 looks at the next one).""",
     ),
     (
         "code",
