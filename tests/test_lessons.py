@@ -15,6 +15,9 @@ pytest.importorskip("nbclient")
 LESSONS = Path(__file__).parent.parent / "lessons"
 NOTEBOOKS = sorted(LESSONS.glob("*.ipynb"))
 EPOCH = re.compile(r"^epoch (\d+)/(\d+) ", re.MULTILINE)  # a training epoch's line
+# the last line of a cell is a call that returns a Picture (or draws one), not an assignment
+PICTURE = re.compile(r"^(?!\w+\s*=[^=]).*(\bcl\.(draw|Picture)|\.show|\.show_batch|\.plot)\(")
+DETAILS = re.compile(r"<details>\s*<summary>\s*Answer\s*</summary>(.+?)</details>", re.DOTALL)
 
 
 def _text(cell) -> str:
@@ -39,6 +42,46 @@ def test_five_lessons_committed_with_outputs_and_in_sync_with_the_builder():
         assert all(c.get("outputs") for c in code[1:]), f"{path.name} lacks outputs"
 
 
+def test_every_lesson_opens_with_goals_and_ends_with_three_answered_exercises():
+    for name, cells in builder().LESSONS.items():
+        markdown = [src for kind, src in cells if kind == "md"]
+        assert "What you will be able to do" in markdown[0], name
+        answers = [a for src in markdown for a in DETAILS.findall(src)]
+        assert len(answers) >= 3, (name, len(answers))
+        assert all(a.strip() for a in answers), name  # no empty answer
+        assert "## Exercises" in markdown[-1] and DETAILS.search(markdown[-1]), name
+
+
+def _picture_cells(nb):
+    """(index, cell) of the code cells whose last line is a picture-producing call."""
+    for i, cell in enumerate(nb.cells):
+        lines = [line for line in cell.source.splitlines() if line.strip()]
+        if cell.cell_type == "code" and lines and PICTURE.search(lines[-1]):
+            yield i, cell
+
+
+def _check_outputs(nb, name):
+    """Every picture cell saved a PNG (or GIF); no output is a Figure repr or a traceback."""
+    for i, cell in _picture_cells(nb):
+        kinds = {k for o in cell.get("outputs", []) for k in o.get("data", {})}
+        assert kinds & {"image/png", "image/gif"}, (name, i, cell.source[-80:], kinds)
+    for i, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []):
+            text = o.get("text", "") + "".join(
+                v for k, v in o.get("data", {}).items() if k.startswith("text/")
+            )
+            assert "<Figure size" not in text, (name, i)
+            assert "Traceback" not in text and o.output_type != "error", (name, i)
+
+
+def test_committed_pictures_are_images_and_no_output_is_a_figure_repr_or_traceback():
+    notebooks = {path.name: nbformat.read(path, as_version=4) for path in NOTEBOOKS}
+    for name, nb in notebooks.items():
+        _check_outputs(nb, name)
+    # the check above has something to check: the lessons draw many pictures
+    assert sum(len(list(_picture_cells(nb))) for nb in notebooks.values()) >= 15
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_lesson_runs_in_quick_mode(path, monkeypatch):
@@ -60,5 +103,8 @@ def test_lesson_runs_in_quick_mode(path, monkeypatch):
         kinds = {o.output_type for o in before.get("outputs", [])}
         assert kinds <= {o.output_type for o in outputs}, (path.name, i, kinds)
         # and a cell that trained for several epochs in the full run trained for one here
+        # (a cell may train several runs: each of them trained for one epoch)
         if EPOCH.search(_text(before)):
-            assert EPOCH.findall(_text(after)) == [("1", "1")], (path.name, i, _text(after))
+            found = EPOCH.findall(_text(after))
+            assert found and set(found) == {("1", "1")}, (path.name, i, _text(after))
+    _check_outputs(nb, path.name)
