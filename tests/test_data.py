@@ -236,7 +236,7 @@ def test_image_folder_skips_hidden_entries_and_drops_empty_classes(tmp_path):
         f"imagefolder {root}: dropped 1 class folder(s) without images: empty; 2 classes left",
         f"imagefolder {root}: skipped 6 hidden or non-image entries (.DS_Store, .trash/, "
         f"README.md, boot/.ipynb_checkpoints/, boot/._0.png, sandal/notes.txt); images are "
-        f".png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, .webp, .ppm, .pgm files",
+        f".png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, .webp, .ico, .ppm, .pgm files",
     ]
     with pytest.warns(folders.ImageFolderWarning):  # said again for each split loaded
         test = load_dataset(f"imagefolder:{root}", "test")

@@ -224,3 +224,8 @@ def test_run_lock_creates_the_folder_and_refuses_a_second_holder(tmp_path):
         with runs.run_lock(out, create=True):
             pass
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_resuming_a_finished_run_says_so(cli, tiny_run):
+    result = cli("train", "--resume", tiny_run[0], "--no-progress")
+    assert result.code == 0 and "has already finished (3 epochs); nothing to train" in result.out

@@ -26,7 +26,19 @@ from convlens.errors import DataError, ImageError
 if TYPE_CHECKING:
     from convlens.data.images import ImageInfo
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+IMAGE_SUFFIXES = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".ico",
+    ".ppm",
+    ".pgm",
+)
 SPLITS = ("train", "test")
 Listing = tuple[list[Path], np.ndarray, tuple[str, ...]]  # paths, labels, class names
 

@@ -118,6 +118,8 @@ def resume(
             log(f"starting {run_dir} (it has no checkpoint yet)")
         elif log and state is not None and state["epoch"] < config.epochs and not state.get("stop"):
             log(f"resuming {run_dir} at epoch {state['epoch'] + 1} batch {state['batch']}")
+        elif log and state is not None:
+            log(f"{run_dir} has already finished ({state['epoch']} epochs); nothing to train")
         return fit(
             _speed_up(model, config),
             train_ds,

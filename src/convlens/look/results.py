@@ -77,8 +77,8 @@ def draw_test_predictions(
             color=RIGHT if ok else WRONG,
         )
     fig.suptitle(
-        f"Predictions on {ev.data} {ev.split} (red: wrong; predicted class and its "
-        f"probability, true class below)",
+        f"Predictions on {ev.data} {ev.split} (above each image: the predicted class and "
+        f"its probability; red: wrong, with the true class)",
         fontsize=10,
     )
     fig.tight_layout()
