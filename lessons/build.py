@@ -28,6 +28,28 @@ QUICK = os.environ.get("CONVLENS_QUICK") == "1"     # the tests run every lesson
 ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "pyproject.toml").is_file())
 RUNS = ROOT / "runs" / ("lessons-quick" if QUICK else "lessons")"""
 
+# Notebook 004's network, written out; lessons 2 (inspect) and 3 (train) both define it.
+NET_004 = """from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.input_shape = (1, 28, 28)
+        self.conv1 = nn.Conv2d(1, 32, kernel_size=3)
+        self.conv2 = nn.Conv2d(32, 64, kernel_size=3)
+        self.conv3 = nn.Conv2d(64, 64, kernel_size=3)
+        self.pool = nn.MaxPool2d(2)
+        self.fc1 = nn.Linear(576, 64)
+        self.dropout = nn.Dropout(0.5)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.conv1(x)))
+        x = self.pool(torch.relu(self.conv2(x)))
+        x = torch.relu(self.conv3(x)).flatten(1)
+        return self.fc2(self.dropout(torch.relu(self.fc1(x))))
+"""
+
 LESSONS: dict[str, list[tuple[str, str]]] = {}
 
 LESSONS["01_convolution_and_pooling"] = [
@@ -506,26 +528,8 @@ the parameter counts must match: 93,322. Lesson 3 trains it with `cl.train`.""",
     ),
     (
         "code",
-        """from torch import nn
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.input_shape = (1, 28, 28)
-        self.conv1 = nn.Conv2d(1, 32, kernel_size=3)
-        self.conv2 = nn.Conv2d(32, 64, kernel_size=3)
-        self.conv3 = nn.Conv2d(64, 64, kernel_size=3)
-        self.pool = nn.MaxPool2d(2)
-        self.fc1 = nn.Linear(576, 64)
-        self.dropout = nn.Dropout(0.5)
-        self.fc2 = nn.Linear(64, 10)
-
-    def forward(self, x):
-        x = self.pool(torch.relu(self.conv1(x)))
-        x = self.pool(torch.relu(self.conv2(x)))
-        x = torch.relu(self.conv3(x)).flatten(1)
-        return self.fc2(self.dropout(torch.relu(self.fc1(x))))
-
+        NET_004
+        + """
 print(cl.summary(Net()))""",
     ),
     (
@@ -879,26 +883,8 @@ which `cl.train` and `run.evaluate` handle.""",
     ),
     (
         "code",
-        """from torch import nn
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.input_shape = (1, 28, 28)
-        self.conv1 = nn.Conv2d(1, 32, kernel_size=3)
-        self.conv2 = nn.Conv2d(32, 64, kernel_size=3)
-        self.conv3 = nn.Conv2d(64, 64, kernel_size=3)
-        self.pool = nn.MaxPool2d(2)
-        self.fc1 = nn.Linear(576, 64)
-        self.dropout = nn.Dropout(0.5)
-        self.fc2 = nn.Linear(64, 10)
-
-    def forward(self, x):
-        x = self.pool(torch.relu(self.conv1(x)))
-        x = self.pool(torch.relu(self.conv2(x)))
-        x = torch.relu(self.conv3(x)).flatten(1)
-        return self.fc2(self.dropout(torch.relu(self.fc1(x))))
-
+        NET_004
+        + """
 shutil.rmtree(RUNS / "net", ignore_errors=True)
 net_run = cl.train(Net(), data="fashion-mnist", epochs=1 if QUICK else 2,
                    limit_train=2000 if QUICK else 10000, out=RUNS / "net", progress=False)

@@ -35,6 +35,7 @@ __all__ = [
     "gif_bytes",
     "save_gif",
     "data_url",
+    "png_bytes",
     "to_uint8",
     "FIGURE_SUFFIXES",
 ]
@@ -88,12 +89,15 @@ def sha256_file(path: str | Path) -> str:
 
 
 # ----------------------------------------------------------------------------- pictures
-def figure_bytes(fig: Figure, fmt: str = "png", *, dpi: int = 110, close: bool = True) -> bytes:
-    """A matplotlib figure as PNG/SVG/PDF bytes on a white background (closed afterwards)."""
+def figure_bytes(
+    fig: Figure, fmt: str = "png", *, dpi: int = 110, close: bool = True, **savefig: Any
+) -> bytes:
+    """A matplotlib figure as PNG/SVG/PDF bytes on a white background (closed afterwards);
+    `savefig` keywords go to matplotlib."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white")
+    fig.savefig(buf, **{"format": fmt, "dpi": dpi, "facecolor": "white", **savefig})
     if close:
         plt.close(fig)
     return buf.getvalue()
@@ -145,6 +149,18 @@ def save_gif(
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, gif_bytes(frames, ms=ms, hold_ends=hold_ends))
     return path
+
+
+def png_bytes(a: np.ndarray) -> bytes:
+    """An image array (H, W), (H, W, 1) or (H, W, 3) as PNG bytes, scaled by `to_uint8`."""
+    from PIL import Image
+
+    a = to_uint8(a)
+    buf = io.BytesIO()
+    Image.fromarray(a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a).save(
+        buf, format="PNG", compress_level=1
+    )
+    return buf.getvalue()
 
 
 def data_url(data: bytes, mime: str = "image/png") -> str:

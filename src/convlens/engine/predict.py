@@ -18,7 +18,6 @@ palette, 16-bit), then `prepare_image` makes it look like the training data:
 from __future__ import annotations
 
 import html
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +27,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from convlens import data as datamod
 from convlens.engine.runs import Run, load_run
 from convlens.errors import ConfigError
-from convlens.io import data_url
+from convlens.io import data_url, png_bytes
 
 INVERT_CHOICES = ("auto", "yes", "no")
 DIGIT_SETS = ("mnist", "digits")
@@ -90,11 +90,9 @@ class Prediction:
         rows = "".join(
             f"<tr><td>{html.escape(n)}</td><td>{p:.1%}</td></tr>" for n, p in self.top(5)
         )
-        a = self.image.permute(1, 2, 0).numpy()
-        buf = io.BytesIO()
-        Image.fromarray(a[..., 0] if a.shape[2] == 1 else a).save(buf, format="PNG")
+        png = png_bytes(self.image.permute(1, 2, 0).numpy())  # (H, W, C) uint8
         img = (
-            f'<img src="{data_url(buf.getvalue())}" width="84" '
+            f'<img src="{data_url(png)}" width="84" '
             f'style="image-rendering: pixelated; float: left; margin-right: 1em">'
         )
         return f"<div>{img}<b>{html.escape(self.source)}</b><table>{rows}</table></div>"
@@ -189,16 +187,8 @@ def _letterbox(a: np.ndarray, h: int, w: int, margin: int, background: np.ndarra
 @torch.inference_mode()
 def predict_logits(run: Run, pixels: torch.Tensor) -> np.ndarray:
     """The model's outputs (N, K) for uint8 images (N, C, H, W) already in its format."""
-    mean = torch.tensor(run.mean).view(1, -1, 1, 1)
-    std = torch.tensor(run.std).view(1, -1, 1, 1)
-    x = (pixels.float() / 255 - mean) / std
+    x = datamod.normalize(pixels, run.mean, run.std)  # (N, C, H, W) float32
     return run.model.eval()(x).float().numpy()
-
-
-def predict_pixels(run: Run, pixels: torch.Tensor) -> np.ndarray:
-    """Softmax probabilities (N, K) for uint8 images (N, C, H, W) already in the model's
-    format."""
-    return _softmax(predict_logits(run, pixels))
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -240,8 +230,6 @@ def predict_indices(
     run: Run | str | Path, indices: Sequence[int], *, split: str = "test"
 ) -> list[Prediction]:
     """Predict images of the run's own data set by index (the true label is in `source`)."""
-    from convlens import data as datamod
-
     if not indices:
         return []
     if not isinstance(run, Run):

@@ -9,13 +9,12 @@ pyplot, so a notebook shows it once, through `_repr_png_`, and never as the text
 from __future__ import annotations
 
 import html
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from convlens.errors import ConfigError
-from convlens.io import atomic_write_bytes, data_url, gif_bytes
+from convlens.io import atomic_write_bytes, data_url, figure_bytes, gif_bytes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -87,9 +86,7 @@ class Picture:
         return path
 
     def _bytes(self, fmt: str, kwargs: dict[str, Any]) -> bytes:
-        buf = io.BytesIO()
-        self.figure.savefig(buf, **{"format": fmt, "dpi": DPI, "facecolor": "white", **kwargs})
-        return buf.getvalue()
+        return figure_bytes(self.figure, fmt, dpi=DPI, close=False, **kwargs)
 
     def _repr_png_(self) -> bytes:
         return self.png()

@@ -3,7 +3,6 @@ of one feature-map pixel. The FastAPI app in `convlens.web.app` only routes to t
 
 from __future__ import annotations
 
-import io
 import threading
 import uuid
 from collections import OrderedDict
@@ -20,7 +19,7 @@ from convlens import data as datamod
 from convlens.engine.predict import prepare_image
 from convlens.engine.runs import Run, load_run
 from convlens.errors import ConfigError
-from convlens.io import data_url, to_uint8
+from convlens.io import data_url, png_bytes
 from convlens.models.hooks import forward_hooks, spatial_layers
 from convlens.primer.geometry import Window, adaptive_window, window
 
@@ -31,9 +30,7 @@ CACHE = 16  # inputs whose activations are kept for the arithmetic panel
 
 def png_data_url(a: np.ndarray) -> str:
     """A 2-D float array (or (H, W, 3) uint8) as a PNG data URL, scaled to 0-255."""
-    buf = io.BytesIO()
-    Image.fromarray(to_uint8(a)).save(buf, format="PNG", compress_level=1)
-    return data_url(buf.getvalue())
+    return data_url(png_bytes(a))
 
 
 @dataclass
