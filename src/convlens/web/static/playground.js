@@ -42,6 +42,7 @@
       <div class="pg-result">
         <p class="pg-size">output size <b id="pg-output"></b> <span id="pg-shape" class="hint"></span></p>
         <p class="pg-formula" id="pg-formula"></p>
+        <p class="hint" id="pg-note"></p>
         <p class="pg-message" id="pg-message" role="alert" hidden></p>
       </div>
     </div>
@@ -86,15 +87,15 @@
     const problem = o >= 1 ? "" :
       `${o} < 1: no output. A kernel reaching d(k−1)+1 = ${d * (k - 1) + 1} cells does not fit in ` +
       `${i} input cells + 2·${p} padding = ${i + 2 * p}; use more padding, a smaller kernel or less dilation.`;
-    return { o, formula, problem };
+    return { o, formula, problem, note: "As PyTorch's Conv2d counts it (and MaxPool2d, without ceil_mode)." };
   }
 
   /** Output size of a ConvTranspose2d axis: s(i-1) - 2p + d(k-1) + a + 1 (transposed_output_size). */
   function transposedSize({ i, k, s, p, d, a }) {
     const canvas = s * (i - 1) + d * (k - 1) + 1; // the cells the kernel scatters into
     const o = canvas - 2 * p + a;
-    const formula = `o′ = s(i′−1) + a + d(k−1) + 1 − 2p ` +
-      `<span class="hint">(Dumoulin &amp; Visin: o′ = s(i′−1) + a + k − 2p, when d = 1)</span><br>` +
+    const note = "Dumoulin &amp; Visin's o′ = s(i′−1) + a + k − 2p, with dilation d = 1.";
+    const formula = `o′ = s(i′−1) + a + d(k−1) + 1 − 2p<br>` +
       `&nbsp;&nbsp;= ${s}·(${i}−1) + ${a} + ${d}·(${k}−1) + 1 − 2·${p} = <b>${o}</b>`;
     let problem = "";
     if (a >= s && a >= d) {
@@ -103,7 +104,7 @@
       problem = `${o} < 1: no output. Padding p = ${p} crops all of the ${canvas} cells the kernel ` +
         `scatters into; use padding ≤ ${Math.floor((canvas + a - 1) / 2)}.`;
     }
-    return { o, canvas, formula, problem };
+    return { o, canvas, formula, problem, note };
   }
 
   /** Every step of the animation, computed once per setting. */
@@ -256,10 +257,11 @@
     if (!g.transposed) g.a = 0;
     for (const [id] of SLIDERS) el(`${id}-value`).textContent = inputs[id].value;
     state = plan(g);
-    const { o, formula, problem } = state.size;
+    const { o, formula, problem, note } = state.size;
     el("pg-output").textContent = problem ? "none" : String(o);
     el("pg-shape").textContent = problem ? "" : `(${o}×${o} from ${g.i}×${g.i})`;
     el("pg-formula").innerHTML = formula;
+    el("pg-note").innerHTML = note;
     el("pg-message").textContent = problem;
     el("pg-message").hidden = !problem;
     root.classList.toggle("pg-impossible", Boolean(problem));
