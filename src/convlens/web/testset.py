@@ -69,6 +69,7 @@ class TestSet:
         for k in ev.top_losses(n).tolist():
             row = self.thumb(int(k))
             row |= {"predicted": ev.classes[int(ev.preds[k])], "prob": float(ev.probs[k].max())}
+            row["true_prob"] = float(ev.probs[k, ev.targets[k]])  # lowest first: highest loss
             rows.append(row)
         return {"searched": len(ev.targets), "mistakes": rows}
 
