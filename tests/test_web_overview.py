@@ -254,9 +254,12 @@ def test_browser_upload_shows_every_layer_and_the_formula_adds_up(page, tiny_run
         '[data-layer="conv1"] [data-map]', "els => els.map(e => e.dataset.map)"
     )
     assert maps == [f"conv1:{k}" for k in range(8)]
-    assert page.locator("#pad").evaluate(  # the upload is shown in "Your image"
-        "c => c.getContext('2d').getImageData(200, 60, 1, 1).data[0]"
-    ) < 128
+    assert (
+        page.locator("#pad").evaluate(  # the upload is shown in "Your image"
+            "c => c.getContext('2d').getImageData(200, 60, 1, 1).data[0]"
+        )
+        < 128
+    )
     ex = Explorer(tiny_run[0])
     x = datamod.normalize(
         ex.prepare(Image.open(io.BytesIO(drawing()))).pixels[None], ex.run.mean, ex.run.std
@@ -282,8 +285,10 @@ def test_browser_test_image_and_epoch_slider(page, tiny_run):
     page.locator('#tabs button[data-tab="images-tab"]').click()
     page.locator('#samples figure[data-index="5"]').click()
     page.wait_for_function("document.querySelector('#true-label').textContent.includes('5,')")
-    assert page.locator("#true-label").inner_text().endswith(
-        f"true label: {ds.classes[int(ds.labels[5])]}"
+    assert (
+        page.locator("#true-label")
+        .inner_text()
+        .endswith(f"true label: {ds.classes[int(ds.labels[5])]}")
     )
     page.locator('#tabs button[data-tab="training-tab"]').click()
     page.wait_for_selector("#history canvas")

@@ -45,7 +45,7 @@ async function chooseRun(name) {
   $("mistakes").innerHTML = "";
   CL.drawCurves($("curves"), info.metrics);
   CL.loadHistory(name).catch((err) => { $("history").textContent = err.message; });
-  loadSamples();
+  loadSamples().catch((err) => { $("samples").textContent = err.message; });
   pickTest(0);
 }
 
@@ -100,7 +100,10 @@ function useFile(file) {
   $("yours").hidden = info.grayscale;
   send(file);
 }
-$("file").addEventListener("change", (e) => { if (e.target.files[0]) useFile(e.target.files[0]); });
+$("file").addEventListener("change", (e) => {
+  if (e.target.files[0]) useFile(e.target.files[0]);
+  e.target.value = "";  // the same file again is a new choice
+});
 for (const target of [pad, document.body]) {
   target.addEventListener("dragover", (e) => { e.preventDefault(); pad.classList.add("drop"); });
   target.addEventListener("drop", (e) => {
