@@ -219,25 +219,27 @@ def page(server):
 
 
 @pytest.mark.slow
-def test_browser_draw_predict_and_arithmetic(page, tmp_path):
+def test_browser_draw_predict_and_formula(page, tmp_path):
+    page.wait_for_selector('[data-map="conv1:0"]')  # the first test image is shown
+    page.locator("#clear").click()
     box = page.locator("#pad").bounding_box()
-    page.mouse.move(box["x"] + 200, box["y"] + 190)
+    page.mouse.move(box["x"] + 160, box["y"] + 150)
     page.mouse.down()
     for k in range(12):
-        page.mouse.move(box["x"] + 200 + 4 * k, box["y"] + 190 + 5 * k)
+        page.mouse.move(box["x"] + 160 + 3 * k, box["y"] + 150 + 4 * k)
     page.mouse.up()
-    page.wait_for_selector(".bar.top")
-    page.wait_for_selector(".map img")
-    assert page.locator(".layer").count() == 4
+    page.wait_for_function("document.querySelector('#true-label').textContent === ''")
+    assert page.locator("#top-class").inner_text() != ""
+    assert page.locator(".col").count() == 7  # input, 4 conv/pool layers, dense, softmax
     page.screenshot(path=str(tmp_path / "drawn.png"))
-    page.locator('.map[data-layer="conv2"][data-channel="1"]').click()
-    page.wait_for_selector("#filter table.grid")
-    zoom = page.locator("#zoom").bounding_box()
-    page.mouse.click(zoom["x"] + zoom["width"] * 0.5, zoom["y"] + zoom["height"] * 0.5)
-    page.wait_for_selector("#arith .sum b")
-    text = page.locator("#arith").inner_text()
-    assert "of conv2 map 1" in text and "bias" in text and "after ReLU" in text
-    page.screenshot(path=str(tmp_path / "arith.png"), full_page=True)
+    page.locator('[data-map="conv2:1"]').click()
+    big = page.locator("#formula-map").bounding_box()
+    page.mouse.click(big["x"] + big["width"] * 0.5, big["y"] + big["height"] * 0.5)
+    page.wait_for_selector("#formula-value")
+    page.locator("#formula-step").fill("999")
+    text = page.locator("#formula").inner_text()
+    assert "conv2, map 1" in text and "bias" in text and "ReLU" in text
+    page.screenshot(path=str(tmp_path / "formula.png"), full_page=True)
 
 
 @pytest.mark.slow
@@ -246,7 +248,7 @@ def test_browser_upload(page, tmp_path):
     path.write_bytes(drawing())
     page.set_input_files("#file", str(path))
     page.wait_for_function("document.querySelector('#note').textContent.includes('inverted')")
-    assert page.locator(".bar").count() == 5
+    assert page.locator(".cls").count() == 10  # every class of the softmax
     page.screenshot(path=str(tmp_path / "upload-shot.png"))
 
 

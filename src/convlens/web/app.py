@@ -33,6 +33,7 @@ from convlens.data.images import load_image, pixel_limit
 from convlens.engine.runs import RUN_FILE, Run
 from convlens.errors import ConvlensError
 from convlens.web.explorer import Explorer
+from convlens.web.testset import TestSet, filter_history
 from convlens.web.uploads import MAX_UPLOAD, form_parts, read_body
 
 STATIC = Path(__file__).parent / "static"
@@ -45,11 +46,24 @@ _DRAWING = threading.Lock()  # matplotlib's pyplot is not thread-safe
 T = TypeVar("T")
 
 
-def list_runs(root: Path) -> dict[str, Path]:
-    """Run folders directly under `root`, by name."""
-    if not root.is_dir():
-        return {}
-    return {p.name: p for p in sorted(root.iterdir()) if (p / RUN_FILE).is_file()}
+def list_runs(root: Path, depth: int = 3) -> dict[str, Path]:
+    """Run folders under `root`, by their path relative to it ('digits', 'sweep1/f=32 k=3'):
+    runs nested by sweep, compare or transfer too, up to `depth` folders down (a run
+    folder's own subfolders are not searched, nor hidden ones)."""
+    found: dict[str, Path] = {}
+
+    def walk(folder: Path, level: int) -> None:
+        for p in sorted(folder.iterdir()):
+            if not p.is_dir() or p.name.startswith("."):
+                continue
+            if (p / RUN_FILE).is_file():
+                found[p.relative_to(root).as_posix()] = p
+            elif level < depth:
+                walk(p, level + 1)
+
+    if root.is_dir():
+        walk(root, 1)
+    return found
 
 
 def host_name(value: str) -> str:
@@ -105,7 +119,7 @@ def create_app(
     runs: dict[str, Path | Run]
     if isinstance(run, Run):
         runs = {run.path.name: run}
-    else:
+    else:  # names are paths below runs_root: no route reads a path from the client
         runs = {Path(run).name: Path(run)} if run else dict(list_runs(Path(runs_root)))
     app = FastAPI(title="convlens explorer", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(HostCheck, allowed=list(allowed_hosts))
@@ -116,6 +130,15 @@ def create_app(
     @lru_cache(maxsize=4)
     def load(name: str) -> Explorer:
         return Explorer(runs[name])
+
+    @lru_cache(maxsize=4)
+    def test_set(name: str) -> TestSet:
+        return TestSet(load(name).run)
+
+    def tests(name: str) -> TestSet:
+        get(name)  # 404 for an unknown run
+        with loading:
+            return test_set(name)
 
     def get(name: str) -> Explorer:
         if name not in runs:
@@ -149,11 +172,7 @@ def create_app(
     def run_names() -> dict[str, Any]:
         return {"runs": list(runs)}
 
-    @app.get("/api/runs/{name}")
-    def info(name: str) -> dict[str, Any]:
-        return get(name).info()
-
-    @app.post("/api/runs/{name}/predict")
+    @app.post("/api/runs/{name:path}/predict")
     async def predict(name: str, request: Request, invert: str | None = None) -> dict[str, Any]:
         """The image as the raw body, or as the one file of a multipart form (whose
         `invert` field counts when the query has none)."""
@@ -168,22 +187,66 @@ def create_app(
         async with forward[name]:  # waits without holding a worker
             return await work(partial(ex.predict_image, img, invert=invert))
 
-    @app.get("/api/runs/{name}/filter")
+    @app.get("/api/runs/{name:path}/filter")
     def kernel(name: str, layer: str, channel: int) -> dict[str, Any]:
         return get(name).filter(layer, channel)
 
-    @app.get("/api/runs/{name}/arithmetic")
+    @app.get("/api/runs/{name:path}/arithmetic")
     def arithmetic(
         name: str, token: str, layer: str, channel: int, i: int, j: int
     ) -> dict[str, Any]:
         return get(name).arithmetic(token, layer, channel, i, j)
 
-    @app.get("/api/runs/{name}/picture/{kind}")
+    @app.get("/api/runs/{name:path}/picture/{kind}")
     async def picture(name: str, kind: str) -> Response:
         if kind not in PICTURES:
             raise HTTPException(404, f"Expected one of {', '.join(PICTURES)}")
         png = await work(lambda: _picture(get(name), kind))
         return Response(png, media_type="image/png")
+
+    @app.post("/api/runs/{name:path}/overview")
+    async def overview(name: str, request: Request, invert: str | None = None) -> dict[str, Any]:
+        """Everything the overview draws for the image in the body (raw or a form's file)."""
+        if name not in runs:
+            raise HTTPException(404, f"no run {name!r}; runs: {', '.join(runs) or 'none'}")
+        body = await read_body(request)
+        data, fields = form_parts(request.headers.get("content-type", ""), body)
+        invert = invert or fields.get("invert") or "auto"
+        if invert not in INVERT:
+            raise HTTPException(400, f"Expected invert auto, yes or no. Received: {invert!r}")
+        ex, img = await work(get, name), await work(decode, data)
+        async with forward[name]:
+            return await work(partial(ex.overview_image, img, invert=invert))
+
+    @app.get("/api/runs/{name:path}/overview")
+    async def test_overview(name: str, index: int) -> dict[str, Any]:
+        """The overview of test image `index`, with its true label."""
+        ex = await work(get, name)
+        pixels, label = await work(tests(name).pixels, index)
+        async with forward[name]:
+            return await work(partial(ex.overview, pixels, true=label, index=index))
+
+    @app.get("/api/runs/{name:path}/formula")
+    def formula(name: str, token: str, layer: str, channel: int, i: int = 0, j: int = 0) -> Any:
+        return get(name).formula(token, layer, channel, i, j)
+
+    @app.get("/api/runs/{name:path}/samples")
+    async def samples(name: str, n: int = 24, offset: int = 0) -> dict[str, Any]:
+        return await work(tests(name).samples, n, offset)
+
+    @app.get("/api/runs/{name:path}/mistakes")
+    async def mistakes(name: str, n: int = 12) -> dict[str, Any]:
+        if not 1 <= n <= 100:
+            raise HTTPException(400, f"Expected n in 1..100. Received: {n}")
+        return await work(tests(name).mistakes, n)
+
+    @app.get("/api/runs/{name:path}/history")
+    async def history(name: str) -> dict[str, Any]:
+        return await work(lambda: filter_history(get(name).run))
+
+    @app.get("/api/runs/{name:path}")  # last: the routes above end in a word of their own
+    def info(name: str) -> dict[str, Any]:
+        return get(name).info()
 
     return app
 

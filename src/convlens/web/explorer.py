@@ -1,12 +1,12 @@
-"""The explorer's logic, without the web: predict with every activation, and the arithmetic
-of one feature-map pixel. The FastAPI app in `convlens.web.app` only routes to this."""
+"""The explorer's logic, without the web: one image through the whole network (the overview),
+the formula behind any value it shows, and the older per-layer predict and arithmetic.
+The FastAPI app in `convlens.web.app` only routes to this."""
 
 from __future__ import annotations
 
 import threading
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +16,17 @@ from PIL import Image
 from torch import nn
 
 from convlens import data as datamod
-from convlens.engine.predict import prepare_image
+from convlens.engine.predict import Prepared, prepare_image
 from convlens.engine.runs import Run, load_run
 from convlens.errors import ConfigError
 from convlens.io import data_url, png_bytes
-from convlens.models.hooks import forward_hooks, spatial_layers
-from convlens.primer.geometry import Window, adaptive_window, window
+from convlens.models.hooks import spatial_layers
+from convlens.web import formula, graph
+from convlens.web.graph import INPUT, SOFTMAX, Trace
 
-MAX_MAPS = 16  # feature maps sent per layer
-MAX_CHANNELS = 8  # input channels shown in the arithmetic of one pixel
-CACHE = 16  # inputs whose activations are kept for the arithmetic panel
+MAX_MAPS = 16  # feature maps per layer in the older predict answer
+MAX_CHANNELS = 8  # input channels shown in the older arithmetic of one pixel
+CACHE = 16  # inputs whose traces are kept for the formula view
 
 
 def png_data_url(a: np.ndarray) -> str:
@@ -33,12 +34,11 @@ def png_data_url(a: np.ndarray) -> str:
     return data_url(png_bytes(a))
 
 
-@dataclass
-class _Seen:
-    """What one input did inside the model: inputs and outputs of every watched module."""
-
-    inputs: dict[str, torch.Tensor]
-    outputs: dict[str, torch.Tensor]
+def page_note(note: str) -> str:
+    """The inversion note in the page's words (its control is the invert menu, not a flag)."""
+    return note.replace("--invert no keeps it", "choose invert: no to keep it").replace(
+        "(--invert yes)", "(invert: yes)"
+    )
 
 
 class Explorer:
@@ -47,10 +47,11 @@ class Explorer:
     def __init__(self, run: Run | str | Path) -> None:
         self.run = run if isinstance(run, Run) else load_run(run)
         self.model = self.run.model.eval()
+        self.units = graph.units(self.model)
         self.layers = spatial_layers(self.model)
         modules = dict(self.model.named_modules())
         self.modules = {name: modules[name] for name in self.layers}
-        self._seen: OrderedDict[str, _Seen] = OrderedDict()
+        self._seen: OrderedDict[str, Trace] = OrderedDict()
         self._lock = threading.Lock()
 
     def info(self) -> dict[str, Any]:
@@ -63,61 +64,102 @@ class Explorer:
             "data": self.run.info["data"],
             "model": self.run.info.get("model"),
             "layers": self.layers,
+            "units": list(self.units),
             "metrics": self.run.metrics,
         }
 
-    # ------------------------------------------------------------------------- predict
-    def predict_image(
-        self, img: Image.Image, *, invert: str = "auto", top_k: int = 5
-    ) -> dict[str, Any]:
-        """Top-k classes, the input as the model sees it, and every layer's feature maps."""
-        prepared = prepare_image(
+    # ------------------------------------------------------------------------- one input
+    def prepare(self, img: Image.Image, invert: str = "auto") -> Prepared:
+        """An uploaded image as the model sees it (channels, polarity, size)."""
+        return prepare_image(
             img,
             self.run.input_shape,
             self.run.mean,
             invert=invert,
             data=str(self.run.info.get("data", "")),
         )
-        x = datamod.normalize(prepared.pixels[None], self.run.mean, self.run.std)
-        seen, logits = self._forward(x)
-        probs = logits.softmax(1)[0].numpy()
-        order = np.argsort(-probs)[:top_k]
+
+    def _trace(self, pixels: torch.Tensor) -> tuple[str, Trace]:
+        """Trace uint8 pixels (C, H, W) through the model; remember it under a new token."""
+        x = datamod.normalize(pixels[None], self.run.mean, self.run.std)  # (1, C, H, W)
+        seen = graph.trace(self.model, x, self.units, self.modules)
         token = uuid.uuid4().hex
         with self._lock:
             self._seen[token] = seen
             while len(self._seen) > CACHE:
                 self._seen.popitem(last=False)
+        return token, seen
+
+    def overview(self, pixels: torch.Tensor, **extra: Any) -> dict[str, Any]:
+        """Everything the overview draws for uint8 pixels (C, H, W): the input channels, every
+        column's maps (uint8 on the layer's scale) or vector, softmax with class names, which
+        column feeds which, and the layers not drawn as columns with the reason."""
+        token, seen = self._trace(pixels)
+        columns, listed = graph.layout(self.units, seen)
+        probs = seen.logits.softmax(1)[0]
+        c = pixels.shape[0]
+        names = ["R", "G", "B"] if c == 3 else [f"channel {k}" for k in range(c)]
+        input_col: dict[str, Any] = {
+            "name": INPUT,
+            "type": "input",
+            "kind": "input",
+            "from": "",
+            "mix": "",
+        }
+        input_col |= {"shape": list(seen.x.shape[1:]), "channels": names}
+        input_col |= graph.encode(seen.x[0])
+        last = columns[-1]["name"] if columns else INPUT
+        px = pixels.permute(1, 2, 0).numpy()
+        return {
+            "token": token,
+            "image": png_data_url(px[..., 0] if c == 1 else px),
+            "columns": [input_col, *columns],
+            "listed": listed,
+            "softmax": {
+                "name": SOFTMAX,
+                "from": last,
+                "classes": list(self.run.classes),
+                "logits": seen.logits[0].tolist(),
+                "probs": probs.tolist(),
+            },
+            "top": _top(probs, self.run.classes),
+            **extra,
+        }
+
+    def overview_image(self, img: Image.Image, *, invert: str = "auto") -> dict[str, Any]:
+        """The overview of an uploaded image, and how it was prepared."""
+        prepared = self.prepare(img, invert)
+        note = page_note(prepared.note)
+        return self.overview(prepared.pixels, inverted=prepared.inverted, note=note)
+
+    def predict_image(
+        self, img: Image.Image, *, invert: str = "auto", top_k: int = 5
+    ) -> dict[str, Any]:
+        """Top-k classes, the input as the model sees it, and the first maps of every conv
+        and pooling layer as PNGs (the answer of the predict route)."""
+        prepared = self.prepare(img, invert)
+        token, seen = self._trace(prepared.pixels)
+        probs = seen.logits.softmax(1)[0]
         px = prepared.pixels.permute(1, 2, 0).numpy()
         return {
             "token": token,
-            "top": [{"class": self.run.classes[i], "prob": float(probs[i])} for i in order],
+            "top": _top(probs, self.run.classes, top_k),
             "input": png_data_url(px[..., 0] if px.shape[2] == 1 else px),
             "inverted": prepared.inverted,
-            "note": prepared.note,
+            "note": page_note(prepared.note),
             "layers": [
-                self._layer_json(name, seen.outputs[name])
+                self._layer_json(name, seen.extra[name])
                 for name in self.layers
-                if name in seen.outputs and seen.outputs[name].dim() == 4
+                if name in seen.extra and seen.extra[name].dim() == 4
             ],
         }
 
-    @torch.inference_mode()
-    def _forward(self, x: torch.Tensor) -> tuple[_Seen, torch.Tensor]:
-        with forward_hooks(self.model, self.layers, inputs=True) as kept:
-            logits = self.model(x).float()
-        seen = _Seen(
-            {name: kept[name + ":in"] for name in self.layers if name + ":in" in kept},
-            {name: kept[name] for name in self.layers if name in kept},
-        )
-        return seen, logits
-
     def _layer_json(self, name: str, out: torch.Tensor) -> dict[str, Any]:
         maps = out[0].float()
-        shown = min(MAX_MAPS, maps.shape[0])
         return {
             "name": name,
             "shape": list(maps.shape),
-            "kind": _kind(self.modules[name]),
+            "kind": "conv" if _conv_of(self.modules[name]) is not None else "pool",
             "maps": [
                 {
                     "channel": k,
@@ -125,11 +167,58 @@ class Explorer:
                     "min": float(maps[k].min()),
                     "max": float(maps[k].max()),
                 }
-                for k in range(shown)
+                for k in range(min(MAX_MAPS, maps.shape[0]))
             ],
         }
 
-    # ------------------------------------------------------------------------- filters
+    def _remembered(self, token: str) -> Trace:
+        with self._lock:
+            seen = self._seen.get(token)
+        if seen is None:
+            raise ConfigError("that input is no longer remembered; draw or upload it again")
+        return seen
+
+    # ------------------------------------------------------------------------- formula
+    def formula(self, token: str, layer: str, channel: int, i: int = 0, j: int = 0) -> dict:
+        """How value (channel, i, j) of a column (or unit `channel` of a vector, or class
+        `channel` of softmax) comes about, with the model's numbers for that input."""
+        seen = self._remembered(token)
+        if layer == SOFTMAX:
+            self._check_channel(layer, channel, seen.logits.shape[1])
+            f = formula.softmax_formula(seen.logits[0].numpy(), channel, list(self.run.classes))
+            return {"layer": layer, "channel": channel, "pixel": [0, 0], **f}
+        if layer not in seen.outputs or layer not in self.units:
+            raise ConfigError(f"no column {layer!r}; columns: {', '.join(seen.outputs)}, softmax")
+        module, out = self.units[layer], seen.outputs[layer][0]
+        self._check_channel(layer, channel, out.shape[0])
+        if out.dim() == 3 and not (0 <= i < out.shape[1] and 0 <= j < out.shape[2]):
+            raise ConfigError(
+                f"Expected a pixel inside {out.shape[1]}x{out.shape[2]}. Received: ({i}, {j})"
+            )
+        index = (channel, i, j) if out.dim() == 3 else (channel,)
+        value = float(out[index])
+        x_in = seen.inputs[layer]
+        parts = graph.parts(module)
+        head, kind = parts[0], graph.kind_of(module)
+        x = graph.as_array(x_in[0])
+        base = {"layer": layer, "channel": channel, "pixel": [i, j], "value": value}
+        if kind == "conv" and x.ndim == 3:
+            f = formula.conv_formula(head, x, channel, i, j)  # type: ignore[arg-type]
+            return base | f | {"steps": formula.after(parts[1:], channel, f["conv_value"])}
+        if kind == "pool" and x.ndim == 3:
+            hw = (out.shape[1], out.shape[2]) if out.dim() == 3 else (1, 1)
+            f = formula.pool_formula(head, x, hw, channel, i if out.dim() == 3 else 0, j)
+            return base | f
+        if kind == "dense":
+            f = formula.dense_formula(head, x.reshape(-1), channel)  # type: ignore[arg-type]
+            return base | f | {"steps": formula.after(parts[1:], channel, f["dense_value"])}
+        if kind in ("norm", "activation") and len(parts) == 1:
+            before = float(x_in[0][index])
+            step = formula.after(parts, channel, before)
+            return base | {"kind": kind, "input": before, "steps": step}
+        return base | formula.parts_formula(module, x_in, index)
+
+    # ------------------------------------------------------------------------- older routes
     def filter(self, layer: str, channel: int) -> dict[str, Any]:
         """The kernel that makes feature map `channel` of conv layer `layer`."""
         conv = _conv_of(self._module(layer))
@@ -149,86 +238,28 @@ class Explorer:
             "bias": float(conv.bias[channel].detach()) if conv.bias is not None else 0.0,
         }
 
-    # ------------------------------------------------------------------------- arithmetic
     def arithmetic(self, token: str, layer: str, channel: int, i: int, j: int) -> dict[str, Any]:
-        """How output pixel (i, j) of feature map `channel` of `layer` comes about."""
-        with self._lock:
-            seen = self._seen.get(token)
-        if seen is None:
-            raise ConfigError("that input is no longer remembered; draw or upload it again")
+        """How output pixel (i, j) of feature map `channel` of conv or pool `layer` comes about."""
+        seen = self._remembered(token)
         module = self._module(layer)
-        out = seen.outputs[layer][0]
+        out = seen.extra[layer][0]
         self._check_channel(layer, channel, out.shape[0])
         if not (0 <= i < out.shape[1] and 0 <= j < out.shape[2]):
             raise ConfigError(
                 f"Expected a pixel inside {out.shape[1]}x{out.shape[2]}. Received: ({i}, {j})"
             )
-        x = seen.inputs[layer][0].float().numpy()  # (C, H, W) layer input
+        x = graph.as_array(seen.extra[layer + ":in"][0])  # (C, H, W) layer input
+        base: dict[str, Any] = {"layer": layer, "channel": channel, "pixel": [i, j]}
+        base["value"] = float(out[channel, i, j])
         conv = _conv_of(module)
         if conv is None:
-            return self._pool_arithmetic(layer, module, x, out, channel, i, j)
-        win = window(
-            x.shape[1:],
-            conv.kernel_size,
-            (i, j),
-            stride=conv.stride,
-            padding=conv.padding,
-            dilation=conv.dilation,
-        )
-        per_group = conv.in_channels // conv.groups  # the input channels this filter sees
-        first = channel // (conv.out_channels // conv.groups) * per_group
-        patch = win.read(x[first : first + per_group])  # (C, kh, kw), zero padding
-        w = conv.weight[channel].detach().float().numpy()
-        per_channel = (patch * w).sum((1, 2))
-        bias = float(conv.bias[channel].detach()) if conv.bias is not None else 0.0
-        total = float(per_channel.sum()) + bias
-        shown = min(MAX_CHANNELS, patch.shape[0])
-        return {
-            "kind": "conv",
-            "layer": layer,
-            "channel": channel,
-            "pixel": [i, j],
-            "in_channels": int(patch.shape[0]),
-            "shown_channels": shown,
-            "patch": patch[:shown].tolist(),
-            "kernel": w[:shown].tolist(),
-            "channel_sums": per_channel[:shown].tolist(),
-            "other_channels_sum": float(per_channel[shown:].sum()),
-            "bias": bias,
-            "conv_value": total,
-            "value": float(out[channel, i, j]),
-            "after": _after(module),
-        }
+            return base | formula.pool_formula(
+                module, x, (out.shape[1], out.shape[2]), channel, i, j
+            )
+        f = formula.conv_formula(conv, x, channel, i, j, MAX_CHANNELS)
+        after = [type(m).__name__ for m in graph.parts(module)[1:]]
+        return base | f | {"after": after}
 
-    def _pool_arithmetic(
-        self,
-        layer: str,
-        module: nn.Module,
-        x: np.ndarray,
-        out: torch.Tensor,
-        channel: int,
-        i: int,
-        j: int,
-    ) -> dict[str, Any]:
-        """The window of a pooling output pixel. Cells that do not count (max pooling's
-        padding, or past the input with ceil_mode) are null; mean pooling's zero padding
-        counts in the average, as in PyTorch (count_include_pad)."""
-        mode = "max" if "Max" in type(module).__name__ else "mean"
-        (h, w), (oh, ow) = x.shape[1:], out.shape[1:]
-        win = _pool_window(module, (h, w), (oh, ow), i, j)
-        zeros_count = mode == "mean" and getattr(module, "count_include_pad", True)
-        patch = win.read(x[channel], fill=0.0 if zeros_count else np.nan, beyond=np.nan)
-        return {
-            "kind": "pool",
-            "mode": mode,
-            "layer": layer,
-            "channel": channel,
-            "pixel": [i, j],
-            "patch": [[v if np.isfinite(v) else None for v in row] for row in patch.tolist()],
-            "value": float(out[channel, i, j]),
-        }
-
-    # ------------------------------------------------------------------------- helpers
     def _module(self, layer: str) -> nn.Module:
         if layer not in self.modules:
             raise ConfigError(f"no layer {layer!r}; layers: {', '.join(self.layers)}")
@@ -240,40 +271,14 @@ class Explorer:
             raise ConfigError(f"Expected a channel of {layer} in 0..{n - 1}. Received: {channel}")
 
 
+def _top(probs: torch.Tensor, classes: tuple[str, ...], k: int = 5) -> list[dict[str, Any]]:
+    order = torch.argsort(probs, descending=True)[:k].tolist()
+    return [{"class": classes[i], "index": i, "prob": float(probs[i])} for i in order]
+
+
 def _conv_of(module: nn.Module) -> nn.Conv2d | None:
     if isinstance(module, nn.Conv2d):
         return module
     if isinstance(module, nn.Sequential) and len(module) and isinstance(module[0], nn.Conv2d):
         return module[0]
     return None
-
-
-def _kind(module: nn.Module) -> str:
-    return "conv" if _conv_of(module) is not None else "pool"
-
-
-def _after(module: nn.Module) -> list[str]:
-    """What a conv block applies after the convolution (e.g. BatchNorm2d, ReLU)."""
-    if isinstance(module, nn.Sequential):
-        return [type(m).__name__ for m in list(module)[1:]]
-    return []
-
-
-def _pool_window(
-    module: nn.Module, hw: tuple[int, int], out_hw: tuple[int, int], i: int, j: int
-) -> Window:
-    """Which cells of the (padded) input pooling output pixel (i, j) reads."""
-    if isinstance(
-        module, (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
-    ):
-        return adaptive_window(hw, out_hw, (i, j))
-    pool: Any = module  # MaxPool2d or AvgPool2d: kernel_size, stride, padding, ceil_mode
-    return window(
-        hw,
-        pool.kernel_size,
-        (i, j),
-        stride=pool.stride or pool.kernel_size,
-        padding=pool.padding,
-        dilation=getattr(pool, "dilation", 1),
-        ceil_mode=pool.ceil_mode,
-    )

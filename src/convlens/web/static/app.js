@@ -1,49 +1,59 @@
-// convlens explorer: draw or upload, predict as you draw, click maps for the arithmetic.
+// convlens explorer: choose runs, give an image (draw, upload, drop, a test image), and see the
+// overview of every run chosen; click through to the formula view.
 "use strict";
+window.CL = window.CL || {};
 
 const $ = (id) => document.getElementById(id);
 const pad = $("pad");
 const ctx = pad.getContext("2d");
-let run = null, info = null, token = null, selected = null, drawing = false, pending = null;
+let run = null, info = null, second = null, drawing = false, pending = null, lastBlob = null, samplesAt = 0;
+
+CL.api = async function (path, options) {
+  const res = await fetch(path, options);
+  const body = await res.json().catch(() => ({ detail: res.statusText }));
+  if (!res.ok) throw new Error(body.detail || res.statusText);
+  return body;
+};
+const runUrl = (name) => `/api/runs/${encodeURIComponent(name)}`;
 
 function clearPad() {
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, pad.width, pad.height);
 }
 
-async function api(path, options) {
-  const res = await fetch(path, options);
-  const body = await res.json().catch(() => ({ detail: res.statusText }));
-  if (!res.ok) throw new Error(body.detail || res.statusText);
-  return body;
-}
-
 async function loadRuns() {
-  const { runs } = await api("/api/runs");
-  const select = $("run");
-  select.innerHTML = runs.map((r) => `<option>${r}</option>`).join("");
+  const { runs } = await CL.api("/api/runs");
+  $("run").innerHTML = runs.map((r) => `<option>${CL.escape(r)}</option>`).join("");
+  $("compare").innerHTML = `<option value="">(no second run)</option>` + runs.map((r) => `<option>${CL.escape(r)}</option>`).join("");
   if (runs.length) await chooseRun(runs[0]);
   else $("run-info").textContent = "no runs: train one with `convlens train`";
 }
 
 async function chooseRun(name) {
   run = name;
-  info = await api(`/api/runs/${encodeURIComponent(name)}`);
+  info = await CL.api(runUrl(name));
   const [c, h, w] = info.input_shape;
   $("run-info").textContent = `${info.model} on ${info.data}, input ${c}x${h}x${w}`;
   pad.hidden = !info.grayscale;
-  for (const kind of ["curves", "filters", "evolution"]) {
-    document.querySelector(`#${kind} img`).src =
-      `/api/runs/${encodeURIComponent(name)}/picture/${kind}`;
-  }
+  $("yours").hidden = true;
+  $("input-hint").textContent = (info.grayscale ? "Draw with mouse or finger, upload, or drop an image here" : "Upload or drop an image here") + "; or pick a test image.";
+  $("panes").innerHTML = "";
+  $("formula").hidden = true;
   clearPad();
+  samplesAt = 0;
+  $("samples").innerHTML = "";
+  $("mistakes").innerHTML = "";
+  CL.drawCurves($("curves"), info.metrics);
+  CL.loadHistory(name).catch((err) => { $("history").textContent = err.message; });
+  loadSamples().catch((err) => { $("samples").textContent = err.message; });
+  pickTest(0);
 }
 
+// ------------------------------------------------------------------ images in
 function padPoint(e) {
   const r = pad.getBoundingClientRect();
   return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
 }
-
 pad.addEventListener("pointerdown", (e) => {
   drawing = true;
   pad.setPointerCapture(e.pointerId);
@@ -62,124 +72,155 @@ pad.addEventListener("pointermove", (e) => {
   schedule();
 });
 pad.addEventListener("pointerup", () => { drawing = false; schedule(0); });
-$("clear").addEventListener("click", () => { clearPad(); });
-$("invert").addEventListener("change", () => schedule(0));
+$("clear").addEventListener("click", () => {  // back to drawing (grayscale models)
+  clearPad();
+  pad.hidden = !info.grayscale;
+  $("yours").hidden = info.grayscale;
+});
+$("invert").addEventListener("change", () => { if (lastBlob) send(lastBlob); });
 
 function schedule(delay = 150) {
   clearTimeout(pending);
-  pending = setTimeout(() => pad.toBlob((blob) => predict(blob), "image/png"), delay);
+  pending = setTimeout(() => pad.toBlob((blob) => send(blob), "image/png"), delay);
 }
 
-$("file").addEventListener("change", (e) => { if (e.target.files[0]) predict(e.target.files[0]); });
+// an uploaded or dropped file: shown in "Your image" (on the pad for grayscale models)
+function useFile(file) {
+  const url = URL.createObjectURL(file);
+  const img = new Image();
+  img.onload = () => {
+    if (info.grayscale) {
+      clearPad();
+      const s = Math.min(pad.width / img.width, pad.height / img.height);
+      ctx.drawImage(img, (pad.width - img.width * s) / 2, (pad.height - img.height * s) / 2, img.width * s, img.height * s);
+    }
+  };
+  img.src = url;
+  $("yours").src = url;
+  $("yours").hidden = info.grayscale;
+  send(file);
+}
+$("file").addEventListener("change", (e) => {
+  if (e.target.files[0]) useFile(e.target.files[0]);
+  e.target.value = "";  // the same file again is a new choice
+});
 for (const target of [pad, document.body]) {
   target.addEventListener("dragover", (e) => { e.preventDefault(); pad.classList.add("drop"); });
   target.addEventListener("drop", (e) => {
     e.preventDefault();
     pad.classList.remove("drop");
-    if (e.dataTransfer.files[0]) predict(e.dataTransfer.files[0]);
+    if (e.dataTransfer.files[0]) useFile(e.dataTransfer.files[0]);
   });
 }
 
-async function predict(blob) {
+async function post(name, blob, invert) {
+  return CL.api(`${runUrl(name)}/overview?invert=${invert}`,
+    { method: "POST", body: blob, headers: { "Content-Type": "application/octet-stream" } });
+}
+
+async function send(blob) {
+  lastBlob = blob;
   try {
-    const invert = $("invert").value;
-    const result = await api(`/api/runs/${encodeURIComponent(run)}/predict?invert=${invert}`,
-                             { method: "POST", body: blob, headers: { "Content-Type": "application/octet-stream" } });
-    show(result);
+    const ov = await post(run, blob, $("invert").value);
+    show(ov);
+    $("true-label").textContent = "";
   } catch (err) {
     $("note").textContent = err.message;
-    $("bars").innerHTML = "";
   }
 }
 
-function show(result) {
-  token = result.token;
-  $("seen").src = result.input;
-  $("note").textContent = result.note || "";
-  $("bars").innerHTML = result.top.map((t, k) =>
-    `<div class="bar${k === 0 ? " top" : ""}"><span>${t.class}</span>` +
-    `<div><div class="fill" style="width:${(100 * t.prob).toFixed(1)}%"></div></div>` +
-    `<span>${(100 * t.prob).toFixed(1)}%</span></div>`).join("");
-  $("maps").innerHTML = result.layers.map((layer) =>
-    `<div class="layer"><h3>${layer.name} (${layer.kind}) ${layer.shape.join("x")}` +
-    `${layer.maps.length < layer.shape[0] ? `, first ${layer.maps.length} maps` : ""}</h3>` +
-    `<div class="maps">${layer.maps.map((m) =>
-      `<div class="map" data-layer="${layer.name}" data-channel="${m.channel}" ` +
-      `data-h="${layer.shape[1]}" data-w="${layer.shape[2]}" title="${layer.name} map ${m.channel}">` +
-      `<img src="${m.png}" alt="${layer.name} map ${m.channel}"></div>`).join("")}</div></div>`).join("");
-  if (selected) select(selected.layer, selected.channel, false);
+async function pickTest(index) {
+  try {
+    const ov = await CL.api(`${runUrl(run)}/overview?index=${index}`);
+    lastBlob = null;
+    $("yours").src = ov.image;
+    $("yours").hidden = false;
+    pad.hidden = true;
+    show(ov);
+    const wrong = ov.top[0].class !== ov.true;
+    $("true-label").textContent = `test image ${index}, true label: ${ov.true}`;
+    $("true-label").classList.toggle("wrong", wrong);
+  } catch (err) {
+    $("note").textContent = err.message;
+  }
 }
 
-$("maps").addEventListener("click", (e) => {
-  const map = e.target.closest(".map");
-  if (map) select(map.dataset.layer, Number(map.dataset.channel), true);
+// ------------------------------------------------------------------ overviews
+function pane(name, ov, main) {
+  const div = document.createElement("div");
+  div.className = "pane";
+  div.innerHTML = `<h3>${CL.escape(name)}: ${CL.escape(ov.top[0].class)} ${(100 * ov.top[0].prob).toFixed(1)}%</h3>`;
+  const host = document.createElement("div");
+  div.append(host);
+  $("panes").append(div);
+  const p = CL.drawOverview(host, ov, (pn, layer, k, el) => CL.openFormula(pn, layer, k, el));
+  p.run = name;
+  p.main = main;
+  return p;
+}
+
+async function show(ov) {
+  CL.stopFormula();
+  $("formula").hidden = true;
+  $("note").textContent = ov.note || "";
+  $("top-class").textContent = ov.top[0].class;
+  $("top-prob").textContent = `${(100 * ov.top[0].prob).toFixed(1)}%`;
+  $("panes").innerHTML = "";
+  pane(run, ov, true);
+  if (second && second !== run) {
+    try {  // the same image, as the first run saw it, through the second run
+      const blob = await (await fetch(ov.image)).blob();
+      pane(second, await post(second, blob, "no"), false);
+    } catch (err) {
+      $("note").textContent = `${second}: ${err.message}`;
+    }
+  }
+  document.body.dataset.drawn = String(Date.now());
+}
+
+// ------------------------------------------------------------------ test images, mistakes
+function thumb(t, caption) {
+  const fig = document.createElement("figure");
+  fig.innerHTML = `<img src="${t.png}" alt="test image ${t.index}"><figcaption>${caption}</figcaption>`;
+  fig.dataset.index = t.index;
+  fig.addEventListener("click", () => pickTest(t.index));
+  return fig;
+}
+
+async function loadSamples() {
+  const s = await CL.api(`${runUrl(run)}/samples?n=24&offset=${samplesAt}`);
+  s.images.forEach((t) => $("samples").append(thumb(t, CL.escape(t.label))));
+  samplesAt += s.images.length;
+  $("more-samples").hidden = samplesAt >= s.total;
+}
+$("more-samples").addEventListener("click", loadSamples);
+$("load-mistakes").addEventListener("click", async () => {
+  $("mistakes").textContent = "evaluating…";
+  try {
+    const m = await CL.api(`${runUrl(run)}/mistakes?n=16`);
+    $("mistakes").innerHTML = m.mistakes.length ? "" : `no mistakes in the first ${m.searched} test images`;
+    m.mistakes.forEach((t) => $("mistakes").append(thumb(t, `${CL.escape(t.label)} &rarr; ${CL.escape(t.predicted)} ${(100 * t.prob).toFixed(0)}%`)));
+  } catch (err) {
+    $("mistakes").textContent = err.message;
+  }
 });
 
-async function select(layer, channel, fresh) {
-  const map = document.querySelector(`.map[data-layer="${layer}"][data-channel="${channel}"]`);
-  if (!map) return;
-  document.querySelectorAll(".map.selected").forEach((m) => m.classList.remove("selected"));
-  map.classList.add("selected");
-  selected = { layer, channel, h: Number(map.dataset.h), w: Number(map.dataset.w), img: map.querySelector("img") };
-  const zoom = $("zoom");
-  zoom.hidden = false;
-  const z = zoom.getContext("2d");
-  z.imageSmoothingEnabled = false;
-  const img = new Image();
-  img.onload = () => z.drawImage(img, 0, 0, zoom.width, zoom.height);
-  img.src = selected.img.src;
-  $("detail-hint").textContent = `${layer}, map ${channel}: click a pixel of the enlarged map.`;
-  if (fresh) $("arith").innerHTML = "";
-  try {
-    const f = await api(`/api/runs/${encodeURIComponent(run)}/filter?layer=${encodeURIComponent(layer)}&channel=${channel}`);
-    $("filter").innerHTML = `<p>filter ${channel} of ${layer}: ${f.in_channels} input channel(s), bias ${f.bias.toFixed(3)}</p>` +
-      f.weights.slice(0, 2).map((k, c) => `<div>input ${c}</div>` + grid(k)).join("");
-  } catch (err) {
-    $("filter").innerHTML = `<p class="hint">${err.message}</p>`;
-  }
+// ------------------------------------------------------------------ tabs, runs
+function openTab(b) {
+  document.querySelectorAll("#tabs button").forEach((x) => {
+    x.classList.toggle("active", x === b);
+    const tab = $(x.dataset.tab);
+    if (tab) tab.hidden = x !== b;
+  });
 }
-
-$("zoom").addEventListener("click", async (e) => {
-  if (!selected || !token) return;
-  const r = e.target.getBoundingClientRect();
-  const j = Math.floor((e.clientX - r.left) / r.width * selected.w);
-  const i = Math.floor((e.clientY - r.top) / r.height * selected.h);
-  try {
-    const a = await api(`/api/runs/${encodeURIComponent(run)}/arithmetic?token=${token}` +
-      `&layer=${encodeURIComponent(selected.layer)}&channel=${selected.channel}&i=${i}&j=${j}`);
-    $("arith").innerHTML = arithmetic(a);
-  } catch (err) {
-    $("arith").innerHTML = `<p class="hint">${err.message}</p>`;
-  }
-});
-
-function grid(rows) {
-  return `<table class="grid">${rows.map((r) => `<tr>${r.map((v) =>
-    v === null ? `<td class="pad" title="padding: not counted">pad</td>`
-      : `<td>${Number(v).toFixed(2)}</td>`).join("")}</tr>`).join("")}</table>`;
-}
-
-function arithmetic(a) {
-  if (a.kind === "pool") {
-    return `<p>pixel (${a.pixel}) of ${a.layer} map ${a.channel} = ${a.mode} of this window:</p>` +
-      grid(a.patch) + `<p class="sum">${a.mode}(...) = ${a.value.toFixed(3)}</p>`;
-  }
-  const parts = a.channel_sums.map((s, c) =>
-    `<div class="chan"><span>in ${c}</span>${grid(a.patch[c])}<span>&times;</span>` +
-    `${grid(a.kernel[c])}<span class="sum">&rarr; ${s.toFixed(3)}</span></div>`).join("");
-  const rest = a.in_channels > a.shown_channels
-    ? ` + ${a.other_channels_sum.toFixed(3)} (channels ${a.shown_channels}..${a.in_channels - 1})` : "";
-  const after = a.after.length ? `; after ${a.after.join(" and ")}: <b>${a.value.toFixed(3)}</b>` : "";
-  return `<p>pixel (${a.pixel}) of ${a.layer} map ${a.channel}:</p>${parts}` +
-    `<p class="sum">${a.channel_sums.map((s) => s.toFixed(3)).join(" + ")}${rest} + bias ${a.bias.toFixed(3)}` +
-    ` = <b>${a.conv_value.toFixed(3)}</b>${after}</p>`;
-}
-
-document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => {
-  document.querySelectorAll("#tabs button").forEach((x) => x.classList.toggle("active", x === b));
-  document.querySelectorAll(".tab").forEach((t) => { t.hidden = t.id !== b.dataset.tab; });
-}));
+document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => openTab(b)));
+openTab(document.querySelector("#tabs button.active"));
 $("run").addEventListener("change", (e) => chooseRun(e.target.value));
+$("compare").addEventListener("change", (e) => {
+  second = e.target.value || null;
+  if (lastBlob) send(lastBlob);
+  else if ($("yours").src) fetch($("yours").src).then((r) => r.blob()).then((b) => send(b));
+});
 
 clearPad();
 loadRuns();
