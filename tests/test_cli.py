@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 COMMANDS = (
     "summary",
     "draw",
@@ -52,3 +54,54 @@ def test_console_script_runs():
     )
     assert out.returncode == 0
     assert out.stdout.startswith("convlens ")
+
+
+def _subcommands() -> dict:
+    from convlens.cli import build_parser, subcommands
+
+    return subcommands(build_parser())
+
+
+def test_every_command_has_examples_and_every_option_help(cli):
+    commands = _subcommands()
+    assert sorted(commands) == sorted(COMMANDS)
+    for name, parser in commands.items():
+        res = cli(name, "--help")
+        assert res.code == 0, (name, res)
+        examples = res.out.split("\nexamples:\n")
+        assert len(examples) == 2, f"{name} --help has no examples section"
+        lines = [ln for ln in examples[1].splitlines() if ln.strip()]
+        starts = [ln for ln in lines if ln.startswith(("  convlens ", "  curl "))]
+        assert 1 <= len(starts) <= 3 and any(f"convlens {name}" in ln for ln in lines), name
+        assert all(len(ln) <= 100 for ln in lines), (name, lines)
+        for action in parser._actions:
+            assert action.help, (
+                f"convlens {name}: {action.option_strings or action.dest} has no help"
+            )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train"],
+        ["sweep", "--grid", "f=1,2", "--out", "o"],
+        ["compare"],
+        ["show", "curves", "runs/x"],
+        ["summary", "keras_mnist"],
+    ],
+)
+def test_unknown_flag_names_the_subcommand(cli, args):
+    res = cli(*args, "--no-such-flag", "7")
+    command = args[0]
+    assert res.code == 2
+    assert res.err == (
+        f"convlens {command}: error: unrecognized arguments: --no-such-flag 7 "
+        f"(see convlens {command} --help)\n"
+    )
+
+
+def test_help_keeps_prose_wrapped_and_examples_verbatim(cli):
+    out = cli("sweep", "--help").out
+    assert '\n  convlens sweep --model "conv {f} {k}, maxpool 2, flatten, dense 10" \\\n' in out
+    description = out.split("\n\n")[1]
+    assert all(len(ln) <= 100 for ln in description.splitlines()), description

@@ -206,12 +206,16 @@ def test_compare_cnn_and_mlp_on_the_same_budget(cli, tiny_run, tmp_path):
         "1",
         "--batch-size",
         "50",
+        "--limit-test",
+        "150",
         "--out",
         tmp_path / "cmp",
         "--no-progress",
     )
     result = cli(*args)
     assert result.code == 0, result
+    configs = sorted((tmp_path / "cmp").glob("*/config.yaml"))
+    assert len(configs) == 2 and all("limit_test: 150" in c.read_text() for c in configs)
     lines = [ln for ln in result.out.splitlines() if ln.startswith("| ")]
     assert lines[0].startswith("| model | params | mult-adds")
     assert lines[1].startswith("| mlp | 93,834 |") and lines[2].startswith(

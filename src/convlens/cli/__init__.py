@@ -16,7 +16,9 @@ import importlib
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 from convlens import __version__
 from convlens.errors import ConvlensError
@@ -26,11 +28,56 @@ from convlens.models.budget import memory_detail, out_of_memory
 COMMAND_MODULES = ("primer", "models", "train", "evaluate", "inside", "compare", "sweep", "serve")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Wraps prose to the terminal but keeps indented lines (examples, tables) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out: list[str] = []
+        prose: list[str] = []
+
+        def flush() -> None:
+            if prose:
+                out.append(
+                    textwrap.fill(
+                        " ".join(prose),
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                        break_on_hyphens=False,
+                    )
+                )
+                prose.clear()
+
+        for line in text.splitlines():
+            if line.strip() and not line[0].isspace():
+                prose.append(line.strip())
+                continue
+            flush()
+            out.append(indent + line if line.strip() else "")
+        flush()
+        return "\n".join(out)
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line errors: `convlens CMD: error: ... (see convlens CMD --help)`."""
+    """argparse with one-line errors: `convlens CMD: error: ... (see convlens CMD --help)`,
+    and `examples=[...]`: an `examples:` section at the end of --help, one command a line."""
+
+    def __init__(self, *args: Any, examples: Sequence[str] = (), **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        if examples:
+            kwargs["epilog"] = "examples:\n" + "\n".join(f"  {e}" for e in examples)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D102  (argparse's own signature)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, ArgumentParser]:
+    """The parser of each subcommand, by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
 
 
 def build_parser() -> ArgumentParser:
@@ -50,7 +97,10 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse would blame `convlens`; name the subcommand the flag went to
+        command = subcommands(parser).get(getattr(args, "command", None) or "", parser)
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
