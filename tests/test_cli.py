@@ -105,3 +105,25 @@ def test_help_keeps_prose_wrapped_and_examples_verbatim(cli):
     assert '\n  convlens sweep --model "conv {f} {k}, maxpool 2, flatten, dense 10" \\\n' in out
     description = out.split("\n\n")[1]
     assert all(len(ln) <= 100 for ln in description.splitlines()), description
+
+
+def test_image_folder_warnings_are_one_line_each_and_said_once(cli, tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "pics"
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(6):
+            Image.new("L", (12, 12), 40 * i).save(root / c / f"{i}.png")
+    (root / "empty").mkdir()
+    (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    args = ("--data", f"imagefolder:{root}", "--model", "conv 4 3, dense 2", "--epochs", "1")
+    res = cli("train", *args, "--out", tmp_path / "run", "--no-progress")
+    assert res.code == 0, res
+    assert res.err.splitlines() == [
+        f"convlens: warning: imagefolder {root}: skipped 1 hidden or non-image entries "
+        f"(.DS_Store); images are .png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, .webp, .ico, "
+        f".ppm, .pgm files",
+        f"convlens: warning: imagefolder {root}: dropped 1 class folder(s) without images: "
+        f"empty; 2 classes left",
+    ]

@@ -17,8 +17,9 @@ import os
 import re
 import sys
 import textwrap
-from collections.abc import Sequence
-from typing import Any
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 from convlens import __version__
 from convlens.errors import ConvlensError
@@ -105,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        status = args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line(warnings.showwarning)
+            status = args.func(args)
     except BrokenPipeError:  # `convlens summary ... | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -119,6 +122,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"convlens {args.command}: interrupted", file=sys.stderr)
         return 130
     return int(status or 0)
+
+
+def _warning_line(show: Callable[..., None]) -> Callable[..., None]:
+    """A `warnings.showwarning` that prints convlens's own warnings as one line,
+    `convlens: warning: ...`, once per message (each split of a data set says it again);
+    other libraries' warnings go to `show` as before."""
+    seen: set[str] = set()
+
+    def showwarning(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if not category.__module__.startswith("convlens"):
+            show(message, category, filename, lineno, file, line)
+            return
+        text = " ".join(str(message).split())
+        if text not in seen:
+            seen.add(text)
+            print(f"convlens: warning: {text}", file=sys.stderr if file is None else file)
+
+    return showwarning
 
 
 def error_line(exc: BaseException) -> str | None:
