@@ -41,6 +41,7 @@ from convlens.engine import lock
 from convlens.engine.checkpoint import apply_weights, has_checkpoint, read_checkpoint
 from convlens.errors import CheckpointError, ConfigError, ModelError
 from convlens.io import atomic_write_json, atomic_write_text
+from convlens.models import registry
 from convlens.models.budget import Budget
 from convlens.models.build import MODULE_REF, build
 
@@ -326,7 +327,7 @@ def build_run_model(
     spec = model if model is not None else info.get("spec_text") or info["model"]
     cfg = config or TrainConfig()
     try:
-        return build(
+        net = build(
             spec,
             tuple(info["input_shape"]),
             num_classes=int(info["num_classes"]),
@@ -342,6 +343,9 @@ def build_run_model(
             f"this run trained the user's own module {spec} and it cannot be built here "
             f"({exc}); pass a fresh instance: cl.load(path, model={cls}())"
         ) from None
+    if model is None and str(info.get("model")) in registry.names():
+        net.registry_name = info["model"]  # type: ignore[assignment]  # built from its spec
+    return net
 
 
 def load_run(path: str | Path, *, weights: str = "best", model: nn.Module | None = None) -> Run:
