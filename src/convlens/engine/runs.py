@@ -11,10 +11,10 @@ A run folder holds:
 and, written by training after every epoch (see convlens.engine.checkpoint), the metrics and
 the checkpoint (weights, state and the checkpoint.json that names them). Every file is written
 atomically (`convlens.io`), and run.json says "creating" until the folder is whole, so a kill
-while a folder is made leaves one that `train --out` starts again. A training holds the lock for its whole run (resume included), so
-a second training into the same folder is refused with the holder's PID. Commands that only
-read a run take no lock and write nothing into the folder when it is read-only
-(`output_folder`).
+while a folder is made leaves one that `train --out` starts again. A training holds the lock
+for its whole run (resume included), so a second training into the same folder is refused
+with the holder's PID. Commands that only read a run take no lock and write nothing into the
+folder when it is read-only (`output_folder`).
 """
 
 from __future__ import annotations
@@ -100,14 +100,18 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
 def _half_made(run_dir: Path) -> bool:
     """True when `run_dir` has no whole run description: no run.json, or one still creating
     (what a kill during `create_run` leaves); its files may then be replaced."""
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        return not path.exists()
     try:
-        return json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8")).get("state") == (
-            CREATING
-        )
-    except FileNotFoundError:
-        return True
+        return json.loads(path.read_text(encoding="utf-8")).get("state") == CREATING
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def _scratch(path: Path) -> bool:
+    """A file a killed `create_run` may have left (see `_half_made`)."""
+    return bool(_SCRATCH.match(path.name)) and path.is_file()
 
 
 def read_run_config(run_dir: str | Path) -> TrainConfig:
@@ -151,7 +155,7 @@ def _check_contents(run_dir: Path) -> None:
         )
     if run_dir.exists() and (
         not run_dir.is_dir()
-        or any(p.name != LOCK_FILE and not _SCRATCH.match(p.name) for p in run_dir.iterdir())
+        or any(p.name != LOCK_FILE and not _scratch(p) for p in run_dir.iterdir())
     ):
         raise CheckpointError(
             f"--out {str(run_dir)!r} exists and is not an empty folder; choose a new folder"
@@ -236,7 +240,7 @@ def create_run(run_dir: str | Path, config: TrainConfig, model: nn.Module, train
     _check_contents(run_dir)  # train() holds the folder's lock here
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in run_dir.iterdir():  # a killed creation's files
-        if _SCRATCH.match(stale.name):
+        if _scratch(stale):
             stale.unlink()
     spec_text = getattr(model, "spec_text", None)
     info = {
@@ -343,7 +347,7 @@ def build_run_model(
             f"({exc}); pass a fresh instance: cl.load(path, model={cls}())"
         ) from None
     if model is None and str(info.get("model")) in registry.names():
-        net.registry_name = info["model"]  # type: ignore[assignment]  # built from its spec
+        net.registry_name = info["model"]  # built from its spec: keep the name it has
     return net
 
 
