@@ -6,6 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from convlens.look.explain import (
+    PAD_COLOUR,
+    conv_explain_frames,
+    conv_transpose_explain_frames,
+    input_title,
+    pool_explain_frames,
+)
+
 from conftest import one_line_error
 
 
@@ -268,3 +276,42 @@ def test_kernels_figure_downscales_large_photos_first():
     assert fig.axes[0].get_title() == "original, downscaled to 683x1024"
     assert fig.axes[0].get_images()[0].get_array().shape == (1024, 683)
     assert draw_kernels(photo, ["box_blur"]).axes[0].get_title() == "original"
+
+
+def _panels_box(frame: Image.Image) -> tuple[int, int, int, int]:
+    """Where the panels are: the box of non-white pixels below the frame's text."""
+    a = np.asarray(frame.convert("L"))
+    top = a.shape[0] // 5  # below the text (at most 3 lines on top)
+    rows, cols = np.nonzero(a[top:] < 250)
+    return int(rows.min()) + top, int(rows.max()) + top, int(cols.min()), int(cols.max())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x, k: conv_explain_frames(x, k, stride=2, padding=1),
+        lambda x, k: conv_explain_frames(x, k, stride=(2, 1), padding=(1, 0)),
+        lambda x, k: pool_explain_frames(x, 2, padding=1, ceil_mode=True),
+        lambda x, k: conv_transpose_explain_frames(x[:3, :3], k, stride=2),
+    ],
+)
+def test_explain_frames_keep_one_layout(make):
+    x = np.arange(35, dtype=float).reshape(7, 5) % 10
+    frames = make(x, np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]]))
+    boxes = {_panels_box(f) for f in frames}
+    assert len({f.size for f in frames}) == 1
+    assert len(boxes) == 1, boxes  # frame 0 (the formula) lays out like the others
+
+
+def test_explain_says_grey_is_padding_only_when_there_is_padding():
+    assert input_title((0, 0, 0, 0)) == "input"
+    assert input_title((0, 1, 0, 1)) == "padded input (grey = padding)"
+    x = np.arange(16, dtype=float).reshape(4, 4)
+    grey = tuple(int(PAD_COLOUR[i : i + 2], 16) for i in (1, 3, 5))
+
+    def has_grey(frames: list[Image.Image]) -> bool:
+        a = np.asarray(frames[0].convert("RGB")).reshape(-1, 3)
+        return int((a == grey).all(1).sum()) > 1000  # cells, not anti-aliased text
+
+    assert not has_grey(pool_explain_frames(x, 2))
+    assert has_grey(pool_explain_frames(x, 2, padding=1))

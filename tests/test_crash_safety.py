@@ -288,3 +288,60 @@ def test_a_run_stopped_before_its_first_checkpoint_can_be_started(cli, tmp_path)
     assert not (out / "failure.json").exists()
     last = (checkpoint.checkpoint_file(d).read_bytes() for d in (out, straight))
     assert next(last) == next(last)  # started afresh: the same run as one straight through
+
+
+CREATION_WRITES = 4  # run.json (creating), config.yaml, model.txt, run.json (whole)
+
+
+@pytest.mark.parametrize(("at", "mode"), kill_points(CREATION_WRITES))
+def test_a_kill_while_a_run_folder_is_made_leaves_it_whole_or_startable(
+    cli, tmp_path, monkeypatch, at, mode
+):
+    out = tmp_path / "r"
+    count = {"n": 0}
+    real_text, real_json = runs.atomic_write_text, runs.atomic_write_json
+
+    def dying(real):
+        def write(path, data):
+            count["n"] += 1
+            if count["n"] - 1 == at:
+                if mode == "during":  # the temp file of convlens.io's write, half written
+                    (Path(path).parent / f".{Path(path).name}.0badf00d.tmp").write_text("{")
+                raise Killed
+            real(path, data)
+
+        return write
+
+    monkeypatch.setattr(runs, "atomic_write_text", dying(real_text))
+    monkeypatch.setattr(runs, "atomic_write_json", dying(real_json))
+    with pytest.raises(Killed):
+        train.train(cfg(out=str(out)), log=None)
+    monkeypatch.setattr(runs, "atomic_write_text", real_text)
+    monkeypatch.setattr(runs, "atomic_write_json", real_json)
+    left = {p.name for p in out.iterdir()} - {".lock"}
+    assert "config.yaml" not in left or "run.json" in left, left  # never a config alone
+    if (out / "run.json").exists():
+        assert json.loads((out / "run.json").read_text())["state"] == "creating"
+    with pytest.raises(CheckpointError, match="train again with --out|is not a run folder"):
+        runs.load_run(out)
+    r = cli("train", "--resume", out)
+    assert r.code == 2 and r.err.count("\n") == 1, r
+    assert "was stopped while it was being created, before training began" in r.err or (
+        "is not a run folder (no run.json)" in r.err
+    )
+    runs.check_run_dir(out)  # a half-made folder may be made again
+    train.train(cfg(out=str(out)), log=None)
+    assert "state" not in runs.read_run_info(out) and len(runs.load_run(out).metrics) == 3
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_config_left_without_run_json_no_longer_blocks_the_folder(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "config.yaml").write_text("epochs: 3\n")  # what a kill left before this version
+    train.train(cfg(out=str(out)), log=None)
+    assert len(runs.load_run(out).metrics) == 3
+    (other := tmp_path / "other").mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(CheckpointError, match="exists and is not an empty folder"):
+        runs.check_run_dir(other)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -166,8 +167,36 @@ def test_report_has_every_section(tiny_run, tmp_path):
     text = path.read_text()
     for name in SECTIONS:
         assert f'<section id="{name}">' in text
-    assert text.count("data:image/png;base64,") >= 8 and "data:image/gif;base64," in text
+    for title in ("Saliency", "Grad-CAM", "Integrated Gradients", "Occlusion"):
+        assert f"<h2>{title}</h2>" in text
+    assert text.count("data:image/png;base64,") >= 8 + 3 * 3 and "data:image/gif;base64," in text
     assert 'src="http' not in text  # self-contained
+    assert "SpecModel" not in text and "Model: conv 8 3 pad=same, maxpool 2" in text
+
+
+@pytest.fixture(scope="module")
+def mlp_run(tiny_run, tmp_path_factory):
+    """A 1-epoch run of the registry's mlp_small on the tiny data of `tiny_run`."""
+    from convlens.cli import main
+
+    out = tmp_path_factory.mktemp("runs") / "mlp"
+    args = ["train", "--model", "mlp_small", "--data", "mnist", "--data-dir", str(tiny_run[1])]
+    args += ["--epochs", "1", "--batch-size", "50", "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    return out
+
+
+def test_mlp_report_shows_its_weights_and_attributions(mlp_run, tmp_path):
+    from convlens.look.report import MLP_SECTIONS, write_report
+
+    text = write_report(mlp_run, out=tmp_path / "report.html").read_text()
+    sections = re.findall(r'<section id="([^"]+)">', text)
+    assert sections == list(MLP_SECTIONS)
+    assert "mlp" in sections and "saliency" in sections and "occlusion" in sections
+    assert not {"filters", "features", "gradcam"} & set(sections)
+    assert "<h2>MLP weights</h2>" in text and "<h2>Integrated Gradients</h2>" in text
+    assert "Model: mlp_small" in text and "SpecModel" not in text
+    assert "<p>mlp_small on mnist: best test accuracy" in text
 
 
 @pytest.mark.slow
@@ -195,6 +224,28 @@ def test_report_renders_in_chromium(tiny_run, tmp_path):
     not_blank(tmp_path / "report.png")
 
 
+@pytest.mark.slow
+def test_mlp_report_renders_in_chromium(mlp_run, tmp_path):
+    chromium = shutil.which("chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed")
+    from convlens.look.report import MLP_SECTIONS, write_report
+
+    path = write_report(mlp_run, out=tmp_path / "report.html")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(path.as_uri())
+        for name in MLP_SECTIONS:
+            assert page.locator(f"section#{name} h2").is_visible()
+        sizes = page.evaluate(
+            "Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)"
+        )
+        browser.close()
+    assert len(sizes) >= 1 + 1 + 2 + 1 + 1 + 3 and min(sizes) > 0, sizes
+
+
 def test_compare_cnn_and_mlp_on_the_same_budget(cli, tiny_run, tmp_path):
     args = (
         "compare",
@@ -206,12 +257,16 @@ def test_compare_cnn_and_mlp_on_the_same_budget(cli, tiny_run, tmp_path):
         "1",
         "--batch-size",
         "50",
+        "--limit-test",
+        "150",
         "--out",
         tmp_path / "cmp",
         "--no-progress",
     )
     result = cli(*args)
     assert result.code == 0, result
+    configs = sorted((tmp_path / "cmp").glob("*/config.yaml"))
+    assert len(configs) == 2 and all("limit_test: 150" in c.read_text() for c in configs)
     lines = [ln for ln in result.out.splitlines() if ln.startswith("| ")]
     assert lines[0].startswith("| model | params | mult-adds")
     assert lines[1].startswith("| mlp | 93,834 |") and lines[2].startswith(

@@ -46,12 +46,16 @@ def test_sweep_with_seeds_and_reuse(cli, tiny_run, tmp_path):
         "mnist",
         "--data-dir",
         tiny_run[1],
+        "--limit-test",
+        "150",
         "--out",
         tmp_path / "sw",
         "--no-progress",
     )
     result = cli(*args)
     assert result.code == 0, result
+    configs = list((tmp_path / "sw").glob("*/config.yaml"))
+    assert len(configs) == 4 and all("limit_test: 150" in c.read_text() for c in configs)
     rows = [ln for ln in result.out.splitlines() if ln.startswith("| f=")]
     assert len(rows) == 2 and all("(2)" in r for r in rows)  # mean and spread of 2 seeds
     accs = [float(r.split("|")[2].strip().rstrip("%")) for r in rows]

@@ -16,7 +16,10 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Sequence
+import textwrap
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 from convlens import __version__
 from convlens.errors import ConvlensError
@@ -26,11 +29,56 @@ from convlens.models.budget import memory_detail, out_of_memory
 COMMAND_MODULES = ("primer", "models", "train", "evaluate", "inside", "compare", "sweep", "serve")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Wraps prose to the terminal but keeps indented lines (examples, tables) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out: list[str] = []
+        prose: list[str] = []
+
+        def flush() -> None:
+            if prose:
+                out.append(
+                    textwrap.fill(
+                        " ".join(prose),
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                        break_on_hyphens=False,
+                    )
+                )
+                prose.clear()
+
+        for line in text.splitlines():
+            if line.strip() and not line[0].isspace():
+                prose.append(line.strip())
+                continue
+            flush()
+            out.append(indent + line if line.strip() else "")
+        flush()
+        return "\n".join(out)
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line errors: `convlens CMD: error: ... (see convlens CMD --help)`."""
+    """argparse with one-line errors: `convlens CMD: error: ... (see convlens CMD --help)`,
+    and `examples=[...]`: an `examples:` section at the end of --help, one command a line."""
+
+    def __init__(self, *args: Any, examples: Sequence[str] = (), **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        if examples:
+            kwargs["epilog"] = "examples:\n" + "\n".join(f"  {e}" for e in examples)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D102  (argparse's own signature)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, ArgumentParser]:
+    """The parser of each subcommand, by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
 
 
 def build_parser() -> ArgumentParser:
@@ -50,12 +98,17 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse would blame `convlens`; name the subcommand the flag went to
+        command = subcommands(parser).get(getattr(args, "command", None) or "", parser)
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        status = args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line(warnings.showwarning)
+            status = args.func(args)
     except BrokenPipeError:  # `convlens summary ... | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -69,6 +122,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"convlens {args.command}: interrupted", file=sys.stderr)
         return 130
     return int(status or 0)
+
+
+def _warning_line(show: Callable[..., None]) -> Callable[..., None]:
+    """A `warnings.showwarning` that prints convlens's own warnings as one line,
+    `convlens: warning: ...`, once per message (each split of a data set says it again);
+    other libraries' warnings go to `show` as before."""
+    seen: set[str] = set()
+
+    def showwarning(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if not category.__module__.startswith("convlens"):
+            show(message, category, filename, lineno, file, line)
+            return
+        text = " ".join(str(message).split())
+        if text not in seen:
+            seen.add(text)
+            print(f"convlens: warning: {text}", file=sys.stderr if file is None else file)
+
+    return showwarning
 
 
 def error_line(exc: BaseException) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from convlens.cli.sweep import add_budget_args
 from convlens.config import TrainConfig
 
 
@@ -15,20 +16,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train an MLP and a CNN with about the same number of parameters on the same "
         "data with the same epochs, batch, optimizer and seed, then print and save "
         "a table (params, mult-adds, time, images/s, accuracy) and a plot. Finished "
-        "runs in the out folder are reused. "
-        "Example: convlens compare --data fashion-mnist --epochs 3",
+        "runs in the out folder are reused.",
+        examples=[
+            "convlens compare --data fashion-mnist --epochs 3",
+            "convlens compare --cnn conv5x5 --mlp mlp_small --data mnist --epochs 1",
+            "convlens compare --limit-train 2000 --limit-test 500 --epochs 1 --out runs/quick",
+        ],
     )
     p.add_argument("--cnn", default="keras_mnist", help="CNN model (default: %(default)s)")
     p.add_argument("--mlp", default="mlp", help="MLP model (default: %(default)s)")
-    p.add_argument("--data", default="fashion-mnist")
-    p.add_argument("--data-dir")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit-train", type=int, metavar="N", help="use the first N training images")
-    p.add_argument("--out", default="runs/compare", help="folder of both runs and the table")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    add_budget_args(p, out="runs/compare")
     p.set_defaults(func=cmd_compare)
 
 
@@ -49,6 +46,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         augment="none",
         seed=args.seed,
         limit_train=args.limit_train,
+        limit_test=args.limit_test,
         progress=args.progress,
         record_filters="none",
     )

@@ -15,20 +15,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Evaluate a run on the test split of its data set (or another one with the "
         "same image shape and classes). Prints accuracy, per-class precision, recall "
         "and F1 and the most confused pairs; writes eval.json and confusion.csv into "
-        "the run folder (into out/RUN_NAME/ when the run folder is read-only). "
-        "Example: convlens eval runs/fastcnn-fashion-mnist",
+        "the run folder (into out/RUN_NAME/ when the run folder is read-only).",
+        examples=[
+            "convlens eval runs/demo",
+            "convlens eval runs/demo --weights last --split train",
+            "convlens eval runs/demo --batch-size 256",
+        ],
     )
     p.add_argument("run", help="run folder made by `convlens train`")
     p.add_argument("--data", help="data set name (default: the run's own)")
     p.add_argument("--data-dir", help="folder of the data set files")
-    p.add_argument("--split", choices=("test", "train"), default="test")
+    p.add_argument(
+        "--split",
+        choices=("test", "train"),
+        default="test",
+        help="which images to evaluate (default: %(default)s)",
+    )
     p.add_argument(
         "--weights",
         choices=("best", "last"),
         default="best",
         help="best test accuracy or last epoch (default: %(default)s)",
     )
-    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument(
+        "--batch-size", type=int, default=1024, help="images at once (default: %(default)s)"
+    )
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
@@ -39,8 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "is converted to the model's channels, cropped to its content and fitted into "
         "the input size keeping its aspect ratio, and normalised like the training "
         "data. Dark-on-light drawings are inverted for light-on-dark data sets "
-        "(MNIST, Fashion-MNIST) when --invert auto sees a light background. "
-        "Example: convlens predict runs/digits my_digit.png --show",
+        "(MNIST, Fashion-MNIST) when --invert auto sees a light background.",
+        examples=[
+            "convlens predict runs/digits my_digit.png --show",
+            "convlens predict runs/demo --index 0 4 --top-k 5",
+            "convlens predict runs/demo shoe.jpg --invert no --show out/shoe.png",
+        ],
     )
     p.add_argument("run", help="run folder made by `convlens train`")
     p.add_argument("images", nargs="*", metavar="IMAGE", help="image files (any common format)")
@@ -59,7 +74,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="invert dark-on-light images (default: %(default)s)",
     )
-    p.add_argument("--weights", choices=("best", "last"), default="best")
+    p.add_argument(
+        "--weights",
+        choices=("best", "last"),
+        default="best",
+        help="best test accuracy or last epoch (default: %(default)s)",
+    )
     p.add_argument(
         "--show",
         nargs="?",

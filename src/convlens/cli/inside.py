@@ -20,10 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "show",
         help="pictures of a trained run: filters, feature maps, mistakes, Grad-CAM ...",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=f"Draw one picture of a run and save it (default: RUN/pictures/KIND.png;\n"
-        f"out/RUN_NAME/pictures/KIND.png when the run folder is read-only).\n"
-        f"Kinds:\n{kinds}\n\nExample: convlens show features runs/demo --index 3",
+        description=f"Draw one picture of a run and save it (default: RUN/pictures/KIND.png; "
+        f"out/RUN_NAME/pictures/KIND.png when the run folder is read-only).\n\n"
+        f"kinds:\n{kinds}",
+        examples=[
+            "convlens show curves runs/demo",
+            "convlens show features runs/demo --index 3",
+            "convlens show gradcam runs/demo --image shoe.png --out out/gradcam.png",
+        ],
     )
     p.add_argument("kind", choices=list(KINDS), metavar="KIND", help="one of the kinds above")
     p.add_argument("run", help="run folder made by `convlens train`")
@@ -41,7 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=24, help="images in grids (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="which test images the grid shows")
     p.add_argument("--cnn", metavar="RUN", help="for `mlp`: a CNN run to show beside it")
-    p.add_argument("--weights", choices=("best", "last"), default="best")
+    p.add_argument(
+        "--weights",
+        choices=("best", "last"),
+        default="best",
+        help="best test accuracy or last epoch (default: %(default)s)",
+    )
     p.add_argument("--out", help="file (.png, .svg, .pdf; .gif for evolution)")
     p.set_defaults(func=cmd_show)
 
@@ -50,8 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="one self-contained HTML page about a run",
         description="Write RUN/report.html (out/RUN_NAME/report.html when the run folder is "
         "read-only): config, summary, architecture, curves, evaluation, "
-        "filters, their evolution, feature maps, mistakes and Grad-CAM, with every "
-        "image embedded. Example: convlens report runs/demo",
+        "filters, their evolution, feature maps, mistakes, saliency, Grad-CAM, "
+        "integrated gradients and occlusion (MLP runs: their first-layer weights), with "
+        "every image embedded.",
+        examples=["convlens report runs/demo", "convlens report runs/demo --out out/demo.html"],
     )
     p.add_argument("run", help="run folder made by `convlens train`")
     p.add_argument("--out", help="HTML file (default: RUN/report.html)")

@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="table of a model: shapes, params, mult-adds, receptive field",
         description="Print one row per layer (output shape, parameters, mult-adds, receptive "
         "field, activation memory) and the totals, from one forward pass.",
+        examples=[
+            "convlens summary keras_mnist",
+            'convlens summary "conv 32 3, maxpool 2, flatten, dense 10" --input 1x28x28',
+            "convlens summary cifar_tf --explain",
+        ],
     )
     _add_model_args(p)
     p.add_argument(
@@ -35,11 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="picture of a model as layered 3-D boxes (.png, .svg, .pdf)",
         description="Draw each feature map as a box scaled by its height, width and channels, "
         "dense layers as bars, coloured by layer type.",
+        examples=[
+            "convlens draw keras_mnist",
+            'convlens draw "conv 32 3, maxpool 2, dense 10" --input 1x28x28 --out out/net.svg',
+        ],
     )
     _add_model_args(p)
     p.add_argument(
         "--out",
-        default="architecture.png",
+        default="out/architecture.png",
         help="output file, .png .svg or .pdf (default: %(default)s)",
     )
     p.set_defaults(func=cmd_draw)
@@ -49,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="list the model registry",
         description="List registered models with their parameter count on "
         "their default input, source notebook and description.",
+        examples=["convlens models", "convlens summary fastcnn", "convlens draw fastcnn"],
     )
     p.set_defaults(func=cmd_models)
 

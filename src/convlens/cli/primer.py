@@ -81,8 +81,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "converted to grayscale unless --color (then each kernel runs on each RGB "
         "channel). Edge kernels show the size of the response. Without IMAGE, a "
         "photo shipped with scikit-image is used. A photo larger than 1024 pixels on its "
-        "longer side is downscaled first (a JPEG while it is read). "
-        "Example: convlens kernels photo.jpg --kernel sobel_x sharpen",
+        "longer side is downscaled first (a JPEG while it is read).",
+        examples=[
+            "convlens kernels",
+            "convlens kernels photo.jpg --kernel sobel_x sharpen",
+            "convlens kernels photo.jpg --color --out out/colour.png",
+        ],
     )
     p.add_argument("image", nargs="?", help="any common image format (default: a sample photo)")
     p.add_argument(
@@ -109,9 +113,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "GIF of the kernel sliding over the padded input: each frame shows the "
         "window, the products and the sum that make one output cell. With --transposed, "
         "a transposed convolution: each input cell adds value*kernel into the output. "
-        "Stride, padding and dilation take RxC for different rows and columns. "
-        "Example: convlens conv-explain --input 7x7 --kernel 3 --stride 2 --padding 1; "
-        "convlens conv-explain --values '1 2 3; 4 5 6; 7 8 9' --kernel-values '1 0; 0 -1'",
+        "Stride, padding and dilation take RxC for different rows and columns.",
+        examples=[
+            "convlens conv-explain --input 7x7 --kernel 3 --stride 2 --padding 1",
+            "convlens conv-explain --values '1 2 3; 4 5 6; 7 8 9' --kernel-values '1 0; 0 -1'",
+            "convlens conv-explain --input 3x3 --kernel 3 --stride 2 --transposed",
+        ],
     )
     p.add_argument(
         "--input", type=_size, default=(5, 5), metavar="HxW", help="input size (default: 5x5)"
@@ -151,14 +158,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "pool-explain",
         help="animate a pooling window over a small input",
         description="Print the output size and write an animated GIF of max or mean pooling, "
-        "window by window, as F.max_pool2d / F.avg_pool2d compute it. "
-        "Example: convlens pool-explain --input 5x5 --size 2 --padding 1 --ceil-mode",
+        "window by window, as F.max_pool2d / F.avg_pool2d compute it.",
+        examples=[
+            "convlens pool-explain --input 4x4 --size 2 --mode max",
+            "convlens pool-explain --input 5x5 --size 2 --padding 1 --ceil-mode",
+            "convlens pool-explain --values '1 2 3; 4 5 6; 7 8 9' --size 2 --stride 1 --mode mean",
+        ],
     )
-    p.add_argument("--input", type=_size, default=(4, 4), metavar="HxW")
+    p.add_argument(
+        "--input", type=_size, default=(4, 4), metavar="HxW", help="input size (default: 4x4)"
+    )
     p.add_argument("--values", metavar="ROWS", help="your own input, e.g. '1 2 3; 4 5 6'")
     p.add_argument("--size", type=_ints, default=2, help="window size, K or RxC (default: 2)")
     p.add_argument("--stride", type=_ints, help="S or RxC (default: the window size)")
-    p.add_argument("--padding", type=_ints, default=0, help="at most half the window")
+    p.add_argument(
+        "--padding", type=_ints, default=0, help="P or RxC, at most half the window (default: 0)"
+    )
     p.add_argument("--dilation", type=_ints, default=1, help="max pooling only (default: 1)")
     p.add_argument(
         "--ceil-mode", action="store_true", help="keep a last, partial window (ceil_mode=True)"
@@ -168,8 +183,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="mean pooling averages the input cells only (count_include_pad=False)",
     )
-    p.add_argument("--mode", choices=("max", "mean"), default="max")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--mode", choices=("max", "mean"), default="max", help="max or mean (default: %(default)s)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the small integer values")
     p.add_argument("--out", default="out/pool-explain.gif", help="GIF file (default: %(default)s)")
     p.set_defaults(func=cmd_pool_explain)
 

@@ -18,9 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Start the explorer for one run folder (or for every run under runs/). "
         "It listens on 127.0.0.1 only and answers only requests addressed to 127.0.0.1, "
         "localhost or [::1], unless --host and --allow-host say otherwise. Uploads: up to "
-        "5 MB, a raw body or one file of a form. "
-        "Example: convlens serve runs/digits --port 8000; then "
-        "curl -F file=@digit.png http://127.0.0.1:8000/api/runs/digits/predict",
+        "5 MB, a raw body or one file of a form.",
+        examples=[
+            "convlens serve runs/digits --port 8000",
+            "curl -F file=@digit.png http://127.0.0.1:8000/api/runs/digits/predict",
+            "convlens serve --runs runs --host 0.0.0.0 --allow-host mybox.local",
+        ],
     )
     p.add_argument("run", nargs="?", help="run folder (default: offer every run under --runs)")
     p.add_argument("--runs", default="runs", help="folder of run folders (default: %(default)s)")
@@ -30,7 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="address to listen on (default: %(default)s, this computer only); another "
         "address lets other computers in, with a warning",
     )
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--port", type=int, default=8000, help="port to listen on (default: %(default)s)"
+    )
     p.add_argument(
         "--allow-host",
         action="append",

@@ -16,8 +16,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Every combination of --grid is its own run folder under --out; finished "
         "runs are reused and interrupted ones resume. Grid keys in braces fill the "
         "model spec, others are training settings (batch-size, epochs, lr, model, "
-        'optimizer, ...). Example: convlens sweep --model "conv {f} {k}, maxpool 2, '
-        'flatten, dense 10" --grid f=16,32 k=3,5,7 --epochs 3 --out runs/sweep1',
+        "optimizer, ...). --seeds N repeats each run with N seeds and reports the mean "
+        "and spread.",
+        examples=[
+            'convlens sweep --model "conv {f} {k}, maxpool 2, flatten, dense 10" \\\n'
+            "    --grid f=16,32 k=3,5,7 --epochs 3 --out runs/sweep1",
+            "convlens sweep --model keras_mnist --grid batch-size=32,128,512 --out runs/batch",
+            "convlens sweep --grid model=mlp,keras_mnist --seeds 3 --jobs 2 --out runs/seeds",
+        ],
     )
     p.add_argument("--model", default="{model}", help="spec with {placeholders}, or a name")
     p.add_argument(
@@ -27,25 +33,49 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=V1,V2",
         help="values to try, e.g. f=16,32 k=3,5 batch-size=32,128",
     )
-    p.add_argument("--data", default="fashion-mnist")
-    p.add_argument("--data-dir")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--optimizer", default="adam")
-    p.add_argument("--augment", default="none")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", type=int, default=1, help="repeats with seeds seed..seed+N-1")
-    p.add_argument("--limit-train", type=int, metavar="N")
+    p.add_argument("--optimizer", default="adam", help="sgd, adam or adamw (default: %(default)s)")
+    p.add_argument(
+        "--augment", default="none", help="e.g. crop,flip or none (default: %(default)s)"
+    )
+    p.add_argument(
+        "--seeds", type=int, default=1, help="repeats with seeds seed..seed+N-1 (default: 1)"
+    )
     p.add_argument(
         "--jobs",
         type=int,
         default=1,
         help="runs at once, each in its own process with cores/jobs threads",
     )
-    p.add_argument("--out", required=True, help="folder of the runs and the table")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    add_budget_args(p, out=None)
     p.set_defaults(func=cmd_sweep)
+
+
+def add_budget_args(p: argparse.ArgumentParser, out: str | None) -> None:
+    """The data and budget flags `sweep` and `compare` share; `out=None` makes --out required."""
+    p.add_argument("--data", default="fashion-mnist", help="data set name (default: %(default)s)")
+    p.add_argument("--data-dir", help="folder of the data set files")
+    p.add_argument("--epochs", type=int, default=3, help="epochs per run (default: %(default)s)")
+    p.add_argument(
+        "--batch-size", type=int, default=128, help="images per step (default: %(default)s)"
+    )
+    p.add_argument(
+        "--lr", type=float, default=2e-3, help="peak learning rate (default: %(default)g)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument("--limit-train", type=int, metavar="N", help="use the first N training images")
+    p.add_argument("--limit-test", type=int, metavar="N", help="use the first N test images")
+    if out is None:
+        p.add_argument("--out", required=True, help="folder of the runs and the table")
+    else:
+        p.add_argument(
+            "--out", default=out, help="folder of the runs and the table (default: %(default)s)"
+        )
+    p.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bar (the per-epoch lines stay)",
+    )
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -69,6 +99,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         augment=args.augment,
         seed=args.seed,
         limit_train=args.limit_train,
+        limit_test=args.limit_test,
         progress=args.progress,
         record_filters="none",
     )

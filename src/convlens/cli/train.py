@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "versions, metrics per epoch (CSV/JSON), last and best checkpoints "
         "(safetensors). Settings: defaults < --config FILE.yaml < flags. "
         "Ctrl-C saves a checkpoint; --resume RUN_DIR continues it.",
+        examples=[
+            "convlens train --out runs/demo",
+            'convlens train --model "conv 32 3, maxpool 2, dense 10" --data mnist --epochs 3',
+            "convlens train --resume runs/demo",
+        ],
     )
     p.add_argument(
         "--config",
@@ -154,7 +159,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="check a run for common training mistakes, one line each with a remedy",
         description="Read a run's metrics and run its model on a test batch: chance-level "
         "accuracy, unnormalised inputs, a loss that rises, oscillates or does not "
-        "move, overfitting, dead layers. Example: convlens doctor runs/demo",
+        "move, overfitting, dead layers.",
+        examples=["convlens doctor runs/demo"],
     )
     p.add_argument("run", help="run folder made by `convlens train`")
     p.set_defaults(func=cmd_doctor)

@@ -10,10 +10,11 @@ A run folder holds:
 
 and, written by training after every epoch (see convlens.engine.checkpoint), the metrics and
 the checkpoint (weights, state and the checkpoint.json that names them). Every file is written
-atomically (`convlens.io`). A training holds the lock for its whole run (resume included), so
-a second training into the same folder is refused with the holder's PID. Commands that only
-read a run take no lock and write nothing into the folder when it is read-only
-(`output_folder`).
+atomically (`convlens.io`), and run.json says "creating" until the folder is whole, so a kill
+while a folder is made leaves one that `train --out` starts again. A training holds the lock
+for its whole run (resume included), so a second training into the same folder is refused
+with the holder's PID. Commands that only read a run take no lock and write nothing into the
+folder when it is read-only (`output_folder`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import errno
 import html
 import json
 import os
-import platform
-import subprocess
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,16 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy
-import torch
 from torch import nn
 
-from convlens import __version__
 from convlens.config import TrainConfig, config_to_yaml, load_config_file, merge_config
 from convlens.engine import lock
 from convlens.engine.checkpoint import apply_weights, has_checkpoint, read_checkpoint
+from convlens.engine.provenance import git_commit, versions
 from convlens.errors import CheckpointError, ConfigError, ModelError
 from convlens.io import atomic_write_json, atomic_write_text
+from convlens.models import registry
 from convlens.models.budget import Budget
 from convlens.models.build import MODULE_REF, build
 
@@ -65,38 +64,12 @@ __all__ = [
 ]
 
 RUN_FILE, CONFIG_FILE, MODEL_FILE, LOCK_FILE = "run.json", "config.yaml", "model.txt", ".lock"
+CREATING = "creating"  # run.json's "state" until config.yaml and model.txt are written too
+# What a creation killed half-way leaves: its files, and the temp files of convlens.io's writes
+_SCRATCH = re.compile(
+    r"^(run\.json|config\.yaml|model\.txt|\.(run\.json|config\.yaml|model\.txt)\.[0-9a-f]{8}\.tmp)$"
+)
 T = TypeVar("T")
-
-
-# ----------------------------------------------------------------------------- provenance
-def versions() -> dict[str, str]:
-    """Versions of python and the libraries that decide the numbers."""
-    import torchvision  # a slow import: only when a run is created
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "numpy": numpy.__version__,
-        "convlens": __version__,
-    }
-
-
-def git_commit(path: str | Path | None = None) -> str | None:
-    """The git commit of the source tree (None outside a git repository)."""
-    where = Path(path) if path else Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 # ----------------------------------------------------------------------------- reading runs
@@ -116,7 +89,29 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{str(run_dir / RUN_FILE)!r} is not readable JSON") from None
     if not isinstance(info, dict) or "input_shape" not in info or "model" not in info:
         raise CheckpointError(f"{str(run_dir / RUN_FILE)!r} is not a convlens run description")
+    if info.get("state") == CREATING:
+        raise CheckpointError(
+            f"{str(run_dir)!r} was stopped while it was being created, before training "
+            f"began; train again with --out {run_dir}"
+        )
     return info
+
+
+def _half_made(run_dir: Path) -> bool:
+    """True when `run_dir` has no whole run description: no run.json, or one still creating
+    (what a kill during `create_run` leaves); its files may then be replaced."""
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        return not path.exists()
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("state") == CREATING
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _scratch(path: Path) -> bool:
+    """A file a killed `create_run` may have left (see `_half_made`)."""
+    return bool(_SCRATCH.match(path.name)) and path.is_file()
 
 
 def read_run_config(run_dir: str | Path) -> TrainConfig:
@@ -146,19 +141,21 @@ def check_run_dir(run_dir: str | Path) -> None:
 
 
 def _check_contents(run_dir: Path) -> None:
-    if (run_dir / RUN_FILE).exists() and not has_checkpoint(run_dir):
+    half_made = _half_made(run_dir)
+    if not half_made and not has_checkpoint(run_dir):
         raise CheckpointError(
             f"{str(run_dir)!r} holds a run that stopped before its first checkpoint; start "
             f"it again with its saved settings: convlens train --resume {run_dir}; or, for "
             f"new settings, remove that folder first"
         )
-    if (run_dir / RUN_FILE).exists():
+    if not half_made:
         raise CheckpointError(
             f"{str(run_dir)!r} already holds a run; continue it with "
             f"--resume {run_dir} or choose another --out"
         )
     if run_dir.exists() and (
-        not run_dir.is_dir() or any(p.name != LOCK_FILE for p in run_dir.iterdir())
+        not run_dir.is_dir()
+        or any(p.name != LOCK_FILE and not _scratch(p) for p in run_dir.iterdir())
     ):
         raise CheckpointError(
             f"--out {str(run_dir)!r} exists and is not an empty folder; choose a new folder"
@@ -234,11 +231,17 @@ def slug(text: str, max_len: int = 40) -> str:
 
 
 def create_run(run_dir: str | Path, config: TrainConfig, model: nn.Module, train_ds: Any) -> None:
-    """Make the run folder and write config.yaml, run.json and model.txt (before training);
-    run.json last, so a folder with run.json is a whole run description."""
+    """Make the run folder and write run.json, config.yaml and model.txt (before training).
+
+    run.json first, saying "state": "creating", and again, whole, once the others are written:
+    a kill at any moment leaves a whole run description or a folder that says it is half
+    made, which `train --out` replaces (and `load_run` / `--resume` refuse in one line)."""
     run_dir = Path(run_dir)
     _check_contents(run_dir)  # train() holds the folder's lock here
     run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.iterdir():  # a killed creation's files
+        if _scratch(stale):
+            stale.unlink()
     spec_text = getattr(model, "spec_text", None)
     info = {
         "convlens_run": 1,
@@ -258,11 +261,12 @@ def create_run(run_dir: str | Path, config: TrainConfig, model: nn.Module, train
         "git_commit": git_commit(),
     }
     try:
+        atomic_write_json(run_dir / RUN_FILE, {**info, "state": CREATING})
         atomic_write_text(run_dir / CONFIG_FILE, config_to_yaml(config))
         atomic_write_text(run_dir / MODEL_FILE, (spec_text or config.model) + "\n")
         atomic_write_json(run_dir / RUN_FILE, info)
     except OSError as exc:
-        for name in (CONFIG_FILE, MODEL_FILE):  # the folder stays empty, ready for a new try
+        for name in (CONFIG_FILE, MODEL_FILE, RUN_FILE):  # empty again, ready for a new try
             (run_dir / name).unlink(missing_ok=True)
         raise CheckpointError(
             f"cannot write the run folder {str(run_dir)!r}: {exc.strerror or exc}; free some "
@@ -326,7 +330,7 @@ def build_run_model(
     spec = model if model is not None else info.get("spec_text") or info["model"]
     cfg = config or TrainConfig()
     try:
-        return build(
+        net = build(
             spec,
             tuple(info["input_shape"]),
             num_classes=int(info["num_classes"]),
@@ -342,6 +346,9 @@ def build_run_model(
             f"this run trained the user's own module {spec} and it cannot be built here "
             f"({exc}); pass a fresh instance: cl.load(path, model={cls}())"
         ) from None
+    if model is None and str(info.get("model")) in registry.names():
+        net.registry_name = info["model"]  # built from its spec: keep the name it has
+    return net
 
 
 def load_run(path: str | Path, *, weights: str = "best", model: nn.Module | None = None) -> Run:

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from convlens.engine import compare as comparing
 from convlens.engine import sweep as sweeping
@@ -30,16 +32,46 @@ def draw_compare(rows: Sequence[comparing.Row]) -> Figure:
             label=f"{r.model} ({r.params:,} params)",
         )
     ax_c.set_xlabel("epoch"), ax_c.set_ylabel("test accuracy %"), ax_c.grid(alpha=0.3)
+    epochs = max((len(r.curve) for r in rows), default=1)
+    if epochs <= 20:
+        ax_c.set_xticks(range(1, epochs + 1))
+    else:
+        ax_c.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_c.set_xlim(0.5, epochs + 0.5)
     ax_c.legend(fontsize=8)
     ax_c.set_title("same data, same budget", fontsize=10)
     x = range(len(rows))
-    ax_b.bar([i - 0.2 for i in x], [r.params for r in rows], 0.4, label="parameters")
-    ax_b.bar([i + 0.2 for i in x], [r.mult_adds for r in rows], 0.4, label="mult-adds / image")
+    for shift, values, label in (
+        (-0.2, [r.params for r in rows], "parameters"),
+        (0.2, [r.mult_adds for r in rows], "mult-adds / image"),
+    ):
+        bars = ax_b.bar([i + shift for i in x], values, 0.4, label=label)
+        ax_b.bar_label(bars, [_short(v) for v in values], fontsize=7, padding=2)
     ax_b.set_xticks(list(x), [r.model for r in rows])
-    ax_b.set_yscale("log"), ax_b.legend(fontsize=8)
+    _log_axis(ax_b, [v for r in rows for v in (r.params, r.mult_adds)])
+    ax_b.legend(fontsize=8, loc="upper left")
     ax_b.set_title("size and compute", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _short(value: float) -> str:
+    """93,834 -> '93.8k', 2,794,240 -> '2.79M'."""
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{unit}"
+    return f"{value:g}"
+
+
+def _log_axis(ax: Axes, values: Sequence[float]) -> None:
+    """A log y-axis labelled at 1, 2 and 5 times the powers of ten (as 100k, 2M), from
+    below the smallest value to room above the largest for the legend and labels."""
+    positive = [v for v in values if v > 0] or [1.0]
+    ax.set_yscale("log")
+    ax.set_ylim(min(positive) / 2, max(positive) * 12)
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _short(v)))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def draw_sweep(rows: Sequence[dict[str, Any]]) -> Figure:

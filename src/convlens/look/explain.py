@@ -1,8 +1,9 @@
 """Animated lessons: a kernel (or pooling window) sliding over a padded input, cell by cell.
 
-Each frame shows the padded input (padding cells grey) with the window outlined, the
-kernel, the output grid filling up, and the arithmetic of the current cell. The first frame
-states the sizes and the output-size formula with the numbers filled in.
+Each frame shows the input (padding cells grey, when there is padding) with the window
+outlined, the kernel, the output grid filling up, and the arithmetic of the current cell, in
+the same layout on every frame. The first frame states the sizes and the output-size formula
+with the numbers filled in.
 """
 
 from __future__ import annotations
@@ -32,6 +33,20 @@ from convlens.primer.transposed import (
 
 PAD_COLOUR, WINDOW_COLOUR, DONE_COLOUR, NOW_COLOUR = "#d9d9d9", "#d62728", "#cfe3f7", "#ffcf66"
 FRAME_MS = 900  # per cell: time to read its arithmetic (`convlens.io.save_gif(..., ms=FRAME_MS)`)
+TEXT_TOP = 0.97  # the frame's text hangs from here; the panels fill the space below it
+
+
+def input_title(pad: Sequence[int]) -> str:
+    """The input panel's title: it names the grey border only when there is one."""
+    return "padded input (grey = padding)" if any(pad) else "input"
+
+
+def _finish(fig, text: str, panels_top: float) -> Image.Image:
+    """Lay the panels out below `panels_top` the same way on every frame (the layout never
+    depends on the text, so the GIF does not jump), then hang the text above them."""
+    fig.tight_layout(rect=(0, 0, 1, panels_top))
+    fig.text(0.5, TEXT_TOP, text, ha="center", va="top", fontsize=9, wrap=True)
+    return figure_image(fig, dpi=80)
 
 
 def _grid(
@@ -103,7 +118,7 @@ def _render(
         _grid(
             axes[0],
             np.where(np.isfinite(padded), padded, 0),
-            "padded input (grey = padding)",
+            input_title(pad),
             shade=pad_shade,
             blank=~np.isfinite(padded),  # max pooling pads with -inf: never chosen, shown empty
         )
@@ -134,9 +149,7 @@ def _render(
                         linewidth=1,
                     )
         _grid(axes[-1], out, f"output {out_shape[0]}x{out_shape[1]}", shade=shade, blank=blank)
-        fig.suptitle(intro if step is None else describe(step), fontsize=9, wrap=True)
-        fig.tight_layout(rect=(0, 0, 1, 0.86))
-        frames.append(figure_image(fig, dpi=80))
+        frames.append(_finish(fig, intro if step is None else describe(step), 0.84))
     return frames
 
 
@@ -327,7 +340,5 @@ def conv_transpose_explain_frames(
                 f"rows {r[0]}..{r[-1]}, cols {c[0]}..{c[-1]}"
                 + (f" (every {r[1] - r[0]}th)" if len(r) > 1 and r[1] - r[0] > 1 else "")
             )
-        fig.suptitle(text, fontsize=9, wrap=True)
-        fig.tight_layout(rect=(0, 0, 1, 0.82))
-        frames.append(figure_image(fig, dpi=80))
+        frames.append(_finish(fig, text, 0.8))
     return frames

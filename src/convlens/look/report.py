@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from convlens.errors import ConvlensError
 from convlens.io import atomic_write_text, data_url, figure_bytes, gif_bytes
 from convlens.look.inspector import Inspector
 
+# The sections of a CNN's report, in order; a model without conv layers (an MLP) gets
+# MLP_SECTIONS: its first-layer weights as images instead of filters, feature maps and Grad-CAM.
 SECTIONS = (
     "config",
     "summary",
@@ -22,8 +25,29 @@ SECTIONS = (
     "evolution",
     "features",
     "mistakes",
+    "saliency",
     "gradcam",
+    "integrated-gradients",
+    "occlusion",
 )
+CONV_ONLY = ("filters", "evolution", "features", "gradcam")
+MLP_SECTIONS = tuple(
+    name for name in (*SECTIONS[:5], "mlp", *SECTIONS[5:]) if name not in CONV_ONLY
+)
+TITLES = {
+    "mlp": "MLP weights",
+    "saliency": "Saliency",
+    "gradcam": "Grad-CAM",
+    "integrated-gradients": "Integrated Gradients",
+    "occlusion": "Occlusion",
+}
+ATTRIBUTION_NOTES = {
+    "saliency": "how much each pixel's gradient moves the predicted class score",
+    "gradcam": "where the last conv layer's maps weigh most for the predicted class",
+    "integrated-gradients": "each pixel's share of the class score, from a black image "
+    "(red: for the class, blue: against)",
+    "occlusion": "how much the class score drops when each patch is blacked out",
+}
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -47,15 +71,28 @@ def _img(src: str, alt: str) -> str:
     return f'<img src="{src}" alt="{html.escape(alt)}">'
 
 
+def model_name(info: dict[str, Any]) -> str:
+    """What the run calls its model: the registry name, spec text or module it trained."""
+    return str(info.get("model") or info.get("spec_text") or "model")
+
+
+def sections_of(look: Inspector) -> tuple[str, ...]:
+    """The sections that apply to this run's model."""
+    from convlens.models.hooks import conv_layers
+
+    return SECTIONS if conv_layers(look.run.model) else MLP_SECTIONS
+
+
 def build_report(look: Inspector) -> str:
     """The report page as HTML text."""
     from convlens.look.architecture import draw_architecture
     from convlens.models.summary import summary
 
     run = look.run
+    sections = sections_of(look)
     parts: dict[str, str] = {}
     parts["config"] = "<pre>" + html.escape((run.path / "config.yaml").read_text()) + "</pre>"
-    s = summary(run.model, run.input_shape)
+    s = replace(summary(run.model, run.input_shape), model_name=model_name(run.info))
     parts["summary"] = "<pre>" + html.escape(str(s)) + "</pre>"
     parts["architecture"] = _img(
         _png(draw_architecture(run.model, run.input_shape)), "architecture"
@@ -69,27 +106,35 @@ def build_report(look: Inspector) -> str:
         + _img(_png(look.picture("confusion")), "confusion matrix")
         + _img(_png(look.picture("predictions", n=18)), "predictions")
     )
-    parts["filters"] = _img(_png(look.picture("filters")), "filters")
-    parts["evolution"] = _optional(lambda: _img(_gif(look.picture("evolution")), "evolution"))
-    parts["features"] = "".join(
-        _img(_png(look.picture("features", index=i)), f"features {i}") for i in range(2)
-    )
+    if "filters" in sections:
+        parts["filters"] = _img(_png(look.picture("filters")), "filters")
+        parts["evolution"] = _optional(lambda: _img(_gif(look.picture("evolution")), "evolution"))
+        parts["features"] = "".join(
+            _img(_png(look.picture("features", index=i)), f"features {i}") for i in range(2)
+        )
+    if "mlp" in sections:
+        parts["mlp"] = _optional(lambda: _img(_png(look.picture("mlp")), "MLP weights"))
     parts["mistakes"] = _optional(lambda: _img(_png(look.picture("mistakes", n=12)), "mistakes"))
-    wrong = ev.top_losses(3)
-    parts["gradcam"] = "".join(
-        _img(_png(look.picture("gradcam", index=int(i))), f"gradcam {i}")
-        for i in (wrong if len(wrong) else [0])
-    )
+    wrong = [int(i) for i in ev.top_losses(3)]
+    which = "the most confident mistakes" if wrong else "the first test image (no mistakes)"
+    wrong = wrong or [0]
+    for kind in ATTRIBUTION_NOTES:
+        if kind in sections:
+            parts[kind] = f'<p class="note">{ATTRIBUTION_NOTES[kind]}; for {which}</p>'
+            parts[kind] += "".join(
+                _img(_png(look.picture(kind, index=i)), f"{kind} test[{i}]") for i in wrong
+            )
     body = "".join(
-        f'<section id="{name}"><h2>{name.capitalize()}</h2>{parts[name]}</section>'
-        for name in SECTIONS
+        f'<section id="{name}"><h2>{TITLES.get(name, name.capitalize())}</h2>'
+        f"{parts[name]}</section>"
+        for name in sections
     )
     title = f"convlens report: {run.path.name}"
     best = max((m["test_accuracy"] for m in run.metrics), default=float("nan"))
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
         f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<p>{html.escape(str(run.info.get('model')))} on {html.escape(str(run.info['data']))}"
+        f"<p>{html.escape(model_name(run.info))} on {html.escape(str(run.info['data']))}"
         f": best test accuracy {best:.2%}, {run.info.get('parameters', 0):,} parameters, "
         f"weights: {run.weights}</p>{body}</body></html>"
     )

@@ -34,19 +34,27 @@ def draw_curves(metrics: Sequence[dict]) -> Figure:
     ax_l.set_title("loss (train includes label smoothing)", fontsize=10)
     ax_a.set_title("accuracy", fontsize=10)
     ax_a.set_ylabel("%")
-    best = max(metrics, key=lambda m: m["test_accuracy"])
-    ax_a.annotate(
-        f"best {100 * best['test_accuracy']:.2f}%",
-        (best["epoch"], 100 * best["test_accuracy"]),
-        textcoords="offset points",
-        xytext=(-30, -18),
-        fontsize=8,
-    )
     for ax in (ax_l, ax_a):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend()
         ax.set_xticks(epochs if len(epochs) <= 20 else ax.get_xticks())
+    best = max(metrics, key=lambda m: m["test_accuracy"])
+    x, y = best["epoch"], 100 * best["test_accuracy"]
+    # inside the plot: the label leans away from the nearer side and the nearer edge
+    (x0, x1), (y0, y1) = ax_a.get_xlim(), ax_a.get_ylim()
+    right = (x - x0) / (x1 - x0 or 1) > 0.5
+    low = (y - y0) / (y1 - y0 or 1) < 0.25
+    ax_a.annotate(
+        f"best {y:.2f}%",
+        (x, y),
+        textcoords="offset points",
+        xytext=(-6 if right else 6, 8 if low else -8),
+        ha="right" if right else "left",
+        va="bottom" if low else "top",
+        fontsize=8,
+        annotation_clip=False,
+    )
     fig.tight_layout()
     return fig
 

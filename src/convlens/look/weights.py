@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 from PIL import Image
 from torch import nn
 
@@ -247,10 +248,22 @@ def draw_evolution_strip(run: Run, layer: str | None = None, *, n: int = 16) -> 
         return fig
     ax = bands[1].add_subplot(1, 1, 1)
     bands[1].subplots_adjust(left=0.1, right=0.88, bottom=0.25, top=0.85)
-    ax.plot(list(changes), [float(c.mean()) for c in changes.values()], "o-")
+    means = [float(c.mean()) for c in changes.values()]
+    ax.plot(list(changes), means, "o-")
     ax.set_xlabel("epoch"), ax.set_ylabel("mean change")
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    ax.set_xticks(list(changes))
+    # from 0, so one epoch (or changes alike) still gets distinct ticks; decimals to fit them
+    top = 1.15 * max(max(means), 1e-6)
+    ax.set_ylim(0, top)
+    ticks = MaxNLocator(5).tick_values(0, top)
+    step = 100 * float(ticks[1] - ticks[0])
+    ax.yaxis.set_major_formatter(
+        PercentFormatter(1.0, decimals=max(0, -int(np.floor(np.log10(step)))))
+    )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(changes) <= 20:
+        ax.set_xticks(list(changes))
+    if len(changes) == 1:
+        ax.set_xlim(min(changes) - 1, min(changes) + 1)
     ax.set_title(f"mean relative change of all {first.shape[0]} filters per epoch", fontsize=9)
     ax.grid(alpha=0.3)
     return fig

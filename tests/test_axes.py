@@ -1,0 +1,83 @@
+"""Axis ticks and labels of the per-epoch pictures on short runs (1, 2 and 5 epochs): integer
+epoch ticks, distinct and readable value ticks, sensible log ticks, labels inside the plot."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from convlens.engine import history
+from convlens.engine.compare import Row
+from convlens.look.experiments import draw_compare
+from convlens.look.results import draw_curves
+from convlens.look.weights import draw_evolution_strip
+
+
+def tick_labels(fig: Figure, ax: Axes, axis: str) -> list[str]:
+    """The visible major tick labels of one axis, as drawn."""
+    fig.canvas.draw()
+    lo, hi = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    lo, hi = min(lo, hi), max(lo, hi)
+    ticks = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    return [t.get_text() for t in ticks if lo <= t.get_position()[axis == "y"] <= hi]
+
+
+def metrics(epochs: int, best: int) -> list[dict]:
+    """Per-epoch metrics whose test accuracy peaks at epoch `best`."""
+    return [
+        {
+            "epoch": e,
+            "train_loss": 1.0 / e,
+            "test_loss": 1.1 / e,
+            "train_accuracy": 0.5 + 0.08 * e,
+            "test_accuracy": 0.9 - 0.01 * abs(e - best),
+        }
+        for e in range(1, epochs + 1)
+    ]
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 5])
+def test_evolution_strip_has_epoch_ticks_and_distinct_percentages(monkeypatch, epochs):
+    base = torch.linspace(-1, 1, 8 * 9).reshape(8, 1, 3, 3)
+    hist = {"conv1": {e: base * (1.04**e) for e in range(epochs + 1)}}  # ~4% a step, alike
+    monkeypatch.setattr(history, "read_history", lambda path: hist)
+    fig = draw_evolution_strip(SimpleNamespace(path="run"))
+    (ax,) = [a for a in fig.get_axes() if a.lines]
+    assert tick_labels(fig, ax, "x") == [str(e) for e in range(1, epochs + 1)]
+    ys = tick_labels(fig, ax, "y")
+    assert len(ys) >= 3 and len(set(ys)) == len(ys) and ys[0] == "0%", ys
+    plt.close("all")
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 5])
+def test_compare_has_epoch_ticks_and_labelled_log_ticks(epochs):
+    rows = [
+        Row("mlp", 93_834, 93_664, 1.0, 1e4, 0.87, 0.35, (0.8,) * epochs),
+        Row("keras_mnist", 93_322, 2_794_240, 9.0, 1e3, 0.89, 0.29, (0.85,) * epochs),
+    ]
+    fig = draw_compare(rows)
+    curve, bars = fig.get_axes()
+    assert tick_labels(fig, curve, "x") == [str(e) for e in range(1, epochs + 1)]
+    ys = tick_labels(fig, bars, "y")
+    assert {"100k", "1M"} <= set(ys) and "2M" in ys, ys  # 1-2-5 steps between the decades
+    assert all(not y.startswith("$") for y in ys), ys  # no 10^5 mathtext
+    plt.close("all")
+
+
+@pytest.mark.parametrize(("epochs", "best"), [(1, 1), (2, 1), (2, 2), (5, 1), (5, 5), (20, 20)])
+def test_curves_keep_the_best_label_inside_the_plot(epochs, best):
+    fig = draw_curves(metrics(epochs, best))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.get_axes()[1]
+    (label,) = [t for t in ax.texts if t.get_text().startswith("best ")]
+    box, inside = label.get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert inside.x0 <= box.x0 and box.x1 <= inside.x1, (box, inside)
+    assert inside.y0 <= box.y0 and box.y1 <= inside.y1, (box, inside)
+    assert tick_labels(fig, ax, "x")[:2] == ["1", "2"][:epochs]
+    plt.close("all")
