@@ -14,6 +14,7 @@ COMMANDS = (
     "conv-explain",
     "pool-explain",
     "train",
+    "lr-find",
     "eval",
     "predict",
     "show",
