@@ -110,7 +110,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"(about 2x faster on recent CPUs), none = float32 (default: {d.amp})",
     )
     g.add_argument(
-        "--compile", action="store_true", default=None, help="torch.compile the model (slow start)"
+        "--compile",
+        action="store_true",
+        default=None,
+        help="torch.compile the model (slow start; slower on CPU, says so)",
+    )
+    g.add_argument(
+        "--fused-optimizer",
+        action="store_true",
+        default=None,
+        help="update all parameters in one fused optimizer kernel (same numbers)",
     )
     g.add_argument(
         "--init-from",

@@ -83,6 +83,7 @@ def train(
     if lr not in (None, "find"):
         raise ConfigError(f"Expected lr='find' or a number. Received: lr={lr!r}")
     train_ds, test_ds, model = _prepare(config, log if world.main else None, model)
+    _warn_compile(config, log if world.main else None)
     if lr == "find":
         found = lr_find(_speed_up(model, config, compile=False), train_ds, config)
         config = config.replace(lr=found.suggestion)
@@ -131,6 +132,7 @@ def resume(
         train_ds, test_ds, model = _prepare(config, given=model, fresh=state is None)
         if state is not None:
             apply_weights(model, data["last"], paths["last"])
+        _warn_compile(config, log if world.main else None)
         if log and state is None:
             log(f"starting {run_dir} (it has no checkpoint yet)")
         elif log and state is not None and state["epoch"] < config.epochs and not state.get("stop"):
@@ -194,6 +196,15 @@ def find_lr(config: TrainConfig, *, model: nn.Module | None = None, **sweep: Any
         config = config.replace(model=module_ref(model))
     train_ds, _, built = _prepare(config, given=model)
     return lr_find(_speed_up(built, config, compile=False), train_ds, config, **sweep)
+
+
+def _warn_compile(cfg: TrainConfig, log: Log | None) -> None:
+    """One warning line: torch.compile makes training slower on CPU (measured, see config)."""
+    if cfg.compile and log and check_setup(cfg).type == "cpu":
+        log(
+            "warning: --compile is slower on CPU (a fastcnn step took 2x as long on 2 cores, "
+            "plus a slow start); drop --compile unless you measured it faster here"
+        )
 
 
 def _needs_tensorboard() -> None:
