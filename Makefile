@@ -96,7 +96,7 @@ docs: $(STAMP)
 
 bench: $(STAMP) data
 	$(PY) bench/convmath.py
-	$(PY) bench/time_to_accuracy.py
+	$(PY) bench/time_to_accuracy.py --seeds 1
 	$(PY) bench/explorer.py
 
 # convlens beside Keras 3 (TensorFlow CPU), Lightning and fastai on the notebooks' network; the
