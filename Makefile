@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test check docs bench data system serve lab clean help
+.PHONY: demo test check docs bench bench-peers data system serve lab clean help
 
 help:
 	@echo "make demo   set up .venv and run the main job"
@@ -96,8 +96,19 @@ docs: $(STAMP)
 
 bench: $(STAMP) data
 	$(PY) bench/convmath.py
-	$(PY) bench/time_to_accuracy.py
+	$(PY) bench/time_to_accuracy.py --seeds 1
 	$(PY) bench/explorer.py
+
+# convlens beside Keras 3 (TensorFlow CPU), Lightning and fastai on the notebooks' network; the
+# peers live in their own venv (pinned in bench/peers-requirements.txt), never in .venv.
+PEERS_VENV := bench/.peers-venv
+$(PEERS_VENV)/.installed-stamp: bench/peers-requirements.txt
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/peers-requirements.txt
+	@touch $@
+
+bench-peers: $(STAMP) data $(PEERS_VENV)/.installed-stamp
+	$(PY) bench/peers.py --peers-python $(PEERS_VENV)/bin/python
 
 clean:
 	rm -rf $(VENV) out site .pytest_cache

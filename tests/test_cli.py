@@ -16,6 +16,7 @@ COMMANDS = (
     "conv-explain",
     "pool-explain",
     "train",
+    "lr-find",
     "eval",
     "predict",
     "show",

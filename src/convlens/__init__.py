@@ -19,6 +19,9 @@ Data
 Training and runs
     train(model, data, *, out=None, resume=False, **options) -- train a registry model, a
         spec or any nn.Module; options are TrainConfig fields (epochs, lr, ...); returns a Run.
+    lr_find(model, data, *, steps=100, rule="valley") -- a short exponential sweep of the
+        learning rate on a copy of the model; .suggestion, .rule, .plot(). `train(...,
+        lr="find")` runs it first and trains with its suggestion.
     load(path, model=None) -- open a run folder (pass a fresh instance for a run of your own
         nn.Module class); returns a Run.
     Run -- .history (per-epoch metrics, .plot()), .evaluate() (accuracy, confusion, most
@@ -65,6 +68,7 @@ _FRONT_DOOR = {
     "load_dataset": "convlens.api.data",
     "Dataset": "convlens.api.data",
     "train": "convlens.api.training",
+    "lr_find": "convlens.api.lr_find",
     "load": "convlens.api.run",
     "Run": "convlens.api.run",
     "Picture": "convlens.look.picture",

@@ -61,7 +61,11 @@ class TrainConfig:
         threads: torch CPU threads (None: leave torch's default).
         channels_last: run convolutions in channels-last memory format (on by default: one
             fastcnn step of 256 images took 0.12 s instead of 0.15 s on 2 CPU cores).
-        compile: wrap the model in torch.compile (slow start, sometimes faster steps).
+        compile: wrap the model in torch.compile (slow start; on CPU slower steps too: a
+            fastcnn step took 2x as long on 2 cores, so a CPU run says so in a warning line).
+        fused_optimizer: Adam/AdamW/SGD update every parameter in one fused kernel
+            (`fused=True`) instead of a Python loop over the tensors; the same arithmetic
+            (`bench/speed_switches.py` measures it).
         amp: mixed precision, one of AMP_MODES: "auto" uses bfloat16 autocast where the
             processor computes it natively (on the 2-core AMD EPYC we test on, a fastcnn step
             of 256 images took 69 ms instead of 145 ms) and float32 elsewhere; weights and
@@ -112,6 +116,7 @@ class TrainConfig:
     threads: int | None = None
     channels_last: bool = True
     compile: bool = False
+    fused_optimizer: bool = False
     amp: str = "auto"
     device: str = "auto"
     tta: bool = False
@@ -146,6 +151,7 @@ class TrainConfig:
             "tensorboard",
             "channels_last",
             "compile",
+            "fused_optimizer",
             "progress",
             "tta",
             "doctor",

@@ -49,7 +49,8 @@ def train(
             settings (a `model`, `data` or option given must match them).
         callbacks: `convlens.engine.callbacks.Callback`s to run with the built-in ones
             (hooks on_fit_start, on_epoch_start, on_batch_end, on_epoch_end, on_fit_end).
-        **options: any TrainConfig field: epochs, batch_size, lr, optimizer, schedule,
+        **options: any TrainConfig field: epochs, batch_size, lr (or "find": run `lr_find`
+            first and train with its suggestion), optimizer, schedule,
             augment, seed, limit_train, limit_test, device, progress, ... (see
             `help(convlens.config.TrainConfig)`).
 
@@ -67,6 +68,11 @@ def train(
             f"Expected model: a registry name, spec text or an nn.Module. "
             f"Received: {type(model).__name__}"
         )
+    find = options.get("lr") == "find"  # the learning-rate finder picks it (engine.lr_find)
+    if find:
+        if resume:
+            raise ConfigError("lr='find' starts a run; resume=True continues one with its lr")
+        options = {k: v for k, v in options.items() if k != "lr"}
     if not isinstance(resume, bool):
         raise ConfigError(f"Expected resume=True or False. Received: resume={resume!r}")
     if resume:
@@ -88,7 +94,9 @@ def train(
             progress = options.get("progress")
             result = training.resume(str(out), progress=progress, model=module, callbacks=callbacks)
         else:
-            result = training.train(config, model=module, callbacks=callbacks)
+            result = training.train(
+                config, model=module, callbacks=callbacks, lr="find" if find else None
+            )
     except TrainingInterrupted as stop:
         run_dir = Path(stop.run_dir) if stop.run_dir is not None else Path(str(out))
         where = (

@@ -26,7 +26,17 @@ from convlens.errors import ConvlensError
 from convlens.models.budget import memory_detail, out_of_memory
 
 # Modules under convlens.cli that add subcommands, in the order --help lists them.
-COMMAND_MODULES = ("primer", "models", "train", "evaluate", "inside", "compare", "sweep", "serve")
+COMMAND_MODULES = (
+    "primer",
+    "models",
+    "train",
+    "lrfind",
+    "evaluate",
+    "inside",
+    "compare",
+    "sweep",
+    "serve",
+)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

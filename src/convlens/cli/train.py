@@ -49,7 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--epochs", type=int, help=f"default: {d.epochs}")
     g.add_argument("--batch-size", type=int, help=f"default: {d.batch_size}")
     g.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)} (default: {d.optimizer})")
-    g.add_argument("--lr", type=float, help=f"peak learning rate (default: {d.lr:g})")
+    g.add_argument(
+        "--lr",
+        type=_lr,
+        help=f"peak learning rate, or find: run `convlens lr-find` first and train with its "
+        f"suggestion (default: {d.lr:g})",
+    )
     g.add_argument("--weight-decay", type=float, help=f"default: {d.weight_decay:g}")
     g.add_argument("--momentum", type=float, help=f"SGD momentum (default: {d.momentum:g})")
     g.add_argument("--schedule", help=f"{', '.join(SCHEDULES)} (default: {d.schedule})")
@@ -110,7 +115,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"(about 2x faster on recent CPUs), none = float32 (default: {d.amp})",
     )
     g.add_argument(
-        "--compile", action="store_true", default=None, help="torch.compile the model (slow start)"
+        "--compile",
+        action="store_true",
+        default=None,
+        help="torch.compile the model (slow start; slower on CPU, says so)",
+    )
+    g.add_argument(
+        "--fused-optimizer",
+        action="store_true",
+        default=None,
+        help="update all parameters in one fused optimizer kernel (same numbers)",
     )
     g.add_argument(
         "--init-from",
@@ -173,6 +187,16 @@ def _normalize(text: str) -> bool:
     return text == "standard"
 
 
+def _lr(text: str) -> float | str:
+    """--lr NUMBER or --lr find."""
+    if text == "find":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"Expected a number or find. Received: {text!r}") from None
+
+
 def _flags(args: argparse.Namespace) -> dict:
     """Flags the user gave (argparse leaves the others None)."""
     keys = [k for k in TrainConfig.__dataclass_fields__ if k not in ("eval_batch_size",)]
@@ -197,7 +221,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             from convlens.config import resolve_config
 
-            result = training.train(resolve_config(args.config, flags))
+            find = flags.get("lr") == "find"  # the finder picks the lr (engine.lr_find)
+            if find:
+                del flags["lr"]
+            config = resolve_config(args.config, flags)
+            result = training.train(config, lr="find" if find else None)
     except TrainingInterrupted as stop:
         where = (
             f"epoch {stop.epoch + 1} batch {stop.batch}"

@@ -11,8 +11,10 @@ __all__ = ["make_optimizer", "make_scheduler"]
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """SGD (Nesterov momentum), Adam or AdamW with the config's lr and weight decay."""
+    """SGD (Nesterov momentum), Adam or AdamW with the config's lr and weight decay; one
+    fused kernel for all parameters when `cfg.fused_optimizer` (else PyTorch's default)."""
     params = model.parameters()
+    fused = True if cfg.fused_optimizer else None  # None: PyTorch's default
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
             params,
@@ -20,10 +22,11 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
             momentum=cfg.momentum,
             nesterov=cfg.momentum > 0,
             weight_decay=cfg.weight_decay,
+            fused=fused,
         )
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
 
 
 def make_scheduler(

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,6 +28,7 @@ from convlens.engine.distributed import init_from_env
 from convlens.engine.evaluate import Dataset
 from convlens.engine.history import resolve_layers
 from convlens.engine.loop import FitResult, TrainingInterrupted, augmentation, check_setup, fit
+from convlens.engine.lr_find import LRFindResult, lr_find
 from convlens.engine.precision import channels_last_model
 from convlens.engine.runs import (
     check_run_dir,
@@ -42,7 +44,7 @@ from convlens.models.budget import Budget
 from convlens.models.build import MODULE_REF, build, module_ref
 
 # Callback, FitResult and TrainingInterrupted are what a caller of train/resume needs.
-__all__ = ["train", "resume", "Callback", "FitResult", "TrainingInterrupted"]
+__all__ = ["train", "resume", "find_lr", "Callback", "FitResult", "TrainingInterrupted"]
 
 Log = Callable[[str], None]
 
@@ -53,8 +55,12 @@ def train(
     model: nn.Module | None = None,
     callbacks: Iterable[Callback] = (),
     log: Log | None = print,
+    lr: str | None = None,
 ) -> FitResult:
     """Start a run: check data and model, create the run folder, then `fit`.
+
+    `lr="find"`: run the learning-rate finder (`convlens.engine.lr_find`) on a copy of the
+    model first and train with its suggestion (the run's config records the lr found).
 
     `model`: a user's own module to train (as it is: its weights are not re-initialised);
     the run records its class as `config.model` (`module:Class`), so `load_run` rebuilds it
@@ -74,7 +80,19 @@ def train(
     )
     if world.main:
         check_run_dir(out)  # before the data is loaded; again under the lock
+    if lr not in (None, "find"):
+        raise ConfigError(f"Expected lr='find' or a number. Received: lr={lr!r}")
     train_ds, test_ds, model = _prepare(config, log if world.main else None, model)
+    _warn_compile(config, log if world.main else None)
+    if lr == "find":
+        found = lr_find(_speed_up(model, config, compile=False), train_ds, config)
+        config = config.replace(lr=found.suggestion)
+        if log and world.main:
+            log(
+                f"lr-find: training with lr {found.suggestion:.3g} ({found.rule_text}; swept "
+                f"{found.lrs[0]:.3g} to {found.lrs[-1]:.3g} over {len(found.lrs)} batches in "
+                f"{found.seconds:.1f} s)"
+            )
     with run_lock(out, create=True) if world.main else nullcontext():
         if world.main:
             create_run(out, config, model, train_ds)
@@ -114,6 +132,7 @@ def resume(
         train_ds, test_ds, model = _prepare(config, given=model, fresh=state is None)
         if state is not None:
             apply_weights(model, data["last"], paths["last"])
+        _warn_compile(config, log if world.main else None)
         if log and state is None:
             log(f"starting {run_dir} (it has no checkpoint yet)")
         elif log and state is not None and state["epoch"] < config.epochs and not state.get("stop"):
@@ -170,6 +189,24 @@ def _prepare(
     return train_ds, test_ds, model
 
 
+def find_lr(config: TrainConfig, *, model: nn.Module | None = None, **sweep: Any) -> LRFindResult:
+    """The learning-rate finder on the config's data and model (built and seeded as `train`
+    would); `sweep`: start_lr, end_lr, steps, rule of `convlens.engine.lr_find.lr_find`."""
+    if model is not None:
+        config = config.replace(model=module_ref(model))
+    train_ds, _, built = _prepare(config, given=model)
+    return lr_find(_speed_up(built, config, compile=False), train_ds, config, **sweep)
+
+
+def _warn_compile(cfg: TrainConfig, log: Log | None) -> None:
+    """One warning line: torch.compile makes training slower on CPU (measured, see config)."""
+    if cfg.compile and log and check_setup(cfg).type == "cpu":
+        log(
+            "warning: --compile is slower on CPU (a fastcnn step took 2x as long on 2 cores, "
+            "plus a slow start); drop --compile unless you measured it faster here"
+        )
+
+
 def _needs_tensorboard() -> None:
     try:
         import torch.utils.tensorboard  # noqa: F401  (a slow import, only when asked)
@@ -191,6 +228,8 @@ def _short_name(model: str) -> str:
     return match["cls"] if match else model
 
 
-def _speed_up(model: nn.Module, cfg: TrainConfig) -> nn.Module:
+def _speed_up(model: nn.Module, cfg: TrainConfig, *, compile: bool = True) -> nn.Module:
     model = channels_last_model(model, cfg.channels_last)
-    return torch.compile(model) if cfg.compile else model  # type: ignore[return-value]
+    if compile and cfg.compile:
+        return torch.compile(model)  # type: ignore[return-value]
+    return model

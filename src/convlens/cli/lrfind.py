@@ -1,0 +1,90 @@
+"""CLI: `convlens lr-find` (a short sweep of the learning rate; the suggestion and its picture)."""
+
+from __future__ import annotations
+
+import argparse
+
+from convlens.config import OPTIMIZERS, TrainConfig
+
+RULES = ("valley", "steepest", "min/10")  # = convlens.engine.lr_find.RULES (torch-free here)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `lr-find` subcommand."""
+    d = TrainConfig()
+    p = sub.add_parser(
+        "lr-find",
+        help="sweep the learning rate over ~100 batches and suggest one, with a picture",
+        description="Train a copy of the model for a few batches while the learning rate "
+        "grows exponentially, smooth the loss, stop when it blows up, and suggest a "
+        "learning rate by a named rule (valley: fastai's; steepest: the steepest fall of "
+        "the loss; min/10: a tenth of the lr at its minimum). `convlens train --lr find` "
+        "runs it first.",
+        examples=[
+            "convlens lr-find --model fastcnn --out out/lr-find.png",
+            "convlens lr-find --model keras_mnist --data digits --rule steepest",
+            "convlens train --lr find",
+        ],
+    )
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of train settings")
+    p.add_argument("--model", help=f"registry name, spec text or YAML spec (default: {d.model})")
+    p.add_argument("--data", help=f"data set name (default: {d.data})")
+    p.add_argument("--data-dir", help="folder of the data set files")
+    p.add_argument("--limit-train", type=int, metavar="N", help="use the first N training images")
+    p.add_argument("--batch-size", type=int, help=f"default: {d.batch_size}")
+    p.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)} (default: {d.optimizer})")
+    p.add_argument("--weight-decay", type=float, help=f"default: {d.weight_decay:g}")
+    p.add_argument("--label-smoothing", type=float, help=f"default: {d.label_smoothing:g}")
+    p.add_argument("--augment", help=f"e.g. crop,flip or none (default: {d.augment})")
+    p.add_argument("--amp", help=f"auto, bf16, fp16 or none (default: {d.amp})")
+    p.add_argument("--device", help=f"auto, cpu, cuda or mps (default: {d.device})")
+    p.add_argument("--seed", type=int, help=f"default: {d.seed}")
+    p.add_argument("--start-lr", type=float, default=1e-6, help="default: %(default)g")
+    p.add_argument("--end-lr", type=float, default=1.0, help="default: %(default)g")
+    p.add_argument("--steps", type=int, default=100, help="batches (default: %(default)s)")
+    p.add_argument("--rule", default="valley", help=f"{', '.join(RULES)} (default: %(default)s)")
+    p.add_argument("--out", default="out/lr-find.png", help="the picture (default: %(default)s)")
+    p.set_defaults(func=cmd_lr_find)
+
+
+CONFIG_KEYS = (
+    "model",
+    "data",
+    "data_dir",
+    "limit_train",
+    "batch_size",
+    "optimizer",
+    "weight_decay",
+    "label_smoothing",
+    "augment",
+    "amp",
+    "device",
+    "seed",
+)
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    from convlens.config import resolve_config
+    from convlens.engine.lr_find import check_sweep
+    from convlens.engine.train import find_lr
+    from convlens.io import save_figure
+    from convlens.look.architecture import check_out_path
+    from convlens.look.lr_find import draw_lr_find
+
+    check_sweep(args.start_lr, args.end_lr, args.steps, args.rule)
+    check_out_path(args.out)
+    flags = {k: getattr(args, k) for k in CONFIG_KEYS if getattr(args, k) is not None}
+    config = resolve_config(args.config, {**flags, "progress": False})
+    found = find_lr(
+        config, start_lr=args.start_lr, end_lr=args.end_lr, steps=args.steps, rule=args.rule
+    )
+    path = save_figure(draw_lr_find(found), args.out)
+    stopped = "; stopped when the loss blew up" if found.diverged else ""
+    print(
+        f"suggested lr {found.suggestion:.3g} (rule {found.rule_text}); swept "
+        f"{found.lrs[0]:.3g} to {found.lrs[-1]:.3g} over {len(found.lrs)} batches in "
+        f"{found.seconds:.1f} s{stopped}"
+    )
+    print(f"train with it: convlens train --lr {found.suggestion:.3g}  (or --lr find)")
+    print(f"wrote {path}")
+    return 0
