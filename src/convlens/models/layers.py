@@ -124,8 +124,8 @@ class EvenSameConv2d(nn.Conv2d):
     padded here explicitly: torch's own even 'same' prints a raw UserWarning about a padded
     copy. Same output, same weights, `padding` reads 0."""
 
-    def __init__(self, *args: Any, padding: int | str = "same", **kwargs: Any) -> None:
-        super().__init__(*args, padding=0, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "padding": 0})  # padded in forward instead
         rows, cols = (d * (k - 1) for d, k in zip(self.dilation, self.kernel_size))
         self.same_pad = (cols // 2, cols - cols // 2, rows // 2, rows - rows // 2)
 
