@@ -19,7 +19,7 @@ import convlens as cl
 def test_same_padding_keeps_the_size_and_matches_torch(k, dil):
     model = cl.build(f"conv 3 {k} pad=same dil={dil}, flatten, dense 10", input_shape=(2, 9, 9))
     conv = model.conv1[0]
-    assert isinstance(conv, nn.Conv2d)
+    assert isinstance(conv, nn.Conv2d) and conv.padding == "same"  # what readers of it see
     ref = nn.Conv2d(2, 3, k, padding="same", dilation=dil)
     ref.load_state_dict(conv.state_dict())  # the same weights under the same names
     x = torch.randn(4, 2, 9, 9)

@@ -122,15 +122,18 @@ class EvenSameConv2d(nn.Conv2d):
     """A Conv2d with padding="same" for an even kernel (2x2, 4x4): the padding cannot be
     split evenly, so one more row and column go at the bottom and right, as torch does, but
     padded here explicitly: torch's own even 'same' prints a raw UserWarning about a padded
-    copy. Same output, same weights, `padding` reads 0."""
+    copy. Same output, same weights, and `padding` still reads "same"."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **{**kwargs, "padding": 0})  # padded in forward instead
+        super().__init__(*args, **kwargs)
         rows, cols = (d * (k - 1) for d, k in zip(self.dilation, self.kernel_size))
         self.same_pad = (cols // 2, cols - cols // 2, rows // 2, rows - rows // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(nn.functional.pad(x, self.same_pad))
+        x = nn.functional.pad(x, self.same_pad)
+        return nn.functional.conv2d(
+            x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
+        )
 
 
 def make_module(layer: LayerSpec, in_shape: tuple[int, ...]) -> nn.Module:
