@@ -15,8 +15,11 @@ pytest.importorskip("nbclient")
 LESSONS = Path(__file__).parent.parent / "lessons"
 NOTEBOOKS = sorted(LESSONS.glob("*.ipynb"))
 EPOCH = re.compile(r"^epoch (\d+)/(\d+) ", re.MULTILINE)  # a training epoch's line
-# the last line of a cell is a call that returns a Picture (or draws one), not an assignment
-PICTURE = re.compile(r"^(?!\w+\s*=[^=]).*(\bcl\.(draw|Picture)|\.show|\.show_batch|\.plot)\(")
+# the last line of a cell is a call that returns a Picture (or draws one), or an IPython
+# Image of GIF bytes (the animations), not an assignment
+PICTURE = re.compile(
+    r"^(?!\w+\s*=[^=]).*(\bcl\.(draw|Picture)|\.show|\.show_batch|\.plot|\bImage)\("
+)
 DETAILS = re.compile(r"<details>\s*<summary>\s*Answer\s*</summary>(.+?)</details>", re.DOTALL)
 
 
@@ -78,8 +81,12 @@ def test_committed_pictures_are_images_and_no_output_is_a_figure_repr_or_traceba
     notebooks = {path.name: nbformat.read(path, as_version=4) for path in NOTEBOOKS}
     for name, nb in notebooks.items():
         _check_outputs(nb, name)
-    # the check above has something to check: the lessons draw many pictures
-    assert sum(len(list(_picture_cells(nb))) for nb in notebooks.values()) >= 15
+    # the check above has something to check: the lessons draw many pictures, and show
+    # the animations as GIFs
+    assert sum(len(list(_picture_cells(nb))) for nb in notebooks.values()) >= 20
+    gifs = [o for nb in notebooks.values() for c in nb.cells for o in c.get("outputs", [])
+            if "image/gif" in o.get("data", {})]  # fmt: skip
+    assert len(gifs) >= 3
 
 
 @pytest.mark.slow

@@ -15,10 +15,18 @@ Models
 Data
     load_dataset(name, split="train") -- one split of a data set as a Dataset (.classes,
         .images, .labels, len(), ds[i], .show_batch(n)).
+    photo(name="camera", *, gray=False) -- a real photo (offline) as uint8 pixels, to try
+        kernels and models on: camera, astronaut, coffee, chelsea, rocket, moon, ...
 
 Training and runs
-    train(model, data, *, out=None, resume=False, **options) -- train a registry model, a
-        spec or any nn.Module; options are TrainConfig fields (epochs, lr, ...); returns a Run.
+    train(model, data, *, out=None, resume=False, quiet=False, **options) -- train a
+        registry model, a spec or any nn.Module; options are TrainConfig fields (epochs,
+        lr, ...); quiet=True prints nothing; returns a Run.
+    sweep(model, grid, data=None, *, seeds=1, **options) -- every combination of a grid
+        ({"k": [3, 5]} fills "conv 32 {k}, ..."; or settings like batch_size), each trained
+        `seeds` times; returns an Experiment: a table of mean accuracy and spread, .plot().
+    compare(models, data=None, *, seeds=1, **options) -- several models on the same data and
+        budget (e.g. ["mlp", "keras_mnist"]); the same Experiment table.
     lr_find(model, data, *, steps=100, rule="valley") -- a short exponential sweep of the
         learning rate on a copy of the model; .suggestion, .rule, .plot(). `train(...,
         lr="find")` runs it first and trains with its suggestion.
@@ -67,8 +75,12 @@ _FRONT_DOOR = {
     "feature_maps": "convlens.api.inside",
     "load_dataset": "convlens.api.data",
     "Dataset": "convlens.api.data",
+    "photo": "convlens.api.images",
     "train": "convlens.api.training",
     "lr_find": "convlens.api.lr_find",
+    "sweep": "convlens.api.experiments",
+    "compare": "convlens.api.experiments",
+    "Experiment": "convlens.api.experiments",
     "load": "convlens.api.run",
     "Run": "convlens.api.run",
     "Picture": "convlens.look.picture",

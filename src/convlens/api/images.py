@@ -1,5 +1,6 @@
 """What the front door takes as an image: a file path, the bytes of a file, a PIL image, a
-numpy array or a torch tensor of pixels; all become a PIL image ("L" or "RGB")."""
+numpy array or a torch tensor of pixels; all become a PIL image ("L" or "RGB"). And `photo`,
+a real photo to try kernels and models on."""
 
 from __future__ import annotations
 
@@ -13,10 +14,36 @@ from PIL import Image
 
 from convlens.data.images import load_image
 from convlens.errors import ImageError
+from convlens.look.kernels import sample_photo
 
-__all__ = ["to_image", "is_image"]
+__all__ = ["to_image", "is_image", "photo"]
 
 IMAGE_HELP = "a file path, the bytes of an image file, a PIL image, a numpy array or a tensor"
+
+
+def photo(name: str = "camera", *, gray: bool = False) -> np.ndarray:
+    """A real photo that works offline (shipped with scikit-image), as uint8 pixels:
+    (H, W) for a gray one, (H, W, 3) for a colour one.
+
+    Args:
+        name: camera (the default, gray), astronaut, coffee, chelsea (a cat), rocket, moon,
+            coins, clock, brick, grass or gravel.
+        gray: a colour photo as gray (H, W) (luma, as PIL converts it).
+
+    Raises:
+        DataError: an unknown name (the message lists the photos).
+
+    Example:
+        >>> img = cl.photo()                        # (512, 512) uint8
+        >>> cl.conv2d(img / 255, cl.KERNELS["sobel_x"].weights, padding="same")
+        >>> cl.photo("chelsea", gray=True).shape    # (300, 451)
+    """
+    if not isinstance(gray, bool):
+        raise ImageError(f"Expected gray=True or False. Received: gray={gray!r}")
+    pixels = sample_photo(name=name)
+    if gray and pixels.ndim == 3:
+        return np.asarray(Image.fromarray(pixels).convert("L"))
+    return pixels
 
 
 def is_image(item: Any) -> bool:

@@ -34,6 +34,7 @@ def train(
     out: str | Path | None = None,
     resume: bool = False,
     callbacks: Iterable[Callback] = (),
+    quiet: bool = False,
     **options: Any,
 ) -> Run:
     """Train a model on a data set; everything lands in a run folder. Returns the `Run`.
@@ -49,6 +50,8 @@ def train(
             settings (a `model`, `data` or option given must match them).
         callbacks: `convlens.engine.callbacks.Callback`s to run with the built-in ones
             (hooks on_fit_start, on_epoch_start, on_batch_end, on_epoch_end, on_fit_end).
+        quiet: print nothing while training: no epoch lines, no doctor notes and (unless
+            progress=True is given) no progress bar; `run.history` keeps every number.
         **options: any TrainConfig field: epochs, batch_size, lr (or "find": run `lr_find`
             first and train with its suggestion), optimizer, schedule,
             augment, seed, limit_train, limit_test, device, progress, ... (see
@@ -73,8 +76,12 @@ def train(
         if resume:
             raise ConfigError("lr='find' starts a run; resume=True continues one with its lr")
         options = {k: v for k, v in options.items() if k != "lr"}
-    if not isinstance(resume, bool):
-        raise ConfigError(f"Expected resume=True or False. Received: resume={resume!r}")
+    for flag, value in (("resume", resume), ("quiet", quiet)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"Expected {flag}=True or False. Received: {flag}={value!r}")
+    log = None if quiet else print
+    if quiet:
+        options.setdefault("progress", False)
     if resume:
         if out is None:
             raise ConfigError("resume=True needs out=RUN_FOLDER, the run to continue")
@@ -92,10 +99,12 @@ def train(
     try:
         if resume:
             progress = options.get("progress")
-            result = training.resume(str(out), progress=progress, model=module, callbacks=callbacks)
+            result = training.resume(
+                str(out), progress=progress, model=module, callbacks=callbacks, log=log
+            )
         else:
             result = training.train(
-                config, model=module, callbacks=callbacks, lr="find" if find else None
+                config, model=module, callbacks=callbacks, log=log, lr="find" if find else None
             )
     except TrainingInterrupted as stop:
         run_dir = Path(stop.run_dir) if stop.run_dir is not None else Path(str(out))

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from convlens.errors import DataError, suggest
 from convlens.primer.convmath import conv2d
 from convlens.primer.kernels import get_kernel
 
@@ -29,11 +30,35 @@ DEFAULT_KERNELS = (
 )
 
 
-def sample_photo(color: bool = False) -> np.ndarray:
-    """A real photo shipped with scikit-image (works offline): uint8 (H, W) or (H, W, 3)."""
+# real photos that scikit-image ships (offline), by their skimage.data names
+PHOTOS = {
+    "camera": "a photographer with a tripod, gray, 512x512",
+    "astronaut": "Eileen Collins in her space suit, colour, 512x512",
+    "coffee": "a cup of coffee, colour, 600x400",
+    "chelsea": "Chelsea the cat, colour, 451x300",
+    "rocket": "a rocket on its launch pad, colour, 640x427",
+    "moon": "the surface of the moon, gray, 512x512",
+    "coins": "Greek coins, gray, 384x303",
+    "clock": "a clock in motion blur, gray, 400x300",
+    "brick": "a brick wall, gray, 512x512",
+    "grass": "grass, gray, 512x512",
+    "gravel": "gravel, gray, 512x512",
+}
+
+
+def sample_photo(color: bool = False, *, name: str | None = None) -> np.ndarray:
+    """A real photo shipped with scikit-image (works offline): uint8 (H, W) or (H, W, 3).
+    `name` is one of PHOTOS; without it the gray camera photo, or with `color` the
+    astronaut."""
     from skimage import data
 
-    return data.astronaut() if color else data.camera()
+    if name is None:
+        name = "astronaut" if color else "camera"
+    if not isinstance(name, str) or name not in PHOTOS:
+        raise DataError(
+            f"unknown photo {name!r}{suggest(str(name), PHOTOS)}; photos: {', '.join(PHOTOS)}"
+        )
+    return np.asarray(getattr(data, name)())
 
 
 def fit(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
@@ -87,7 +112,11 @@ def draw_kernels(
     panels = [("original", None)] + [(name, get_kernel(name)) for name in kernels]
     cols = min(3, len(panels))
     rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.4 * rows), squeeze=False)
+    # constrained layout makes room for the two-line titles; tight_layout ignored them
+    # beside the weight insets and let each row's titles run into the images above
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.2 * cols, 4.6 * rows), squeeze=False, layout="constrained"
+    )
     gray = image.ndim == 2
     for ax, (name, kernel) in zip(axes.flat, panels):
         if kernel is None:
@@ -102,11 +131,10 @@ def draw_kernels(
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     fig.suptitle(
-        f"{title}: each output pixel is the sum of its 3x3 neighbourhood times the "
+        f"{title}: each output pixel is the sum of its neighbourhood times the "
         f"kernel (padding='same')",
         fontsize=11,
     )
-    fig.tight_layout()
     return fig
 
 

@@ -128,7 +128,11 @@ def draw_mistakes(ev: Evaluation, images: torch.Tensor, *, n: int = 18, cols: in
     if len(top) == 0:
         raise DataError(f"no mistakes on {ev.data} {ev.split}: nothing to show")
     rows = -(-len(top) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.3 * rows), squeeze=False)
+    # constrained layout leaves room for each row's two-line titles (tight_layout let them
+    # run into the images above); 2.4 inches a row fit a 2-inch image and its titles
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(2.0 * cols, 2.4 * rows + 0.3), squeeze=False, layout="constrained"
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, top):
@@ -145,7 +149,6 @@ def draw_mistakes(ev: Evaluation, images: torch.Tensor, *, n: int = 18, cols: in
         f"The {len(top)} most confident mistakes on {ev.data} {ev.split} (highest loss first)",
         fontsize=10,
     )
-    fig.tight_layout()
     return fig
 
 

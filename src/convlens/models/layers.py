@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -118,6 +118,24 @@ class SpecModel(nn.Sequential):
         return super().__getitem__(idx)
 
 
+class EvenSameConv2d(nn.Conv2d):
+    """A Conv2d with padding="same" for an even kernel (2x2, 4x4): the padding cannot be
+    split evenly, so one more row and column go at the bottom and right, as torch does, but
+    padded here explicitly: torch's own even 'same' prints a raw UserWarning about a padded
+    copy. Same output, same weights, and `padding` still reads "same"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        rows, cols = (d * (k - 1) for d, k in zip(self.dilation, self.kernel_size))
+        self.same_pad = (cols // 2, cols - cols // 2, rows // 2, rows - rows // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.pad(x, self.same_pad)
+        return nn.functional.conv2d(
+            x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
+        )
+
+
 def make_module(layer: LayerSpec, in_shape: tuple[int, ...]) -> nn.Module:
     """The module of one validated spec layer whose input has shape `in_shape` (no batch)."""
     kind = layer.kind
@@ -125,8 +143,10 @@ def make_module(layer: LayerSpec, in_shape: tuple[int, ...]) -> nn.Module:
         padding: int | str = layer.padding
         if padding == "same" and layer.stride > 1:  # torch's 'same' needs stride 1
             padding = layer.dilation * (layer.window - 1) // 2
+        even_same = padding == "same" and layer.dilation * (layer.window - 1) % 2 == 1
+        conv = EvenSameConv2d if even_same else nn.Conv2d
         parts: list[nn.Module] = [
-            nn.Conv2d(
+            conv(
                 in_shape[0],
                 layer.width,
                 layer.window,

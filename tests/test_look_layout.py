@@ -1,0 +1,51 @@
+"""Grids of panels whose titles used to run into the row above: the classic-kernel figure in
+a 2x3 layout and the most-confident-mistakes grid over two rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from convlens.engine.evaluate import Evaluation
+from convlens.look.kernels import draw_kernels, sample_photo
+from convlens.look.results import draw_mistakes
+
+CLASSES = tuple(f"class {i}" for i in range(10))
+
+
+def title_overlaps(fig) -> list[tuple[str, str]]:
+    """(title, other panel's title) for every title that overlaps another panel's image."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+    found = []
+    for ax in panels:
+        if not ax.get_title():
+            continue
+        box = ax.title.get_window_extent(renderer)
+        for other in panels:
+            if other is not ax and box.overlaps(other.get_window_extent(renderer)):
+                found.append((ax.get_title(), other.get_title()))
+    return found
+
+
+def test_kernel_titles_in_a_2x3_layout_stay_clear_of_the_row_above():
+    names = ["box_blur", "sharpen", "sobel_x", "sobel_y", "horizontal_edge"]
+    fig = draw_kernels(sample_photo(), names)
+    assert len([ax for ax in fig.axes if ax.axison]) == 6  # original + 5, a 2x3 grid
+    assert title_overlaps(fig) == []
+    # the figure still holds every panel (constrained layout shrank none to nothing)
+    assert all(ax.get_position().height > 0.2 for ax in fig.axes)
+
+
+@pytest.mark.parametrize("n", [12, 18])
+def test_mistake_titles_on_later_rows_stay_clear_of_the_images_above(n):
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(10), 40).astype(np.float32)
+    ev = Evaluation("toy", "test", CLASSES, probs, (probs.argmax(1) + 1) % 10, 1.0)
+    images = torch.randint(0, 256, (40, 1, 28, 28), dtype=torch.uint8)
+    fig = draw_mistakes(ev, images, n=n)
+    shown = [ax for ax in fig.axes if ax.axison]
+    assert len(shown) == n and all(ax.get_title().startswith("said ") for ax in shown)
+    assert title_overlaps(fig) == []
