@@ -66,6 +66,9 @@ class TrainConfig:
         fused_optimizer: Adam/AdamW/SGD update every parameter in one fused kernel
             (`fused=True`) instead of a Python loop over the tensors; the same arithmetic
             (`bench/speed_switches.py` measures it).
+        relu_after_pool: where a conv block ending in ReLU is followed by a max-pool, apply
+            the ReLU after the pool (the same function, ReLU on 4x fewer values;
+            `convlens.models.layers.SpecModel`); spec-built models only, names unchanged.
         amp: mixed precision, one of AMP_MODES: "auto" uses bfloat16 autocast where the
             processor computes it natively (on the 2-core AMD EPYC we test on, a fastcnn step
             of 256 images took 69 ms instead of 145 ms) and float32 elsewhere; weights and
@@ -117,6 +120,7 @@ class TrainConfig:
     channels_last: bool = True
     compile: bool = False
     fused_optimizer: bool = False
+    relu_after_pool: bool = True
     amp: str = "auto"
     device: str = "auto"
     tta: bool = False
@@ -152,6 +156,7 @@ class TrainConfig:
             "channels_last",
             "compile",
             "fused_optimizer",
+            "relu_after_pool",
             "progress",
             "tta",
             "doctor",

@@ -127,6 +127,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="update all parameters in one fused optimizer kernel (same numbers)",
     )
     g.add_argument(
+        "--relu-after-pool",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"ReLU after a max-pool, on 4x fewer values (same function; default: "
+        f"{'on' if d.relu_after_pool else 'off'})",
+    )
+    g.add_argument(
         "--init-from",
         metavar="RUN",
         help="start from another run's weights (matching layers; a new head when "
