@@ -125,11 +125,11 @@ class SpecModel(nn.Sequential):
         while i < len(children):
             block = children[i]
             pool = children[i + 1] if i + 1 < len(children) else None
-            if _relu_then_pool(block, pool):
-                parts = list(block)  # Conv2d[, BatchNorm2d], ReLU
+            if pool is not None and _relu_then_pool(block, pool):
+                parts = list(block.children())  # Conv2d[, BatchNorm2d], ReLU
                 for part in parts[:-1]:
-                    x = part(x)
-                x = parts[-1](pool(x))  # type: ignore[misc]  # (B, C, H/2, W/2): 4x fewer
+                    x = part(x)  # (B, C, H, W)
+                x = parts[-1](pool(x))  # (B, C, H/2, W/2): ReLU on 4x fewer values
                 i += 2
             else:
                 x = block(x)
