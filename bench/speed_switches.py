@@ -34,21 +34,23 @@ PLAIN = {
     "channels_last": False,
     "fused_optimizer": False,
     "relu_after_pool": False,
-    "bf16_weights": False,
 }
-ROWS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("plain float32", {}),
-    ("+ channels-last", {"channels_last": True}),
-    ("+ fused optimizer", {"fused_optimizer": True}),
-    ("+ ReLU after max-pool", {"relu_after_pool": True}),
+# (row, start from "plain" float32 or convlens's "defaults", switches changed on top)
+ROWS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("plain float32", "plain", {}),
+    ("+ channels-last", "plain", {"channels_last": True}),
+    ("+ fused optimizer", "plain", {"fused_optimizer": True}),
+    ("+ ReLU after max-pool", "plain", {"relu_after_pool": True}),
     (
         "float32, all of them",
+        "plain",
         {"channels_last": True, "fused_optimizer": True, "relu_after_pool": True},
     ),
-    ("+ bfloat16 autocast", {"amp": "bf16"}),
-    ("+ bfloat16 weights", {"amp": "bf16", "bf16_weights": True}),
-    ("bfloat16 autocast + channels-last (old defaults)", {"amp": "bf16", "channels_last": True}),
-    ("convlens defaults", "defaults"),  # type: ignore[dict-item]
+    ("+ bfloat16 autocast", "plain", {"amp": "bf16"}),
+    ("bfloat16 autocast + channels-last", "plain", {"amp": "bf16", "channels_last": True}),
+    ("convlens defaults", "defaults", {}),
+    ("defaults without ReLU after max-pool", "defaults", {"relu_after_pool": False}),
+    ("defaults without fused optimizer", "defaults", {"fused_optimizer": False}),
 )
 MODELS = {"fastcnn": (256, "adamw"), "keras_mnist": (150, "adam")}
 
@@ -79,7 +81,10 @@ def main() -> None:
     parser.add_argument("--model", choices=sorted(MODELS), help="one model (default: both)")
     parser.add_argument("--steps", type=int, default=30, help="training steps per burst")
     parser.add_argument("--rounds", type=int, default=9, help="bursts per row")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     steps, rounds = (5, 2) if args.quick else (args.steps, args.rounds)
     full_train = datamod.load_dataset("fashion-mnist", "train")
     test = datamod.subset(datamod.load_dataset("fashion-mnist", "test"), 256)
@@ -96,13 +101,14 @@ def main() -> None:
         common = dict(model=model, batch_size=batch, optimizer=optimizer, epochs=1)
         common.update(progress=False, doctor=False, record_filters="none")
         base = TrainConfig(**common, **PLAIN)  # type: ignore[arg-type]
+        defaults = TrainConfig(**common)  # type: ignore[arg-type]
         configs = [
-            TrainConfig(**common) if switches == "defaults" else base.replace(**switches)  # type: ignore[arg-type]
-            for _, switches in ROWS
+            (defaults if start == "defaults" else base).replace(**switches)
+            for _, start, switches in ROWS
         ]
         speeds = interleaved(configs, train, test, rounds)
         plain = statistics.median(speeds[0])
-        for (name, _), row in zip(ROWS, speeds):
+        for (name, _, _), row in zip(ROWS, speeds):
             mid = statistics.median(row)
             print(
                 f"| {model} (batch {batch}, {optimizer}) | {name} | {mid:,.0f} | "

@@ -38,6 +38,16 @@ def test_fused_optimizer_gives_the_plain_numbers(optimizer):
         torch.testing.assert_close(fused[key], value, rtol=1e-4, atol=1e-5, msg=key)
 
 
+def test_fused_optimizer_is_on_by_default_on_cpu():
+    from convlens.config import TrainConfig
+    from convlens.engine.optim import make_optimizer
+
+    model = build(TOY_SPEC, (1, 8, 8), num_classes=4)
+    assert make_optimizer(model, TrainConfig()).defaults["fused"] is True
+    off = make_optimizer(model, TrainConfig(fused_optimizer=False))
+    assert not off.defaults["fused"]
+
+
 def test_compile_warns_on_cpu(monkeypatch, tmp_path):
     monkeypatch.setattr(torch, "compile", lambda model: model)  # the warning, not the compiler
     lines: list[str] = []
