@@ -1,11 +1,12 @@
 """(Not named profile.py: that would hide the standard library's `profile` module.)
 
 Where a training step's time goes: torch.profiler over a few steps of `convlens train`'s
-own step (the default path: bfloat16 autocast where native, channels-last), top ops by
-self CPU time.
+own step (the default path: bfloat16 autocast where native, channels-last, fused optimizer,
+ReLU after max-pool), top ops by self CPU time.
 
     .venv/bin/python bench/profile_step.py                              # fastcnn, the default
-    .venv/bin/python bench/profile_step.py --model keras_mnist --batch-size 150 --amp none
+    .venv/bin/python bench/profile_step.py --model keras_mnist --batch-size 150 --optimizer adam
+    .venv/bin/python bench/profile_step.py --amp none --no-relu-after-pool --threads 1
     .venv/bin/python bench/profile_step.py --quick                      # a smoke run
 """
 
@@ -25,25 +26,34 @@ from convlens.config import TrainConfig
 from convlens.engine.optim import make_optimizer
 from convlens.engine.precision import autocast, channels_last_model, to_model_input
 from convlens.models.build import build
+from convlens.models.layers import SpecModel
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fastcnn")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--optimizer", default="adamw")
     parser.add_argument("--amp", default="auto")
-    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--fused-optimizer", action="store_true")
+    on = argparse.BooleanOptionalAction
+    parser.add_argument("--channels-last", action=on, default=True)
+    parser.add_argument("--fused-optimizer", action=on, default=True)
+    parser.add_argument("--relu-after-pool", action=on, default=True)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="3 steps")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = TrainConfig(
         model=args.model,
         batch_size=args.batch_size,
+        optimizer=args.optimizer,
         amp=args.amp,
         channels_last=args.channels_last,
         fused_optimizer=args.fused_optimizer,
+        relu_after_pool=args.relu_after_pool,
     )
     steps = 3 if args.quick else args.steps
     train = datamod.load_dataset("fashion-mnist", "train")
@@ -53,6 +63,8 @@ def main() -> None:
     data = [next(batches) for _ in range(steps + 2)]
     torch.manual_seed(0)
     model = channels_last_model(build(cfg.model, (1, 28, 28), num_classes=10), cfg.channels_last)
+    if isinstance(model, SpecModel):  # as `fit` does
+        model.relu_after_pool = cfg.relu_after_pool
     optimizer = make_optimizer(model, cfg)
 
     def step(x: torch.Tensor, y: torch.Tensor) -> None:
@@ -76,8 +88,9 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
     print(
-        f"{cfg.model}, batch {cfg.batch_size}, amp {cfg.amp}, channels-last "
-        f"{cfg.channels_last}, fused optimizer {cfg.fused_optimizer}: {steps} steps, "
+        f"{cfg.model}, batch {cfg.batch_size}, {cfg.optimizer}, amp {cfg.amp}, channels-last "
+        f"{cfg.channels_last}, fused optimizer {cfg.fused_optimizer}, ReLU after max-pool "
+        f"{cfg.relu_after_pool}: {steps} steps, "
         f"{1000 * seconds / steps:.1f} ms a step under the profiler, "
         f"{steps * cfg.batch_size / seconds:,.0f} img/s"
     )

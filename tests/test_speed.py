@@ -17,11 +17,12 @@ def fake_data(monkeypatch):
     install_toy_data(monkeypatch)
 
 
-def trained(**switches) -> dict[str, torch.Tensor]:
-    """The weights after 2 epochs of the toy run with `switches` on the config."""
+def trained(spec: str = TOY_SPEC, **switches) -> dict[str, torch.Tensor]:
+    """The weights after 2 epochs of the toy run of `spec` with `switches` on the config."""
     torch.manual_seed(0)
-    model = build(TOY_SPEC, (1, 8, 8), num_classes=4)
-    loop.fit(model, quadrants(192), quadrants(96, 1), toy_config(epochs=2, **switches), log=None)
+    model = build(spec, (1, 8, 8), num_classes=4)
+    cfg = toy_config(epochs=2, model=spec, **switches)
+    loop.fit(model, quadrants(192), quadrants(96, 1), cfg, log=None)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -37,6 +38,16 @@ def test_fused_optimizer_gives_the_plain_numbers(optimizer):
         torch.testing.assert_close(fused[key], value, rtol=1e-4, atol=1e-5, msg=key)
 
 
+def test_fused_optimizer_is_on_by_default_on_cpu():
+    from convlens.config import TrainConfig
+    from convlens.engine.optim import make_optimizer
+
+    model = build(TOY_SPEC, (1, 8, 8), num_classes=4)
+    assert make_optimizer(model, TrainConfig()).defaults["fused"] is True
+    off = make_optimizer(model, TrainConfig(fused_optimizer=False))
+    assert not off.defaults["fused"]
+
+
 def test_compile_warns_on_cpu(monkeypatch, tmp_path):
     monkeypatch.setattr(torch, "compile", lambda model: model)  # the warning, not the compiler
     lines: list[str] = []
@@ -46,3 +57,78 @@ def test_compile_warns_on_cpu(monkeypatch, tmp_path):
     lines.clear()
     train.train(toy_config(epochs=1, out=str(tmp_path / "r2")), log=lines.append)
     assert not [x for x in lines if x.startswith("warning")]
+
+
+POOLED_SPEC = "conv 8 3 pad=same, maxpool 2, conv 8 3 pad=same bn=1, maxpool 2, dense {num_classes}"
+
+
+@pytest.mark.parametrize("amp", ["none", "bf16"])
+def test_relu_after_pool_gives_the_plain_numbers(amp):
+    # ReLU and max-pool commute (both monotone): the same forward values and the same
+    # gradient routing, so the same weights after training, to the bit
+    plain = trained(POOLED_SPEC, amp=amp, relu_after_pool=False)
+    swapped = trained(POOLED_SPEC, amp=amp, relu_after_pool=True)
+    torch.manual_seed(0)
+    start = build(POOLED_SPEC, (1, 8, 8), num_classes=4).state_dict()
+    assert not torch.equal(start["conv2.0.weight"], plain["conv2.0.weight"])  # it trained
+    for key, value in plain.items():
+        assert torch.equal(swapped[key], value), key
+
+
+def test_relu_after_pool_runs_relu_on_the_pooled_maps(monkeypatch):
+    model = build(POOLED_SPEC, (1, 8, 8), num_classes=4)
+    seen: list[tuple[int, ...]] = []
+    relu_forward = torch.nn.ReLU.forward
+    monkeypatch.setattr(
+        torch.nn.ReLU,
+        "forward",
+        lambda self, x: seen.append(tuple(x.shape)) or relu_forward(self, x),
+    )
+    x = torch.randn(2, 1, 8, 8)
+    plain = model(x)
+    assert seen[:2] == [(2, 8, 8, 8), (2, 8, 4, 4)]  # conv1 and conv2 outputs
+    seen.clear()
+    model.relu_after_pool = True
+    assert torch.equal(model(x), plain)
+    assert seen[:2] == [(2, 8, 4, 4), (2, 8, 2, 2)]  # after maxpool1 and maxpool2
+    assert [name for name, _ in model.named_children()][:4] == [
+        "conv1",
+        "maxpool1",
+        "conv2",
+        "maxpool2",
+    ]
+
+
+def test_relu_after_pool_keeps_the_plain_order_under_a_hook():
+    # a hook on a conv block sees its ReLU output, as without the switch
+    model = build(POOLED_SPEC, (1, 8, 8), num_classes=4)
+    model.relu_after_pool = True
+    outputs: list[torch.Tensor] = []
+    handle = model.conv1.register_forward_hook(lambda m, i, o: outputs.append(o.detach()))
+    try:
+        model(torch.randn(2, 1, 8, 8))
+    finally:
+        handle.remove()
+    assert outputs[0].shape == (2, 8, 8, 8)
+    assert outputs[0].min() >= 0 and (outputs[0] == 0).any()  # after its ReLU
+
+
+def test_relu_after_pool_is_set_from_the_config_and_the_flag():
+    from convlens.cli import build_parser
+    from convlens.cli.train import _flags
+
+    model = build(POOLED_SPEC, (1, 8, 8), num_classes=4)
+    loop.fit(
+        model, quadrants(64), quadrants(32, 1), toy_config(epochs=1, model=POOLED_SPEC), log=None
+    )
+    assert model.relu_after_pool is True  # the default
+    loop.fit(
+        model,
+        quadrants(64),
+        quadrants(32, 1),
+        toy_config(epochs=1, model=POOLED_SPEC, relu_after_pool=False),
+        log=None,
+    )
+    assert model.relu_after_pool is False
+    args = build_parser().parse_args(["train", "--no-relu-after-pool"])
+    assert _flags(args)["relu_after_pool"] is False

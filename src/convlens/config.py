@@ -58,14 +58,21 @@ class TrainConfig:
         limit_train, limit_test: use only the first N images of a split (None: all).
         early_stopping: stop after this many epochs without a better test accuracy (None: off).
         tensorboard: also write TensorBoard event files.
-        threads: torch CPU threads (None: leave torch's default).
+        threads: torch CPU threads (None: leave torch's default, one per core). On a
+            2-core machine that other jobs kept busy (load average 3-5), keras_mnist trained
+            about 10x faster with 1 thread than with 2 (interleaved bursts, same process:
+            6,311 vs 580 img/s): every op waits for both threads. Use 1 on a busy machine.
         channels_last: run convolutions in channels-last memory format (on by default: one
             fastcnn step of 256 images took 0.12 s instead of 0.15 s on 2 CPU cores).
         compile: wrap the model in torch.compile (slow start; on CPU slower steps too: a
             fastcnn step took 2x as long on 2 cores, so a CPU run says so in a warning line).
         fused_optimizer: Adam/AdamW/SGD update every parameter in one fused kernel
-            (`fused=True`) instead of a Python loop over the tensors; the same arithmetic
+            (`fused=True`) instead of a Python loop over the tensors, on CPU and CUDA (other
+            devices ignore it); the same arithmetic up to float rounding, 2-4% faster steps
             (`bench/speed_switches.py` measures it).
+        relu_after_pool: where a conv block ending in ReLU is followed by a max-pool, apply
+            the ReLU after the pool (the same function, ReLU on 4x fewer values;
+            `convlens.models.layers.SpecModel`); spec-built models only, names unchanged.
         amp: mixed precision, one of AMP_MODES: "auto" uses bfloat16 autocast where the
             processor computes it natively (on the 2-core AMD EPYC we test on, a fastcnn step
             of 256 images took 69 ms instead of 145 ms) and float32 elsewhere; weights and
@@ -116,7 +123,8 @@ class TrainConfig:
     threads: int | None = None
     channels_last: bool = True
     compile: bool = False
-    fused_optimizer: bool = False
+    fused_optimizer: bool = True
+    relu_after_pool: bool = True
     amp: str = "auto"
     device: str = "auto"
     tta: bool = False
@@ -152,6 +160,7 @@ class TrainConfig:
             "channels_last",
             "compile",
             "fused_optimizer",
+            "relu_after_pool",
             "progress",
             "tta",
             "doctor",

@@ -122,9 +122,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument(
         "--fused-optimizer",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="update all parameters in one fused optimizer kernel (same numbers)",
+        help="update all parameters in one fused optimizer kernel (same numbers up to "
+        f"rounding; default: {'on' if d.fused_optimizer else 'off'})",
+    )
+    g.add_argument(
+        "--relu-after-pool",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"ReLU after a max-pool, on 4x fewer values (same function; default: "
+        f"{'on' if d.relu_after_pool else 'off'})",
     )
     g.add_argument(
         "--init-from",

@@ -42,6 +42,7 @@ from convlens.engine.precision import amp_dtype, autocast, to_model_input
 from convlens.engine.saving import Checkpoint, restore_training_state
 from convlens.errors import ConfigError, TrainingError
 from convlens.models.budget import memory_detail, out_of_memory
+from convlens.models.layers import SpecModel
 
 __all__ = [
     "FitResult",
@@ -239,6 +240,9 @@ def _start(
     world = current()
     device = check_setup(cfg)
     model = model.to(device)
+    for module in model.modules():  # the model itself, or inside a torch.compile wrapper
+        if isinstance(module, SpecModel):
+            module.relu_after_pool = cfg.relu_after_pool
     train_ds, test_ds = _to_device(train_ds, device), _to_device(test_ds, device)
     if world.size > 1:  # gradients averaged across ranks after every backward
         model = DistributedDataParallel(

@@ -12,9 +12,12 @@ __all__ = ["make_optimizer", "make_scheduler"]
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """SGD (Nesterov momentum), Adam or AdamW with the config's lr and weight decay; one
-    fused kernel for all parameters when `cfg.fused_optimizer` (else PyTorch's default)."""
-    params = model.parameters()
-    fused = True if cfg.fused_optimizer else None  # None: PyTorch's default
+    fused kernel for all parameters when `cfg.fused_optimizer` and the parameters are on CPU
+    or CUDA (else PyTorch's default)."""
+    params = list(model.parameters())
+    devices = {p.device.type for p in params}
+    # None: PyTorch's default
+    fused = True if cfg.fused_optimizer and devices <= {"cpu", "cuda"} and params else None
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
             params,

@@ -16,6 +16,12 @@
 | `relu`, `act gelu`.. | the activation module                                  |
 
 So `model.conv1[0]` is always the first Conv2d and `model.dense2[0]` the second Linear.
+
+`SpecModel.relu_after_pool` (off unless set; `convlens.engine` sets it from
+`TrainConfig.relu_after_pool`) runs a block ending in ReLU that a max-pool follows as
+block-without-ReLU, max-pool, ReLU: the same function (both are monotone) with ReLU on a
+quarter of the values. The children and their names stay as they are; while a hook watches
+one of the modules involved, the model runs in the plain order, so hooks see what they expect.
 """
 
 from __future__ import annotations
@@ -108,6 +114,27 @@ class SpecModel(nn.Sequential):
         self.input_shape = tuple(input_shape)
         self.shapes = [tuple(s) for s in shapes]
         self.output_shape = self.shapes[-1] if self.shapes else self.input_shape
+        self.relu_after_pool = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The children in turn; with `relu_after_pool`, ReLU after the max-pool it precedes."""
+        if not self.relu_after_pool or _global_hooks():
+            return super().forward(x)
+        children = list(self._modules.values())
+        i = 0
+        while i < len(children):
+            block = children[i]
+            pool = children[i + 1] if i + 1 < len(children) else None
+            if pool is not None and _relu_then_pool(block, pool):
+                parts = list(block.children())  # Conv2d[, BatchNorm2d], ReLU
+                for part in parts[:-1]:
+                    x = part(x)  # (B, C, H, W)
+                x = parts[-1](pool(x))  # (B, C, H/2, W/2): ReLU on 4x fewer values
+                i += 2
+            else:
+                x = block(x)
+                i += 1
+        return x
 
     def __getitem__(self, idx: int | slice | str) -> nn.Module:  # type: ignore[override]
         """`model[i]` is the i-th child; `model[:3]` a plain nn.Sequential of those children."""
@@ -134,6 +161,37 @@ class EvenSameConv2d(nn.Conv2d):
         return nn.functional.conv2d(
             x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
         )
+
+
+def _hooked(module: nn.Module) -> bool:
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or module._backward_hooks
+        or module._backward_pre_hooks
+    )
+
+
+def _global_hooks() -> bool:
+    hooks = nn.modules.module
+    return bool(
+        hooks._global_forward_hooks
+        or hooks._global_forward_pre_hooks
+        or hooks._global_backward_hooks
+        or hooks._global_backward_pre_hooks
+    )
+
+
+def _relu_then_pool(block: nn.Module, pool: nn.Module | None) -> bool:
+    """True when `block` is a Sequential ending in ReLU, `pool` a MaxPool2d, and no hook
+    watches either (nor the ReLU): then ReLU may run after the pool."""
+    return (
+        isinstance(pool, nn.MaxPool2d)
+        and isinstance(block, nn.Sequential)
+        and len(block) > 1
+        and isinstance(block[-1], nn.ReLU)
+        and not (_hooked(block) or _hooked(block[-1]) or _hooked(pool))
+    )
 
 
 def make_module(layer: LayerSpec, in_shape: tuple[int, ...]) -> nn.Module:
