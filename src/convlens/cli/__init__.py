@@ -131,6 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"convlens {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a torchrun rank
+            from convlens.engine.distributed import leave
+
+            leave()
     return int(status or 0)
 
 

@@ -66,6 +66,14 @@ def init_from_env(device_name: str) -> World:
     return World(rank, size, local)
 
 
+def leave() -> None:
+    """Leave the process group, if this process joined one. A rank that exits with its gloo
+    group still alive can abort ("terminate called without an active exception") while the
+    other ranks finish; freeing it first lets every rank exit cleanly."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def current() -> World:
     """The World of an initialised process group, else a single process."""
     if dist.is_available() and dist.is_initialized():
