@@ -35,7 +35,7 @@ def test_suggestion_lies_inside_the_sweep_and_the_model_is_left_alone():
     found = lr_find(model, quadrants(192), toy_config(), start_lr=1e-5, end_lr=10.0, steps=40)
     assert 1e-5 <= found.suggestion <= found.lrs[-1] <= 10.0 * 1.0001
     assert found.suggestion in found.lrs
-    assert found.rule == "valley" and "valley" in found.rule_text
+    assert found.rule == "min/10" and "min/10" in found.rule_text
     assert len(found.lrs) == len(found.losses) == len(found.smoothed) <= 40
     ratios = [b / a for a, b in zip(found.lrs, found.lrs[1:])]
     assert max(ratios) == pytest.approx(min(ratios))  # exponential
@@ -58,7 +58,7 @@ def test_rules_pick_what_they_say():
     best = min(range(61), key=loss.__getitem__)
     assert suggest_lr(lrs, loss, "min/10") == pytest.approx(lrs[best] / 10)
     assert lrs[0] < suggest_lr(lrs, loss, "valley") < lrs[best]
-    with pytest.raises(ConfigError, match="Expected rule one of valley, steepest, min/10"):
+    with pytest.raises(ConfigError, match="Expected rule one of min/10, valley, steepest"):
         suggest_lr(lrs, loss, "fastest")
 
 
@@ -89,7 +89,7 @@ def test_picture_marks_the_suggestion_and_names_the_rule(tmp_path):
         ({"start_lr": 0}, "Expected start_lr a finite number > 0. Received: start_lr=0"),
         ({"end_lr": 1e-7}, "Expected end_lr > start_lr"),
         ({"steps": 2}, "Expected steps an integer >= 5. Received: steps=2"),
-        ({"rule": "fast"}, "Expected rule one of valley, steepest, min/10. Received: rule='fast'"),
+        ({"rule": "fast"}, "Expected rule one of min/10, valley, steepest. Received: rule='fast'"),
     ],
 )
 def test_bad_sweeps_are_refused(kwargs, words):
@@ -135,7 +135,7 @@ def test_cli_lr_find(cli, tmp_path):
         out,
     )
     assert r.code == 0, r
-    assert "suggested lr" in r.out and "rule valley" in r.out and out.exists()
+    assert "suggested lr" in r.out and "rule min/10" in r.out and out.exists()
     one_line_error(cli("lr-find", "--rule", "fast"), "Expected rule one of", "fast")
     one_line_error(cli("lr-find", "--out", tmp_path / "x.txt"), "Expected an output file")
 
@@ -184,4 +184,4 @@ def test_api_train_lr_find(tmp_path, capsys):
     )
     assert "lr-find: training with lr" in capsys.readouterr().out
     assert run.config.lr != toy_config().lr  # not the default: the finder's
-    assert RULES[0] == "valley"
+    assert RULES[0] == "min/10"

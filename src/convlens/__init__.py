@@ -27,7 +27,7 @@ Training and runs
         `seeds` times; returns an Experiment: a table of mean accuracy and spread, .plot().
     compare(models, data=None, *, seeds=1, **options) -- several models on the same data and
         budget (e.g. ["mlp", "keras_mnist"]); the same Experiment table.
-    lr_find(model, data, *, steps=100, rule="valley") -- a short exponential sweep of the
+    lr_find(model, data, *, steps=100, rule="min/10") -- a short exponential sweep of the
         learning rate on a copy of the model; .suggestion, .rule, .plot(). `train(...,
         lr="find")` runs it first and trains with its suggestion.
     load(path, model=None) -- open a run folder (pass a fresh instance for a run of your own

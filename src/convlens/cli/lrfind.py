@@ -6,7 +6,7 @@ import argparse
 
 from convlens.config import OPTIMIZERS, TrainConfig
 
-RULES = ("valley", "steepest", "min/10")  # = convlens.engine.lr_find.RULES (torch-free here)
+RULES = ("min/10", "valley", "steepest")  # = convlens.engine.lr_find.RULES (torch-free here)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start-lr", type=float, default=1e-6, help="default: %(default)g")
     p.add_argument("--end-lr", type=float, default=1.0, help="default: %(default)g")
     p.add_argument("--steps", type=int, default=100, help="batches (default: %(default)s)")
-    p.add_argument("--rule", default="valley", help=f"{', '.join(RULES)} (default: %(default)s)")
+    p.add_argument("--rule", default="min/10", help=f"{', '.join(RULES)} (default: %(default)s)")
     p.add_argument("--out", default="out/lr-find.png", help="the picture (default: %(default)s)")
     p.set_defaults(func=cmd_lr_find)
 
