@@ -153,6 +153,7 @@ def run_lightning(epochs: int, limit: int | None) -> tuple[float, float]:
 
 
 def run_fastai(epochs: int, limit: int | None) -> tuple[float, float]:
+    import fastai.callback.progress  # noqa: F401  (adds Learner.no_bar, as `fastai.vision.all` does)
     import torch
     from fastai.data.core import DataLoaders
     from fastai.learner import Learner

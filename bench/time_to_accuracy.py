@@ -6,7 +6,7 @@ Rows (all measured in this run, on this machine):
    `ToTensor` and a `DataLoader` (batch 150, shuffled), Adam at its default lr, 5 epochs.
 2. the same `Net` (`pytorch_net`) trained by convlens with the same optimizer, batch and
    epochs: in-memory uint8 tensors, no DataLoader, channels-last.
-3. the default recipe (`convlens train` with no flags) and `recipes/best.yaml`, each over
+3. the default recipe (`convlens train` with no flags) and `--recipe best`, each over
    `--seeds` seeds: time to 91%, 93% and 94% test accuracy, and the spread over the seeds.
 
 Training time excludes the evaluation after each epoch (both loops evaluate the same way).
@@ -32,12 +32,12 @@ import torch
 import torch.nn.functional as F
 
 from convlens import data as datamod
-from convlens.config import TrainConfig, load_config_file, merge_config
+from convlens.config import TrainConfig, load_config_file, merge_config, recipe_file
 from convlens.engine.loop import fit
 from convlens.models.build import build
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-BEST = Path(__file__).resolve().parent.parent / "recipes" / "best.yaml"
+BEST = recipe_file("best")
 GOALS = (0.91, 0.93, 0.94)
 FILES = (
     "train-images-idx3-ubyte.gz",
@@ -182,7 +182,7 @@ def main() -> None:
     ours = convlens_run(same, limit, log)
     recipes = [("default recipe", TrainConfig(progress=False))]
     best = load_config_file(BEST)
-    recipes.append(("recipes/best.yaml", merge_config(TrainConfig(progress=False), best)))
+    recipes.append(("--recipe best", merge_config(TrainConfig(progress=False), best)))
     runs: list[tuple[str, list[tuple[float, float, int]]]] = []
     for name, recipe in recipes:
         if args.recipe_epochs or args.quick:

@@ -116,12 +116,11 @@ def test_cifar10_gpu_recipe_runs_on_cpu_with_tiny_data(tmp_path):
         records = rng.integers(0, 256, (8, 3073), dtype=np.uint8)
         records[:, 0] = rng.integers(0, 10, 8)
         (folder / name).write_bytes(records.tobytes())
-    recipe = os.path.join(os.path.dirname(__file__), "..", "recipes", "cifar10_gpu.yaml")
     code = main(
         [
             "train",
-            "--config",
-            recipe,
+            "--recipe",
+            "cifar10_gpu",
             "--data-dir",
             str(tmp_path),
             "--epochs",

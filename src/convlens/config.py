@@ -283,6 +283,25 @@ def _whole(value: str | float) -> Any:
     return int(number) if math.isfinite(number) and number.is_integer() else value
 
 
+RECIPES = Path(__file__).resolve().parent / "recipes"  # named recipes: `--recipe NAME`
+
+
+def recipe_names() -> list[str]:
+    """The named recipes shipped with convlens (YAML files of TrainConfig keys)."""
+    return sorted(p.stem for p in RECIPES.glob("*.yaml"))
+
+
+def recipe_file(name: str) -> Path:
+    """The YAML file of a named recipe (`best`, `cifar10_gpu`, ...)."""
+    names = recipe_names()
+    if name not in names:
+        raise ConfigError(
+            f"unknown recipe {name!r}{suggest(name, names)}; recipes: {', '.join(names)} "
+            "(or --config FILE.yaml for your own)"
+        )
+    return RECIPES / f"{name}.yaml"
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping of TrainConfig keys (not yet validated)."""
     path = Path(path)

@@ -77,8 +77,8 @@ def lr_find(
     """Sweep the learning rate exponentially over `steps` batches and suggest one.
 
     Runs on a copy of the model (yours is left as it was). The suggestion is made by a named
-    rule: "min/10" (the default: it came closest in bench/lr_find.py), "valley" (fastai's) or "steepest"
-    (`convlens.engine.lr_find`).
+    rule: "min/10" (the default: it came closest in bench/lr_find.py), "valley" (fastai's)
+    or "steepest" (`convlens.engine.lr_find`).
 
     Args:
         model: a registry name, spec text or any nn.Module (default "fastcnn").

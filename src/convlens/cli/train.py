@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from convlens.config import AMP_MODES, OPTIMIZERS, SCHEDULES, TrainConfig
+from convlens.config import AMP_MODES, OPTIMIZERS, SCHEDULES, TrainConfig, recipe_file
 from convlens.errors import ConfigError
 
 # Flags that may go with --resume (they do not change the numbers).
@@ -25,13 +26,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         examples=[
             "convlens train --out runs/demo",
             'convlens train --model "conv 32 3, maxpool 2, dense 10" --data mnist --epochs 3',
-            "convlens train --resume runs/demo",
+            "convlens train --recipe best --out runs/best",
         ],
     )
     p.add_argument(
         "--config",
         metavar="FILE.yaml",
         help="YAML file of settings (flag names with _ instead of -); flags override it",
+    )
+    p.add_argument(
+        "--recipe",
+        metavar="NAME",
+        help="a named recipe shipped with convlens: best (aims at 94%% on Fashion-MNIST), "
+        "cifar10_gpu; flags override it",
     )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     g = p.add_argument_group("model and data")
@@ -219,8 +226,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     flags = _flags(args)
     try:
         if args.resume:
-            extra = [k for k in flags if k not in RESUME_FLAGS] + (
-                ["config"] if args.config else []
+            extra = (
+                [k for k in flags if k not in RESUME_FLAGS]
+                + (["config"] if args.config else [])
+                + (["recipe"] if args.recipe else [])
             )
             if extra:
                 names = ", ".join("--" + k.replace("_", "-") for k in extra)
@@ -232,7 +241,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             find = flags.get("lr") == "find"  # the finder picks the lr (engine.lr_find)
             if find:
                 del flags["lr"]
-            config = resolve_config(args.config, flags)
+            config = resolve_config(_settings_file(args), flags)
             result = training.train(config, lr="find" if find else None)
     except TrainingInterrupted as stop:
         where = (
@@ -276,3 +285,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if not found:
         print("doctor: nothing to report")
     return 0
+
+
+def _settings_file(args: argparse.Namespace) -> str | Path | None:
+    """The YAML file of settings: --config FILE or the packaged --recipe NAME (not both)."""
+    if args.recipe and args.config:
+        raise ConfigError("give --recipe NAME or --config FILE.yaml, not both")
+    return recipe_file(args.recipe) if args.recipe else args.config
