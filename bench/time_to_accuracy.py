@@ -154,6 +154,11 @@ def main() -> None:
         help="epochs of the default recipe (default: its own)",
     )
     parser.add_argument("--seeds", type=int, default=3, help="seeds per recipe (default: 3)")
+    parser.add_argument(
+        "--only",
+        choices=("default", "best"),
+        help="train only this recipe over the seeds (no notebook baseline)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seeds = min(args.seeds, 1)
@@ -164,8 +169,11 @@ def main() -> None:
     print(f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs")
     log = print
 
-    print("notebook 004 baseline (DataLoader + ToTensor, Adam, batch 150):")
-    base = baseline(epochs, limit, log)
+    base: list[tuple[float, float, int]] | None = None
+    ours: list[tuple[float, float, int]] | None = None
+    if not args.only:
+        print("notebook 004 baseline (DataLoader + ToTensor, Adam, batch 150):")
+        base = baseline(epochs, limit, log)
     same = TrainConfig(
         model="pytorch_net",
         optimizer="adam",
@@ -178,11 +186,15 @@ def main() -> None:
         epochs=epochs,
         progress=False,
     )
-    print("the same Net through convlens:")
-    ours = convlens_run(same, limit, log)
-    recipes = [("default recipe", TrainConfig(progress=False))]
-    best = load_config_file(BEST)
-    recipes.append(("--recipe best", merge_config(TrainConfig(progress=False), best)))
+    if not args.only:
+        print("the same Net through convlens:")
+        ours = convlens_run(same, limit, log)
+    recipes = []
+    if args.only in (None, "default"):
+        recipes.append(("default recipe", TrainConfig(progress=False)))
+    if args.only in (None, "best"):
+        best = load_config_file(BEST)
+        recipes.append(("--recipe best", merge_config(TrainConfig(progress=False), best)))
     runs: list[tuple[str, list[tuple[float, float, int]]]] = []
     for name, recipe in recipes:
         if args.recipe_epochs or args.quick:
@@ -200,11 +212,15 @@ def main() -> None:
     def ips(rows):
         return rows[-1][2] * len(rows) / rows[-1][0]
 
-    table = [
-        ("notebook 004 loop (baseline)", base, "1.00x"),
-        ("same Net, convlens", ours, f"{ips(ours) / ips(base):.2f}x"),
-        *[(name, rows, f"{ips(rows) / ips(base):.2f}x") for name, rows in runs],
-    ]
+    def ratio(rows):
+        return f"{ips(rows) / ips(base):.2f}x" if base else "-"
+
+    table = [(name, rows, ratio(rows)) for name, rows in runs]
+    if base and ours:
+        table[:0] = [
+            ("notebook 004 loop (baseline)", base, "1.00x"),
+            ("same Net, convlens", ours, ratio(ours)),
+        ]
     print()
     print(
         f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, "
