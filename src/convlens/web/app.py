@@ -172,10 +172,8 @@ def create_app(
     def run_names() -> dict[str, Any]:
         return {"runs": list(runs)}
 
-    @app.post("/api/runs/{name:path}/predict")
-    async def predict(name: str, request: Request, invert: str | None = None) -> dict[str, Any]:
-        """The image as the raw body, or as the one file of a multipart form (whose
-        `invert` field counts when the query has none)."""
+    async def uploaded(name: str, request: Request, invert: str | None) -> tuple[Any, Any, str]:
+        """The run's Explorer, the decoded image of the request and the invert setting."""
         if name not in runs:
             raise HTTPException(404, f"no run {name!r}; runs: {', '.join(runs) or 'none'}")
         body = await read_body(request)
@@ -183,7 +181,13 @@ def create_app(
         invert = invert or fields.get("invert") or "auto"
         if invert not in INVERT:
             raise HTTPException(400, f"Expected invert auto, yes or no. Received: {invert!r}")
-        ex, img = await work(get, name), await work(decode, data)
+        return await work(get, name), await work(decode, data), invert
+
+    @app.post("/api/runs/{name:path}/predict")
+    async def predict(name: str, request: Request, invert: str | None = None) -> dict[str, Any]:
+        """The image as the raw body, or as the one file of a multipart form (whose
+        `invert` field counts when the query has none)."""
+        ex, img, invert = await uploaded(name, request, invert)
         async with forward[name]:  # waits without holding a worker
             return await work(partial(ex.predict_image, img, invert=invert))
 
@@ -207,14 +211,7 @@ def create_app(
     @app.post("/api/runs/{name:path}/overview")
     async def overview(name: str, request: Request, invert: str | None = None) -> dict[str, Any]:
         """Everything the overview draws for the image in the body (raw or a form's file)."""
-        if name not in runs:
-            raise HTTPException(404, f"no run {name!r}; runs: {', '.join(runs) or 'none'}")
-        body = await read_body(request)
-        data, fields = form_parts(request.headers.get("content-type", ""), body)
-        invert = invert or fields.get("invert") or "auto"
-        if invert not in INVERT:
-            raise HTTPException(400, f"Expected invert auto, yes or no. Received: {invert!r}")
-        ex, img = await work(get, name), await work(decode, data)
+        ex, img, invert = await uploaded(name, request, invert)
         async with forward[name]:
             return await work(partial(ex.overview_image, img, invert=invert))
 
