@@ -116,9 +116,7 @@ def train_one_epoch(
         x = to_model_input(x, cfg.channels_last)
         callbacks.on_batch_start(state, x)
         state.in_step = True
-        with autocast(cfg.amp, state.device.type):
-            logits = model(x).float()  # (B, num_classes)
-        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+        logits, loss = batch_loss(model, x, y, cfg, state.device.type)
         if not torch.isfinite(loss):
             raise TrainingError(_diverged(state, loss.item()))
         state.optimizer.zero_grad(set_to_none=True)
@@ -136,6 +134,16 @@ def train_one_epoch(
         state.seen += len(y)
         state.seconds = time.perf_counter() - start
         callbacks.on_batch_end(state)
+
+
+def batch_loss(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, device_type: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The float32 logits (B, num_classes) and the training loss of one batch, under the
+    config's precision (the one place a training step computes its loss)."""
+    with autocast(cfg.amp, device_type):
+        logits = model(x).float()
+    return logits, F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
 
 
 def _diverged(state: TrainState, loss: float) -> str:

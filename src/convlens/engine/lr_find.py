@@ -31,15 +31,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from convlens import data as datamod
 from convlens.config import TrainConfig
 from convlens.engine.evaluate import Dataset
-from convlens.engine.loop import augmentation, check_setup
+from convlens.engine.loop import augmentation, batch_loss, check_setup
 from convlens.engine.optim import make_optimizer
-from convlens.engine.precision import autocast, channels_last_model, to_model_input
+from convlens.engine.precision import channels_last_model, to_model_input
 from convlens.errors import ConfigError
 
 __all__ = ["LRFindResult", "RULES", "RULE_NAMES", "lr_find", "suggest_lr", "smooth", "centred"]
@@ -142,9 +141,7 @@ def lr_find(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x = to_model_input(x, config.channels_last)  # (B, C, H, W)
-            with autocast(config.amp, device.type):
-                logits = net(x).float()  # (B, num_classes)
-            loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+            _, loss = batch_loss(net, x, y, config, device.type)
             value = loss.item()
             if not math.isfinite(value):
                 diverged = True
