@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from convlens.config import TrainConfig
 from convlens.engine import loop, train
 from convlens.models.build import build
 
@@ -132,3 +133,59 @@ def test_relu_after_pool_is_set_from_the_config_and_the_flag():
     assert model.relu_after_pool is False
     args = build_parser().parse_args(["train", "--no-relu-after-pool"])
     assert _flags(args)["relu_after_pool"] is False
+
+
+KEEP_MEMORY_SCRIPT = r"""
+import json, resource, sys
+import torch
+sys.path.insert(0, sys.argv[1])
+from conftest import TOY_SPEC, quadrants
+from convlens.config import TrainConfig
+from convlens.engine.evaluate import evaluate_with
+from convlens.models.build import build
+
+torch.manual_seed(0)
+torch.set_num_threads(1)
+# 48 MiB float32 maps per batch of 1,536 32x32 images: above glibc's largest mmap threshold
+model = build("conv 8 3 pad=same, gap, dense 4", (1, 32, 32), num_classes=4).eval()
+ds = quadrants(1536, 1, size=32)
+result = {}
+for keep in (False, True):
+    cfg = TrainConfig(amp="none", channels_last=False, tta=False, keep_freed_memory=keep,
+                      eval_batch_size=1536)
+    evaluate_with(model, ds, cfg, torch.device("cpu"))  # warm
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    preds = [evaluate_with(model, ds, cfg, torch.device("cpu")).preds for _ in range(3)]
+    result[str(keep)] = {
+        "faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before,
+        "preds": preds[-1].tolist(),
+    }
+print(json.dumps(result))
+"""
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_keep_freed_memory_gives_the_same_numbers_without_the_page_faults():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # its own process: the setting is process-wide and cannot be taken back
+    out = subprocess.run(
+        [sys.executable, "-c", KEEP_MEMORY_SCRIPT, str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    result = json.loads(out.stdout.splitlines()[-1])
+    off, on = result["False"], result["True"]
+    assert on["preds"] == off["preds"]
+    # each batch's 48 MiB maps faulted in afresh (about 12,000 pages each) without it
+    assert off["faults"] > 20_000, off["faults"]
+    assert on["faults"] < off["faults"] / 5, (on["faults"], off["faults"])
+
+
+def test_keep_freed_memory_is_on_by_default():
+    assert TrainConfig().keep_freed_memory is True

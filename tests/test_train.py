@@ -381,3 +381,57 @@ def test_normalize_flag(cli, tmp_path):
     bad = cli(*args, "--normalize", "raw", "--out", tmp_path / "b")
     assert bad.code == 2 and "Expected standard or none. Received: 'raw'" in bad.err
     assert not (tmp_path / "b").exists()
+
+
+# ----------------------------------------------------------------------------- "auto" data defaults
+@pytest.mark.parametrize(
+    ("data", "augment", "tta"),
+    [
+        ("fashion-mnist", "flip", True),
+        ("fmnist", "flip", True),
+        ("cifar10", "flip", True),
+        ("mnist", "none", False),
+        ("digits", "none", False),
+        ("imagefolder:/some/pets", "none", False),
+    ],
+)
+def test_auto_flips_only_data_whose_mirror_image_keeps_its_class(data, augment, tta):
+    from convlens.engine.auto import resolve
+
+    got = resolve(TrainConfig(data=data))
+    assert (got.augment, got.tta) == (augment, tta)
+    assert loop.augmentation(TrainConfig(data=data)) == (
+        datamod.parse_augment("flip") if augment == "flip" else None
+    )
+
+
+def test_auto_tta_follows_the_training_flips_and_explicit_values_win():
+    from convlens.engine.auto import resolve
+
+    assert resolve(TrainConfig(augment="crop")).tta is False  # trained without flips
+    assert resolve(TrainConfig(data="digits", augment="crop,flip")).tta is True
+    assert resolve(TrainConfig(tta=False)) == TrainConfig(augment="flip", tta=False)
+    assert resolve(TrainConfig(data="digits", tta=True)).tta is True
+    with pytest.raises(
+        ConfigError, match=r"Expected true, false or 'auto' for tta. Received: tta='yes please'"
+    ):
+        TrainConfig(tta="yes please")
+
+
+def test_the_run_records_what_auto_became(tmp_path):
+    train.train(
+        cfg(data="fashion-mnist", augment="auto", epochs=1, out=str(tmp_path / "f")), log=None
+    )
+    train.train(cfg(data="digits", augment="auto", epochs=1, out=str(tmp_path / "d")), log=None)
+    fashion, digits = runs.read_run_config(tmp_path / "f"), runs.read_run_config(tmp_path / "d")
+    assert (fashion.augment, fashion.tta) == ("flip", True)
+    assert (digits.augment, digits.tta) == ("none", False)
+
+
+def test_tta_flag_turns_test_time_flip_on_and_off(cli, tmp_path):
+    for flag, expected in (("--tta", True), ("--no-tta", False)):
+        out = tmp_path / flag.strip("-")
+        args = ("train", "--model", SPEC, "--data", "fashion-mnist", "--epochs", "1")
+        result = cli(*args, "--no-progress", "--amp", "none", flag, "--out", out)
+        assert result.code == 0, result.err
+        assert runs.read_run_config(out).tta is expected

@@ -2,7 +2,8 @@
 
 Defaults < YAML file < command-line flags. `TrainConfig()` is the default recipe: a small
 batch-norm CNN (`fastcnn`), AdamW with a one-cycle schedule, label smoothing 0.1, batch 256,
-horizontal flips, 8 epochs, channels-last and bfloat16 autocast where the CPU has it. Chosen by
+horizontal flips and test-time flip where the data allows them ("auto"), 8 epochs,
+channels-last and bfloat16 autocast where the CPU has it. Chosen by
 measurement on a 2-core CPU for Fashion-MNIST (test accuracy after 8 epochs, about 2 minutes):
 random crops 92.1%, no augmentation 93.2%, flips 93.4%; 12 epochs with flips 93.5%.
 """
@@ -53,7 +54,10 @@ class TrainConfig:
         momentum: SGD momentum (ignored by adam/adamw).
         schedule: one of SCHEDULES, stepped once per batch.
         label_smoothing: cross-entropy label smoothing in [0, 1).
-        augment: comma-separated augmentations, e.g. "crop,flip"; "" or "none" for none.
+        augment: comma-separated augmentations, e.g. "crop,flip"; "" or "none" for none;
+            "auto" (the default): "flip" where a mirror image keeps its class
+            (Fashion-MNIST, CIFAR-10: `convlens.data.mirror_safe`), none elsewhere (digits,
+            image folders). The run's config records what "auto" became.
         seed: seeds the weights, dropout and the data order of every epoch.
         limit_train, limit_test: use only the first N images of a split (None: all).
         early_stopping: stop after this many epochs without a better test accuracy (None: off).
@@ -73,6 +77,11 @@ class TrainConfig:
         relu_after_pool: where a conv block ending in ReLU is followed by a max-pool, apply
             the ReLU after the pool (the same function, ReLU on 4x fewer values;
             `convlens.models.layers.SpecModel`); spec-built models only, names unchanged.
+        keep_freed_memory: keep blocks torch frees inside the process for the next batch
+            instead of handing them back to the kernel and faulting them in again, zeroed
+            (glibc's mallopt; `convlens.engine.memory`). A test-time-flip evaluation of the
+            10,000 Fashion-MNIST test images took 0.7 s instead of 1.9 s on 2 cores; the
+            process keeps its peak memory. Process-wide, and once on it stays on.
         amp: mixed precision, one of AMP_MODES: "auto" uses bfloat16 autocast where the
             processor computes it natively (on the 2-core AMD EPYC we test on, a fastcnn step
             of 256 images took 69 ms instead of 145 ms) and float32 elsewhere; weights and
@@ -84,7 +93,11 @@ class TrainConfig:
         freeze: layers that do not train: "conv" (every conv layer) or names like
             "conv1,conv2"; "" for none.
         doctor: watch for common mistakes while training and explain them (convlens.doctor).
-        tta: evaluate with test-time flip (average the logits of each image and its mirror).
+        tta: evaluate with test-time flip (average the logits of each image and its mirror):
+            true, false or "auto" (the default: on when the training flips, as "auto"
+            augmentation does on mirror-safe data). On Fashion-MNIST it lifted the default
+            recipe's test accuracy from 93.1-93.3% to 93.4-93.5% over three seeds (same
+            training), for one more forward pass per test image.
         record_filters: conv layers whose kernels are kept after every epoch in
             filters.safetensors ("first", "all", "none" or names like "conv1,conv2"), for
             `convlens show evolution`. Measured on fastcnn (2 CPU cores): "first" costs about
@@ -114,7 +127,7 @@ class TrainConfig:
     momentum: float = 0.9
     schedule: str = "onecycle"
     label_smoothing: float = 0.1
-    augment: str = "flip"
+    augment: str = "auto"
     seed: int = 0
     limit_train: int | None = None
     limit_test: int | None = None
@@ -125,9 +138,10 @@ class TrainConfig:
     compile: bool = False
     fused_optimizer: bool = True
     relu_after_pool: bool = True
+    keep_freed_memory: bool = True
     amp: str = "auto"
     device: str = "auto"
-    tta: bool = False
+    tta: bool | str = "auto"
     doctor: bool = True
     init_from: str | None = None
     freeze: str = ""
@@ -161,8 +175,8 @@ class TrainConfig:
             "compile",
             "fused_optimizer",
             "relu_after_pool",
+            "keep_freed_memory",
             "progress",
-            "tta",
             "doctor",
             "normalize",
         ):
@@ -170,6 +184,8 @@ class TrainConfig:
                 raise ConfigError(
                     f"Expected true or false for {key}. Received: {key}={getattr(self, key)!r}"
                 )
+        if not isinstance(self.tta, bool) and self.tta != "auto":
+            raise ConfigError(f"Expected true, false or 'auto' for tta. Received: tta={self.tta!r}")
         for key in ("model", "data"):
             if not isinstance(getattr(self, key), str) or not getattr(self, key).strip():
                 raise ConfigError(

@@ -66,7 +66,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--momentum", type=float, help=f"SGD momentum (default: {d.momentum:g})")
     g.add_argument("--schedule", help=f"{', '.join(SCHEDULES)} (default: {d.schedule})")
     g.add_argument("--label-smoothing", type=float, help=f"default: {d.label_smoothing:g}")
-    g.add_argument("--augment", help=f"e.g. crop,flip or none (default: {d.augment})")
+    g.add_argument(
+        "--augment",
+        help="e.g. crop,flip, cutout=8 or none (default: auto = flip where a mirror image "
+        "keeps its class: Fashion-MNIST, CIFAR-10; none for digits and image folders)",
+    )
     g.add_argument("--seed", type=int, help=f"default: {d.seed}")
     g.add_argument(
         "--early-stopping",
@@ -111,9 +115,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument(
         "--tta",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="evaluate with test-time flip (mirror-symmetric data such as CIFAR-10)",
+        help="evaluate with test-time flip: average each test image with its mirror "
+        "(default: on when training flips, as auto augmentation does on Fashion-MNIST and "
+        "CIFAR-10)",
     )
     g.add_argument(
         "--amp",

@@ -133,3 +133,8 @@ def _split(
     if cache is not None:
         cache.put(key, ds)
     return ds
+
+
+def mirror_safe(name: str) -> bool:
+    """Whether the data set `name` keeps its classes under a left-right mirror."""
+    return source(name).mirror_safe

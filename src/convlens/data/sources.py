@@ -80,6 +80,7 @@ class DataSource:
         checksums: file name -> `Checksum` of the official file, for those on record.
         how_to_get: how to get the files; ends every "files not found" message.
         torchvision: name of the `torchvision.datasets` class that downloads it ("": none).
+        mirror_safe: a mirror image keeps its class (flips are fair); not digits, folders.
     """
 
     name: ClassVar[str]
@@ -91,6 +92,7 @@ class DataSource:
     checksums: ClassVar[Checksums] = {}
     how_to_get: ClassVar[str] = ""
     torchvision: ClassVar[str] = ""
+    mirror_safe: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -210,6 +212,7 @@ class FashionMNIST(IdxSource):
         f"torchvision's download, or pass --data-dir with {', '.join(IDX_FILES)}"
     )
     torchvision = "FashionMNIST"
+    mirror_safe = True
 
 
 class MNIST(IdxSource):
@@ -262,6 +265,7 @@ class CIFAR10(DataSource):
         "https://www.cs.toronto.edu/~kriz/cifar.html"
     )
     torchvision = "CIFAR10"
+    mirror_safe = True
 
     def read(self, split: str, where: str | None, download: bool, image_size: int | None) -> Arrays:
         root = download_root(where)

@@ -28,7 +28,9 @@ from torch import nn
 
 from convlens import data as datamod
 from convlens.config import TrainConfig
+from convlens.engine.auto import resolve
 from convlens.engine.distributed import resolve_device
+from convlens.engine.memory import keep_freed_memory
 from convlens.engine.precision import autocast, channels_last_model, to_model_input
 from convlens.engine.runs import Run, load_run, read_run_info
 from convlens.errors import ConfigError, DataError, ModelError
@@ -114,6 +116,8 @@ def evaluate_with(
 ) -> EvalResult:
     """`evaluate` the way `config` tests after every epoch: its amp, channels_last, tta and
     eval batch size (training and `evaluate_run` both come through here)."""
+    if config.keep_freed_memory:
+        keep_freed_memory()
     return evaluate(
         model,
         ds,
@@ -121,7 +125,7 @@ def evaluate_with(
         device=device,
         channels_last=config.channels_last,
         amp=config.amp,
-        tta=config.tta,
+        tta=bool(resolve(config).tta),
         keep_logits=keep_logits,
     )
 

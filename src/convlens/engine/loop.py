@@ -23,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from convlens import data as datamod
 from convlens.config import TrainConfig
+from convlens.engine.auto import resolve
 from convlens.engine.callbacks import (
     Callback,
     CallbackList,
@@ -37,6 +38,7 @@ from convlens.engine.distributed import all_sum, current, resolve_device, shard
 from convlens.engine.doctor import Doctor
 from convlens.engine.evaluate import Dataset, EvalResult, evaluate_with
 from convlens.engine.history import FilterHistory, resolve_layers
+from convlens.engine.memory import keep_freed_memory
 from convlens.engine.optim import make_optimizer, make_scheduler
 from convlens.engine.precision import amp_dtype, autocast, to_model_input
 from convlens.engine.saving import Checkpoint, restore_training_state
@@ -88,9 +90,10 @@ def steps_per_epoch(n_images: int, batch_size: int) -> int:
 
 
 def augmentation(cfg: TrainConfig) -> Any:
-    """The parsed `cfg.augment` (None for none); raises ConfigError for a bad one."""
-    text = cfg.augment.strip().lower()
-    return None if text in ("", "none", "off") else datamod.parse_augment(cfg.augment)
+    """The parsed `cfg.augment` ("auto" resolved; None for none); ConfigError for a bad one."""
+    augment = resolve(cfg).augment
+    text = augment.strip().lower()
+    return None if text in ("", "none", "off") else datamod.parse_augment(augment)
 
 
 # ----------------------------------------------------------------------------- one epoch
@@ -182,6 +185,7 @@ def fit(
     raises TrainingInterrupted. `resume_state` is a state.pt to continue from.
     """
     run_dir = Path(run_dir) if run_dir is not None else None
+    config = resolve(config)  # augment and tta "auto" -> what they mean for this data set
     state, train_ds, test_ds = _start(model, train_ds, test_ds, config, run_dir)
     hooks = CallbackList([*standard_callbacks(state, test_ds, log), *callbacks, StopOnCtrlC()])
     state.callbacks = hooks
@@ -247,6 +251,8 @@ def _start(
     """The TrainState of a new fit: model and data on the device, optimizer, schedule."""
     world = current()
     device = check_setup(cfg)
+    if cfg.keep_freed_memory:
+        keep_freed_memory()
     model = model.to(device)
     for module in model.modules():  # the model itself, or inside a torch.compile wrapper
         if isinstance(module, SpecModel):

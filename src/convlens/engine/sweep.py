@@ -27,6 +27,7 @@ from typing import Any
 
 from convlens.config import TrainConfig, config_to_yaml
 from convlens.engine import train as training
+from convlens.engine.auto import resolve
 from convlens.engine.checkpoint import load_run_state, read_manifest
 from convlens.engine.runs import RUN_FILE, load_run, read_run_config, slug
 from convlens.errors import ConfigError, suggest
@@ -100,7 +101,7 @@ def train_or_reuse(cfg: TrainConfig, *, log=print, jobs: int = 1) -> Path:
     if not (run_dir / RUN_FILE).is_file():
         return _launch(cfg, run_dir, None, log, jobs)
     saved = read_run_config(run_dir)
-    if saved.replace(progress=cfg.progress, threads=cfg.threads, out=cfg.out) != cfg:
+    if saved.replace(progress=cfg.progress, threads=cfg.threads, out=cfg.out) != resolve(cfg):
         raise ConfigError(f"{run_dir} holds a run with other settings; pick another --out")
     state = load_run_state(run_dir) if read_manifest(run_dir) else {"epoch": 0}
     if state["epoch"] >= cfg.epochs or state.get("stop"):

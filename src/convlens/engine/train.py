@@ -22,6 +22,7 @@ from torch import nn
 
 from convlens import data as datamod
 from convlens.config import TrainConfig
+from convlens.engine.auto import resolve
 from convlens.engine.callbacks import Callback
 from convlens.engine.checkpoint import apply_weights, load_state, read_checkpoint, read_manifest
 from convlens.engine.distributed import init_from_env
@@ -83,6 +84,7 @@ def train(
     if lr not in (None, "find"):
         raise ConfigError(f"Expected lr='find' or a number. Received: lr={lr!r}")
     train_ds, test_ds, model = _prepare(config, log if world.main else None, model)
+    config = resolve(config)  # the run records what "auto" augment and tta mean here
     _warn_compile(config, log if world.main else None)
     if lr == "find":
         found = lr_find(_speed_up(model, config, compile=False), train_ds, config)
