@@ -104,6 +104,7 @@ def test_formula_of_every_kind_gives_the_models_value(client, tiny_run):
     cells = [v for row in p["patch"] for v in row if v is not None]
     assert p["kind"] == "pool" and p["value"] == pytest.approx(max(cells))
     assert p["rows"] == [4, 5] and p["cols"] == [2, 3]  # where the window sits in conv2
+    assert p["stride"] == [2, 2]  # the page slides the window by this much
     d = formula("dense1", 2)
     assert d["kind"] == "dense" and d["n_terms"] == 16 * 7 * 7 and len(d["terms"]) == 16
     total = sum(t["product"] for t in d["terms"]) + d["other_terms_sum"] + d["bias"]
@@ -151,6 +152,30 @@ def test_a_registry_model_with_residual_blocks(run):
     assert parts["relu2"] == pytest.approx(max(parts["bn2"] + parts["shortcut"], 0), abs=1e-5)
     gap = ex.formula(ov["token"], "gap1", 9)  # the mean of a whole 4x4 map
     assert gap["mode"] == "mean" and np.mean(gap["patch"]) == pytest.approx(gap["value"], abs=1e-5)
+    assert gap["count"] == 16
+
+
+class Padded(nn.Module):
+    """Mean pooling that leaves its padding out of the average."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.pool = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+        self.head = nn.Linear(2 * 13 * 13, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.conv(x)).flatten(1))
+
+
+def test_mean_pool_without_padding_divides_by_the_cells_that_count(run):
+    torch.manual_seed(0)
+    ex = Explorer(dataclasses.replace(run, model=Padded().eval()))
+    ov = ex.overview(torch.randint(0, 255, run.input_shape, dtype=torch.uint8))
+    corner = ex.formula(ov["token"], "pool", 1, 0, 0)  # its window hangs over the padding
+    cells = [v for row in corner["patch"] for v in row if v is not None]
+    assert corner["count"] == len(cells) == 4 and corner["stride"] == [2, 2]
+    assert sum(cells) / corner["count"] == pytest.approx(corner["value"], abs=1e-5)
 
 
 class Mine(nn.Module):
@@ -277,6 +302,12 @@ def test_browser_upload_shows_every_layer_and_the_formula_adds_up(page, tiny_run
     page.locator("#formula-play").click()  # pause, then step to the end: the sum
     page.locator("#formula-step").fill("999")
     assert "+ bias" in page.locator("#formula-frame").inner_text()
+    # the view's own arithmetic: the channel sums plus bias, then what follows, ends on the
+    # model's value (to the 4 decimals it prints)
+    results = page.eval_on_selector_all(
+        "#formula-frame .sum b", "els => els.map(e => e.textContent)"
+    )
+    assert float(results[-1]) == pytest.approx(expected, abs=1e-4)
 
 
 @pytest.mark.slow
@@ -298,3 +329,36 @@ def test_browser_test_image_and_epoch_slider(page, tiny_run):
     assert page.locator("#epoch-label").get_attribute("data-epoch") == "0"
     assert "initial weights" in page.locator("#epoch-label").inner_text()
     assert page.locator("#history canvas").evaluate("c => c.toDataURL()") != last
+
+
+@pytest.mark.slow
+def test_browser_global_pool_and_dense_formulas_of_a_registry_model(page, run):
+    """A pooled vector (gap1) and a dense unit open their own formula view: a heading of
+    their own, the mean over the whole map, no NaN anywhere."""
+    from test_web import serving
+
+    torch.manual_seed(0)
+    model = build("resnet_small", run.input_shape, num_classes=len(run.classes))
+    app = create_app(dataclasses.replace(run, model=model.eval()))
+    assert page.context.browser is not None
+    with serving(app) as url:
+        pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(url + "/")
+        pg.wait_for_selector('[data-map="conv1:0"]')
+        pg.locator('[data-vector="gap1"]').click(position={"x": 20, "y": 1})  # unit 0
+        pg.wait_for_selector("#formula #formula-value")
+        assert pg.locator("#formula h2").inner_text().startswith("gap1, unit 0")
+        pg.locator("#formula-play").click()
+        pg.locator("#formula-step").fill("999")
+        text = pg.locator("#formula").inner_text()
+        assert "NaN" not in text and "(sum / 16)" in text
+        pg.locator('[data-vector="dense1"]').click(position={"x": 20, "y": 1})
+        pg.wait_for_function(
+            "document.querySelector('#formula h2').textContent.startsWith('dense1, unit 0')"
+        )
+        pg.wait_for_selector("#formula #formula-value")
+        assert "weighted sum of 128 inputs" in pg.locator("#formula").inner_text()
+        pg.close()
+    assert errors == []

@@ -12,7 +12,8 @@ Safety:
 - model work (decoding uploads, predict, pictures) runs in worker threads, at most WORKERS
   at a time, one input at a time through a run's model (its forward hooks are shared);
   waiting requests hold no thread, and cheap routes (the page, run info, filters, the
-  arithmetic of one pixel) keep answering meanwhile.
+  arithmetic of one pixel) keep answering meanwhile; the formula view's numbers take
+  their turn with the model (a block's formula runs its parts again).
 """
 
 from __future__ import annotations
@@ -224,8 +225,14 @@ def create_app(
             return await work(partial(ex.overview, pixels, true=label, index=index))
 
     @app.get("/api/runs/{name:path}/formula")
-    def formula(name: str, token: str, layer: str, channel: int, i: int = 0, j: int = 0) -> Any:
-        return get(name).formula(token, layer, channel, i, j)
+    async def formula(
+        name: str, token: str, layer: str, channel: int, i: int = 0, j: int = 0
+    ) -> Any:
+        """The numbers behind one value; a block's formula runs its parts again, so it
+        takes its turn with the model like an overview."""
+        ex = await work(get, name)
+        async with forward[name]:
+            return await work(partial(ex.formula, token, layer, channel, i, j))
 
     @app.get("/api/runs/{name:path}/samples")
     async def samples(name: str, n: int = 24, offset: int = 0) -> dict[str, Any]:

@@ -96,8 +96,22 @@ def pool_formula(
         "kind": "pool",
         "mode": mode,
         "patch": [[v if np.isfinite(v) else None for v in row] for row in patch.tolist()],
+        "count": int(np.isfinite(patch).sum()),  # the cells a mean divides by
+        "stride": list(pool_stride(module, x.shape[1:], out_hw)),
         **_rows_cols(win),
     }
+
+
+def pool_stride(module: nn.Module, hw: tuple[int, int], out_hw: tuple[int, int]) -> tuple[int, int]:
+    """How far the window moves between neighbouring outputs (an adaptive pool's windows
+    move about input/output cells)."""
+    pool: Any = module
+    if isinstance(
+        module, (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
+    ):
+        return (max(1, hw[0] // out_hw[0]), max(1, hw[1] // out_hw[1]))
+    stride = pool.stride or pool.kernel_size
+    return (stride, stride) if isinstance(stride, int) else (int(stride[0]), int(stride[1]))
 
 
 def norm_step(bn: nn.modules.batchnorm._NormBase, channel: int, v: float) -> dict[str, Any]:

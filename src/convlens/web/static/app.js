@@ -159,7 +159,9 @@ function pane(name, ov, main) {
   return p;
 }
 
+let shown = 0;  // which call of show() is the latest: an older one stops after its await
 async function show(ov) {
+  const mine = ++shown;
   CL.stopFormula();
   $("formula").hidden = true;
   $("note").textContent = ov.note || "";
@@ -170,9 +172,11 @@ async function show(ov) {
   if (second && second !== run) {
     try {  // the same image, as the first run saw it, through the second run
       const blob = await (await fetch(ov.image)).blob();
-      pane(second, await post(second, blob, "no"), false);
+      const other = await post(second, blob, "no");
+      if (mine !== shown) return;  // a newer image is on screen: its own call draws the pair
+      pane(second, other, false);
     } catch (err) {
-      $("note").textContent = `${second}: ${err.message}`;
+      if (mine === shown) $("note").textContent = `${second}: ${err.message}`;
     }
   }
   document.body.dataset.drawn = String(Date.now());

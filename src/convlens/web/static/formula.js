@@ -52,7 +52,13 @@ window.CL = window.CL || {};
     document.querySelectorAll(".selected").forEach((e) => e.classList.remove("selected"));
     el.classList.add("selected");
     const col = pane.byName[layer];
-    if (!col || col.shape.length !== 3) { explain(pane, layer, k, 0, 0, el); return; }
+    if (!col || col.shape.length !== 3) {  // a unit, a class or a pooled vector: no pixel to pick
+      const what = layer === "softmax" ? "class" : "unit";
+      f.innerHTML = `<h2>${CL.escape(layer)}, ${what} ${k}${col ? ` (${CL.escape(col.type)})` : ""}</h2><div id="explain"></div>`;
+      explain(pane, layer, k, 0, 0, el);
+      f.scrollIntoView({ block: "nearest" });
+      return;
+    }
     f.innerHTML = `<h2>${CL.escape(layer)}, map ${k} (${CL.escape(col.type)}): click a pixel</h2><div class="stage"><div id="pick"></div><div id="explain"></div></div>`;
     const big = enlarge(el, BIG);
     big.id = "formula-map";
@@ -111,7 +117,8 @@ window.CL = window.CL || {};
     const col = pane.byName[a.layer];
     const src = pane.net.querySelector(`.col[data-layer="${CSS.escape(col.from)}"]`);
     const maps = src ? [...src.querySelectorAll("canvas[data-map]")] : [];
-    const [oh, ow] = [col.shape[1], col.shape[2]];
+    const flat = col.shape.length !== 3;  // a global pool's output is one value per channel
+    const ow = flat ? 1 : col.shape[2];
     const kh = a.rows.length, kw = a.cols.length;
     const stepR = a.rows.length > 1 ? a.rows[1] - a.rows[0] : 1, stepC = a.cols.length > 1 ? a.cols[1] - a.cols[0] : 1;
     const sr = (a.stride || [1, 1])[0], sc = (a.stride || [1, 1])[1];
@@ -131,7 +138,7 @@ window.CL = window.CL || {};
       const b = boxAt(p), m = inMap(c);
       if (m) { const fig = document.createElement("div"); fig.innerHTML = `<div class="hint">input: ${CL.escape(col.from)} map ${a.kind === "pool" ? a.channel : first + c}</div>`; fig.append(enlarge(m, 168, b.slice(0, 4))); div.append(fig); }
       const out = document.querySelector(".selected");
-      if (out && out.tagName === "CANVAS") { const fig = document.createElement("div"); fig.innerHTML = `<div class="hint">output: ${CL.escape(a.layer)} map ${a.channel}</div>`; fig.append(enlarge(out, 168, null, [b[4], b[5]])); div.append(fig); }
+      if (!flat && out && out.tagName === "CANVAS") { const fig = document.createElement("div"); fig.innerHTML = `<div class="hint">output: ${CL.escape(a.layer)} map ${a.channel}</div>`; fig.append(enlarge(out, 168, null, [b[4], b[5]])); div.append(fig); }
       const text = document.createElement("div");
       text.innerHTML = body;
       div.append(text);
@@ -140,9 +147,10 @@ window.CL = window.CL || {};
     for (let p = 0; p < target; p += skip) frames.push(pair(0, p, `<p>the ${kh}x${kw} window slides${sr > 1 ? ` with stride ${sr}` : ""} to output pixel (${a.pixel})…</p>`));
     if (a.kind === "pool") {
       const cells = a.patch.flat().filter((v) => v !== null);
-      const v = a.mode === "max" ? Math.max(...cells) : cells.reduce((s, x) => s + x, 0) / a.patch.flat().length;
+      const count = a.count || cells.length;  // a mean divides by the cells that count
+      const v = a.mode === "max" ? Math.max(...cells) : cells.reduce((s, x) => s + x, 0) / count;
       frames.push(pair(0, target, `<p>${a.mode} of the window:</p>${grid(a.patch, (r, c) => a.mode === "max" && a.patch[r][c] === v)}` +
-        `<p class="sum">${a.mode}(${cells.map(f3).join(", ")}) = ${v.toFixed(4)}</p>`));
+        `<p class="sum">${a.mode}(${cells.map(f3).join(", ")})${a.mode === "mean" ? ` (sum / ${count})` : ""} = ${v.toFixed(4)}</p>`));
       return frames;
     }
     let running = 0;

@@ -1,0 +1,79 @@
+"""The README's explorer screenshots, taken in Debian's headless Chromium from a real run.
+
+    .venv/bin/python docs/screenshots.py [RUN]     # default runs/digits (`make serve` makes it)
+
+Writes docs/explorer-overview.png, explorer-formula.png, explorer-images.png,
+explorer-training.png and explorer-playground.png. Look at them before committing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from playwright.sync_api import sync_playwright
+
+from convlens.web.app import create_app
+from convlens.web.server import server_config
+
+DOCS = Path(__file__).parent
+PORT = 8765
+
+
+def main(run: str = "runs/digits") -> None:
+    srv = uvicorn.Server(server_config(create_app(run), "127.0.0.1", PORT))
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.05)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1900, "height": 1000})
+        page.goto(f"http://127.0.0.1:{PORT}/")
+        page.wait_for_selector('[data-map="conv1:0"]')
+        page.locator('[data-map="conv2:12"]').hover()  # its links to the maps it reads
+        page.screenshot(path=DOCS / "explorer-overview.png", clip=_box(page, "body", 660))
+        page.locator('[data-map="conv2:12"]').click()
+        big = page.locator("#formula-map").bounding_box()
+        assert big is not None
+        page.mouse.click(big["x"] + big["width"] * 0.45, big["y"] + big["height"] * 0.6)
+        page.wait_for_selector("#formula #formula-value")
+        page.locator("#formula-play").click()
+        page.locator("#formula-step").fill("999")
+        page.locator("#formula").screenshot(path=DOCS / "explorer-formula.png")
+        for tab, name in (
+            ("images-tab", "images"),
+            ("training-tab", "training"),
+            ("playground", "playground"),
+        ):
+            page.locator(f'#tabs button[data-tab="{tab}"]').click()
+            if tab == "images-tab":
+                page.locator("#load-mistakes").click()
+                page.wait_for_selector("#mistakes figure")
+            if tab == "training-tab":
+                page.wait_for_selector("#history canvas")
+            time.sleep(0.5)
+            page.screenshot(path=DOCS / f"explorer-{name}.png", clip=_box(page, "main", 1400))
+        browser.close()
+    srv.should_exit = True
+    print(
+        "wrote",
+        ", ".join(
+            f"docs/explorer-{n}.png"
+            for n in ("overview", "formula", "images", "training", "playground")
+        ),
+    )
+
+
+def _box(page, selector: str, height: int) -> dict[str, float]:
+    """The page from its top to the bottom of `selector` (at most `height` pixels)."""
+    b = page.locator(selector).bounding_box()
+    assert b is not None
+    return {"x": 0, "y": 0, "width": 1900, "height": min(height, b["y"] + b["height"] + 12)}
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
