@@ -13,11 +13,9 @@ best of the grid. Everything is measured in this run, on this machine.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import time
 
 import torch
+from machine import describe
 
 from convlens import data as datamod
 from convlens.config import TrainConfig
@@ -48,10 +46,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 cases, small data, 2 grid lrs")
     args = parser.parse_args()
     cases, grid = (CASES[::3], GRID[1:4:2]) if args.quick else (CASES, GRID)
-    print(
-        f"{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    )
+    print(f"{describe(torch.get_num_threads())}, torch {torch.__version__}")
     rows, hits = [], {rule: 0 for rule in RULES}
     for model, data in cases:
         train = datamod.load_dataset(data, "train")

@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -30,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import describe
 
 DATA = Path("/usr/share/datasets/fashion-mnist")
 # MACs of one image's forward pass: conv1 26*26*32*9, conv2 11*11*64*32*9, conv3 3*3*64*64*9,
@@ -255,8 +254,7 @@ def main() -> None:
     tools = args.only.split(",") if args.only else list(TOOLS)
     limits = matmul_limit()
     print(
-        f"{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs; matmul limit {limits['float32']:.0f} GFLOP/s float32, "
+        f"{describe()}; matmul limit {limits['float32']:.0f} GFLOP/s float32, "
         f"{limits['bfloat16']:.0f} GFLOP/s bfloat16"
     )
     results: dict[str, list[dict]] = {t: [] for t in tools}

@@ -13,12 +13,11 @@ ReLU after max-pool), top ops by self CPU time.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import torch
 import torch.nn.functional as F
+from machine import describe
 from torch.profiler import ProfilerActivity, profile
 
 from convlens import data as datamod
@@ -83,10 +82,7 @@ def main() -> None:
         for x, y in data[2:]:
             step(x, y)
         seconds = time.perf_counter() - start
-    print(
-        f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
-    )
+    print(f"{describe(torch.get_num_threads())}, torch {torch.__version__}")
     print(
         f"{cfg.model}, batch {cfg.batch_size}, {cfg.optimizer}, amp {cfg.amp}, channels-last "
         f"{cfg.channels_last}, fused optimizer {cfg.fused_optimizer}, ReLU after max-pool "

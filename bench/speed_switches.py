@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import torch
+from machine import describe
 
 from convlens import data as datamod
 from convlens.config import TrainConfig
@@ -89,8 +88,7 @@ def main() -> None:
     full_train = datamod.load_dataset("fashion-mnist", "train")
     test = datamod.subset(datamod.load_dataset("fashion-mnist", "test"), 256)
     print(
-        f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
+        f"{describe(torch.get_num_threads())}, torch {torch.__version__}, load average "
         f"{os.getloadavg()[0]:.2f} at the start; {steps} steps a burst, median of {rounds}"
     )
     print("| model | switches | images/s (median) | min-max | vs plain |")

@@ -22,7 +22,6 @@ import argparse
 import dataclasses
 import gzip
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from machine import describe
 
 from convlens import data as datamod
 from convlens.config import TrainConfig, load_config_file, merge_config, recipe_file
@@ -222,10 +222,7 @@ def main() -> None:
             ("same Net, convlens", ours, ratio(ours)),
         ]
     print()
-    print(
-        f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
-    )
+    print(f"{describe(torch.get_num_threads())}, torch {torch.__version__}")
     goals = " | ".join(f"to {g:.0%}" for g in GOALS)
     print(f"| {'run':<34} | epochs | train s | images/s | vs baseline | test acc | {goals} |")
     print(f"|{'-' * 36}|--------|---------|----------|-------------|----------|" + "---|" * 3)

@@ -58,7 +58,8 @@ window.CL = window.CL || {};
     const c = document.createElement("canvas");
     c.width = 64; c.height = 1;
     const bytes = new Uint8Array(64).map((_, k) => Math.round((k * 255) / 63));
-    paint(c, bytes, 0, 1, 64, lut(col.lo, col.hi, col.kind === "input" && col.channels.length === 1 ? [1, 1, 1] : undefined));
+    // the input's channels are drawn in their own brightness (tinted R, G, B for colour): a gray legend
+    paint(c, bytes, 0, 1, 64, lut(col.lo, col.hi, col.kind === "input" ? [1, 1, 1] : undefined));
     wrap.append(fmt(col.lo), c, fmt(col.hi));
     return wrap;
   }
