@@ -362,3 +362,43 @@ def test_browser_global_pool_and_dense_formulas_of_a_registry_model(page, run):
         assert "weighted sum of 128 inputs" in pg.locator("#formula").inner_text()
         pg.close()
     assert errors == []
+
+
+@pytest.mark.slow
+def test_browser_two_runs_side_by_side_with_hover_links(page, tiny_run, tmp_path):
+    """A second run beside the first shows the same image through both; hovering a map of
+    the first draws one link to every map it reads."""
+    from test_web import serving
+
+    for where in ("a", "b"):
+        shutil.copytree(tiny_run[0], tmp_path / where)
+    assert page.context.browser is not None
+    with serving(create_app(runs_root=tmp_path)) as url:
+        pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(url + "/")
+        pg.wait_for_selector('[data-map="conv1:0"]')
+        pg.select_option("#compare", "b")
+        pg.wait_for_function("document.querySelectorAll('#panes .pane').length === 2")
+        heads = pg.eval_on_selector_all("#panes .pane h3", "els => els.map(e => e.textContent)")
+        assert [h.split(":")[0] for h in heads] == ["a", "b"]
+        assert heads[0].split(": ")[1] == heads[1].split(": ")[1]  # same weights, same answer
+        first = pg.locator("#panes .pane").first
+        first.locator('[data-map="conv2:1"]').hover()
+        assert first.locator(".src").count() == 8  # conv2 reads all 8 maps of maxpool1
+        assert first.locator("svg path").count() == 8
+        pg.close()
+    assert errors == []
+
+
+def test_colour_input_is_three_columns_of_maps(run):
+    """A colour model's input column holds its R, G and B channels, each on the shared scale."""
+    torch.manual_seed(0)
+    model = build("conv 4 3, maxpool 2, flatten, dense 10", (3, 28, 28))
+    colour = dataclasses.replace(run, model=model.eval(), input_shape=(3, 28, 28))
+    colour = dataclasses.replace(colour, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    ov = Explorer(colour).overview(torch.randint(0, 255, (3, 28, 28), dtype=torch.uint8))
+    first = ov["columns"][0]
+    assert first["kind"] == "input" and first["shape"] == [3, 28, 28]
+    assert first["channels"] == ["R", "G", "B"]
