@@ -1452,12 +1452,17 @@ over seeds). A bigger kernel sees more at once but has more weights per filter (
     ),
     (
         "code",
-        """cl.sweep("conv 32 {k}, maxpool 2, flatten, dense 10", {"k": [2, 3, 4, 5, 7]}, seeds=2,
-         out=RUNS / "kernel", quiet=True, **base)""",
+        """kernel = cl.sweep("conv 32 {k}, maxpool 2, flatten, dense 10", {"k": [2, 3, 4, 5, 7]},
+                  seeds=2, out=RUNS / "kernel", quiet=True, **base)
+kernel""",
     ),
+    ("code", """kernel.plot()"""),
     (
         "md",
-        """### Why odd kernels are usual
+        """The picture shows each setting as a dot at its mean with a bar over the spread between
+its seeds: where two bars overlap, this experiment cannot tell the settings apart.
+
+### Why odd kernels are usual
 
 An even kernel trains like any other (it is in the table above), but it has no centre pixel.
 "Same" padding must add k - 1 pixels in all, which for k = 4 is 3: it cannot be split evenly,
@@ -1495,9 +1500,11 @@ rate, the small batch gets many more updates. Two seeds each.""",
     ),
     (
         "code",
-        """cl.sweep("conv 32 3, maxpool 2, flatten, dense 10", {"batch_size": [32, 128, 512]}, seeds=2,
-         out=RUNS / "batch", quiet=True, **base)""",
+        """batch = cl.sweep("conv 32 3, maxpool 2, flatten, dense 10", {"batch_size": [32, 128, 512]},
+                 seeds=2, out=RUNS / "batch", quiet=True, **base)
+batch""",
     ),
+    ("code", """batch.plot()"""),
     (
         "md",
         """In the committed run the smallest batch won clearly: 85.6% for batch 32 against 82.8% for 128
@@ -1566,8 +1573,10 @@ outputs. Two seeds each; the table gives parameters, arithmetic per image and ac
     (
         "code",
         """nb003 = "conv 32 5, maxpool 2, conv 64 5, maxpool 2, flatten, dense 100, dense 10"
-cl.compare(["mlp", "keras_mnist", nb003], seeds=2, out=RUNS / "compare", quiet=True, **base)""",
+cnn_mlp = cl.compare(["mlp", "keras_mnist", nb003], seeds=2, out=RUNS / "compare", quiet=True, **base)
+cnn_mlp""",
     ),
+    ("code", """cnn_mlp.plot()"""),
     (
         "md",
         """The committed run goes against the usual expectation: the MLP came out ahead, 78.8% (spread

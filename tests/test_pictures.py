@@ -220,3 +220,34 @@ def test_evolution_plays_inline_as_a_gif(tiny_run):
     gif = Image.open(io.BytesIO(base64.b64decode(found.group(1))))
     assert gif.format == "GIF" and gif.n_frames == 4
     assert picture._repr_png_().startswith(b"\x89PNG")  # the strip, for a still page
+
+
+# ----------------------------------------------------------------------------- experiments
+def test_a_sweep_picture_keeps_long_names_and_its_title_inside(tmp_path):
+    """Specs as row names wrap instead of running off the page; best on top; the axis is
+    zoomed to the accuracies, so they are dots with a spread, not bars from a cut axis."""
+    from convlens.look.experiments import draw_sweep
+
+    long = "conv 32 5, maxpool 2, conv 64 5, maxpool 2, flatten, dense 100, dense 10"
+    rows = [
+        {"run": "mlp", "accuracy": 0.788, "spread": 0.003, "seeds": 2},
+        {"run": long, "accuracy": 0.778, "spread": 0.013, "seeds": 2},
+        {"run": "keras_mnist", "accuracy": 0.749, "spread": 0.0025, "seeds": 2},
+    ]
+    fig = draw_sweep(rows, title="Comparison, best first")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox
+    ax = fig.axes[0]
+    for t in [*ax.get_yticklabels(), ax.title]:
+        box = t.get_window_extent(renderer)
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and box.y1 <= page.y1, t.get_text()
+    top_down = sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])
+    names = [t.get_text() for t in top_down]
+    assert names[0] == "mlp" and "\n" in names[1]  # best on top; the spec wrapped
+    assert not ax.patches  # no bars
+    lo, hi = ax.get_xlim()
+    assert 70 < lo < 74.6 and 79.1 < hi < 85
+    save_figure(fig, tmp_path / "sweep.png")
+    a = np.asarray(Image.open(tmp_path / "sweep.png").convert("RGB"), dtype=np.float64)
+    assert a.std() > 5

@@ -54,8 +54,7 @@ class Experiment:
 
     def plot(self) -> Picture:
         """Mean test accuracy of each setting, best first, with the spread as error bars."""
-        fig = draw_sweep(self.rows)
-        fig.axes[0].set_title(f"{self.title}, best first (error bars: spread over seeds)")
+        fig = draw_sweep(self.rows, title=f"{self.title}, best first")
         return Picture(fig, name=self.title.lower())
 
     def _repr_markdown_(self) -> str:

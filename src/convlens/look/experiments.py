@@ -6,6 +6,7 @@ CSV of a sweep) plus the plot, and return every path in that order.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -74,23 +75,38 @@ def _log_axis(ax: Axes, values: Sequence[float]) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def draw_sweep(rows: Sequence[dict[str, Any]]) -> Figure:
-    """Test accuracy of each combination (`convlens.engine.sweep.summarize` rows), best first,
-    with the spread over seeds as error bars."""
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(rows) + 2), 4))
-    ax.bar(
-        range(len(rows)),
-        [100 * r["accuracy"] for r in rows],
-        yerr=[100 * r["spread"] for r in rows],
-        color="#2f6db5",
-        capsize=4,
+def draw_sweep(rows: Sequence[dict[str, Any]], title: str = "Sweep, best first") -> Figure:
+    """Test accuracy of each combination (`convlens.engine.sweep.summarize` rows), best at
+    the top: a dot at the mean and a bar for the spread over seeds. Dots rather than bars,
+    since the axis is zoomed to where the accuracies are; long names wrap."""
+    labels = [textwrap.fill(str(r["run"]), 34) for r in rows]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    fig, ax = plt.subplots(
+        figsize=(7.5, 1.2 + 0.3 * lines + 0.15 * len(rows)), layout="constrained"
     )
-    ax.set_xticks(range(len(rows)), [r["run"] for r in rows], rotation=30, ha="right", fontsize=8)
-    low = min(100 * r["accuracy"] for r in rows)
-    ax.set_ylim(max(0, low - 5), 100)
-    ax.set_ylabel("test accuracy %")
-    ax.set_title("Sweep, best first (error bars: spread over seeds)", fontsize=10)
-    fig.tight_layout()
+    where = list(range(len(rows)))[::-1]  # best on top
+    means = [100 * r["accuracy"] for r in rows]
+    spreads = [100 * r["spread"] for r in rows]
+    ax.errorbar(means, where, xerr=spreads, fmt="o", color="#2f6db5", ecolor="#2f6db5", capsize=4)
+    for y, m, r in zip(where, means, rows):
+        seeds = f" ± {100 * r['spread']:.2f} ({r['seeds']} seeds)" if r["seeds"] > 1 else ""
+        ax.annotate(
+            f"{m:.2f}%{seeds}",
+            (m, y),
+            xytext=(0, 7),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+        )
+    ax.set_yticks(where, labels, fontsize=8)
+    low = min(m - s for m, s in zip(means, spreads))
+    high = max(m + s for m, s in zip(means, spreads))
+    pad = max(1.0, 0.15 * (high - low))
+    ax.set_xlim(max(0.0, low - pad), min(100.0, high + pad))
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("test accuracy %")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"{title} (bars: spread over seeds)", fontsize=10)
     return fig
 
 
