@@ -216,10 +216,17 @@ def test_ctrl_c_stops_at_the_batch_boundary_and_a_second_one_at_once(tmp_path):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_progress_bar_shows_only_when_asked(capsys):
+def test_progress_bar_shows_only_when_asked_and_only_on_a_terminal(capsys, monkeypatch):
+    import sys
+
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal
     fit_toy(cfg(epochs=1, progress=True))
     assert "epoch 1/1" in capsys.readouterr().err
     fit_toy(cfg(epochs=1, progress=False))
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)  # a file or a pipe: no redraws
+    fit_toy(cfg(epochs=1, progress=True))
     assert capsys.readouterr().err == ""
 
 

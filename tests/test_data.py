@@ -689,3 +689,25 @@ def test_the_first_images_of_a_split_cover_every_class():
     for split in ("train", "test"):
         first = load_dataset("digits", split).labels[:100]
         assert len(set(first.tolist())) == 10, split
+
+
+def test_a_failed_download_is_one_line_with_the_network_reason(tmp_path, monkeypatch):
+    """torchvision lists every mirror it tried, each with the same error, over several lines;
+    the user reads one line with the reason and what to do instead."""
+    from torchvision import datasets
+
+    def unreachable(*args, **kwargs):
+        raise RuntimeError(
+            "Error downloading train-images-idx3-ubyte.gz:\nTried https://a.example/mnist/, got:\n"
+            "<urlopen error [Errno -2] Name or service not known>\n"
+            "Tried http://b.example/mnist/, got:\n"
+            "<urlopen error [Errno -2] Name or service not known>\n"
+        )
+
+    monkeypatch.setattr(datasets, "MNIST", unreachable)
+    with pytest.raises(DataError) as err:
+        load_dataset("mnist", "train", data_dir=tmp_path, download=True, cache=None)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("could not download mnist (no connection: Name or service not known)")
+    assert "--data-dir" in message and "CONVLENS_OFFLINE" not in message

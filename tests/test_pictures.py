@@ -246,6 +246,9 @@ def test_a_sweep_picture_keeps_long_names_and_its_title_inside(tmp_path):
     names = [t.get_text() for t in top_down]
     assert names[0] == "mlp" and "\n" in names[1]  # best on top; the spec wrapped
     assert not ax.patches  # no bars
+    assert ax.get_title() == "Comparison, best first (bars: spread over seeds)"
+    one = draw_sweep([{**r, "spread": 0.0, "seeds": 1} for r in rows])
+    assert one.axes[0].get_title() == "Sweep, best first (one seed each)"
     lo, hi = ax.get_xlim()
     assert 70 < lo < 74.6 and 79.1 < hi < 85
     save_figure(fig, tmp_path / "sweep.png")

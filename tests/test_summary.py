@@ -97,6 +97,7 @@ def test_notebook_param_counts(model, shape, total):
     assert s.total_params == total == sum(p.numel() for p in model.parameters())
     assert s.trainable_params == total and s.non_trainable_params == 0
     text = str(s)
+    assert repr(s) == text  # a REPL shows the table, not the dataclass
     assert (
         f"Total params: {total:,}\nTrainable params: {total:,}\nNon-trainable params: 0\n" in text
     )

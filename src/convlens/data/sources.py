@@ -27,6 +27,7 @@ a set in MNIST's four IDX files), set the class attributes `DataSource` document
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -55,6 +56,22 @@ Checksums = dict[str, Checksum]  # file name -> its official MD5s
 def offline() -> bool:
     """True when convlens must not download (CONVLENS_OFFLINE=1, as in the tests)."""
     return os.environ.get("CONVLENS_OFFLINE", "") not in ("", "0")
+
+
+def _offline_note() -> str:
+    """What to add to a 'files not found' message when downloads are switched off."""
+    return " (CONVLENS_OFFLINE is set, so convlens did not try to download)" if offline() else ""
+
+
+def _reason(exc: BaseException) -> str:
+    """One short line for a failed download: torchvision's own text lists every mirror it
+    tried, with the same network error on several lines."""
+    text = str(exc)
+    network = re.search(r"<urlopen error (?:\[Errno [-\d]+\] )?(.+?)>", text)
+    if network:
+        return f"no connection: {network.group(1)}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:160] if lines else type(exc).__name__
 
 
 def download_root(where: str | None) -> Path:
@@ -139,7 +156,9 @@ class DataSource:
         try:
             getattr(datasets, self.torchvision)(str(root), train=split == "train", download=True)
         except Exception as exc:  # noqa: BLE001 (network errors come in many types)
-            raise DataError(f"could not download {self.key}: {exc}; {self.how_to_get}") from None
+            raise DataError(
+                f"could not download {self.key} ({_reason(exc)}); {self.how_to_get}"
+            ) from None
 
 
 class IdxSource(DataSource):
@@ -168,6 +187,7 @@ class IdxSource(DataSource):
             looked = ", ".join(str(f) for f in folders)
             raise DataError(
                 f"{self.key} {split} files not found (looked in {looked}); {self.how_to_get}"
+                f"{_offline_note()}"
             )
         return found[0], found[1], self.classes
 
@@ -208,7 +228,7 @@ class FashionMNIST(IdxSource):
     system_folder = Path("/usr/share/datasets/fashion-mnist")  # Debian: dataset-fashion-mnist
     how_to_get = (
         "install the Debian package dataset-fashion-mnist (sudo apt-get install "
-        "dataset-fashion-mnist), or go online (unset CONVLENS_OFFLINE) for "
+        "dataset-fashion-mnist), or go online for "
         f"torchvision's download, or pass --data-dir with {', '.join(IDX_FILES)}"
     )
     torchvision = "FashionMNIST"
@@ -228,7 +248,7 @@ class MNIST(IdxSource):
         "t10k-labels-idx1-ubyte.gz": Checksum("ec29112dd5afa0611ce80d1b7f02629c"),
     }
     how_to_get = (
-        "go online (unset CONVLENS_OFFLINE) for torchvision's download, or pass "
+        "go online for torchvision's download, or pass "
         f"--data-dir with {', '.join(IDX_FILES)} (.gz optional); offline digits: "
         "--data digits"
     )
@@ -260,7 +280,7 @@ class CIFAR10(DataSource):
         "test": ("test_batch",),
     }
     how_to_get = (
-        "go online (unset CONVLENS_OFFLINE) for torchvision's download, or pass "
+        "go online for torchvision's download, or pass "
         "--data-dir with cifar-10-batches-bin/ or cifar-10-batches-py/ from "
         "https://www.cs.toronto.edu/~kriz/cifar.html"
     )
@@ -274,7 +294,9 @@ class CIFAR10(DataSource):
             self.download(root, split)
             found = files.read_cifar_split(root, self.files[split], split)
         if found is None:
-            raise DataError(f"{self.key} {split} files not found in {root}; {self.how_to_get}")
+            raise DataError(
+                f"{self.key} {split} files not found in {root}; {self.how_to_get}{_offline_note()}"
+            )
         return found[0], found[1], self.classes
 
 

@@ -14,6 +14,7 @@ convlens.engine.saving, `FilterHistory` and `Doctor` in their modules.
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,9 +222,15 @@ class EpochLog(Callback):
         self.log(epoch_line(state.history[-1], state.config.epochs, state.improved))
 
 
+def _shows_bars() -> bool:
+    """True in a Jupyter kernel (a widget) or when stderr is a terminal."""
+    return "ipykernel" in sys.modules or sys.stderr.isatty()
+
+
 class ProgressBar(Callback):
     """A tqdm.auto bar per epoch (a widget in notebooks, text in terminals), closed after the
-    epoch's last batch; tqdm is imported only when a bar is shown."""
+    epoch's last batch; tqdm is imported only when a bar is shown. Output sent to a file or a
+    pipe gets no bar (thousands of redraws would bury the epoch lines), only the lines."""
 
     def __init__(self) -> None:
         self.bar: Any = None
@@ -232,6 +239,7 @@ class ProgressBar(Callback):
         from tqdm.auto import tqdm  # only runs that show a bar pay for the import
 
         self.bar = tqdm(
+            disable=not _shows_bars(),
             total=state.batches_per_epoch,
             initial=state.batch,
             leave=False,

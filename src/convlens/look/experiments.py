@@ -106,7 +106,10 @@ def draw_sweep(rows: Sequence[dict[str, Any]], title: str = "Sweep, best first")
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel("test accuracy %")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(f"{title} (bars: spread over seeds)", fontsize=10)
+    spread = any(r["seeds"] > 1 for r in rows)
+    ax.set_title(
+        f"{title} ({'bars: spread over seeds' if spread else 'one seed each'})", fontsize=10
+    )
     return fig
 
 

@@ -28,6 +28,8 @@ def draw_lr_find(result: LRFindResult) -> Figure:
         xytext=(8, 10),
         color=SUGGESTED,
         fontsize=9,
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5},
+        zorder=5,  # above the curves it would cross
     )
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")

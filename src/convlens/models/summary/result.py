@@ -62,7 +62,7 @@ class LayerRow:
         return f"{pair_text(self.rf_size)} ({pair_text(self.rf_jump)})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ModelSummary:
     """Rows and totals of a model summary; `str()` is the table, `explain()` the formulas."""
 
@@ -125,6 +125,9 @@ class ModelSummary:
         header, cells = self.table_cells()
         title = f"Model: {self.model_name}  input {shape_text(self.input_shape)}"
         return text_table(title, header, cells, self.totals_lines())
+
+    def __repr__(self) -> str:  # a REPL shows the table, as `print` does
+        return str(self)
 
     def explain(self) -> str:
         """One line per row: how its parameter count and output size come about."""
