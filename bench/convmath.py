@@ -13,6 +13,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from machine import describe
 from scipy import signal
 from skimage import data
 
@@ -68,8 +69,8 @@ def main() -> None:
     ]
     loop_time = rows[0][1]
     print(
-        f"3x3 sobel_x on a {image.shape[0]}x{image.shape[1]} photo, valid padding, "
-        f"{torch.get_num_threads()} torch threads"
+        f"{describe(torch.get_num_threads())}; 3x3 sobel_x on a "
+        f"{image.shape[0]}x{image.shape[1]} photo, valid padding"
     )
     print(
         f"| {'method':<36} | {'time ms':>9} | {'speed-up vs loop':>16} | "

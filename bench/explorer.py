@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastapi.testclient import TestClient
+from machine import describe
 from PIL import Image
 
 from convlens.config import TrainConfig
@@ -118,7 +119,7 @@ def drawn_ms(run: Run, upload: Path, n: int = 10) -> float | None:
 
 
 def main() -> None:
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; untrained weights")
+    print(f"{describe(torch.get_num_threads())}, torch {torch.__version__}; untrained weights")
     print(
         "| model | params | server ms (overview) | payload KiB | HTTP upload ms "
         "| drawn in Chromium ms |"
