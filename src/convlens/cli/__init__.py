@@ -115,10 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    finished = False
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line(warnings.showwarning)
             status = args.func(args)
+        finished = True
     except BrokenPipeError:  # `convlens summary ... | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -135,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a torchrun rank
             from convlens.engine.distributed import leave
 
-            leave()
+            leave(wait_for_the_others=finished)
     return int(status or 0)
 
 

@@ -14,7 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from convlens.data.containers import FolderStream, ImageDataset, channel_stats
-from convlens.data.sources import SPLITS, DataSource, offline, source
+from convlens.data.downloads import offline
+from convlens.data.sources import SPLITS, DataSource, source
 from convlens.errors import ConfigError, DataError
 
 

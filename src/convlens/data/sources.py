@@ -27,7 +27,6 @@ a set in MNIST's four IDX files), set the class attributes `DataSource` document
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -36,6 +35,7 @@ import torch
 
 from convlens.data import files, folders
 from convlens.data.containers import FolderStream, channel_stats
+from convlens.data.downloads import download_root, offline_note, reason
 from convlens.data.files import Checksum
 from convlens.errors import DataError, suggest
 
@@ -51,36 +51,6 @@ IDX_FILES = (
 Arrays = tuple[np.ndarray, np.ndarray, tuple[str, ...]]  # images, labels, class names
 Files = dict[str, tuple[str, ...]]  # split -> file names
 Checksums = dict[str, Checksum]  # file name -> its official MD5s
-
-
-def offline() -> bool:
-    """True when convlens must not download (CONVLENS_OFFLINE=1, as in the tests)."""
-    return os.environ.get("CONVLENS_OFFLINE", "") not in ("", "0")
-
-
-def _offline_note() -> str:
-    """What to add to a 'files not found' message when downloads are switched off."""
-    return " (CONVLENS_OFFLINE is set, so convlens did not try to download)" if offline() else ""
-
-
-def _reason(exc: BaseException) -> str:
-    """One short line for a failed download: torchvision's own text lists every mirror it
-    tried, with the same network error on several lines."""
-    text = str(exc)
-    network = re.search(r"<urlopen error (?:\[Errno [-\d]+\] )?(.+?)>", text)
-    if network:
-        return f"no connection: {network.group(1)}"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0][:160] if lines else type(exc).__name__
-
-
-def download_root(where: str | None) -> Path:
-    """Where downloads go: `where`, else $CONVLENS_DATA, else ~/.cache/convlens."""
-    return (
-        Path(where)
-        if where
-        else Path(os.environ.get("CONVLENS_DATA", Path.home() / ".cache" / "convlens"))
-    )
 
 
 class DataSource:
@@ -157,7 +127,7 @@ class DataSource:
             getattr(datasets, self.torchvision)(str(root), train=split == "train", download=True)
         except Exception as exc:  # noqa: BLE001 (network errors come in many types)
             raise DataError(
-                f"could not download {self.key} ({_reason(exc)}); {self.how_to_get}"
+                f"could not download {self.key} ({reason(exc)}); {self.how_to_get}"
             ) from None
 
 
@@ -187,7 +157,7 @@ class IdxSource(DataSource):
             looked = ", ".join(str(f) for f in folders)
             raise DataError(
                 f"{self.key} {split} files not found (looked in {looked}); {self.how_to_get}"
-                f"{_offline_note()}"
+                f"{offline_note()}"
             )
         return found[0], found[1], self.classes
 
@@ -295,7 +265,7 @@ class CIFAR10(DataSource):
             found = files.read_cifar_split(root, self.files[split], split)
         if found is None:
             raise DataError(
-                f"{self.key} {split} files not found in {root}; {self.how_to_get}{_offline_note()}"
+                f"{self.key} {split} files not found in {root}; {self.how_to_get}{offline_note()}"
             )
         return found[0], found[1], self.classes
 

@@ -66,12 +66,21 @@ def init_from_env(device_name: str) -> World:
     return World(rank, size, local)
 
 
-def leave() -> None:
+def leave(wait_for_the_others: bool = False) -> None:
     """Leave the process group, if this process joined one. A rank that exits with its gloo
     group still alive can abort ("terminate called without an active exception") while the
-    other ranks finish; freeing it first lets every rank exit cleanly."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    other ranks finish; freeing it first lets every rank exit cleanly. A rank that finished
+    its work first waits at a barrier for the others, so no rank tears down its connections
+    while another still talks to it (seen under load: the early rank aborted); a rank that
+    failed leaves at once (the others may never come)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if wait_for_the_others:
+        try:
+            dist.barrier()
+        except Exception:  # noqa: BLE001  a rank that died: leaving is all that is left
+            pass
+    dist.destroy_process_group()
 
 
 def current() -> World:
