@@ -62,13 +62,18 @@ def conv_formula(
     }
 
 
+def _adaptive(module: nn.Module) -> bool:
+    """An adaptive pool (e.g. a global average pool): its windows follow from the sizes."""
+    return isinstance(
+        module, (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
+    )
+
+
 def pool_window(
     module: nn.Module, hw: tuple[int, int], out_hw: tuple[int, int], i: int, j: int
 ) -> Window:
     """Which cells of the (padded) input pooling output pixel (i, j) reads."""
-    if isinstance(
-        module, (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
-    ):
+    if _adaptive(module):
         return adaptive_window(hw, out_hw, (i, j))
     pool: Any = module  # MaxPool2d or AvgPool2d: kernel_size, stride, padding, ceil_mode
     return window(
@@ -106,9 +111,7 @@ def pool_stride(module: nn.Module, hw: tuple[int, int], out_hw: tuple[int, int])
     """How far the window moves between neighbouring outputs (an adaptive pool's windows
     move about input/output cells)."""
     pool: Any = module
-    if isinstance(
-        module, (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
-    ):
+    if _adaptive(module):
         return (max(1, hw[0] // out_hw[0]), max(1, hw[1] // out_hw[1]))
     stride = pool.stride or pool.kernel_size
     return (stride, stride) if isinstance(stride, int) else (int(stride[0]), int(stride[1]))
