@@ -10,29 +10,23 @@ from __future__ import annotations
 
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 
-import uvicorn
 from playwright.sync_api import sync_playwright
 
-from convlens.web.app import create_app
-from convlens.web.server import server_config
+from convlens.api.explore import ExplorerServer
+from convlens.engine.runs import load_run
 
 DOCS = Path(__file__).parent
-PORT = 8765
 
 
 def main(run: str = "runs/digits") -> None:
-    srv = uvicorn.Server(server_config(create_app(run), "127.0.0.1", PORT))
-    threading.Thread(target=srv.run, daemon=True).start()
-    while not srv.started:
-        time.sleep(0.05)
-    with sync_playwright() as p:
+    # the server `run.explore()` starts: a free port on 127.0.0.1, in a background thread
+    with ExplorerServer(load_run(run)) as server, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1900, "height": 1000})
-        page.goto(f"http://127.0.0.1:{PORT}/")
+        page.goto(server.url)
         page.wait_for_selector('[data-map="conv1:0"]')
         page.locator('[data-map="conv2:12"]').hover()  # its links to the maps it reads
         page.screenshot(path=DOCS / "explorer-overview.png", clip=_box(page, "body", 660))
@@ -58,7 +52,6 @@ def main(run: str = "runs/digits") -> None:
             time.sleep(0.5)
             page.screenshot(path=DOCS / f"explorer-{name}.png", clip=_box(page, "main", 1400))
         browser.close()
-    srv.should_exit = True
     print(
         "wrote",
         ", ".join(

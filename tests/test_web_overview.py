@@ -4,6 +4,7 @@ registry and user models, and the page in headless Chromium."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import io
 import shutil
@@ -249,22 +250,32 @@ def test_runs_nested_by_sweeps_are_listed_and_served(tiny_run, tmp_path):
 # ----------------------------------------------------------------------------- the page
 @pytest.fixture(scope="module")
 def page(tiny_run):
-    from test_web import serving
-
     sync_api = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("Debian's chromium is not installed")
-    with serving(create_app(tiny_run[0])) as url, sync_api.sync_playwright() as p:
+    with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        with opened(browser, create_app(tiny_run[0])) as pg:
+            yield pg
+        browser.close()
+
+
+@contextlib.contextmanager
+def opened(browser, app):
+    """`app` served and open in a new page of `browser`, its first test image drawn; no
+    script error may happen while the page is in use."""
+    from test_web import serving
+
+    with serving(app) as url:
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.goto(url + "/")
         pg.wait_for_selector('[data-map="conv1:0"]')  # the first test image, drawn
         yield pg
-        browser.close()
-        assert errors == []
+        pg.close()
+    assert errors == []
 
 
 @pytest.mark.slow
@@ -335,18 +346,10 @@ def test_browser_test_image_and_epoch_slider(page, tiny_run):
 def test_browser_global_pool_and_dense_formulas_of_a_registry_model(page, run):
     """A pooled vector (gap1) and a dense unit open their own formula view: a heading of
     their own, the mean over the whole map, no NaN anywhere."""
-    from test_web import serving
-
     torch.manual_seed(0)
     model = build("resnet_small", run.input_shape, num_classes=len(run.classes))
     app = create_app(dataclasses.replace(run, model=model.eval()))
-    assert page.context.browser is not None
-    with serving(app) as url:
-        pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(url + "/")
-        pg.wait_for_selector('[data-map="conv1:0"]')
+    with opened(page.context.browser, app) as pg:
         pg.locator('[data-vector="gap1"]').click(position={"x": 20, "y": 1})  # unit 0
         pg.wait_for_selector("#formula #formula-value")
         assert pg.locator("#formula h2").inner_text().startswith("gap1, unit 0")
@@ -360,25 +363,15 @@ def test_browser_global_pool_and_dense_formulas_of_a_registry_model(page, run):
         )
         pg.wait_for_selector("#formula #formula-value")
         assert "weighted sum of 128 inputs" in pg.locator("#formula").inner_text()
-        pg.close()
-    assert errors == []
 
 
 @pytest.mark.slow
 def test_browser_two_runs_side_by_side_with_hover_links(page, tiny_run, tmp_path):
     """A second run beside the first shows the same image through both; hovering a map of
     the first draws one link to every map it reads."""
-    from test_web import serving
-
     for where in ("a", "b"):
         shutil.copytree(tiny_run[0], tmp_path / where)
-    assert page.context.browser is not None
-    with serving(create_app(runs_root=tmp_path)) as url:
-        pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(url + "/")
-        pg.wait_for_selector('[data-map="conv1:0"]')
+    with opened(page.context.browser, create_app(runs_root=tmp_path)) as pg:
         pg.select_option("#compare", "b")
         pg.wait_for_function("document.querySelectorAll('#panes .pane').length === 2")
         heads = pg.eval_on_selector_all("#panes .pane h3", "els => els.map(e => e.textContent)")
@@ -388,8 +381,6 @@ def test_browser_two_runs_side_by_side_with_hover_links(page, tiny_run, tmp_path
         first.locator('[data-map="conv2:1"]').hover()
         assert first.locator(".src").count() == 8  # conv2 reads all 8 maps of maxpool1
         assert first.locator("svg path").count() == 8
-        pg.close()
-    assert errors == []
 
 
 def test_colour_input_is_three_columns_of_maps(run):
