@@ -267,7 +267,13 @@ def _is_index(item: Any) -> bool:
     return isinstance(item, int) and not isinstance(item, bool)
 
 
-def load(path: str | Path, model: nn.Module | None = None, *, weights: str = "best") -> Run:
+def load(
+    path: str | Path,
+    model: nn.Module | None = None,
+    *,
+    weights: str = "best",
+    trust_code: bool = False,
+) -> Run:
     """Open a run folder made by `cl.train` or `convlens train`.
 
     Args:
@@ -276,9 +282,12 @@ def load(path: str | Path, model: nn.Module | None = None, *, weights: str = "be
             run's weights (a mismatched one is refused, naming the first tensor that
             differs); for spec and registry models leave it out.
         weights: "best" (best test accuracy) or "last".
+        trust_code: a run of `FILE.py:Class` or `module:Class` rebuilds its model by
+            importing that code; opening a run never does unless you say so here (or
+            pass `model=`). Only for runs whose code you trust.
 
     Example:
         >>> run = cl.load("runs/demo")
         >>> run = cl.load("runs/mine", model=Net())
     """
-    return Run(load_run(path, weights=weights, model=model))
+    return Run(load_run(path, weights=weights, model=model, trust_code=trust_code))

@@ -37,6 +37,13 @@ COMMAND_MODULES = (
     "sweep",
     "serve",
 )
+# Subcommands that open run folders: they take --trust-code (see TRUST_CODE_HELP).
+OPENS_RUNS = ("train", "doctor", "eval", "predict", "show", "report", "serve")
+TRUST_CODE_HELP = (
+    "import the code a run names (its model `FILE.py:Class` or `module:Class`) to rebuild "
+    "it; without this flag such a run is refused, since a run folder from someone else "
+    "could name any code"
+)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -102,6 +109,9 @@ def build_parser() -> ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for name in COMMAND_MODULES:
         importlib.import_module(f"convlens.cli.{name}").register(sub)
+    for name, command in subcommands(parser).items():
+        if name in OPENS_RUNS:
+            command.add_argument("--trust-code", action="store_true", help=TRUST_CODE_HELP)
     return parser
 
 

@@ -97,7 +97,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise ConfigError(f"Expected --batch-size >= 1. Received: {args.batch_size}")
-    run = load_run(args.run, weights=args.weights)
+    run = load_run(args.run, weights=args.weights, trust_code=args.trust_code)
     ev = evaluate_run(
         run, data=args.data, data_dir=args.data_dir, split=args.split, batch_size=args.batch_size
     )
@@ -123,7 +123,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"Expected --show FILE ending in .png, .svg or .pdf. Received: {args.show!r}"
         )
-    run = load_run(args.run, weights=args.weights)
+    run = load_run(args.run, weights=args.weights, trust_code=args.trust_code)
     preds = predict(run, args.images, invert=args.invert) + predict_indices(run, args.index)
     for p in preds:
         print(p.line(args.top_k))

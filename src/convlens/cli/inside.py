@@ -81,7 +81,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     allowed = (".gif",) if gif else (".png", ".svg", ".pdf")
     if out.suffix.lower() not in allowed:
         raise ConfigError(f"Expected --out ending in {', '.join(allowed)}. Received: {str(out)!r}")
-    look = Inspector.open(args.run, weights=args.weights)
+    look = Inspector.open(args.run, weights=args.weights, trust_code=args.trust_code)
     picture = look.picture(
         args.kind,
         layer=args.layer,
@@ -114,7 +114,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from convlens.look.inspector import Inspector
     from convlens.look.report import build_report
 
-    look = Inspector.open(args.run)
+    look = Inspector.open(args.run, trust_code=args.trust_code)
     text = build_report(look)
     out, _ = _write(
         args,

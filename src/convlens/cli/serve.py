@@ -94,7 +94,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     app = create_app(
-        args.run, runs_root=args.runs, allowed_hosts=allowed, max_pixels=args.max_pixels
+        args.run,
+        runs_root=args.runs,
+        allowed_hosts=allowed,
+        max_pixels=args.max_pixels,
+        trust_code=args.trust_code,
     )
     url_host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"convlens explorer: http://{url_host}:{args.port}/  (Ctrl-C stops it)", flush=True)

@@ -240,7 +240,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             if extra:
                 names = ", ".join("--" + k.replace("_", "-") for k in extra)
                 raise ConfigError(f"--resume continues a run with its saved config; drop {names}")
-            result = training.resume(args.resume, progress=flags.get("progress"))
+            result = training.resume(
+                args.resume, progress=flags.get("progress"), trust_code=args.trust_code
+            )
         else:
             from convlens.config import resolve_config
 
@@ -285,7 +287,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from convlens.engine.doctor import examine
 
-    found = examine(args.run)
+    found = examine(args.run, trust_code=args.trust_code)
     for f in found:
         print(f"doctor: {f.message}")
     if not found:

@@ -252,13 +252,14 @@ def check_failure(run_dir: str | Path) -> list[Finding]:
     return found
 
 
-def examine(run_dir: str | Path) -> list[Finding]:
-    """Check a run folder: why it stopped, its metrics and its model on a test batch."""
+def examine(run_dir: str | Path, *, trust_code: bool = False) -> list[Finding]:
+    """Check a run folder: why it stopped, its metrics and its model on a test batch
+    (`trust_code`: see `convlens.engine.runs.load_run`)."""
     read_run_info(run_dir)
     found = check_failure(run_dir)
     if not has_checkpoint(run_dir):
         return found
-    run = load_run(run_dir, weights="last")
+    run = load_run(run_dir, weights="last", trust_code=trust_code)
     found += check_history(run.metrics, len(run.classes))
     try:
         ds = datamod.load_dataset(run.info["data"], "test", data_dir=run.config.data_dir)

@@ -24,6 +24,7 @@ import html
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,6 +60,8 @@ __all__ = [
     "load_run",
     "slug",
     "build_run_model",
+    "code_to_import",
+    "check_trusted",
     "versions",
     "git_commit",
 ]
@@ -321,13 +324,52 @@ class Run:
         )
 
 
+def code_to_import(model: str) -> str | None:
+    """The file or module that building `model` (a run's model text) would import; None
+    when it needs no new code: a spec, a registry name, or a `module:Class` whose module
+    this process has already imported (a notebook's or script's own class)."""
+    match = MODULE_REF.match(model.strip())
+    if match is None:
+        return None
+    where = match["where"]
+    if not where.endswith(".py") and where in sys.modules:
+        return None
+    return where
+
+
+def check_trusted(run_dir: str | Path, model: str, *, trust_code: bool) -> None:
+    """CheckpointError unless opening the run in `run_dir`, whose model is `model`, imports
+    no code, or the user trusts its code (`trust_code`)."""
+    code = code_to_import(model)
+    if code is None or trust_code:
+        return
+    match = MODULE_REF.match(model.strip())
+    assert match is not None  # code_to_import found one
+    what = f"the file {code!r}" if code.endswith(".py") else f"the module {code!r}"
+    cls = match["cls"].rsplit(".", 1)[-1]
+    raise CheckpointError(
+        f"run folder {str(run_dir)!r} names code: its model {model.strip()[:200]!r} would "
+        f"import {what[:260]}; a run folder is data and opening one imports no code unless "
+        f"you trust it: pass a fresh instance, cl.load(path, model={cls[:60]}()), or opt in "
+        f"with trust_code=True (CLI: --trust-code)"
+    )
+
+
 def build_run_model(
-    info: dict[str, Any], model: nn.Module | None = None, config: TrainConfig | None = None
+    info: dict[str, Any],
+    model: nn.Module | None = None,
+    config: TrainConfig | None = None,
+    *,
+    run_dir: str | Path = "the run",
+    trust_code: bool = False,
 ) -> nn.Module:
     """Rebuild the model of a run from its spec text, registry name or module reference and
     its input shape (within the parameter budget of the run's `config`); `model` is a fresh
-    instance of a user's own module to use instead."""
+    instance of a user's own module to use instead. A module reference is imported only
+    when `trust_code` (see `check_trusted`)."""
     spec = model if model is not None else info.get("spec_text") or info["model"]
+    if model is None:
+        check_trusted(run_dir, str(spec), trust_code=trust_code)
     cfg = config or TrainConfig()
     try:
         net = build(
@@ -351,7 +393,13 @@ def build_run_model(
     return net
 
 
-def load_run(path: str | Path, *, weights: str = "best", model: nn.Module | None = None) -> Run:
+def load_run(
+    path: str | Path,
+    *,
+    weights: str = "best",
+    model: nn.Module | None = None,
+    trust_code: bool = False,
+) -> Run:
     """Load a run folder: config, classes, normalisation, and the model with its weights.
 
     Args:
@@ -360,6 +408,8 @@ def load_run(path: str | Path, *, weights: str = "best", model: nn.Module | None
         model: a fresh instance of the run's own module (a user's class that cannot be
             imported here, e.g. one defined in a notebook); its tensors must match the
             checkpoint's names and shapes.
+        trust_code: import the code the run names (`FILE.py:Class`, `module:Class`) to
+            rebuild its model; without it such a run is refused unless `model` is given.
     """
     if weights not in ("best", "last"):
         raise ConfigError(f"Expected weights 'best' or 'last'. Received: weights={weights!r}")
@@ -368,7 +418,7 @@ def load_run(path: str | Path, *, weights: str = "best", model: nn.Module | None
     config = read_run_config(run_dir)
     manifest, data, paths = read_checkpoint(run_dir, (weights,))
     used = weights if weights in manifest.files else "last"
-    model = build_run_model(info, model, config)
+    model = build_run_model(info, model, config, run_dir=run_dir, trust_code=trust_code)
     apply_weights(model, data[weights], paths[weights])
     model.eval()
     try:

@@ -112,14 +112,14 @@ def train_or_reuse(cfg: TrainConfig, *, log=print, jobs: int = 1) -> Path:
 def _launch(cfg: TrainConfig, run_dir: Path, resume: list[str] | None, log, jobs: int) -> Path:
     if jobs <= 1:
         if resume:
-            training.resume(run_dir, log=log, progress=cfg.progress)
+            training.resume(run_dir, log=log, progress=cfg.progress, trust_code=True)
         else:
             training.train(cfg, log=log)
         return run_dir
     # a separate process per run, each with its share of the cores
     threads = max(1, (os.cpu_count() or 1) // jobs)
     if resume:
-        args = ["train", *resume, "--no-progress"]
+        args = ["train", *resume, "--no-progress", "--trust-code"]
     else:
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         cfg_file = run_dir.with_suffix(".yaml")
@@ -150,7 +150,7 @@ def result_of(run_dir: Path, combo: dict[str, str], seed: int) -> Result:
     """Accuracy, size, cost and speed of a finished run."""
     from convlens.models.summary import summary
 
-    run = load_run(run_dir)
+    run = load_run(run_dir, trust_code=True)  # its model is the sweep's own (cfg.model)
     s = summary(run.model, run.input_shape)
     metrics = run.metrics
     seconds = sum(m["seconds"] for m in metrics)

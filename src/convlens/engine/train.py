@@ -33,6 +33,7 @@ from convlens.engine.lr_find import LRFindResult, lr_find
 from convlens.engine.precision import channels_last_model
 from convlens.engine.runs import (
     check_run_dir,
+    check_trusted,
     create_run,
     read_run_config,
     read_run_info,
@@ -116,13 +117,17 @@ def resume(
     callbacks: Iterable[Callback] = (),
     log: Log | None = print,
     progress: bool | None = None,
+    trust_code: bool = False,
 ) -> FitResult:
     """Continue a run from its last checkpoint (same config, same data order), or start a
     run that has none yet; `model`: a fresh instance of a user's own module whose class
-    cannot be imported here."""
+    cannot be imported here; `trust_code`: import the module the run names to build it
+    (see `convlens.engine.runs.check_trusted`)."""
     run_dir = Path(run_dir)
     read_run_info(run_dir)
     config = read_run_config(run_dir)
+    if model is None:
+        check_trusted(run_dir, config.model, trust_code=trust_code)
     world = init_from_env(config.device)
     if progress is not None:
         config = config.replace(progress=progress)

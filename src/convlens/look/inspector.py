@@ -56,10 +56,14 @@ class Inspector:
     _test: Any = field(default=None, repr=False)
     _train: Any = field(default=None, repr=False)
     _eval: Evaluation | None = field(default=None, repr=False)
+    trust_code: bool = field(default=False, repr=False)  # for other runs it opens (--cnn)
 
     @classmethod
-    def open(cls, path: str | Path, weights: str = "best") -> Inspector:
-        return cls(load_run(path, weights=weights))
+    def open(
+        cls, path: str | Path, weights: str = "best", *, trust_code: bool = False
+    ) -> Inspector:
+        """The run in `path` (`trust_code`: see `convlens.engine.runs.load_run`)."""
+        return cls(load_run(path, weights=weights, trust_code=trust_code), trust_code=trust_code)
 
     def test_set(self) -> Any:
         if self._test is None:
@@ -145,7 +149,7 @@ class Inspector:
         if kind == "evolution":
             return weights.evolution_frames(self.run, layer)
         if kind == "mlp":
-            other = load_run(cnn).model if cnn else None
+            other = load_run(cnn, trust_code=self.trust_code).model if cnn else None
             return weights.draw_mlp_weights(model, self.run.input_shape, cnn=other)
         if kind in ("features", *ATTRIBUTIONS):
             x, pixels, caption = self.one_image(index=index, image=image, split=split)

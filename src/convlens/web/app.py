@@ -107,6 +107,7 @@ def create_app(
     runs_root: str | Path = "runs",
     allowed_hosts: Iterable[str] = LOOPBACK_NAMES,
     max_pixels: int | None = None,
+    trust_code: bool = False,
 ) -> FastAPI:
     """The app for one run (a folder, or a loaded Run), or for every run under `runs_root`.
 
@@ -114,6 +115,8 @@ def create_app(
         run: one run folder or loaded Run; None: every run under `runs_root`.
         allowed_hosts: the names the Host header may carry (any port); "*": any.
         max_pixels: the pixel limit of uploads (see `convlens.data.images`).
+        trust_code: import the code a run names to rebuild its model (see
+            `convlens.engine.runs.load_run`); without it such a run answers 400.
     """
     if max_pixels is not None:
         pixel_limit(max_pixels)  # a bad limit fails now, not at the first upload
@@ -130,7 +133,7 @@ def create_app(
 
     @lru_cache(maxsize=4)
     def load(name: str) -> Explorer:
-        return Explorer(runs[name])
+        return Explorer(runs[name], trust_code=trust_code)
 
     @lru_cache(maxsize=4)
     def test_set(name: str) -> TestSet:

@@ -44,8 +44,8 @@ def page_note(note: str) -> str:
 class Explorer:
     """A loaded run, ready to answer the page's questions (thread-safe)."""
 
-    def __init__(self, run: Run | str | Path) -> None:
-        self.run = run if isinstance(run, Run) else load_run(run)
+    def __init__(self, run: Run | str | Path, *, trust_code: bool = False) -> None:
+        self.run = run if isinstance(run, Run) else load_run(run, trust_code=trust_code)
         self.model = self.run.model.eval()
         self.units = graph.units(self.model)
         self.layers = spatial_layers(self.model)
