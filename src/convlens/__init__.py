@@ -45,6 +45,9 @@ The primer (NumPy)
         convolution (each input cell scatters kernel * value); transposed_output_size(...)
         its output size.
     KERNELS -- the classic hand-made kernels (blur, sharpen, edges) by name.
+    check(yours, reference, *, mistakes=None) -- a lesson exercise's verdict: "correct", or
+        what differs (shape, dtype, first differing element, a flipped kernel, transposed,
+        off by a constant, or a named mistake).
 
 Pictures are `Picture` objects: they display in Jupyter and save with `.savefig(path)`.
 Errors are `ConvlensError`s with a one-line message. The same tools from the shell:
@@ -91,6 +94,7 @@ _FRONT_DOOR = {
     "conv_transpose2d": "convlens.primer.transposed",
     "transposed_output_size": "convlens.primer.transposed",
     "KERNELS": "convlens.primer.kernels",
+    "check": "convlens.primer.check",
 }
 
 __all__ = ["ConvlensError", "__version__", *_FRONT_DOOR]
