@@ -220,17 +220,23 @@ def page(server):
 
 @pytest.mark.slow
 def test_browser_draw_predict_and_formula(page, tmp_path):
-    page.wait_for_selector('[data-map="conv1:0"]')  # the first test image is shown
-    page.locator("#clear").click()
+    # a digit model opens on its empty drawing pad, black, and nothing drawn yet
+    page.wait_for_selector("#panes .empty")
+    assert page.locator("#pad").is_visible() and page.locator(".col").count() == 0
+    assert "Draw a digit" in page.locator("#panes").inner_text()
+    corner = "c => Array.from(c.getContext('2d').getImageData(5, 5, 1, 1).data.slice(0, 3))"
+    assert page.locator("#pad").evaluate(corner) == [0, 0, 0]
     box = page.locator("#pad").bounding_box()
     page.mouse.move(box["x"] + 160, box["y"] + 150)
     page.mouse.down()
     for k in range(12):
         page.mouse.move(box["x"] + 160 + 3 * k, box["y"] + 150 + 4 * k)
     page.mouse.up()
-    page.wait_for_function("document.querySelector('#true-label').textContent === ''")
+    page.wait_for_selector('[data-map="conv1:0"]')  # the drawing, through every layer
+    assert page.locator("#true-label").inner_text() == ""
     assert page.locator("#top-class").inner_text() != ""
     assert page.locator(".col").count() == 7  # input, 4 conv/pool layers, dense, softmax
+    assert page.locator("#note").inner_text() == ""  # white on black: nothing to invert
     page.screenshot(path=str(tmp_path / "drawn.png"))
     page.locator('[data-map="conv2:1"]').click()
     big = page.locator("#formula-map").bounding_box()

@@ -226,8 +226,8 @@ def test_test_images_mistakes_and_filter_history(client, tiny_run):
     m = client.get(f"/api/runs/{name}/mistakes", params={"n": 4}).json()
     assert m["searched"] == 200 and 1 <= len(m["mistakes"]) <= 4
     assert all(t["label"] != t["predicted"] for t in m["mistakes"])
-    p_true = [t["true_prob"] for t in m["mistakes"]]
-    assert p_true == sorted(p_true)  # the highest loss first
+    sure = [t["prob"] for t in m["mistakes"]]
+    assert sure == sorted(sure, reverse=True)  # the most confident first
     h = client.get(f"/api/runs/{name}/history").json()
     assert h["layer"] == "conv1" and h["epochs"] == [0, 1, 2, 3]
     assert np.array(h["filters"]).shape == (4, 8, 1, 3, 3)
@@ -272,10 +272,21 @@ def opened(browser, app):
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.goto(url + "/")
-        pg.wait_for_selector('[data-map="conv1:0"]')  # the first test image, drawn
+        pick_test_image(pg, 0)
         yield pg
         pg.close()
     assert errors == []
+
+
+def pick_test_image(pg, index: int) -> None:
+    """Click test image `index` under Images to try: the overview opens with it drawn."""
+    pg.locator('#tabs button[data-tab="images-tab"]').click()
+    pg.locator(f'#samples figure[data-index="{index}"]').click()
+    pg.wait_for_function(
+        f"document.querySelector('#true-label').textContent.startsWith('test image {index},')"
+    )
+    pg.wait_for_selector('[data-map="conv1:0"]')
+    assert not pg.locator("#overview-tab").is_hidden()
 
 
 @pytest.mark.slow
@@ -289,7 +300,12 @@ def test_browser_upload_shows_every_layer_and_the_formula_adds_up(page, tiny_run
     maps = page.eval_on_selector_all(
         '[data-layer="conv1"] [data-map]', "els => els.map(e => e.dataset.map)"
     )
-    assert maps == [f"conv1:{k}" for k in range(8)]
+    assert sorted(maps) == [f"conv1:{k}" for k in range(8)]
+    titles = page.eval_on_selector_all(
+        '[data-layer="conv1"] [data-map]', "els => els.map(e => e.title)"
+    )
+    active = [float(t.rsplit(" ", 1)[1]) for t in titles]  # "conv1 map 3, mean |value| 0.41"
+    assert active == sorted(active, reverse=True)  # the most active map first
     assert (
         page.locator("#pad").evaluate(  # the upload is shown in "Your image"
             "c => c.getContext('2d').getImageData(200, 60, 1, 1).data[0]"
@@ -312,7 +328,7 @@ def test_browser_upload_shows_every_layer_and_the_formula_adds_up(page, tiny_run
     assert shown == pytest.approx(expected, abs=1e-5)
     page.locator("#formula-play").click()  # pause, then step to the end: the sum
     page.locator("#formula-step").fill("999")
-    assert "+ bias" in page.locator("#formula-frame").inner_text()
+    assert "(bias)" in page.locator("#formula-frame").inner_text()
     # the view's own arithmetic: the channel sums plus bias, then what follows, ends on the
     # model's value (to the 4 decimals it prints)
     results = page.eval_on_selector_all(
@@ -353,9 +369,9 @@ def test_browser_global_pool_and_dense_formulas_of_a_registry_model(page, run):
         pg.locator('[data-vector="gap1"]').click(position={"x": 20, "y": 1})  # unit 0
         pg.wait_for_selector("#formula #formula-value")
         assert pg.locator("#formula h2").inner_text().startswith("gap1, unit 0")
-        pg.locator("#formula-play").click()
-        pg.locator("#formula-step").fill("999")
+        assert pg.locator("#formula-play").count() == 0  # one step: nothing to play
         text = pg.locator("#formula").inner_text()
+        assert "Global average pooling takes the mean" in text  # what the layer does
         assert "NaN" not in text and "(sum / 16)" in text
         pg.locator('[data-vector="dense1"]').click(position={"x": 20, "y": 1})
         pg.wait_for_function(
@@ -363,6 +379,7 @@ def test_browser_global_pool_and_dense_formulas_of_a_registry_model(page, run):
         )
         pg.wait_for_selector("#formula #formula-value")
         assert "weighted sum of 128 inputs" in pg.locator("#formula").inner_text()
+        assert pg.locator("#formula-play").count() == 0
 
 
 @pytest.mark.slow

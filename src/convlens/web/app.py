@@ -247,6 +247,17 @@ def create_app(
             raise HTTPException(400, f"Expected n in 1..100. Received: {n}")
         return await work(tests(name).mistakes, n)
 
+    @app.get("/api/runs/{name:path}/confusion")
+    async def confusion(name: str) -> dict[str, Any]:
+        return await work(tests(name).confusion)
+
+    @app.get("/api/runs/{name:path}/cell")
+    async def cell(name: str, true: int, predicted: int, n: int = 24) -> dict[str, Any]:
+        """The test images of one confusion cell, most confident first."""
+        if not 1 <= n <= 100:
+            raise HTTPException(400, f"Expected n in 1..100. Received: {n}")
+        return await work(tests(name).cell, true, predicted, n)
+
     @app.get("/api/runs/{name:path}/history")
     async def history(name: str) -> dict[str, Any]:
         return await work(lambda: filter_history(get(name).run))

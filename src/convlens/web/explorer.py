@@ -16,6 +16,7 @@ from PIL import Image
 from torch import nn
 
 from convlens import data as datamod
+from convlens.engine.familiar import unlike_training
 from convlens.engine.predict import Prepared, prepare_image
 from convlens.engine.runs import Run, load_run
 from convlens.errors import ConfigError
@@ -130,7 +131,10 @@ class Explorer:
         """The overview of an uploaded image, and how it was prepared."""
         prepared = self.prepare(img, invert)
         note = page_note(prepared.note)
-        return self.overview(prepared.pixels, inverted=prepared.inverted, note=note)
+        ov = self.overview(prepared.pixels, inverted=prepared.inverted, note=note)
+        run = self.run
+        ov["unlike"] = unlike_training(prepared.pixels, run.mean, run.std, ov["top"][0]["prob"])
+        return ov
 
     def predict_image(
         self, img: Image.Image, *, invert: str = "auto", top_k: int = 5

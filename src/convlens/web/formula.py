@@ -117,6 +117,11 @@ def pool_stride(module: nn.Module, hw: tuple[int, int], out_hw: tuple[int, int])
     return (stride, stride) if isinstance(stride, int) else (int(stride[0]), int(stride[1]))
 
 
+def _signed(v: float) -> str:
+    """A term with its own sign, for a formula's text: 0.5 -> '+ 0.5', -0.5 -> '- 0.5'."""
+    return f"{'-' if v < 0 else '+'} {abs(v):.4g}"
+
+
 def norm_step(bn: nn.modules.batchnorm._NormBase, channel: int, v: float) -> dict[str, Any]:
     """Batch norm of one value at test time, with its running statistics."""
     mean = float(bn.running_mean[channel]) if bn.running_mean is not None else 0.0
@@ -126,7 +131,8 @@ def norm_step(bn: nn.modules.batchnorm._NormBase, channel: int, v: float) -> dic
     out = (v - mean) / float(np.sqrt(var + bn.eps)) * gamma + beta
     return {
         "op": type(bn).__name__,
-        "text": f"({v:.4g} - {mean:.4g}) / sqrt({var:.4g} + {bn.eps:g}) * {gamma:.4g} + {beta:.4g}",
+        "text": f"({v:.4g} {_signed(-mean)}) / sqrt({var:.4g} + {bn.eps:g}) * {gamma:.4g} "
+        f"{_signed(beta)}",
         "value": out,
     }
 

@@ -59,19 +59,54 @@ class TestSet:
             "images": [self.thumb(k) for k in range(offset, min(total, offset + n))],
         }
 
-    def mistakes(self, n: int) -> dict[str, Any]:
-        """The `n` most confidently wrong predictions among the first MISTAKES_FROM images."""
+    def evaluation(self) -> Evaluation:
+        """The model on the first MISTAKES_FROM test images, evaluated once."""
         with self._lock:
             if self._eval is None:
                 self._eval = evaluate_run(self.run, limit=MISTAKES_FROM, device="cpu")
-            ev = self._eval
+            return self._eval
+
+    def _rows(self, ev: Evaluation, picked: np.ndarray, n: int) -> list[dict[str, Any]]:
+        """Thumbnails of the `n` images among `picked` the model was surest of (its top
+        probability), with what it predicted."""
+        sure = ev.probs[picked].max(1)
         rows = []
-        for k in ev.top_losses(n).tolist():
+        for k in picked[np.argsort(-sure, kind="stable")][:n].tolist():
             row = self.thumb(int(k))
             row |= {"predicted": ev.classes[int(ev.preds[k])], "prob": float(ev.probs[k].max())}
-            row["true_prob"] = float(ev.probs[k, ev.targets[k]])  # lowest first: highest loss
+            row["true_prob"] = float(ev.probs[k, ev.targets[k]])
             rows.append(row)
-        return {"searched": len(ev.targets), "mistakes": rows}
+        return rows
+
+    def mistakes(self, n: int) -> dict[str, Any]:
+        """The `n` most confident wrong predictions among the first MISTAKES_FROM images
+        (the highest top probability first)."""
+        ev = self.evaluation()
+        wrong = np.flatnonzero(ev.preds != ev.targets)
+        return {"searched": len(ev.targets), "mistakes": self._rows(ev, wrong, n)}
+
+    def confusion(self) -> dict[str, Any]:
+        """The confusion matrix (row: true class, column: predicted) of the first
+        MISTAKES_FROM test images, with the accuracy."""
+        ev = self.evaluation()
+        return {
+            "classes": list(ev.classes),
+            "matrix": ev.confusion.tolist(),
+            "searched": len(ev.targets),
+            "accuracy": ev.accuracy,
+        }
+
+    def cell(self, true: int, predicted: int, n: int) -> dict[str, Any]:
+        """The images of one confusion cell (true class, predicted class), most confident
+        first."""
+        ev = self.evaluation()
+        k = len(ev.classes)
+        if not (0 <= true < k and 0 <= predicted < k):
+            raise ConfigError(
+                f"Expected classes in 0..{k - 1}. Received: true={true}, predicted={predicted}"
+            )
+        picked = np.flatnonzero((ev.targets == true) & (ev.preds == predicted))
+        return {"count": len(picked), "images": self._rows(ev, picked, n)}
 
 
 def filter_history(run: Run) -> dict[str, Any]:

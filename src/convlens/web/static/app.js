@@ -7,6 +7,8 @@ const $ = (id) => document.getElementById(id);
 const pad = $("pad");
 const ctx = pad.getContext("2d");
 let run = null, info = null, second = null, drawing = false, pending = null, lastBlob = null, samplesAt = 0;
+let fromPad = false;  // the last image is a drawing on the page's own pad (white on black)
+let drawn = [];  // [name, overview] of the panes on screen: redrawn when the window resizes
 
 CL.api = async function (path, options) {
   const res = await fetch(path, options);
@@ -16,8 +18,8 @@ CL.api = async function (path, options) {
 };
 const runUrl = (name) => `/api/runs/${encodeURIComponent(name)}`;
 
-function clearPad() {
-  ctx.fillStyle = "#fff";
+function clearPad() {  // black paper, white ink: what digit models were trained on
+  ctx.fillStyle = "#000";
   ctx.fillRect(0, 0, pad.width, pad.height);
 }
 
@@ -37,8 +39,7 @@ async function chooseRun(name) {
   pad.hidden = !info.grayscale;
   $("yours").hidden = true;
   $("input-hint").textContent = (info.grayscale ? "Draw with mouse or finger, upload, or drop an image here" : "Upload or drop an image here") + "; or pick a test image.";
-  $("panes").innerHTML = "";
-  $("formula").hidden = true;
+  clearResult();
   clearPad();
   samplesAt = 0;
   $("samples").innerHTML = "";
@@ -46,7 +47,32 @@ async function chooseRun(name) {
   CL.drawCurves($("curves"), info.metrics);
   CL.loadHistory(name).catch((err) => { $("history").textContent = err.message; });
   loadSamples().catch((err) => { $("samples").textContent = err.message; });
-  pickTest(0);
+  $("confusion").innerHTML = $("cell").innerHTML = "";
+  confusionOf = null;
+  if (!$("images-tab").hidden) loadConfusion();
+  if (info.grayscale) {  // the empty pad first: draw, and watch the network answer
+    pad.hidden = false;
+    $("panes").innerHTML = `<p class="empty">Draw a digit on the black pad on the left (or upload an image, or pick one under <i>Images to try</i>): every layer of ${CL.escape(name)} appears here.</p>`;
+  } else {
+    pickTest(0);
+  }
+}
+
+// no prediction on screen: before the first image, and after an image the model could not take
+function clearResult() {
+  drawn = [];
+  $("panes").innerHTML = "";
+  $("formula").hidden = true;
+  $("top-class").textContent = $("top-prob").textContent = $("true-label").textContent = "";
+  $("note").textContent = $("unlike").textContent = "";
+  $("note").classList.remove("error");
+  $("unlike").hidden = true;
+}
+
+function showError(message) {
+  clearResult();
+  $("note").textContent = message;
+  $("note").classList.add("error");
 }
 
 // ------------------------------------------------------------------ images in
@@ -66,7 +92,7 @@ pad.addEventListener("pointermove", (e) => {
   const [x, y] = padPoint(e);
   ctx.lineWidth = 22;
   ctx.lineCap = ctx.lineJoin = "round";
-  ctx.strokeStyle = "#000";
+  ctx.strokeStyle = "#fff";
   ctx.lineTo(x, y);
   ctx.stroke();
   schedule();
@@ -76,12 +102,13 @@ $("clear").addEventListener("click", () => {  // back to drawing (grayscale mode
   clearPad();
   pad.hidden = !info.grayscale;
   $("yours").hidden = info.grayscale;
+  lastBlob = null;
 });
 $("invert").addEventListener("change", () => { if (lastBlob) send(lastBlob); });
 
 function schedule(delay = 150) {
   clearTimeout(pending);
-  pending = setTimeout(() => pad.toBlob((blob) => send(blob), "image/png"), delay);
+  pending = setTimeout(() => pad.toBlob((blob) => send(blob, true), "image/png"), delay);
 }
 
 // an uploaded or dropped file: shown in "Your image" (on the pad for grayscale models)
@@ -118,14 +145,17 @@ async function post(name, blob, invert) {
     { method: "POST", body: blob, headers: { "Content-Type": "application/octet-stream" } });
 }
 
-async function send(blob) {
+// the pad is drawn white on black like the training digits: "auto" keeps it as it is
+async function send(blob, pad = false) {
   lastBlob = blob;
+  fromPad = pad;
+  const invert = pad && $("invert").value === "auto" ? "no" : $("invert").value;
   try {
-    const ov = await post(run, blob, $("invert").value);
+    const ov = await post(run, blob, invert);
     show(ov);
     $("true-label").textContent = "";
   } catch (err) {
-    $("note").textContent = err.message;
+    showError(err.message);
   }
 }
 
@@ -133,6 +163,7 @@ async function pickTest(index) {
   try {
     const ov = await CL.api(`${runUrl(run)}/overview?index=${index}`);
     lastBlob = null;
+    fromPad = false;
     $("yours").src = ov.image;
     $("yours").hidden = false;
     pad.hidden = true;
@@ -141,7 +172,7 @@ async function pickTest(index) {
     $("true-label").textContent = `test image ${index}, true label: ${ov.true}`;
     $("true-label").classList.toggle("wrong", wrong);
   } catch (err) {
-    $("note").textContent = err.message;
+    showError(err.message);
   }
 }
 
@@ -153,33 +184,68 @@ function pane(name, ov, main) {
   const host = document.createElement("div");
   div.append(host);
   $("panes").append(div);
-  const p = CL.drawOverview(host, ov, (pn, layer, k, el) => CL.openFormula(pn, layer, k, el));
+  const p = CL.drawOverview(host, ov, (pn, layer, k, el) => CL.openFormula(pn, layer, k, el), room(), zoom(), $("scale").value);
   p.run = name;
   p.main = main;
   return p;
 }
+
+// the space a pane may take: the width of the panes' row (half of it side by side), the
+// height of the window below the top of the panes
+function room() {
+  const panes = $("panes"), twoWide = drawn.length > 1 && panes.classList.contains("side");
+  const width = panes.clientWidth / (twoWide ? 2 : 1) - (twoWide ? 8 : 0);
+  const top = panes.getBoundingClientRect().top + window.scrollY;
+  // less the pane's title, a column's heading and legend (about 90 px) and a margin
+  const height = Math.max(200, (window.innerHeight - top - 170) / (drawn.length > 1 && !twoWide ? 2 : 1));
+  return { width, height };
+}
+const zoom = () => ($("zoom").value === "fit" ? null : Number($("zoom").value));
+const SIDE_BY_SIDE = 1500;  // px of window from which two runs sit side by side
+
+function redraw() {
+  if (!drawn.length) return;
+  CL.stopFormula();
+  $("formula").hidden = true;
+  $("panes").innerHTML = "";
+  $("panes").classList.toggle("side", drawn.length > 1 && window.innerWidth >= SIDE_BY_SIDE);
+  drawn.forEach(([name, ov], n) => pane(name, ov, n === 0));
+  document.body.dataset.drawn = String(Date.now());
+}
+$("zoom").addEventListener("change", redraw);
+$("scale").addEventListener("change", redraw);
+let resizing = null, wide = window.innerWidth;  // a new width redraws (a taller window need not)
+window.addEventListener("resize", () => {
+  if (window.innerWidth === wide) return;
+  wide = window.innerWidth;
+  clearTimeout(resizing);
+  resizing = setTimeout(redraw, 200);
+});
 
 let shown = 0;  // which call of show() is the latest: an older one stops after its await
 async function show(ov) {
   const mine = ++shown;
   CL.stopFormula();
   $("formula").hidden = true;
-  $("note").textContent = ov.note || "";
+  $("note").classList.remove("error");
+  $("note").textContent = fromPad ? "" : ov.note || "";
+  $("unlike").textContent = ov.unlike || "";
+  $("unlike").hidden = !ov.unlike;
   $("top-class").textContent = ov.top[0].class;
   $("top-prob").textContent = `${(100 * ov.top[0].prob).toFixed(1)}%`;
-  $("panes").innerHTML = "";
-  pane(run, ov, true);
+  drawn = [[run, ov]];
+  redraw();
   if (second && second !== run) {
     try {  // the same image, as the first run saw it, through the second run
       const blob = await (await fetch(ov.image)).blob();
       const other = await post(second, blob, "no");
       if (mine !== shown) return;  // a newer image is on screen: its own call draws the pair
-      pane(second, other, false);
+      drawn.push([second, other]);
+      redraw();
     } catch (err) {
       if (mine === shown) $("note").textContent = `${second}: ${err.message}`;
     }
   }
-  document.body.dataset.drawn = String(Date.now());
 }
 
 // ------------------------------------------------------------------ test images, mistakes
@@ -187,7 +253,10 @@ function thumb(t, caption) {
   const fig = document.createElement("figure");
   fig.innerHTML = `<img src="${t.png}" alt="test image ${t.index}"><figcaption>${caption}</figcaption>`;
   fig.dataset.index = t.index;
-  fig.addEventListener("click", () => pickTest(t.index));
+  fig.addEventListener("click", () => {  // back to the overview, with this image
+    openTab(document.querySelector('#tabs button[data-tab="overview-tab"]'));
+    pickTest(t.index);
+  });
   return fig;
 }
 
@@ -209,6 +278,47 @@ $("load-mistakes").addEventListener("click", async () => {
   }
 });
 
+// the confusion matrix of the test images (evaluated once, on first opening the tab); a
+// cell opens its images, the most confident first
+let confusionOf = null;
+async function loadConfusion() {
+  if (confusionOf === run) return;
+  confusionOf = run;
+  const host = $("confusion");
+  host.textContent = "evaluating the test images…";
+  try {
+    const m = await CL.api(`${runUrl(run)}/confusion`);
+    const most = Math.max(1, ...m.matrix.flat());  // mistakes on their own scale: few, but seen
+    const wrong = Math.max(1, ...m.matrix.flatMap((row, t) => row.filter((_, p) => p !== t)));
+    const cell = (v, t, p) => {
+      const f = t === p ? v / most : Math.max(0.3, v / wrong), hue = t === p ? "47,109,181" : "192,57,43";
+      const style = v ? `background: rgba(${hue},${(0.12 + 0.88 * f).toFixed(2)}); color: ${f > 0.5 ? "#fff" : "#222"}` : "";
+      return `<td class="${v ? "" : "zero"}" data-true="${t}" data-pred="${p}" style="${style}" title="true ${CL.escape(m.classes[t])}, predicted ${CL.escape(m.classes[p])}: ${v}">${v}</td>`;
+    };
+    host.innerHTML = `<table class="confusion"><tr><th>true &darr; predicted &rarr;</th>${m.classes.map((c) => `<th>${CL.escape(c)}</th>`).join("")}</tr>` +
+      m.matrix.map((row, t) => `<tr><th>${CL.escape(m.classes[t])}</th>${row.map((v, p) => cell(v, t, p)).join("")}</tr>`).join("") + `</table>` +
+      `<p class="hint">${m.searched} test images, accuracy ${(100 * m.accuracy).toFixed(1)}%; blue: right, red: wrong, darker: more.</p>`;
+  } catch (err) {
+    host.textContent = err.message;
+    confusionOf = null;
+  }
+}
+$("confusion").addEventListener("click", async (e) => {
+  const td = e.target.closest("td[data-true]");
+  if (!td || td.classList.contains("zero")) return;
+  $("confusion").querySelectorAll("td.open").forEach((x) => x.classList.remove("open"));
+  td.classList.add("open");
+  const t = td.dataset.true, p = td.dataset.pred;
+  try {
+    const c = await CL.api(`${runUrl(run)}/cell?true=${t}&predicted=${p}&n=24`);
+    $("cell").innerHTML = "";
+    c.images.forEach((x) => $("cell").append(thumb(x, `${CL.escape(x.label)} &rarr; ${CL.escape(x.predicted)} ${(100 * x.prob).toFixed(0)}%`)));
+    if (c.count > c.images.length) $("cell").insertAdjacentHTML("beforeend", `<span class="hint">… ${c.count - c.images.length} more</span>`);
+  } catch (err) {
+    $("cell").textContent = err.message;
+  }
+});
+
 // ------------------------------------------------------------------ tabs, runs
 function openTab(b) {
   document.querySelectorAll("#tabs button").forEach((x) => {
@@ -216,6 +326,7 @@ function openTab(b) {
     const tab = $(x.dataset.tab);
     if (tab) tab.hidden = x !== b;
   });
+  if (b.dataset.tab === "images-tab" && run) loadConfusion();
 }
 document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => openTab(b)));
 openTab(document.querySelector("#tabs button.active"));
