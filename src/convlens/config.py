@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "merge_config",
     "resolve_config",
     "config_to_yaml",
+    "parse_budget",
 ]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -47,6 +49,12 @@ class TrainConfig:
         data: data set name, e.g. "fashion-mnist".
         data_dir: where the data set files live (None: the data module's default).
         epochs: passes over the training set.
+        budget: a time like "90s", "2m" or "1h": time the first batches and train as many
+            steps as fit, so that training and its evaluations end within it (the learning
+            rate is scheduled over those steps). The run records the steps it chose in
+            `steps`, so its folder reruns bit for bit without timing again.
+        steps: optimizer steps to train (None: `epochs` full passes); the last epoch may be
+            part of one. Set by `budget`; given, it replaces `epochs`.
         batch_size: images per training step.
         optimizer: one of OPTIMIZERS; "sgd" uses Nesterov momentum.
         lr: peak learning rate (the one-cycle maximum, the cosine start, or the constant).
@@ -120,6 +128,20 @@ class TrainConfig:
     data: str = "fashion-mnist"
     data_dir: str | None = None
     epochs: int = 8
+    budget: str | None = field(
+        default=None,
+        metadata={
+            "help": "train for this long, e.g. 90s, 2m or 1h: the first batches are timed "
+            "and the steps that fit (evaluations included) are saved in the run's config"
+        },
+    )
+    steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "optimizer steps to train instead of --epochs (a --budget sets it; the "
+            "last epoch may be a part of one)"
+        },
+    )
     batch_size: int = 256
     optimizer: str = "adamw"
     lr: float = 4e-3
@@ -160,7 +182,7 @@ class TrainConfig:
         _check_choice("device", self.device, ("auto", "cpu", "cuda", "mps"))
         for key in ("epochs", "batch_size", "eval_batch_size", "max_params"):
             _check_int(key, getattr(self, key), minimum=1)
-        for key in ("limit_train", "limit_test", "early_stopping", "threads"):
+        for key in ("limit_train", "limit_test", "early_stopping", "threads", "steps"):
             if getattr(self, key) is not None:
                 _check_int(key, getattr(self, key), minimum=1)
         _check_int("seed", self.seed, minimum=0)
@@ -184,6 +206,8 @@ class TrainConfig:
                 raise ConfigError(
                     f"Expected true or false for {key}. Received: {key}={getattr(self, key)!r}"
                 )
+        if self.budget is not None:
+            parse_budget(self.budget)
         if not isinstance(self.tta, bool) and self.tta != "auto":
             raise ConfigError(f"Expected true, false or 'auto' for tta. Received: tta={self.tta!r}")
         for key in ("model", "data"):
@@ -212,6 +236,18 @@ class TrainConfig:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
+
+_BUDGET = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|m|h)\s*", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_budget(text: Any) -> float:
+    """Seconds of a time budget written "90s", "2m", "1.5h" (ConfigError otherwise)."""
+    match = _BUDGET.fullmatch(text) if isinstance(text, str) else None
+    seconds = float(match[1]) * _UNIT_SECONDS[match[2].lower()] if match else 0.0
+    if not seconds > 0:
+        raise ConfigError(f"Expected budget a time like 90s, 2m or 1h. Received: budget={text!r}")
+    return seconds
 
 
 def _check_choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -350,6 +386,9 @@ def resolve_config(
         config = merge_config(config, load_config_file(file), source=f"config file {str(file)!r}")
     if flags:
         config = merge_config(config, flags, source="flags")
+        if flags.get("budget") is not None and flags.get("steps") is None:
+            # a new budget is timed again, not the steps a file recorded for an older one
+            config = dataclasses.replace(config, steps=None)
     return config
 
 

@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "convlens train --out runs/demo",
             'convlens train --model "conv 32 3, maxpool 2, dense 10" --data mnist --epochs 3',
             "convlens train --recipe best --out runs/best",
+            "convlens train --budget 2m --out runs/quick",
         ],
     )
     p.add_argument(
@@ -54,6 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--limit-test", type=int, metavar="N", help="use the first N test images")
     g = p.add_argument_group("recipe")
     g.add_argument("--epochs", type=int, help=f"default: {d.epochs}")
+    budget, steps = (
+        TrainConfig.__dataclass_fields__[k].metadata["help"] for k in ("budget", "steps")
+    )
+    g.add_argument("--budget", metavar="TIME", help=budget)
+    g.add_argument("--steps", type=int, metavar="N", help=steps)
     g.add_argument("--batch-size", type=int, help=f"default: {d.batch_size}")
     g.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)} (default: {d.optimizer})")
     g.add_argument(

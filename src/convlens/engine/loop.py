@@ -10,6 +10,7 @@ run stopped anywhere and resumed ends with bitwise the same weights as one run s
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -56,6 +57,10 @@ __all__ = [
     "augmentation",
     "standard_callbacks",
     "check_setup",
+    "ready_model",
+    "to_device",
+    "total_steps",
+    "with_steps",
 ]
 
 Log = Callable[[str], None]
@@ -115,6 +120,8 @@ def train_one_epoch(
     )
     start = time.perf_counter() - state.seconds
     for x, y in batches:  # x (B, C, H, W) float, y (B,) int64
+        if cfg.steps is not None and state.step >= cfg.steps:
+            break  # a run of `steps` ends inside its last epoch
         x, y = shard(x, state.world), shard(y, state.world)  # this rank's part (DDP)
         x = to_model_input(x, cfg.channels_last)
         callbacks.on_batch_start(state, x)
@@ -177,7 +184,8 @@ def fit(
     resume_state: dict[str, Any] | None = None,
     log: Log | None = print,
 ) -> FitResult:
-    """Train `model` for `config.epochs`, evaluating on `test_ds` after every epoch.
+    """Train `model` for `config.epochs` (or `config.steps`), evaluating on `test_ds` after
+    every epoch.
 
     The callbacks are the ones the config asks for (`standard_callbacks`: with `run_dir`,
     a checkpoint of metrics, last/best weights and state.pt after every epoch), then
@@ -186,6 +194,7 @@ def fit(
     """
     run_dir = Path(run_dir) if run_dir is not None else None
     config = resolve(config)  # augment and tta "auto" -> what they mean for this data set
+    config = with_steps(config, len(train_ds))  # the epochs `steps` take, if given
     state, train_ds, test_ds = _start(model, train_ds, test_ds, config, run_dir)
     hooks = CallbackList([*standard_callbacks(state, test_ds, log), *callbacks, StopOnCtrlC()])
     state.callbacks = hooks
@@ -253,18 +262,15 @@ def _start(
     device = check_setup(cfg)
     if cfg.keep_freed_memory:
         keep_freed_memory()
-    model = model.to(device)
-    for module in model.modules():  # the model itself, or inside a torch.compile wrapper
-        if isinstance(module, SpecModel):
-            module.relu_after_pool = cfg.relu_after_pool
-    train_ds, test_ds = _to_device(train_ds, device), _to_device(test_ds, device)
+    model = ready_model(model, cfg, device)
+    train_ds, test_ds = to_device(train_ds, device), to_device(test_ds, device)
     if world.size > 1:  # gradients averaged across ranks after every backward
         model = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     optimizer = make_optimizer(model, cfg)
     n_steps = steps_per_epoch(len(train_ds), cfg.batch_size)
-    scheduler = make_scheduler(optimizer, cfg, cfg.epochs * n_steps)
+    scheduler = make_scheduler(optimizer, cfg, total_steps(cfg, len(train_ds)))
     scaler = torch.amp.GradScaler(
         device.type, enabled=device.type == "cuda" and amp_dtype(cfg.amp, "cuda") == torch.float16
     )
@@ -282,6 +288,29 @@ def _start(
     return state, train_ds, test_ds
 
 
+def ready_model(model: nn.Module, cfg: TrainConfig, device: torch.device) -> nn.Module:
+    """`model` on `device` with the config's ReLU-after-pool switch set."""
+    model = model.to(device)
+    for module in model.modules():  # the model itself, or inside a torch.compile wrapper
+        if isinstance(module, SpecModel):
+            module.relu_after_pool = cfg.relu_after_pool
+    return model
+
+
+def total_steps(cfg: TrainConfig, n_images: int) -> int:
+    """Optimizer steps of the whole run: `cfg.steps`, else `cfg.epochs` full passes."""
+    if cfg.steps is not None:
+        return cfg.steps
+    return cfg.epochs * steps_per_epoch(n_images, cfg.batch_size)
+
+
+def with_steps(cfg: TrainConfig, n_images: int) -> TrainConfig:
+    """`cfg` with `epochs` the passes its `steps` take (the last may be part of one)."""
+    if cfg.steps is None:
+        return cfg
+    return cfg.replace(epochs=math.ceil(cfg.steps / steps_per_epoch(n_images, cfg.batch_size)))
+
+
 def check_setup(cfg: TrainConfig) -> torch.device:
     """The device to train on; ConfigError when the device is missing or the batch does not
     split over the processes (checked before a run folder is made)."""
@@ -295,7 +324,7 @@ def check_setup(cfg: TrainConfig) -> torch.device:
     return device
 
 
-def _to_device(ds: Any, device: torch.device) -> Any:
+def to_device(ds: Any, device: torch.device) -> Any:
     """An in-memory data set moved to `device` once (uint8: a quarter of float's bytes)."""
     if device.type == "cpu" or isinstance(ds, datamod.FolderStream):
         return ds

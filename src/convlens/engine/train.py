@@ -28,7 +28,15 @@ from convlens.engine.checkpoint import apply_weights, load_state, read_checkpoin
 from convlens.engine.distributed import init_from_env
 from convlens.engine.evaluate import Dataset
 from convlens.engine.history import resolve_layers
-from convlens.engine.loop import FitResult, TrainingInterrupted, augmentation, check_setup, fit
+from convlens.engine.loop import (
+    FitResult,
+    TrainingInterrupted,
+    augmentation,
+    check_setup,
+    fit,
+    steps_per_epoch,
+    with_steps,
+)
 from convlens.engine.lr_find import LRFindResult, lr_find
 from convlens.engine.precision import channels_last_model
 from convlens.engine.runs import (
@@ -40,6 +48,7 @@ from convlens.engine.runs import (
     run_lock,
     slug,
 )
+from convlens.engine.timebudget import plan_budget
 from convlens.engine.transfer import freeze_layers, init_from_run
 from convlens.errors import ConfigError
 from convlens.models.budget import Budget
@@ -60,6 +69,9 @@ def train(
     lr: str | None = None,
 ) -> FitResult:
     """Start a run: check data and model, create the run folder, then `fit`.
+
+    `config.budget` (without `steps`): time the first steps (`convlens.engine.timebudget`)
+    and train the steps that fit; the run's config records them in `steps`.
 
     `lr="find"`: run the learning-rate finder (`convlens.engine.lr_find`) on a copy of the
     model first and train with its suggestion (the run's config records the lr found).
@@ -96,10 +108,17 @@ def train(
                 f"{found.lrs[0]:.3g} to {found.lrs[-1]:.3g} over {len(found.lrs)} batches in "
                 f"{found.seconds:.1f} s)"
             )
+    began = time.perf_counter()
+    if config.budget is not None and config.steps is None:
+        plan = plan_budget(_speed_up(model, config, compile=False), train_ds, test_ds, config)
+        config = config.replace(steps=plan.steps)
+        if log and world.main:
+            log(plan.describe(steps_per_epoch(len(train_ds), config.batch_size)))
+    config = with_steps(config, len(train_ds))  # the run records the epochs its steps take
     with run_lock(out, create=True) if world.main else nullcontext():
         if world.main:
             create_run(out, config, model, train_ds)
-        return fit(
+        result = fit(
             _speed_up(model, config),
             train_ds,
             test_ds,
@@ -108,6 +127,13 @@ def train(
             callbacks=callbacks,
             log=log if world.main else None,
         )
+    if config.budget is not None and log and world.main:
+        reached = result.history[-1]["test_accuracy"] if result.history else float("nan")
+        log(
+            f"budget {config.budget}: test accuracy {reached:.2%} after {config.steps:,} steps; "
+            f"timing, training and evaluations took {time.perf_counter() - began:.0f} s"
+        )
+    return result
 
 
 def resume(
