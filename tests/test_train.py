@@ -217,11 +217,20 @@ def test_bf16_autocast_matches_float32_path():
 
 
 def test_amp_auto_follows_the_processor(monkeypatch):
+    from convlens.engine import precision
+
+    monkeypatch.setattr(precision, "bf16_instructions", lambda: True)
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
     assert amp_dtype("auto") is None
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
     assert amp_dtype("auto") is torch.bfloat16
     assert amp_dtype("none") is None
+    # oneDNN emulates bfloat16 on AVX-512 without avx512_bf16 (slower than float32): float32
+    monkeypatch.setattr(precision, "bf16_instructions", lambda: False)
+    assert amp_dtype("auto") is None
+    assert amp_dtype("bf16") is torch.bfloat16  # asked for by name, it is used
+    monkeypatch.setattr(precision, "bf16_instructions", lambda: None)  # not x86 Linux
+    assert amp_dtype("auto") is torch.bfloat16
 
 
 @pytest.mark.slow
