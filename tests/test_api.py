@@ -23,7 +23,7 @@ from convlens.engine.callbacks import Callback
 from convlens.engine.checkpoint import checkpoint_file
 from convlens.engine.evaluate import Evaluation
 from convlens.errors import CheckpointError, ConfigError, ImageError, ModelError
-from convlens.look.inspector import KINDS
+from convlens.look.kinds import KINDS
 
 SPEC = "conv 8 3, maxpool 2, conv 16 3, maxpool 2, dense 10"
 TINY = {"epochs": 1, "limit_train": 256, "limit_test": 128, "batch_size": 32}

@@ -11,10 +11,14 @@ import torch
 from PIL import Image
 from torch import nn
 
+import convlens as cl
 from convlens.engine.history import FILTERS_FILE, FilterHistory, read_history
-from convlens.errors import ModelError
-from convlens.look.inspector import KINDS, Inspector
+from convlens.errors import ConfigError, ModelError
+from convlens.look.inspector import Inspector
+from convlens.look.kinds import KINDS
 from convlens.models.hooks import capture_activations, forward_hooks
+
+from conftest import one_line_error
 
 
 def not_blank(path, min_width: int = 300) -> None:
@@ -23,12 +27,56 @@ def not_blank(path, min_width: int = 300) -> None:
     assert img.size[0] >= min_width and a.std() > 5, path
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("mlp", "evolution")])
-def test_each_picture_is_written(cli, tiny_run, tmp_path, kind):
-    out = tmp_path / f"{kind}.png"
-    result = cli("show", kind, tiny_run[0], "--index", "2", "--out", out)
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_kind_of_the_table_draws_through_run_show_and_the_cli(
+    cli, tiny_run, mlp_run, tmp_path, kind
+):
+    """Both doors read the one table: the same kinds, an animation as GIF frames beside its
+    still (the CLI writes both), nothing special-cased by name."""
+    entry = KINDS[kind]
+    run = mlp_run if entry.model == "mlp" else tiny_run[0]
+    picture = cl.load(run).show(kind, index=2)
+    assert picture.name == kind and picture._repr_png_().startswith(b"\x89PNG")
+    assert (picture.frames is not None) == entry.animates
+    out = tmp_path / f"{kind}.{'gif' if entry.animates else 'png'}"
+    result = cli("show", kind, run, "--index", "2", "--out", out)
     assert result.code == 0 and f"wrote {out}" in result.out, result
-    not_blank(out)
+    not_blank(out if not entry.animates else out.with_suffix(".png"))
+    if entry.animates:
+        assert Image.open(out).n_frames == len(picture.frames) > 1
+        assert f"({len(picture.frames)} frames) and {out.with_suffix('.png')}" in result.out
+
+
+def test_show_help_lists_exactly_the_tables_kinds(cli):
+    result = cli("show", "--help")
+    assert result.code == 0
+    listed = result.out.split("kinds:\n", 1)[1].split("\n\n", 1)[0]
+    rows = [line.split(maxsplit=1) for line in listed.splitlines()]
+    assert [name for name, _ in rows] == list(KINDS)
+    assert [text for _, text in rows] == [entry.help for entry in KINDS.values()]
+    wrong = cli("show", "filterz", "run")
+    assert wrong.code == 2 and all(repr(name) in wrong.err for name in KINDS), wrong
+
+
+def test_run_show_documents_every_kind():
+    doc = " ".join((cl.Run.show.__doc__ or "").split())
+    assert all(name in doc for name in KINDS)
+
+
+def test_show_checks_n_and_the_out_suffix_for_both_doors(cli, tiny_run, tmp_path):
+    one_line_error(
+        cli("show", "mistakes", tiny_run[0], "--n", "0"), "Expected --n >= 1. Received: 0"
+    )
+    with pytest.raises(ConfigError, match=r"Expected --n >= 1\. Received: 0"):
+        cl.load(tiny_run[0]).show("mistakes", n=0)
+    one_line_error(
+        cli("show", "evolution", tiny_run[0], "--out", tmp_path / "e.png"),
+        "Expected --out ending in .gif. Received:",
+    )
+    one_line_error(
+        cli("show", "filters", tiny_run[0], "--out", tmp_path / "f.gif"),
+        "Expected --out ending in .png, .svg, .pdf. Received:",
+    )
 
 
 def test_evolution_gif_has_a_frame_per_epoch(cli, tiny_run, tmp_path):

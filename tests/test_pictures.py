@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 from torch import nn
@@ -20,6 +21,7 @@ import convlens as cl
 from convlens.errors import ConfigError
 from convlens.io import save_figure
 from convlens.look.inspector import Inspector
+from convlens.look.kinds import Ask, draw
 from convlens.look.weights import draw_filters, draw_mlp_weights, filter_changes
 from convlens.models.build import build
 
@@ -46,6 +48,8 @@ def grid_of(axes: list) -> tuple[int, int]:
 
 def readable(fig: Figure, path) -> None:
     """The figure saves as a non-blank PNG and its titles sit inside it, clear of the panels."""
+    if not hasattr(fig.canvas, "get_renderer"):  # a Picture's figure, closed in pyplot
+        FigureCanvasAgg(fig)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     page = fig.bbox
@@ -112,7 +116,7 @@ def test_show_filters_of_the_second_layer_from_the_cli(cli, tiny_run, tmp_path):
 )
 def test_every_feature_map_of_a_layer_in_a_grid(tiny_run, tmp_path, maps, layer, count):
     look = Inspector.open(tiny_run[0])
-    fig = look.picture("features", maps=maps, layer=layer, index=2)
+    fig = draw(look, "features", Ask(maps=maps, layer=layer, index=2)).figure
     assert len(image_axes(fig)) == count  # the input and every map asked for
     words = texts(fig)
     assert "Feature maps for test[2]" in words

@@ -24,7 +24,7 @@ from convlens.engine.runs import load_run  # noqa: E402
 from convlens.models.build import build  # noqa: E402
 from convlens.web import server as web_server  # noqa: E402
 from convlens.web import uploads  # noqa: E402
-from convlens.web.app import MAX_UPLOAD, create_app, host_name  # noqa: E402
+from convlens.web.app import MAX_UPLOAD, PICTURES, create_app, host_name  # noqa: E402
 from convlens.web.explorer import Explorer  # noqa: E402
 from convlens.web.server import GuardedH11Protocol, server_config  # noqa: E402
 
@@ -486,3 +486,13 @@ def test_serve_refuses_a_bad_pixel_limit(cli, tiny_run, served):
     result = cli("serve", tiny_run[0], "--max-pixels", "0")
     assert result.code == 2 and served == []
     assert "Expected max_pixels (--max-pixels) of at least 1. Received: 0" in result.err
+
+
+def test_run_pictures_come_from_the_kinds_table(client, tiny_run):
+    """The explorer's run pictures are the table's drawings; an animation shows its still."""
+    name = tiny_run[0].name
+    for kind in PICTURES:
+        r = client.get(f"/api/runs/{name}/picture/{kind}")
+        assert r.status_code == 200 and r.content.startswith(b"\x89PNG"), kind
+        assert Image.open(io.BytesIO(r.content)).size[0] >= 300
+    assert client.get(f"/api/runs/{name}/picture/mistakes").status_code == 404

@@ -19,9 +19,10 @@ from convlens.engine.evaluate import Evaluation, evaluate_run
 from convlens.engine.predict import INVERT_CHOICES, predict, predict_indices
 from convlens.engine.runs import Run as EngineRun
 from convlens.engine.runs import load_run
-from convlens.errors import ConfigError, suggest
+from convlens.errors import ConfigError
 from convlens.io import atomic_write_text
-from convlens.look.inspector import KINDS, Inspector
+from convlens.look.inspector import Inspector
+from convlens.look.kinds import Ask, draw
 from convlens.look.picture import Picture
 from convlens.look.report import build_report
 from convlens.models.build import MODULE_REF
@@ -151,7 +152,9 @@ class Run:
 
         Args:
             kind: one of curves, filters, evolution, features, predictions, confusion,
-                mistakes, saliency, gradcam, integrated-gradients, occlusion, mlp.
+                mistakes, saliency, gradcam, integrated-gradients, occlusion, mlp (the
+                table `convlens.look.kinds.KINDS`, as `convlens show --help` lists it);
+                evolution animates: `.frames` beside the still strip.
             layer: a conv layer for filters, evolution and gradcam (default: the first; the
                 last for gradcam); for features, draw only this layer's maps, all of them.
             index: the image for features and the attributions (default 0), counted in
@@ -169,19 +172,7 @@ class Run:
             >>> run.show("features", maps="all", index=5, split="train")
             >>> run.show("gradcam", image="my_shoe.jpg").savefig("gradcam.png")
         """
-        if kind not in KINDS:
-            raise ConfigError(
-                f"unknown picture {kind!r}{suggest(str(kind), KINDS)}; kinds: {', '.join(KINDS)}"
-            )
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ConfigError(f"Expected n >= 1. Received: n={n!r}")
-        if kind == "evolution":
-            from convlens.look.weights import draw_evolution_strip
-
-            frames = self._look.picture(kind, layer=layer)
-            return Picture(draw_evolution_strip(self.engine_run, layer), name=kind, frames=frames)
-        figure = self._look.picture(
-            kind,
+        ask = Ask(
             layer=layer,
             index=index,
             image=str(image) if image is not None else None,
@@ -191,7 +182,7 @@ class Run:
             maps=maps,
             split=split,
         )
-        return Picture(figure, name=kind)
+        return draw(self._look, kind, ask)
 
     def report(self, *, out: str | Path | None = None) -> Path:
         """Write the run report, one self-contained HTML page (default: RUN/report.html),

@@ -8,21 +8,19 @@ from pathlib import Path
 from typing import TypeVar
 
 from convlens.errors import ConfigError
-from convlens.look.inspector import KINDS
+from convlens.look.kinds import KINDS, Ask, draw, kinds_help
 
 T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `show` and `report` subcommands."""
-    width = max(map(len, KINDS))
-    kinds = "\n".join(f"  {k:<{width}} {v}" for k, v in KINDS.items())
     p = sub.add_parser(
         "show",
         help="pictures of a trained run: filters, feature maps, mistakes, Grad-CAM ...",
         description=f"Draw one picture of a run and save it (default: RUN/pictures/KIND.png; "
         f"out/RUN_NAME/pictures/KIND.png when the run folder is read-only).\n\n"
-        f"kinds:\n{kinds}",
+        f"kinds:\n{kinds_help()}",
         examples=[
             "convlens show curves runs/demo",
             "convlens show features runs/demo --index 3",
@@ -51,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="best",
         help="best test accuracy or last epoch (default: %(default)s)",
     )
-    p.add_argument("--out", help="file (.png, .svg, .pdf; .gif for evolution)")
+    p.add_argument("--out", help="file (.png, .svg, .pdf; .gif for an animation: evolution)")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(
@@ -70,43 +68,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from convlens.io import save_figure, save_gif
+    from dataclasses import fields
+
     from convlens.look.inspector import Inspector
 
-    if args.n < 1:
-        raise ConfigError(f"Expected --n >= 1. Received: {args.n}")
-    gif = args.kind == "evolution"
-    name = Path("pictures") / f"{args.kind}.{'gif' if gif else 'png'}"
+    animates = KINDS[args.kind].animates
+    allowed = (".gif",) if animates else (".png", ".svg", ".pdf")
+    name = Path("pictures") / f"{args.kind}{allowed[0]}"
     out = Path(args.out or Path(args.run) / name)
-    allowed = (".gif",) if gif else (".png", ".svg", ".pdf")
     if out.suffix.lower() not in allowed:
         raise ConfigError(f"Expected --out ending in {', '.join(allowed)}. Received: {str(out)!r}")
     look = Inspector.open(args.run, weights=args.weights, trust_code=args.trust_code)
-    picture = look.picture(
-        args.kind,
-        layer=args.layer,
-        index=args.index,
-        image=args.image,
-        n=args.n,
-        seed=args.seed,
-        cnn=args.cnn,
-        maps=args.maps,
-        split=args.split,
-    )
-    if gif:
-        from convlens.look.weights import draw_evolution_strip
+    ask = Ask(**{f.name: getattr(args, f.name) for f in fields(Ask)})  # a flag per field
+    picture = draw(look, args.kind, ask)
 
-        strip_fig = draw_evolution_strip(look.run, args.layer)
+    def write(path: Path) -> Path | None:
+        """The picture (an animation's GIF), and an animation's still beside it (.png)."""
+        picture.savefig(path)
+        return picture.savefig(path.with_suffix(".png")) if picture.frames else None
 
-        def write(path: Path) -> Path:
-            save_gif(picture, path)
-            return save_figure(strip_fig, path.with_suffix(".png"))
-
-        out, strip = _write(args, name, out, write)
-        print(f"wrote {out} ({len(picture)} frames) and {strip}")
-    else:
-        out, _ = _write(args, name, out, lambda path: save_figure(picture, path))
-        print(f"wrote {out}")
+    out, still = _write(args, name, out, write)
+    frames = f" ({len(picture.frames)} frames) and {still}" if picture.frames else ""
+    print(f"wrote {out}{frames}")
     return 0
 
 

@@ -1,5 +1,6 @@
-"""Look inside a run: one entry point per picture kind, shared by `convlens show`, the report
-and notebooks. `Inspector` loads the run's test set and its evaluation once and reuses them."""
+"""Look inside a run: `Inspector` loads the run's data sets and its evaluation once and reuses
+them for every picture the table in `convlens.look.kinds` draws (`convlens show`, `run.show`,
+the explorer and the report)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from convlens import data as datamod
@@ -15,37 +15,7 @@ from convlens.engine.evaluate import Evaluation, evaluate_run
 from convlens.engine.runs import Run, load_run
 from convlens.errors import ConfigError
 
-KINDS = {
-    "curves": "training and test loss and accuracy per epoch",
-    "filters": "kernels of a conv layer (--layer) in a grid; 3x3 ones beside a classic kernel",
-    "evolution": "a layer's filters and their change, epoch by epoch: GIF (+ a strip .png)",
-    "features": "feature maps of every conv/pool layer for one image (--index, --split, "
-    "--image); --maps all",
-    "predictions": "a grid of test images with predicted and true labels, wrong ones in red",
-    "confusion": "the confusion matrix on the test set",
-    "mistakes": "the most confidently wrong test images",
-    "saliency": "input-gradient saliency for one image (--index or --image)",
-    "gradcam": "Grad-CAM on a conv layer (--layer, default the last) for one image",
-    "integrated-gradients": "Integrated Gradients from a black image for one image "
-    "(red: for the class, blue: against)",
-    "occlusion": "how much the class score drops when each patch of one image is blacked out",
-    "mlp": "an MLP run's first- and second-layer weights as images (--cnn RUN: a CNN's too)",
-}
-ATTRIBUTIONS = ("saliency", "gradcam", "integrated-gradients", "occlusion")
 SPLITS = ("test", "train")
-
-
-def map_count(maps: int | str | None) -> int | None:
-    """`--maps`: "all" (None: every map) or a number >= 1 of maps per layer."""
-    if isinstance(maps, str) and maps.strip().lower() == "all":
-        return None
-    try:
-        n = int(maps) if not isinstance(maps, (bool, float)) else 0  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        n = 0
-    if n < 1:
-        raise ConfigError(f"Expected --maps all or a number >= 1. Received: {maps!r}")
-    return n
 
 
 @dataclass
@@ -117,83 +87,15 @@ class Inspector:
         x = datamod.normalize(pixels[None], self.run.mean, self.run.std)
         return x, pixels, caption
 
-    def picture(
-        self,
-        kind: str,
-        *,
-        layer: str | None = None,
-        index: int | None = None,
-        image: str | None = None,
-        n: int = 24,
-        seed: int = 0,
-        cnn: str | None = None,
-        maps: int | str | None = None,
-        split: str = "test",
-    ) -> Any:
-        """The matplotlib Figure of `kind` (for "evolution": a list of GIF frames). For
-        features, `maps` ("all" or N per layer) or `layer` draws a grid per layer; `split`
-        says which data set images `index` counts in."""
-        from convlens.look import activations, attribution, results, weights
+    def test_images(self) -> Any:
+        """Indexable uint8 images of the test set (in memory, or read on demand for a
+        FolderStream)."""
+        ds = self.test_set()
+        if isinstance(ds, datamod.FolderStream):
 
-        model = self.run.model
-        if kind not in KINDS:
-            from convlens.errors import suggest
+            class Lazy:
+                def __getitem__(self, i: int) -> torch.Tensor:
+                    return ds.load([int(i)])[0]
 
-            raise ConfigError(
-                f"unknown picture {kind!r}{suggest(kind, KINDS)}; kinds: {', '.join(KINDS)}"
-            )
-        if kind == "curves":
-            return results.draw_curves(self.run.metrics)
-        if kind == "filters":
-            return weights.draw_filters(model, layer)
-        if kind == "evolution":
-            return weights.evolution_frames(self.run, layer)
-        if kind == "mlp":
-            other = load_run(cnn, trust_code=self.trust_code).model if cnn else None
-            return weights.draw_mlp_weights(model, self.run.input_shape, cnn=other)
-        if kind in ("features", *ATTRIBUTIONS):
-            x, pixels, caption = self.one_image(index=index, image=image, split=split)
-            if kind == "features" and (maps is not None or layer is not None):
-                count = map_count(maps) if maps is not None else None
-                return activations.draw_layer_maps(
-                    model, x, pixels, maps=count, layer=layer, title=f"Feature maps for {caption}"
-                )
-            if kind == "features":
-                return activations.draw_feature_maps(
-                    model, x, pixels, title=f"Feature maps for {caption}"
-                )
-            black = datamod.normalize(torch.zeros_like(pixels)[None], self.run.mean, self.run.std)
-            title = kind
-            if kind == "saliency":
-                heat, target = attribution.saliency(model, x)
-            elif kind == "gradcam":
-                heat, target, layer = attribution.gradcam(model, x, layer)
-                title = f"gradcam ({layer})"
-            elif kind == "integrated-gradients":
-                heat, target = attribution.integrated_gradients(model, x, baseline=black)
-            else:
-                heat, target = attribution.occlusion(model, x, baseline=black)
-            return activations.draw_attribution(
-                pixels, heat, kind=title, label=f"{self.run.classes[target]}, {caption}"
-            )
-        ev, ds = self.evaluation(), self.test_set()
-        images = _pixels(ds)
-        if kind == "confusion":
-            return results.draw_confusion(ev)
-        if kind == "mistakes":
-            return results.draw_mistakes(ev, images, n=min(n, 24))
-        rng = np.random.default_rng(seed)
-        chosen = sorted(rng.choice(len(ev.targets), size=min(n, len(ev.targets)), replace=False))
-        return results.draw_test_predictions(ev, images, chosen)[0]
-
-
-def _pixels(ds: Any) -> Any:
-    """Indexable uint8 images of a split (in memory, or read on demand for a FolderStream)."""
-    if isinstance(ds, datamod.FolderStream):
-
-        class Lazy:
-            def __getitem__(self, i: int) -> torch.Tensor:
-                return ds.load([int(i)])[0]
-
-        return Lazy()
-    return ds.images
+            return Lazy()
+        return ds.images

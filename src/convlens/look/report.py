@@ -12,9 +12,11 @@ from PIL import Image
 from convlens.errors import ConvlensError
 from convlens.io import atomic_write_text, data_url, figure_bytes, gif_bytes
 from convlens.look.inspector import Inspector
+from convlens.look.kinds import KINDS, Ask
 
 # The sections of a CNN's report, in order; a model without conv layers (an MLP) gets
-# MLP_SECTIONS: its first-layer weights as images instead of filters, feature maps and Grad-CAM.
+# MLP_SECTIONS: its first-layer weights as images instead of the picture kinds only a CNN has
+# (the table's `model="cnn"`: filters, evolution, feature maps and Grad-CAM).
 SECTIONS = (
     "config",
     "summary",
@@ -30,7 +32,7 @@ SECTIONS = (
     "integrated-gradients",
     "occlusion",
 )
-CONV_ONLY = ("filters", "evolution", "features", "gradcam")
+CONV_ONLY = tuple(name for name, kind in KINDS.items() if kind.model == "cnn")
 MLP_SECTIONS = tuple(
     name for name in (*SECTIONS[:5], "mlp", *SECTIONS[5:]) if name not in CONV_ONLY
 )
@@ -71,6 +73,14 @@ def _img(src: str, alt: str) -> str:
     return f'<img src="{src}" alt="{html.escape(alt)}">'
 
 
+def _picture(look: Inspector, kind: str, alt: str | None = None, **options: Any) -> str:
+    """A picture kind of the table as an <img>: an animation as its GIF, else its figure."""
+    entry, ask = KINDS[kind], Ask(**options)
+    if entry.frames is not None:
+        return _img(_gif(entry.frames(look, ask)), alt or kind)
+    return _img(_png(entry.draw(look, ask)), alt or kind)
+
+
 def model_name(info: dict[str, Any]) -> str:
     """What the run calls its model: the registry name, spec text or module it trained."""
     return str(info.get("model") or info.get("spec_text") or "model")
@@ -97,24 +107,24 @@ def build_report(look: Inspector) -> str:
     parts["architecture"] = _img(
         _png(draw_architecture(run.model, run.input_shape)), "architecture"
     )
-    parts["curves"] = _img(_png(look.picture("curves")), "curves")
+    parts["curves"] = _picture(look, "curves")
     ev = look.evaluation()
     parts["evaluation"] = (
         "<pre>"
         + html.escape(str(ev))
         + "</pre>"
-        + _img(_png(look.picture("confusion")), "confusion matrix")
-        + _img(_png(look.picture("predictions", n=18)), "predictions")
+        + _picture(look, "confusion", "confusion matrix")
+        + _picture(look, "predictions", n=18)
     )
     if "filters" in sections:
-        parts["filters"] = _img(_png(look.picture("filters")), "filters")
-        parts["evolution"] = _optional(lambda: _img(_gif(look.picture("evolution")), "evolution"))
+        parts["filters"] = _picture(look, "filters")
+        parts["evolution"] = _optional(lambda: _picture(look, "evolution"))
         parts["features"] = "".join(
-            _img(_png(look.picture("features", index=i)), f"features {i}") for i in range(2)
+            _picture(look, "features", f"features {i}", index=i) for i in range(2)
         )
     if "mlp" in sections:
-        parts["mlp"] = _optional(lambda: _img(_png(look.picture("mlp")), "MLP weights"))
-    parts["mistakes"] = _optional(lambda: _img(_png(look.picture("mistakes", n=12)), "mistakes"))
+        parts["mlp"] = _optional(lambda: _picture(look, "mlp", "MLP weights"))
+    parts["mistakes"] = _optional(lambda: _picture(look, "mistakes", n=12))
     wrong = [int(i) for i in ev.top_losses(3)]
     which = "the most confident mistakes" if wrong else "the first test image (no mistakes)"
     wrong = wrong or [0]
@@ -122,7 +132,7 @@ def build_report(look: Inspector) -> str:
         if kind in sections:
             parts[kind] = f'<p class="note">{ATTRIBUTION_NOTES[kind]}; for {which}</p>'
             parts[kind] += "".join(
-                _img(_png(look.picture(kind, index=i)), f"{kind} test[{i}]") for i in wrong
+                _picture(look, kind, f"{kind} test[{i}]", index=i) for i in wrong
             )
     body = "".join(
         f'<section id="{name}"><h2>{TITLES.get(name, name.capitalize())}</h2>'

@@ -270,15 +270,14 @@ def create_app(
 
 
 def _picture(ex: Explorer, kind: str) -> bytes:
-    """PNG bytes of a run picture (evolution as its strip), drawn once per run."""
+    """PNG bytes of a run picture (an animation as its still), drawn once per run."""
     cache = ex.__dict__.setdefault("_pictures", {})
     if kind not in cache:
         from convlens.io import figure_bytes
         from convlens.look.inspector import Inspector
-        from convlens.look.weights import draw_evolution_strip
+        from convlens.look.kinds import Ask, kind_of
 
         with _DRAWING:
-            look = Inspector(ex.run)
-            fig = draw_evolution_strip(ex.run) if kind == "evolution" else look.picture(kind)
+            fig = kind_of(kind).draw(Inspector(ex.run), Ask())
             cache[kind] = figure_bytes(fig, dpi=90)
     return cache[kind]
