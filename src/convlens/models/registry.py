@@ -15,6 +15,10 @@ Parameter counts (10 classes):
 | mlp           | CNN-vs-MLP     | 93,834            | 350,090           |
 | fastcnn       | accuracy goals | 241,770           | 357,034           |
 | resnet_small  | accuracy goals | 308,074           | 308,650           |
+| lenet5        | LeCun 1998     | 61,706            | 92,246            |
+| alexnet_small | Krizhevsky 2012| 576,650           | 578,250           |
+| vgg_small     | Simonyan 2015  | 435,306           | 550,570           |
+| resnet20      | He 2016        | 272,186           | 272,474           |
 
 One training step on a batch of 256 1x28x28 images of fastcnn takes about 0.07 s on 2 CPU
 cores with bfloat16 autocast (0.15 s in float32), about 16 s per Fashion-MNIST epoch.
@@ -23,6 +27,25 @@ on Fashion-MNIST: 92.9% test accuracy without, 91.7% with two dropout 0.25 layer
 
 `mlp` (784-112-48-10) is sized to match `keras_mnist` on MNIST (93,834 vs 93,322
 parameters), for the lesson that the CNN gets more from the same budget.
+
+The classic architectures (lesson 06), each what the paper did, scaled to 28x28/32x32:
+
+- `lenet5`: LeCun et al. 1998, "Gradient-based learning applied to document recognition":
+  C1 6@5x5 (pad 2 on 28x28 = the paper's 32x32 input), S2, C3 16@5x5, S4, C5 120@5x5, F6 84;
+  tanh and average pooling, read the modern way (S2/S4 without their trainable scale, C3
+  fully connected, a dense output instead of the RBF units). C5 sees the whole 32x32 input.
+- `alexnet_small`: Krizhevsky, Sutskever & Hinton 2012, "ImageNet classification with deep
+  convolutional neural networks": five convs (large kernels first), ReLU, overlapping 3x3
+  stride-2 max pooling, dropout before two dense layers; channels 96-256-384-384-256 ->
+  32-64-96-96-64 and the 11x11 stride-4 stem -> 5x5 stride 1.
+- `vgg_small`: Simonyan & Zisserman 2015, "Very deep convolutional networks for large-scale
+  image recognition": only 3x3 convs, two per stage, channels doubling after each 2x2 max
+  pool (three stages instead of five), dense 128 with dropout.
+- `resnet20`: He et al. 2016, "Deep residual learning for image recognition", section 4.2
+  (CIFAR-10, 6n+2 layers, n=3): a 16-channel stem, three stages of three residual blocks
+  (16, 32, 64 channels), global average pooling. The paper's CIFAR shortcuts pad with
+  zeros (0.27M parameters); here a 1x1 conv-BN
+  projection where the shape changes (its option B), 272,474 parameters on 3x32x32.
 """
 
 from __future__ import annotations
@@ -188,4 +211,38 @@ register_spec(
     "dense {num_classes}",
     description="small ResNet: conv-bn stem, max-pool, 3 residual blocks, global avg pool",
     source="convlens (accuracy goals, after He et al. 2016)",
+)
+register_spec(
+    "lenet5",
+    "conv 6 5 pad=2 act=tanh, avgpool 2, conv 16 5 act=tanh, avgpool 2, conv 120 5 act=tanh, "
+    "flatten, dense 84 act=tanh, dense {num_classes}",
+    description="LeNet-5: tanh 5x5 convs and average pools, C5 120, F6 84",
+    source="LeCun et al. 1998 (LeNet-5)",
+)
+register_spec(
+    "alexnet_small",
+    "conv 32 5 pad=same, maxpool 3 stride=2 pad=1, conv 64 5 pad=same, "
+    "maxpool 3 stride=2 pad=1, conv 96 3 pad=same, conv 96 3 pad=same, conv 64 3 pad=same, "
+    "maxpool 3 stride=2 pad=1, flatten, dropout 0.5, dense 256, dropout 0.5, dense 256, "
+    "dense {num_classes}",
+    description="AlexNet-style for 32x32: 5 ReLU convs, overlapping max-pools, dropout, 2 dense",
+    source="after Krizhevsky et al. 2012 (AlexNet)",
+    default_input=(3, 32, 32),
+)
+register_spec(
+    "vgg_small",
+    "conv 32 3 pad=same, conv 32 3 pad=same, maxpool 2, conv 64 3 pad=same, "
+    "conv 64 3 pad=same, maxpool 2, conv 128 3 pad=same, conv 128 3 pad=same, maxpool 2, "
+    "flatten, dense 128, dropout 0.5, dense {num_classes}",
+    description="VGG-style for 32x32: three stages of two 3x3 convs, channels doubling",
+    source="after Simonyan & Zisserman 2015 (VGG)",
+    default_input=(3, 32, 32),
+)
+register_spec(
+    "resnet20",
+    "conv 16 3 pad=same bn=1, res 16, res 16, res 16, res 32 stride=2, res 32, res 32, "
+    "res 64 stride=2, res 64, res 64, gap, dense {num_classes}",
+    description="ResNet-20 for CIFAR: 16-32-64 channels, 3 residual blocks per stage, GAP",
+    source="He et al. 2016 (ResNet-20 for CIFAR)",
+    default_input=(3, 32, 32),
 )
