@@ -22,6 +22,7 @@ COMMANDS = (
     "show",
     "report",
     "serve",
+    "runs",
     "sweep",
     "compare",
     "doctor",

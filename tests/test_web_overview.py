@@ -268,7 +268,7 @@ def opened(browser, app):
     from test_web import serving
 
     with serving(app) as url:
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg = browser.new_page(viewport={"width": 1600, "height": 1000})
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.goto(url + "/")
@@ -356,6 +356,14 @@ def test_browser_test_image_and_epoch_slider(page, tiny_run):
     assert page.locator("#epoch-label").get_attribute("data-epoch") == "0"
     assert "initial weights" in page.locator("#epoch-label").inner_text()
     assert page.locator("#history canvas").evaluate("c => c.toDataURL()") != last
+    assert page.locator("#epoch-label").get_attribute("data-moved") == "0.00"
+    assert "changed 0.0% since epoch 0" in page.locator("#epoch-label").inner_text()
+    page.locator("#epoch").fill("3")
+    assert float(page.locator("#epoch-label").get_attribute("data-moved")) > 0
+    change = page.locator("#history canvas").evaluate("c => c.toDataURL()")
+    page.select_option("#filter-view", "weights")  # the weights themselves: another picture
+    assert page.locator("#history canvas").evaluate("c => c.toDataURL()") != change
+    assert "one scale" in page.locator("#filter-hint").inner_text()
 
 
 @pytest.mark.slow
@@ -384,13 +392,19 @@ def test_browser_global_pool_and_dense_formulas_of_a_registry_model(page, run):
 
 @pytest.mark.slow
 def test_browser_two_runs_side_by_side_with_hover_links(page, tiny_run, tmp_path):
-    """A second run beside the first shows the same image through both; hovering a map of
-    the first draws one link to every map it reads."""
+    """A second run beside the first shows the same image through both, side by side on a
+    wide screen, and its curves dashed over the first's; hovering a map of the first draws
+    one link to every map it reads."""
     for where in ("a", "b"):
         shutil.copytree(tiny_run[0], tmp_path / where)
     with opened(page.context.browser, create_app(runs_root=tmp_path)) as pg:
         pg.select_option("#compare", "b")
         pg.wait_for_function("document.querySelectorAll('#panes .pane').length === 2")
+        assert pg.locator("#panes").get_attribute("class") == "side"  # 1600 px: side by side
+        boxes = [p.bounding_box() for p in pg.locator("#panes .pane").all()]
+        assert boxes[0]["y"] == boxes[1]["y"] and boxes[0]["x"] < boxes[1]["x"]
+        assert pg.locator("#pair").is_hidden()  # the same data: nothing to say
+        assert pg.locator("#curves").get_attribute("data-runs") == "2"
         heads = pg.eval_on_selector_all("#panes .pane h3", "els => els.map(e => e.textContent)")
         assert [h.split(":")[0] for h in heads] == ["a", "b"]
         assert heads[0].split(": ")[1] == heads[1].split(": ")[1]  # same weights, same answer

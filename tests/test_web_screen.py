@@ -194,3 +194,61 @@ def test_a_wide_network_is_zoomed_to_fit_and_the_zoom_menu_enlarges_it(browser, 
         assert box.evaluate("b => b.scrollWidth > b.clientWidth")  # larger: scrolls sideways
         pg.close()
     assert errors == []
+
+
+def _pair(tiny_run, tmp_path, classes=None):
+    """Two copies of the tiny run under tmp_path (a, b); b's classes renamed when given."""
+    import json
+
+    for where in ("a", "b"):
+        shutil.copytree(tiny_run[0], tmp_path / where)
+    if classes:
+        info = json.loads((tmp_path / "b" / "run.json").read_text())
+        info["classes"] = classes(info["classes"])
+        (tmp_path / "b" / "run.json").write_text(json.dumps(info))
+    return tmp_path
+
+
+def test_serve_run_offers_the_runs_beside_it(tiny_run, tmp_path):
+    from fastapi.testclient import TestClient
+
+    root = _pair(tiny_run, tmp_path)
+    page = TestClient(create_app(root / "b"), base_url="http://127.0.0.1:8000")
+    assert page.get("/api/runs").json() == {"runs": ["b", "a"]}  # its own first
+
+
+def test_convlens_runs_prints_a_table(cli, tiny_run, tmp_path):
+    root = _pair(tiny_run, tmp_path)
+    (root / "notes").mkdir()  # not a run: not listed
+    r = cli("runs", root)
+    assert r.code == 0, r
+    lines = r.out.splitlines()
+    assert lines[0].split() == ["run", "data", "model", "epochs", "best", "accuracy"]
+    best = max(m["test_accuracy"] for m in load_run(tiny_run[0]).metrics)
+    assert [line.split()[0] for line in lines[1:]] == ["a", "b"]
+    assert lines[1].split()[1] == "mnist" and lines[1].split()[-2:] == ["3", f"{best:.2%}"]
+    one_line = cli("runs", tmp_path / "nowhere")
+    assert one_line.code == 2
+    assert "no folder" in one_line.err and "give a folder of run folders" in one_line.err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no runs under" in cli("runs", empty).out
+
+
+@pytest.mark.slow
+def test_pairing_runs_of_other_classes_says_so(browser, tiny_run, tmp_path):
+    from test_web import serving
+
+    root = _pair(tiny_run, tmp_path, classes=lambda names: [f"c{k}" for k in range(len(names))])
+    with serving(create_app(runs_root=root)) as url:
+        pg, errors = open_at(browser, url, (1920, 1080))
+        pg.select_option("#compare", "b")
+        pg.wait_for_selector("#pair:not([hidden])")
+        text = pg.locator("#pair").inner_text()
+        assert text.startswith("These two runs were not trained on the same kind of data")
+        assert "their classes differ (a: 0, 1, 2, 3, 4, …; b: c0, c1, c2, c3, c4, …)" in text
+        pg.wait_for_function("document.querySelectorAll('#panes .pane').length === 2")
+        softmax = pg.locator('.pane:nth-child(2) .col[data-layer="softmax"]').bounding_box()
+        assert inside(softmax, (1920, 1080))  # side by side, both fit
+        pg.close()
+    assert errors == []

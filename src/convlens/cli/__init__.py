@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "compare",
     "sweep",
     "serve",
+    "runs",
 )
 # Subcommands that open run folders: they take --trust-code (see TRUST_CODE_HELP).
 OPENS_RUNS = ("train", "doctor", "eval", "predict", "show", "report", "serve")

@@ -31,7 +31,8 @@ from PIL import Image
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from convlens.data.images import load_image, pixel_limit
-from convlens.engine.runs import RUN_FILE, Run
+from convlens.engine.catalog import list_runs
+from convlens.engine.runs import Run
 from convlens.errors import ConvlensError
 from convlens.web.explorer import Explorer
 from convlens.web.testset import TestSet, filter_history
@@ -45,26 +46,6 @@ PREDICT_SIDE = 1024  # uploads are reduced to about this many pixels on the long
 INVERT = ("auto", "yes", "no")
 _DRAWING = threading.Lock()  # matplotlib's pyplot is not thread-safe
 T = TypeVar("T")
-
-
-def list_runs(root: Path, depth: int = 3) -> dict[str, Path]:
-    """Run folders under `root`, by their path relative to it ('digits', 'sweep1/f=32 k=3'):
-    runs nested by sweep, compare or transfer too, up to `depth` folders down (a run
-    folder's own subfolders are not searched, nor hidden ones)."""
-    found: dict[str, Path] = {}
-
-    def walk(folder: Path, level: int) -> None:
-        for p in sorted(folder.iterdir()):
-            if not p.is_dir() or p.name.startswith("."):
-                continue
-            if (p / RUN_FILE).is_file():
-                found[p.relative_to(root).as_posix()] = p
-            elif level < depth:
-                walk(p, level + 1)
-
-    if root.is_dir():
-        walk(root, 1)
-    return found
 
 
 def host_name(value: str) -> str:
@@ -124,7 +105,11 @@ def create_app(
     if isinstance(run, Run):
         runs = {run.path.name: run}
     else:  # names are paths below runs_root: no route reads a path from the client
-        runs = {Path(run).name: Path(run)} if run else dict(list_runs(Path(runs_root)))
+        runs = {} if run else dict(list_runs(Path(runs_root)))
+        if run:  # the run first, then the runs beside it (to compare with)
+            runs[Path(run).name] = Path(run)
+            for name, path in list_runs(Path(run).parent, depth=1).items():
+                runs.setdefault(name, path)
     app = FastAPI(title="convlens explorer", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(HostCheck, allowed=list(allowed_hosts))
     workers = anyio.CapacityLimiter(WORKERS)

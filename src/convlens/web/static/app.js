@@ -8,6 +8,8 @@ const pad = $("pad");
 const ctx = pad.getContext("2d");
 let run = null, info = null, second = null, drawing = false, pending = null, lastBlob = null, samplesAt = 0;
 let fromPad = false;  // the last image is a drawing on the page's own pad (white on black)
+let lastTest = null;  // or the index of the test image on screen
+let secondInfo = null;  // the second run's info
 let drawn = [];  // [name, overview] of the panes on screen: redrawn when the window resizes
 
 CL.api = async function (path, options) {
@@ -36,6 +38,10 @@ async function chooseRun(name) {
   info = await CL.api(runUrl(name));
   const [c, h, w] = info.input_shape;
   $("run-info").textContent = `${info.model} on ${info.data}, input ${c}x${h}x${w}`;
+  second = null;
+  lastTest = null;
+  $("compare").value = "";
+  $("pair").hidden = true;
   pad.hidden = !info.grayscale;
   $("yours").hidden = true;
   $("input-hint").textContent = (info.grayscale ? "Draw with mouse or finger, upload, or drop an image here" : "Upload or drop an image here") + "; or pick a test image.";
@@ -104,7 +110,7 @@ $("clear").addEventListener("click", () => {  // back to drawing (grayscale mode
   $("yours").hidden = info.grayscale;
   lastBlob = null;
 });
-$("invert").addEventListener("change", () => { if (lastBlob) send(lastBlob); });
+$("invert").addEventListener("change", () => { if (lastBlob) send(lastBlob, fromPad); });
 
 function schedule(delay = 150) {
   clearTimeout(pending);
@@ -149,6 +155,7 @@ async function post(name, blob, invert) {
 async function send(blob, pad = false) {
   lastBlob = blob;
   fromPad = pad;
+  lastTest = null;
   const invert = pad && $("invert").value === "auto" ? "no" : $("invert").value;
   try {
     const ov = await post(run, blob, invert);
@@ -164,6 +171,7 @@ async function pickTest(index) {
     const ov = await CL.api(`${runUrl(run)}/overview?index=${index}`);
     lastBlob = null;
     fromPad = false;
+    lastTest = index;
     $("yours").src = ov.image;
     $("yours").hidden = false;
     pad.hidden = true;
@@ -237,8 +245,10 @@ async function show(ov) {
   redraw();
   if (second && second !== run) {
     try {  // the same image, as the first run saw it, through the second run
-      const blob = await (await fetch(ov.image)).blob();
-      const other = await post(second, blob, "no");
+      // a test image of the same data set: the same pixels, by its index
+      const same = ov.index !== undefined && secondInfo && secondInfo.data === info.data;
+      const other = same ? await CL.api(`${runUrl(second)}/overview?index=${ov.index}`)
+        : await post(second, await (await fetch(ov.image)).blob(), "no");
       if (mine !== shown) return;  // a newer image is on screen: its own call draws the pair
       drawn.push([second, other]);
       redraw();
@@ -331,10 +341,35 @@ function openTab(b) {
 document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => openTab(b)));
 openTab(document.querySelector("#tabs button.active"));
 $("run").addEventListener("change", (e) => chooseRun(e.target.value));
-$("compare").addEventListener("change", (e) => {
+// two runs that do not take the same images, or do not name the same classes, say so
+function pairNote(a, b, nameB) {
+  const shape = (i) => i.input_shape.join("x");
+  const why = [];
+  if (shape(a) !== shape(b)) why.push(`${CL.escape(nameB)} takes ${shape(b)} images, ${CL.escape(run)} takes ${shape(a)}`);
+  if (a.classes.join("|") !== b.classes.join("|")) {
+    const list = (i) => i.classes.slice(0, 5).map(CL.escape).join(", ") + (i.classes.length > 5 ? ", …" : "");
+    why.push(`their classes differ (${CL.escape(run)}: ${list(a)}; ${CL.escape(nameB)}: ${list(b)})`);
+  }
+  return why.length ? `These two runs were not trained on the same kind of data: ${why.join("; ")}. The image is converted for each, and their answers cannot be compared class for class.` : "";
+}
+
+$("compare").addEventListener("change", async (e) => {
   second = e.target.value || null;
-  if (lastBlob) send(lastBlob);
-  else if ($("yours").src) fetch($("yours").src).then((r) => r.blob()).then((b) => send(b));
+  secondInfo = null;
+  $("pair").hidden = true;
+  CL.drawCurves($("curves"), info.metrics);
+  if (second) {
+    try {
+      const other = secondInfo = await CL.api(runUrl(second));
+      $("pair").innerHTML = pairNote(info, other, second);
+      $("pair").hidden = !$("pair").innerHTML;
+      CL.drawCurves($("curves"), info.metrics, { name: second, metrics: other.metrics }, run);
+    } catch (err) {
+      showError(err.message);
+    }
+  }
+  if (lastTest !== null) pickTest(lastTest);
+  else if (lastBlob) send(lastBlob, fromPad);
 });
 
 clearPad();

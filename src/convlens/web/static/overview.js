@@ -76,7 +76,7 @@ window.CL = window.CL || {};
   // a map column puts as many maps side by side as keep them at least MIN_S px and scrolls
   // (most active first) when they do not fit the height; a network too wide even at the
   // smallest size is scaled down to fit (the zoom menu enlarges it instead).
-  const MIN_S = 30, MAX_S = 112, GAP = 12, BARS_W = 64, SOFTMAX_W = 176, MIN_COL = 44;
+  const MIN_S = 30, MAX_S = 112, GAP = 12, BARS_W = 64, SOFTMAX_W = 186, MIN_COL = 44;
 
   function plan(ov, width, height, zoom) {
     const maps = ov.columns.filter((c) => c.shape.length === 3).length;
@@ -192,7 +192,7 @@ window.CL = window.CL || {};
     div.className = "col";
     div.dataset.layer = name;
     if (width) div.style.width = `${width}px`;
-    div.innerHTML = `<h4>${escape(title)}</h4><div class="sub">${escape(sub)}</div>`;
+    div.innerHTML = `<h4 title="${escape(title)}">${escape(title)}</h4><div class="sub">${escape(sub)}</div>`;
     if (leg) div.append(leg);
     div.append(body);
     return div;
