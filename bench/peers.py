@@ -4,7 +4,8 @@ The network of notebooks 000/004 (`keras_mnist`: three valid 3x3 convs 32-64-64,
 dense 64, 93,322 parameters), Fashion-MNIST, batch 150, Adam (lr 1e-3), 2 epochs, written the
 way a user of each tool would: Keras 3 `model.fit` on arrays (TensorFlow backend), a
 Lightning `Trainer` with a `DataLoader`, a fastai `Learner`; then convlens in float32 and with
-its defaults (bfloat16 autocast where native, channels-last). Each run is a subprocess (the
+its defaults (bfloat16 autocast where native, channels-last; each row's share of the limit is
+of the precision it ran in). Each run is a subprocess (the
 peers in the venv `make bench-peers` makes, convlens in this one), `--repeats` times, in one
 run; the table gives images/s of training (evaluation excluded), test accuracy, peak resident
 memory, achieved GFLOP/s and how they compare with the machine's limit, measured here by a
@@ -50,7 +51,7 @@ def load(split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- the workers
-def run_keras(epochs: int, limit: int | None) -> tuple[float, float]:
+def run_keras(epochs: int, limit: int | None) -> tuple[float, float, str]:
     import keras
     from keras import layers
 
@@ -78,7 +79,7 @@ def run_keras(epochs: int, limit: int | None) -> tuple[float, float]:
     start = time.perf_counter()
     model.fit(x, y, batch_size=150, epochs=epochs, verbose=0)
     seconds = time.perf_counter() - start
-    return seconds, float(model.evaluate(xt, yt, batch_size=1000, verbose=0)[1])
+    return seconds, float(model.evaluate(xt, yt, batch_size=1000, verbose=0)[1]), "float32"
 
 
 def torch_net():  # the same network in PyTorch (notebook 004's Net without its dropout)
@@ -111,7 +112,7 @@ def accuracy(model, xt, yt) -> float:
         return float((model(xt).argmax(1) == yt).float().mean())
 
 
-def run_lightning(epochs: int, limit: int | None) -> tuple[float, float]:
+def run_lightning(epochs: int, limit: int | None) -> tuple[float, float, str]:
     import lightning as L
     import torch
     import torch.nn.functional as F
@@ -148,10 +149,10 @@ def run_lightning(epochs: int, limit: int | None) -> tuple[float, float]:
     start = time.perf_counter()
     trainer.fit(model, loader)
     seconds = time.perf_counter() - start
-    return seconds, accuracy(model, xt, yt)
+    return seconds, accuracy(model, xt, yt), "float32"
 
 
-def run_fastai(epochs: int, limit: int | None) -> tuple[float, float]:
+def run_fastai(epochs: int, limit: int | None) -> tuple[float, float, str]:
     import fastai.callback.progress  # noqa: F401  (adds Learner.no_bar, as `fastai.vision.all` does)
     import torch
     from fastai.data.core import DataLoaders
@@ -168,16 +169,18 @@ def run_fastai(epochs: int, limit: int | None) -> tuple[float, float]:
     with learn.no_bar(), learn.no_logging():
         learn.fit(epochs, lr=1e-3)  # fastai validates after each epoch: counted, as users see it
     seconds = time.perf_counter() - start
-    return seconds, accuracy(learn.model, xt, yt)
+    return seconds, accuracy(learn.model, xt, yt), "float32"
 
 
-def run_convlens(epochs: int, limit: int | None, defaults: bool) -> tuple[float, float]:
+def run_convlens(epochs: int, limit: int | None, defaults: bool) -> tuple[float, float, str]:
+    """convlens's `fit`; the precision it ran in: "auto" is float32 where the processor has
+    no native bfloat16 (`convlens.engine.precision.amp_dtype`)."""
     import torch
 
     from convlens import data as datamod
     from convlens.config import TrainConfig
     from convlens.engine.loop import fit
-    from convlens.engine.precision import channels_last_model
+    from convlens.engine.precision import amp_dtype, channels_last_model
     from convlens.models.build import build
 
     cfg = TrainConfig(
@@ -202,7 +205,8 @@ def run_convlens(epochs: int, limit: int | None, defaults: bool) -> tuple[float,
     torch.manual_seed(0)
     model = channels_last_model(build(cfg.model, (1, 28, 28), num_classes=10), cfg.channels_last)
     history = fit(model, train, test, cfg, log=None).history
-    return sum(h["seconds"] for h in history), history[-1]["test_accuracy"]
+    precision = "bfloat16" if amp_dtype(cfg.amp) is torch.bfloat16 else "float32"
+    return sum(h["seconds"] for h in history), history[-1]["test_accuracy"], precision
 
 
 def worker(tool: str, epochs: int, limit: int | None) -> None:
@@ -214,10 +218,21 @@ def worker(tool: str, epochs: int, limit: int | None) -> None:
         "convlens-float32": lambda: run_convlens(epochs, limit, defaults=False),
         "convlens-defaults": lambda: run_convlens(epochs, limit, defaults=True),
     }
-    seconds, acc = runners[tool]()
+    seconds, acc, precision = runners[tool]()
     n = len(load("train", limit)[1]) * epochs
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"tool": tool, "seconds": seconds, "images": n, "acc": acc, "mb": peak_mb}))
+    print(
+        json.dumps(
+            {
+                "tool": tool,
+                "seconds": seconds,
+                "images": n,
+                "acc": acc,
+                "mb": peak_mb,
+                "precision": precision,
+            }
+        )
+    )
 
 
 def matmul_limit() -> dict[str, float]:
@@ -282,7 +297,9 @@ def main() -> None:
             continue
         ips = max(r["images"] / r["seconds"] for r in runs)
         gflops = ips * TRAIN_FLOP / 1e9
-        limit_name = "bfloat16" if tool == "convlens-defaults" else "float32"
+        # the limit of the precision the tool ran in: the defaults run in float32 where the
+        # processor has no native bfloat16 (a bfloat16 limit of ~0 there made it "19471%")
+        limit_name = runs[0].get("precision", "float32")
         vs = f"{ips / keras_ips:.2f}x" if keras_ips else "-"
         accs = "/".join(f"{r['acc']:.2%}" for r in runs)
         print(
