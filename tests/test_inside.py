@@ -220,6 +220,13 @@ def test_report_has_every_section(tiny_run, tmp_path):
     assert text.count("data:image/png;base64,") >= 8 + 3 * 3 and "data:image/gif;base64," in text
     assert 'src="http' not in text  # self-contained
     assert "SpecModel" not in text and "Model: conv 8 3 pad=same, maxpool 2" in text
+    # results first, a table of contents, a note per section, the configuration folded last
+    order = re.findall(r'<section id="([^"]+)">', text)
+    assert order[:4] == ["results", "curves", "evaluation", "mistakes"] and order[-1] == "config"
+    assert all(f'<a href="#{name}">' in text for name in SECTIONS)
+    assert "test accuracy, evaluated now</div>" in text and "<th>precision</th>" in text
+    assert text.count('<p class="note">') >= len(SECTIONS)
+    assert "<details><summary>show config.yaml</summary><pre>" in text
 
 
 @pytest.fixture(scope="module")

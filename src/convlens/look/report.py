@@ -14,34 +14,61 @@ from convlens.io import atomic_write_text, data_url, figure_bytes, gif_bytes
 from convlens.look.inspector import Inspector
 from convlens.look.kinds import KINDS, Ask
 
-# The sections of a CNN's report, in order; a model without conv layers (an MLP) gets
-# MLP_SECTIONS: its first-layer weights as images instead of the picture kinds only a CNN has
-# (the table's `model="cnn"`: filters, evolution, feature maps and Grad-CAM).
+# The sections of a CNN's report, in order: the results first (headline numbers, curves,
+# confusion matrix, mistakes), then the model and what it learned, the configuration last.
+# A model without conv layers (an MLP) gets MLP_SECTIONS: its first-layer weights as images
+# instead of the picture kinds only a CNN has (the table's `model="cnn"`: filters,
+# evolution, feature maps and Grad-CAM).
 SECTIONS = (
-    "config",
-    "summary",
-    "architecture",
+    "results",
     "curves",
     "evaluation",
+    "mistakes",
+    "predictions",
+    "architecture",
+    "summary",
     "filters",
     "evolution",
     "features",
-    "mistakes",
     "saliency",
     "gradcam",
     "integrated-gradients",
     "occlusion",
+    "config",
 )
 CONV_ONLY = tuple(name for name, kind in KINDS.items() if kind.model == "cnn")
+_FIRST = SECTIONS.index("filters")
 MLP_SECTIONS = tuple(
-    name for name in (*SECTIONS[:5], "mlp", *SECTIONS[5:]) if name not in CONV_ONLY
+    name for name in (*SECTIONS[:_FIRST], "mlp", *SECTIONS[_FIRST:]) if name not in CONV_ONLY
 )
 TITLES = {
+    "results": "Results",
+    "evaluation": "Confusion matrix",
+    "predictions": "Predictions",
+    "config": "Configuration",
     "mlp": "MLP weights",
     "saliency": "Saliency",
     "gradcam": "Grad-CAM",
     "integrated-gradients": "Integrated Gradients",
     "occlusion": "Occlusion",
+}
+# One line under each section's title: what it shows and how to read it.
+NOTES = {
+    "results": "the numbers that matter, from the best epoch's weights",
+    "curves": "loss and accuracy per epoch; a test curve that turns up while the train curve "
+    "falls is overfitting",
+    "evaluation": "rows: the true class, columns: the predicted one; everything off the "
+    "diagonal is a mistake. Below: precision, recall and F1 per class",
+    "mistakes": "the test images the model got wrong with the most confidence",
+    "predictions": "the first test images; above each, the predicted class and its "
+    "probability (red: wrong, with the true class)",
+    "architecture": "the layers and the shape of what flows between them",
+    "summary": "every layer with its output shape and parameter count",
+    "filters": "the first conv layer's kernels (blue: negative, red: positive weights)",
+    "evolution": "the first layer's kernels epoch by epoch",
+    "features": "what each conv and pooling layer makes of one test image",
+    "mlp": "the first dense layer's weights, one image per unit",
+    "config": "the resolved training configuration (config.yaml): everything to run it again",
 }
 ATTRIBUTION_NOTES = {
     "saliency": "how much each pixel's gradient moves the predicted class score",
@@ -57,7 +84,14 @@ h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2e
 pre { background: #f6f8fa; padding: 1em; overflow-x: auto; font-size: .85em; }
 img { max-width: 100%; border: 1px solid #eee; } table { border-collapse: collapse; }
 td, th { padding: .2em .8em; text-align: right; } th { border-bottom: 1px solid #ccc; }
-.note { color: #777; }
+.note { color: #777; margin-top: -.4em; }
+.headline { display: flex; gap: 2.5em; flex-wrap: wrap; margin: .5em 0; }
+.headline div { font-size: .85em; color: #555; }
+.headline b { display: block; font-size: 1.9em; color: #2f6db5; }
+nav.toc { columns: 3; font-size: .9em; background: #f6f8fa; padding: .6em 1.2em; }
+nav.toc a { display: block; color: #2f6db5; text-decoration: none; }
+table.classes td:first-child, table.classes th:first-child { text-align: left; }
+details summary { cursor: pointer; color: #2f6db5; }
 """
 
 
@@ -101,21 +135,18 @@ def build_report(look: Inspector) -> str:
     run = look.run
     sections = sections_of(look)
     parts: dict[str, str] = {}
-    parts["config"] = "<pre>" + html.escape((run.path / "config.yaml").read_text()) + "</pre>"
+    ev = look.evaluation()
+    parts["results"] = _headline(run, ev)
+    config = html.escape((run.path / "config.yaml").read_text())
+    parts["config"] = f"<details><summary>show config.yaml</summary><pre>{config}</pre></details>"
     s = replace(summary(run.model, run.input_shape), model_name=model_name(run.info))
     parts["summary"] = "<pre>" + html.escape(str(s)) + "</pre>"
     parts["architecture"] = _img(
         _png(draw_architecture(run.model, run.input_shape)), "architecture"
     )
     parts["curves"] = _picture(look, "curves")
-    ev = look.evaluation()
-    parts["evaluation"] = (
-        "<pre>"
-        + html.escape(str(ev))
-        + "</pre>"
-        + _picture(look, "confusion", "confusion matrix")
-        + _picture(look, "predictions", n=18)
-    )
+    parts["evaluation"] = _picture(look, "confusion", "confusion matrix") + _per_class(ev)
+    parts["predictions"] = _picture(look, "predictions", n=18)
     if "filters" in sections:
         parts["filters"] = _picture(look, "filters")
         parts["evolution"] = _optional(lambda: _picture(look, "evolution"))
@@ -134,9 +165,12 @@ def build_report(look: Inspector) -> str:
             parts[kind] += "".join(
                 _picture(look, kind, f"{kind} test[{i}]", index=i) for i in wrong
             )
-    body = "".join(
-        f'<section id="{name}"><h2>{TITLES.get(name, name.capitalize())}</h2>'
-        f"{parts[name]}</section>"
+    title_of = {name: TITLES.get(name, name.capitalize()) for name in sections}
+    toc = "".join(f'<a href="#{name}">{title_of[name]}</a>' for name in sections)
+    body = f'<nav class="toc">{toc}</nav>' + "".join(
+        f'<section id="{name}"><h2>{title_of[name]}</h2>'
+        + (f'<p class="note">{html.escape(NOTES[name])}</p>' if name in NOTES else "")
+        + f"{parts[name]}</section>"
         for name in sections
     )
     title = f"convlens report: {run.path.name}"
@@ -148,6 +182,35 @@ def build_report(look: Inspector) -> str:
         f": best test accuracy {best:.2%}, {run.info.get('parameters', 0):,} parameters, "
         f"weights: {run.weights}</p>{body}</body></html>"
     )
+
+
+def _headline(run: Any, ev: Any) -> str:
+    """The results in large numbers: test accuracy and loss of the weights the report
+    uses, the best epoch, epochs and parameters."""
+    metrics = run.metrics
+    best = max(metrics, key=lambda m: m["test_accuracy"], default=None)
+    cells = [
+        ("test accuracy, evaluated now", f"{ev.accuracy:.2%}"),
+        ("test loss", f"{ev.loss:.3f}"),
+        ("best epoch", f"{best['epoch']} of {len(metrics)}" if best else "-"),
+        ("parameters", f"{run.info.get('parameters', 0):,}"),
+        ("test images", f"{len(ev.targets):,}"),
+    ]
+    numbers = "".join(f"<div><b>{v}</b>{html.escape(k)}</div>" for k, v in cells)
+    confused = ", ".join(f"{t} as {p} ({n})" for t, p, n in ev.most_confused(3))
+    line = f"<p>Most confused: {html.escape(confused)}.</p>" if confused else ""
+    return f'<div class="headline">{numbers}</div>{line}'
+
+
+def _per_class(ev: Any) -> str:
+    """Precision, recall and F1 of each class as a table."""
+    rows = "".join(
+        f"<tr><td>{html.escape(str(r['class']))}</td><td>{r['precision']:.1%}</td>"
+        f"<td>{r['recall']:.1%}</td><td>{r['f1']:.1%}</td><td>{r['support']}</td></tr>"
+        for r in ev.per_class()
+    )
+    head = "<tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>images</th></tr>"
+    return f'<table class="classes">{head}{rows}</table>'
 
 
 def _optional(make) -> str:

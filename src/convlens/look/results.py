@@ -78,11 +78,13 @@ def draw_test_predictions(
             wrong.append(int(i))
             for side in ax.spines.values():
                 side.set_edgecolor(WRONG), side.set_linewidth(3)
+        title = f"{ev.classes[pred]} {ev.probs[i, pred]:.0%}"
+        # no empty second line for a right one: a title sits just above its own image
         ax.set_title(
-            f"{ev.classes[pred]} {ev.probs[i, pred]:.0%}\n"
-            f"{'' if ok else 'true: ' + ev.classes[true]}",
+            title if ok else f"{title}\ntrue: {ev.classes[true]}",
             fontsize=8,
             color=RIGHT if ok else WRONG,
+            pad=3,
         )
     fig.suptitle(
         f"Predictions on {ev.data} {ev.split} (above each image: the predicted class and "
