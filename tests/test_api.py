@@ -439,3 +439,15 @@ def test_a_notebook_shows_every_picture_as_png(tmp_path, monkeypatch):
         if cell.source.endswith(("cl.summary(model)", "run.evaluate()", "cl.models()", "\nrun")):
             assert any("text/html" in o.get("data", {}) for o in outputs), cell.source
     assert checkpoint_file(tmp_path / "runs" / "nb", "best").is_file()
+
+
+def test_outputs_show_paths_relative_to_the_working_folder(tmp_path, monkeypatch):
+    from convlens.api.run import shown_path
+
+    (tmp_path / "lessons").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(tmp_path / "runs" / "a") == "runs/a"
+    monkeypatch.chdir(tmp_path / "lessons")  # where the lesson notebooks run
+    assert shown_path(tmp_path / "runs" / "a") == "../runs/a"
+    far = type(tmp_path)(tmp_path.anchor, "x0", "x1", "x2", "x3")
+    assert shown_path(far) == str(far)  # far away: the absolute path, not ../../../..

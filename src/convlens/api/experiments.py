@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from convlens.api.run import shown_path
 from convlens.config import TrainConfig, merge_config
 from convlens.engine import compare as comparing
 from convlens.engine import sweep as sweeping
@@ -64,7 +65,7 @@ class Experiment:
         best = self.rows[0]
         return (
             f"<Experiment {self.title.lower()}: {len(self.rows)} settings x "
-            f"{best['seeds']} seeds in {self.out}; best {best['run']} "
+            f"{best['seeds']} seeds in {shown_path(self.out)}; best {best['run']} "
             f"{best['accuracy']:.2%}; .table(), .plot()>"
         )
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 from typing import Any
 
@@ -225,12 +226,19 @@ class Run:
         best = History(self.engine_run.metrics).best
         acc = f", best test accuracy {best['test_accuracy']:.2%}" if best else ""
         return (
-            f"Run({str(self.path)!r}: {_model_label(self.info)} on {self.info.get('data')}, "
+            f"Run({shown_path(self.path)!r}: {_model_label(self.info)} on {self.info.get('data')}, "
             f"{len(self.engine_run.metrics)} epochs{acc}, weights {self.engine_run.weights})"
         )
 
     def _repr_html_(self) -> str:
         return f"<div><b>{html.escape(repr(self))}</b>{self.history._repr_html_()}</div>"
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as outputs show it: relative to the working folder where it is inside it or at
+    most two folders up ("../runs/x" from lessons/), so no output carries a machine path."""
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith(os.path.join(*[os.pardir] * 3)) else str(path)
 
 
 def _model_label(info: dict[str, Any]) -> str:
