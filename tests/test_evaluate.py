@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from convlens.engine.evaluate import Evaluation
-from convlens.engine.predict import prepare_image
+from convlens.engine.prepare import InputFormat, convert_image
 
 
 def test_eval_prints_and_writes_files(cli, tiny_run):
@@ -75,9 +75,10 @@ def test_predict_inverts_a_drawing_and_says_so(cli, tiny_run, tmp_path):
 
 def test_prepare_keeps_aspect_and_centres():
     wide = Image.fromarray(np.pad(np.full((10, 40), 200, np.uint8), 2))  # light bar on black
-    prepared = prepare_image(wide, (1, 28, 28), (0.13,), data="mnist")
-    px = prepared.pixels[0].numpy()
-    assert prepared.pixels.shape == (1, 28, 28) and not prepared.inverted
+    pixels, decided = convert_image(wide, InputFormat((1, 28, 28), (0.13,), (0.3,), "mnist"))
+    px = pixels[0].numpy()
+    assert pixels.shape == (1, 28, 28) and not decided.inverted
+    assert decided.cropped and decided.resized_from == (14, 44)
     rows = np.flatnonzero(px.max(1) > 100)
     cols = np.flatnonzero(px.max(0) > 100)
     assert cols[0] == 4 and cols[-1] == 23  # MNIST's 4-pixel margin, 20 wide
@@ -96,7 +97,7 @@ def test_predict_index_shows_true_label(cli, tiny_run):
     "args, fragment",
     [
         ((), "Expected at least one IMAGE or --index N"),
-        (("--index", "999"), "Expected indices in 0..199"),
+        (("--index", "999"), "Expected an index in 0..199 (mnist test). Received: 999"),
         (("--top-k", "0", "--index", "1"), "Expected --top-k >= 1"),
     ],
 )

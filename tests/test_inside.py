@@ -96,7 +96,7 @@ def test_show_errors_say_what_is_possible(cli, tiny_run, tmp_path):
     r = cli("show", "filters", run, "--layer", "conv9")
     assert r.code == 2 and "no layer 'conv9'" in r.err and "conv1, conv2" in r.err
     r = cli("show", "features", run, "--index", "5000")
-    assert r.code == 2 and "Expected --index in 0..199" in r.err
+    assert r.code == 2 and "Expected an index in 0..199 (mnist test). Received: 5000" in r.err
     bare = tmp_path / "bare"
     shutil.copytree(run, bare)
     (bare / FILTERS_FILE).unlink()

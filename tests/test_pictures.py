@@ -149,11 +149,11 @@ def test_features_of_a_training_image(cli, tiny_run, tmp_path):
     assert r.code == 0, r
     one_line_error(
         cli("show", "features", tiny_run[0], "--index", "400", "--split", "train"),
-        "Expected --index in 0..399 (mnist train). Received: 400",
+        "Expected an index in 0..399 (mnist train). Received: 400",
     )
     run = cl.load(tiny_run[0])
     picture = run.show("features", index=5, split="train", maps=2)
-    assert "Feature maps for train[5], true:" in texts(picture.figure)
+    assert "Feature maps for train[5] (true:" in texts(picture.figure)
     test_pixels = run._look.one_image(index=5)[1]
     train_pixels = run._look.one_image(index=5, split="train")[1]
     assert not torch.equal(test_pixels, train_pixels)

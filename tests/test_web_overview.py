@@ -66,8 +66,7 @@ def test_overview_has_every_layer_its_graph_and_true_numbers(client, tiny_run):
     assert "--invert" not in ov["note"]  # the page's control, not the CLI flag
     # the numbers are the model's own (to within the uint8 step of each layer's scale)
     ex = Explorer(tiny_run[0])
-    pixels = ex.prepare(Image.open(io.BytesIO(drawing()))).pixels
-    x = datamod.normalize(pixels[None], ex.run.mean, ex.run.std)
+    x = ex.prepare(Image.open(io.BytesIO(drawing()))).x  # (1, C, H, W), the model's input
     acts = capture_activations(ex.model, x, ["conv1", "maxpool1", "conv2", "maxpool2"])
     for col in ov["columns"][1:5]:
         step = (col["hi"] - col["lo"]) / 255
@@ -313,9 +312,7 @@ def test_browser_upload_shows_every_layer_and_the_formula_adds_up(page, tiny_run
         < 128
     )
     ex = Explorer(tiny_run[0])
-    x = datamod.normalize(
-        ex.prepare(Image.open(io.BytesIO(drawing()))).pixels[None], ex.run.mean, ex.run.std
-    )
+    x = ex.prepare(Image.open(io.BytesIO(drawing()))).x
     top = ex.run.classes[int(ex.model(x).argmax())]
     assert page.locator("#top-class").inner_text() == top
     page.locator('[data-map="conv2:1"]').click()

@@ -7,9 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from convlens import data as datamod
-from convlens.api.images import to_image
-from convlens.engine.predict import prepare_image
+from convlens.engine.prepare import InputFormat, prepare
 from convlens.engine.runs import Run as EngineRun
 from convlens.errors import ConfigError
 from convlens.models.hooks import capture_activations, spatial_layers
@@ -24,11 +22,11 @@ def feature_maps(
     """The output of every conv and pooling layer for one image, by layer name, in order.
 
     Args:
-        model: a Run (from `cl.train` or `cl.load`: the image is prepared and normalised the
-            way it was trained) or any nn.Module, trained or not (the image is converted to
-            its `input_shape` and scaled to 0-1).
-        image: a file path, PIL image, numpy array or uint8 tensor of pixels; or a float
-            tensor (C, H, W) or (1, C, H, W), which is the model's input as it is.
+        model: a Run (from `cl.train` or `cl.load`: the image goes through `run.prepare`,
+            exactly as `run.predict` sees it) or any nn.Module, trained or not (the same
+            preparation for its `input_shape`, pixels scaled to 0-1).
+        image: one image, anything `run.prepare` takes: a file path, PIL image, numpy array
+            or tensor (what is used as it is: the rule in `convlens.engine.prepare`).
         layers: only these layers (default: every conv and pooling layer).
 
     Returns:
@@ -47,24 +45,19 @@ def feature_maps(
 
 
 def model_input(model: Any, image: Any) -> tuple[nn.Module, torch.Tensor]:
-    """(the module, its input (1, C, H, W)) for a Run or an nn.Module and one image."""
+    """(the module, its input (1, C, H, W)) for a Run or an nn.Module and one image, by
+    `convlens.engine.prepare` (a model without a run: pixels scaled to 0-1, not normalised)."""
     run = getattr(model, "engine_run", model)  # a front-door Run holds the engine's
     if isinstance(run, EngineRun):
-        net = run.model
-        if _is_input(image):
-            return net, _batched(image)
-        prepared = prepare_image(
-            to_image(image), run.input_shape, run.mean, data=str(run.info.get("data", ""))
-        )
-        return net, datamod.normalize(prepared.pixels[None], run.mean, run.std)
+        return run.model, _one(prepare(run, image).x)
     if not isinstance(model, nn.Module):
         raise ConfigError(
             f"Expected a model: an nn.Module or a Run from cl.train / cl.load. "
             f"Received: {type(model).__name__}"
         )
-    if _is_input(image):
-        return model, _batched(image)
     if getattr(model, "input_shape", None) is None:
+        if isinstance(image, torch.Tensor) and image.is_floating_point():
+            return model, _one(image[None] if image.dim() == 3 else image)
         raise ConfigError(
             f"{type(model).__name__} has no input_shape attribute: set one, e.g. "
             f"model.input_shape = (1, 28, 28), or pass the image as a float tensor (C, H, W)"
@@ -75,20 +68,13 @@ def model_input(model: Any, image: Any) -> tuple[nn.Module, torch.Tensor]:
             f"feature maps need an image input (C, H, W); {type(model).__name__} takes "
             f"input_shape={shape}"
         )
-    prepared = prepare_image(to_image(image), shape, mean=())
-    return model, prepared.pixels[None].float() / 255
+    return model, _one(prepare(InputFormat(shape), image).x)
 
 
-def _is_input(image: Any) -> bool:
-    return isinstance(image, torch.Tensor) and image.is_floating_point()
-
-
-def _batched(x: torch.Tensor) -> torch.Tensor:
-    if x.dim() == 3:
-        return x[None]
-    if x.dim() == 4 and x.shape[0] == 1:
-        return x
-    raise ConfigError(
-        f"Expected a float tensor (C, H, W) or (1, C, H, W) as the model's input. "
-        f"Received: shape {tuple(x.shape)}"
-    )
+def _one(x: torch.Tensor) -> torch.Tensor:
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ConfigError(
+            f"Expected one image (feature maps are of one image; a float tensor (C, H, W) or "
+            f"(1, C, H, W) is the model's input). Received: shape {tuple(x.shape)}"
+        )
+    return x

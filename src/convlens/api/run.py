@@ -8,19 +8,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 from torch import nn
 
 from convlens.api.explore import ExplorerServer, in_notebook, interactive
-from convlens.api.images import IMAGE_HELP, is_image, to_image
 from convlens.api.results import History, Predictions
 from convlens.config import TrainConfig
 from convlens.engine.evaluate import Evaluation, evaluate_run
-from convlens.engine.predict import INVERT_CHOICES, predict, predict_indices
+from convlens.engine.predict import predict
+from convlens.engine.prepare import ModelInput, prepare
 from convlens.engine.runs import Run as EngineRun
 from convlens.engine.runs import load_run
-from convlens.errors import ConfigError
 from convlens.io import atomic_write_text
 from convlens.look.inspector import Inspector
 from convlens.look.kinds import Ask, draw
@@ -111,8 +108,35 @@ class Run:
             return self._look.evaluation()  # computed once, shared with run.show
         return evaluate_run(self.engine_run, data=data, split=split, limit=limit)
 
+    def prepare(self, image: Any, *, invert: str | bool = "auto") -> ModelInput:
+        """Images exactly as the model sees them, and what was done to each: the one way
+        from an image to the model's input, which `predict`, `show`, `cl.feature_maps`, the
+        explorer and the doctor all take.
+
+        In short: a tensor or array in the model's layout and input shape (C, H, W) is used
+        as it is (uint8 pixels such as `ds[3][0]` only normalised, floats taken as already
+        normalised); anything else is converted. The rule in full: `convlens.engine.prepare`
+        (the README's "What the model sees").
+
+        Args:
+            image: an image, a batch (N, C, H, W), a list of images, or test-set indices.
+            invert: "auto" (invert dark-on-light drawings for light-on-dark data such as
+                MNIST), "yes" or "no".
+
+        Returns:
+            `.x` float32 (N, C, H, W), the model's input; `.pixels` uint8 (N, C, H, W);
+            `.decisions`, per image: source, as_is, inverted, cropped, resized_from,
+            normalised, note.
+
+        Example:
+            >>> seen = run.prepare("my_shoe.jpg")
+            >>> run.model(seen.x).argmax(1), seen.decisions[0]
+        """
+        return prepare(self.engine_run, image, invert=invert)
+
     def predict(self, images: Any, *, invert: str | bool = "auto") -> Predictions:
-        """Predict the class of one image or a list of them.
+        """Predict the class of one image or a list of them, each prepared by `run.prepare`
+        (a test image gives the same numbers by index, as `ds[i][0]` or as a PNG file).
 
         Args:
             images: an image (file path, bytes, PIL image, numpy array or tensor of pixels),
@@ -123,18 +147,13 @@ class Run:
 
         Returns:
             A list of predictions, one per image: `.label`, `.probs`, `.logits`, `.image`
-            (uint8 (C, H, W), the image as the model saw it).
+            (uint8 (C, H, W), the image as the model saw it), `.prepared` (what was done).
 
         Example:
             >>> preds = run.predict("my_shoe.jpg")
             >>> preds[0].label, preds[0].probs.max()
         """
-        if invert not in (True, False, *INVERT_CHOICES):
-            raise ConfigError(f"Expected invert in {INVERT_CHOICES}. Received: invert={invert!r}")
-        items = _as_list(images)
-        if items and all(_is_index(i) for i in items):
-            return Predictions(predict_indices(self.engine_run, [int(i) for i in items]))
-        return Predictions(predict(self.engine_run, [to_image(i) for i in items], invert=invert))
+        return Predictions(predict(self.engine_run, images, invert=invert))
 
     def show(
         self,
@@ -142,7 +161,7 @@ class Run:
         *,
         layer: str | None = None,
         index: int | None = None,
-        image: str | Path | None = None,
+        image: Any = None,
         n: int = 24,
         seed: int = 0,
         cnn: str | Path | None = None,
@@ -160,7 +179,7 @@ class Run:
                 last for gradcam); for features, draw only this layer's maps, all of them.
             index: the image for features and the attributions (default 0), counted in
                 `split`.
-            image: an image file instead of a test image.
+            image: an image instead of a test image: anything `run.prepare` takes.
             n: images in the grids (predictions, mistakes).
             seed: which test images the predictions grid shows.
             cnn: for mlp, a CNN run folder to show beside it.
@@ -176,7 +195,7 @@ class Run:
         ask = Ask(
             layer=layer,
             index=index,
-            image=str(image) if image is not None else None,
+            image=image,
             n=n,
             seed=seed,
             cnn=str(cnn) if cnn is not None else None,
@@ -246,24 +265,6 @@ def _model_label(info: dict[str, Any]) -> str:
     text of a spec-built module handed to `cl.train`)."""
     model, spec = str(info.get("model")), info.get("spec_text")
     return str(spec) if spec and MODULE_REF.match(model) else model
-
-
-def _as_list(images: Any) -> list[Any]:
-    """One image, a batch (N, C, H, W) of them, a list of them, or indices: as a list."""
-    if isinstance(images, (np.ndarray, torch.Tensor)):
-        return list(images) if images.ndim == 4 and len(images) != 1 else [images]
-    if isinstance(images, (list, tuple)):
-        return list(images)
-    if is_image(images) or _is_index(images):
-        return [images]
-    raise ConfigError(
-        f"Expected an image ({IMAGE_HELP}), a list of them or test-set indices. "
-        f"Received: {type(images).__name__}"
-    )
-
-
-def _is_index(item: Any) -> bool:
-    return isinstance(item, int) and not isinstance(item, bool)
 
 
 def load(

@@ -111,7 +111,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from convlens.engine.predict import predict, predict_indices
+    from convlens.engine.predict import predict
     from convlens.engine.runs import load_run
     from convlens.look.results import draw_predictions
 
@@ -124,7 +124,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"Expected --show FILE ending in .png, .svg or .pdf. Received: {args.show!r}"
         )
     run = load_run(args.run, weights=args.weights, trust_code=args.trust_code)
-    preds = predict(run, args.images, invert=args.invert) + predict_indices(run, args.index)
+    preds = predict(run, [*args.images, *args.index], invert=args.invert)
     for p in preds:
         print(p.line(args.top_k))
     if args.show:

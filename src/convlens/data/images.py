@@ -16,6 +16,9 @@ Limits, per call (nothing process-wide is changed):
 - `reduce_to`: a caller that needs no more than N pixels on the longer side gets an image
   reduced by a whole factor while it stays at least N (JPEGs reduced while decoding).
 - `max_bytes`: refuse larger inputs (web uploads).
+
+`to_image` is the same for whatever a user hands over as an image: a path, the bytes of a
+file, a PIL image, a numpy array or a tensor of pixels, all as a PIL image ("L" or "RGB").
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from convlens.errors import ConfigError, ConvlensError, ImageError
@@ -251,3 +255,58 @@ def _is_gray(img: Image.Image) -> bool:
 def image_to_array(img: Image.Image) -> np.ndarray:
     """float32 array in [0, 1]: (H, W) for grayscale, (H, W, 3) for colour."""
     return np.asarray(img, dtype=np.float32) / 255.0
+
+
+IMAGE_HELP = "a file path, the bytes of an image file, a PIL image, a numpy array or a tensor"
+
+
+def to_image(item: Any, *, max_bytes: int | None = None) -> Image.Image:
+    """One image as a PIL image in mode "L" or "RGB".
+
+    Files and bytes go through `load_image`. Arrays and tensors hold pixels: (H, W),
+    (H, W, C) or (C, H, W) with 1, 3 or 4 channels (a leading batch of one is dropped);
+    uint8 as they are, floats in [0, 1] scaled to 0-255 (floats above 1 are taken as 0-255).
+
+    Raises:
+        ImageError: not an image, or an array of another shape (named in the message).
+    """
+    if isinstance(item, Image.Image):
+        return _plain_mode(item)
+    if isinstance(item, (str, Path, bytes, bytearray)):
+        return load_image(bytes(item) if isinstance(item, bytearray) else item, max_bytes=max_bytes)
+    if isinstance(item, torch.Tensor):
+        item = item.detach().cpu().float().numpy() if item.is_floating_point() else item.numpy()
+    if isinstance(item, np.ndarray):
+        return _from_array(item)
+    raise ImageError(f"Expected an image: {IMAGE_HELP}. Received: {type(item).__name__}")
+
+
+def _from_array(a: np.ndarray) -> Image.Image:
+    shape = tuple(a.shape)
+    if a.ndim == 4 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4):
+        a = a.transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] in (3, 4))) or 0 in a.shape:
+        raise ImageError(
+            f"Expected an image array (H, W), (H, W, C) or (C, H, W) with 1, 3 or 4 channels. "
+            f"Received: shape {shape}"
+        )
+    if a.dtype != np.uint8:
+        f = np.nan_to_num(a.astype(np.float64))
+        f = f * 255 if f.size and f.max() <= 1.0 else f
+        a = np.round(f).clip(0, 255).astype(np.uint8)
+    img = Image.fromarray(np.ascontiguousarray(a))
+    return _plain_mode(img)
+
+
+def _plain_mode(img: Image.Image) -> Image.Image:
+    """Any PIL mode (RGBA, palette, 16-bit ...) as "L" or "RGB", the way `load_image`
+    converts files (alpha on white)."""
+    if img.mode in ("L", "RGB"):
+        return img
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return load_image(buf.getvalue())

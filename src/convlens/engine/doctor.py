@@ -26,13 +26,15 @@ from torch import nn
 from convlens import data as datamod
 from convlens.engine.callbacks import Callback, TrainState
 from convlens.engine.checkpoint import has_checkpoint, plain_module
-from convlens.engine.runs import load_run, read_run_info
+from convlens.engine.prepare import prepare
+from convlens.engine.runs import Run, load_run, read_run_info
 from convlens.engine.saving import read_failure
 from convlens.io import atomic_write_json
 from convlens.models.hooks import capture_activations
 
 DOCTOR_FILE = "doctor.json"
 GAP = 0.10  # train minus test accuracy that counts as overfitting
+TEST_BATCH = 256  # test images the model is checked on
 RAW_INPUT = 20.0  # |input| above this means pixels were not normalised
 
 
@@ -164,6 +166,15 @@ def check_dead_layers(model: nn.Module, x: torch.Tensor) -> list[Finding]:
     return []
 
 
+def input_batch(
+    run: Run | datamod.ImageDataset | datamod.FolderStream,
+    ds: datamod.ImageDataset | datamod.FolderStream,
+) -> torch.Tensor:
+    """The model's input (N, C, H, W) for the first TEST_BATCH images of `ds`, prepared the
+    one way (`convlens.engine.prepare`) with the statistics of `run` (a run or its data)."""
+    return prepare(run, list(range(min(TEST_BATCH, len(ds)))), dataset=ds).x
+
+
 class Doctor(Callback):
     """Watch a training run; print each finding once and keep them in doctor.json."""
 
@@ -186,12 +197,8 @@ class Doctor(Callback):
         test_ds: datamod.ImageDataset | datamod.FolderStream,
         log: Callable[[str], None] | None = print,
     ) -> Doctor:
-        """A doctor that checks the model on the first 256 images of `test_ds`."""
-        n = min(256, len(test_ds))
-        batch = datamod.normalize(
-            datamod.images_at(test_ds, list(range(n))), test_ds.mean, test_ds.std
-        )
-        return cls(run_dir, batch, test_ds.num_classes, log=log)
+        """A doctor that checks the model on the first images of `test_ds`."""
+        return cls(run_dir, input_batch(test_ds, test_ds), test_ds.num_classes, log=log)
 
     def on_batch_start(self, state: TrainState, x: torch.Tensor) -> None:
         if not self._input_checked:
@@ -263,9 +270,7 @@ def examine(run_dir: str | Path, *, trust_code: bool = False) -> list[Finding]:
     found += check_history(run.metrics, len(run.classes))
     try:
         ds = datamod.load_dataset(run.info["data"], "test", data_dir=run.config.data_dir)
-        x = datamod.normalize(
-            datamod.images_at(ds, list(range(min(256, len(ds))))), run.mean, run.std
-        )
+        x = input_batch(run, ds)
         found += check_input(x) + check_dead_layers(run.model, x)
     except Exception:  # noqa: BLE001  the metrics alone still say something
         pass

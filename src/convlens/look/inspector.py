@@ -12,6 +12,7 @@ import torch
 
 from convlens import data as datamod
 from convlens.engine.evaluate import Evaluation, evaluate_run
+from convlens.engine.prepare import prepare
 from convlens.engine.runs import Run, load_run
 from convlens.errors import ConfigError
 
@@ -60,32 +61,19 @@ class Inspector:
         return self._eval
 
     def one_image(
-        self, *, index: int | None = None, image: str | None = None, split: str = "test"
+        self, *, index: int | None = None, image: Any = None, split: str = "test"
     ) -> tuple[torch.Tensor, torch.Tensor, str]:
-        """(normalised input (1, C, H, W), pixels (C, H, W) uint8, a caption); the image is
-        `image`, or image `index` of the run's `split` ("test" or "train")."""
-        if image is not None:
-            from convlens.data.images import load_image
-            from convlens.engine.predict import prepare_image
-
-            prepared = prepare_image(
-                load_image(image),
-                self.run.input_shape,
-                self.run.mean,
-                data=str(self.run.info.get("data", "")),
-            )
-            pixels, caption = prepared.pixels, Path(image).name
-        else:
+        """(model input (1, C, H, W), pixels (C, H, W) uint8, a caption) of `image`
+        (anything `convlens.engine.prepare` takes), or of image `index` of the run's `split`."""
+        if image is None:
             ds = self.split_set(split)
-            index = 0 if index is None else index
-            if not 0 <= index < len(ds):
-                raise ConfigError(
-                    f"Expected --index in 0..{len(ds) - 1} ({ds.name} {split}). Received: {index}"
-                )
-            pixels = datamod.images_at(ds, [index])[0]
-            caption = f"{split}[{index}], true: {ds.classes[int(ds.labels[index])]}"
-        x = datamod.normalize(pixels[None], self.run.mean, self.run.std)
-        return x, pixels, caption
+            image = 0 if index is None else index
+            seen = prepare(self.run, image, split=split, dataset=ds)
+        else:
+            seen = prepare(self.run, image)
+        source = seen.decisions[0].source
+        caption = Path(source).name if isinstance(image, (str, Path)) else source
+        return seen.x, seen.pixels[0], caption
 
     def test_images(self) -> Any:
         """Indexable uint8 images of the test set (in memory, or read on demand for a

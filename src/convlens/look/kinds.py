@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from convlens.errors import ConfigError, suggest
 
@@ -30,7 +30,7 @@ class Ask:
 
     layer: str | None = None  # filters, evolution, gradcam; features: all of its maps
     index: int | None = None  # the data set image of `split` (default 0)
-    image: str | None = None  # an image file instead
+    image: Any = None  # an image instead: anything `run.prepare` takes
     n: int = 24  # images in the grids (predictions, mistakes)
     seed: int = 0  # which test images the predictions grid shows
     cnn: str | None = None  # mlp: a CNN run folder to show beside it
@@ -121,12 +121,12 @@ def _attribution(name: str) -> Draw:
     def draw(look: Inspector, ask: Ask) -> Figure:
         import torch
 
-        from convlens.data import normalize
+        from convlens.engine.prepare import prepare
         from convlens.look import activations, attribution
 
         model = look.run.model
         x, pixels, caption = look.one_image(index=ask.index, image=ask.image, split=ask.split)
-        black = normalize(torch.zeros_like(pixels)[None], look.run.mean, look.run.std)
+        black = prepare(look.run, torch.zeros_like(pixels)).x  # a black image's input
         title = name
         if name == "saliency":
             heat, target = attribution.saliency(model, x)

@@ -164,9 +164,7 @@ def draw_predictions(
         n, 2, figsize=(8, 2.4 * n), squeeze=False, gridspec_kw={"width_ratios": [1, 2.2]}
     )
     for (ax_img, ax_bar), p in zip(axes, preds):
-        show_pixels(
-            ax_img, p.prepared.pixels, Path(p.source).name if "[" not in p.source else p.source
-        )
+        show_pixels(ax_img, p.image, Path(p.source).name if "[" not in p.source else p.source)
         if p.prepared.inverted:
             ax_img.set_xlabel("inverted", fontsize=8)
         top = p.top(top_k)[::-1]

@@ -15,9 +15,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from convlens import data as datamod
 from convlens.engine.familiar import unlike_training
-from convlens.engine.predict import Prepared, prepare_image
+from convlens.engine.prepare import ModelInput, prepare
 from convlens.engine.runs import Run, load_run
 from convlens.errors import ConfigError
 from convlens.io import data_url, png_bytes
@@ -70,34 +69,33 @@ class Explorer:
         }
 
     # ------------------------------------------------------------------------- one input
-    def prepare(self, img: Image.Image, invert: str = "auto") -> Prepared:
-        """An uploaded image as the model sees it (channels, polarity, size)."""
-        return prepare_image(
-            img,
-            self.run.input_shape,
-            self.run.mean,
-            invert=invert,
-            data=str(self.run.info.get("data", "")),
-        )
+    def prepare(self, image: Any, invert: str = "auto") -> ModelInput:
+        """One image (an upload, or a test image's uint8 pixels) as the model sees it: the
+        run's one way, `convlens.engine.prepare`."""
+        return prepare(self.run, image, invert=invert)
 
-    def _trace(self, pixels: torch.Tensor) -> tuple[str, Trace]:
-        """Trace uint8 pixels (C, H, W) through the model; remember it under a new token."""
-        x = datamod.normalize(pixels[None], self.run.mean, self.run.std)  # (1, C, H, W)
-        seen = graph.trace(self.model, x, self.units, self.modules)
+    def _trace(self, seen: ModelInput) -> tuple[str, Trace]:
+        """Trace a prepared image through the model; remember it under a new token."""
+        seen_by = graph.trace(self.model, seen.x, self.units, self.modules)  # x (1, C, H, W)
         token = uuid.uuid4().hex
         with self._lock:
-            self._seen[token] = seen
+            self._seen[token] = seen_by
             while len(self._seen) > CACHE:
                 self._seen.popitem(last=False)
-        return token, seen
+        return token, seen_by
 
-    def overview(self, pixels: torch.Tensor, **extra: Any) -> dict[str, Any]:
-        """Everything the overview draws for uint8 pixels (C, H, W): the input channels, every
-        column's maps (uint8 on the layer's scale) or vector, softmax with class names, which
-        column feeds which, and the layers not drawn as columns with the reason."""
-        token, seen = self._trace(pixels)
+    def overview(self, image: Any, **extra: Any) -> dict[str, Any]:
+        """Everything the overview draws for one image (e.g. a test image's uint8 pixels
+        (C, H, W), used as they are): the input channels, every column's maps (uint8 on the
+        layer's scale) or vector, softmax with class names, which column feeds which, and the
+        layers not drawn as columns with the reason."""
+        return self._overview(self.prepare(image), **extra)
+
+    def _overview(self, prepared: ModelInput, **extra: Any) -> dict[str, Any]:
+        token, seen = self._trace(prepared)
         columns, listed = graph.layout(self.units, seen)
         probs = seen.logits.softmax(1)[0]
+        pixels = prepared.pixels[0]  # (C, H, W) uint8
         c = pixels.shape[0]
         names = ["R", "G", "B"] if c == 3 else [f"channel {k}" for k in range(c)]
         input_col: dict[str, Any] = {
@@ -130,10 +128,11 @@ class Explorer:
     def overview_image(self, img: Image.Image, *, invert: str = "auto") -> dict[str, Any]:
         """The overview of an uploaded image, and how it was prepared."""
         prepared = self.prepare(img, invert)
-        note = page_note(prepared.note)
-        ov = self.overview(prepared.pixels, inverted=prepared.inverted, note=note)
-        run = self.run
-        ov["unlike"] = unlike_training(prepared.pixels, run.mean, run.std, ov["top"][0]["prob"])
+        decided = prepared.decisions[0]
+        note = page_note(decided.note)
+        ov = self._overview(prepared, inverted=decided.inverted, note=note)
+        run, pixels = self.run, prepared.pixels[0]
+        ov["unlike"] = unlike_training(pixels, run.mean, run.std, ov["top"][0]["prob"])
         return ov
 
     def predict_image(
@@ -142,15 +141,16 @@ class Explorer:
         """Top-k classes, the input as the model sees it, and the first maps of every conv
         and pooling layer as PNGs (the answer of the predict route)."""
         prepared = self.prepare(img, invert)
-        token, seen = self._trace(prepared.pixels)
+        decided = prepared.decisions[0]
+        token, seen = self._trace(prepared)
         probs = seen.logits.softmax(1)[0]
-        px = prepared.pixels.permute(1, 2, 0).numpy()
+        px = prepared.pixels[0].permute(1, 2, 0).numpy()
         return {
             "token": token,
             "top": _top(probs, self.run.classes, top_k),
             "input": png_data_url(px[..., 0] if px.shape[2] == 1 else px),
-            "inverted": prepared.inverted,
-            "note": page_note(prepared.note),
+            "inverted": decided.inverted,
+            "note": page_note(decided.note),
             "layers": [
                 self._layer_json(name, seen.extra[name])
                 for name in self.layers
