@@ -82,7 +82,7 @@ def test_import_convlens_stays_light():
 def test_every_front_door_name_resolves_with_a_docstring_and_an_example():
     names = [n for n in cl.__all__ if n not in ("ConvlensError", "__version__")]
     assert set(names) >= {
-        "build", "summary", "draw", "models", "load_dataset", "train", "load",
+        "build", "summary", "draw", "list_models", "load_dataset", "train", "load",
         "feature_maps", "conv2d", "conv1d", "pool2d", "output_size", "KERNELS",
     }  # fmt: skip
     for name in names:
@@ -138,8 +138,8 @@ def test_summary_of_any_module_with_or_without_its_input_shape():
     assert cl.summary(net).input_shape == (1, 28, 28)
 
 
-def test_models_is_the_registry_as_a_table():
-    table = cl.models()
+def test_list_models_is_the_registry_as_a_table():
+    table = cl.list_models()
     assert [r.name for r in table][:2] == ["keras_mnist", "cifar_vgg"]
     row = next(r for r in table if r.name == "keras_mnist")
     assert row.params == 93_322 and row.input_shape == (1, 28, 28)
@@ -421,7 +421,7 @@ def test_a_notebook_shows_every_picture_as_png(tmp_path, monkeypatch):
         FIGURES[3],
         "run.evaluate()",
         FIGURES[4],
-        "cl.models()",
+        "cl.list_models()",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nbclient.NotebookClient(
@@ -436,7 +436,9 @@ def test_a_notebook_shows_every_picture_as_png(tmp_path, monkeypatch):
         if any(cell.source.endswith(f) for f in FIGURES):
             pngs = [o for o in outputs if "image/png" in o.get("data", {})]
             assert len(pngs) == 1, (cell.source, outputs)  # shown once, as a picture
-        if cell.source.endswith(("cl.summary(model)", "run.evaluate()", "cl.models()", "\nrun")):
+        if cell.source.endswith(
+            ("cl.summary(model)", "run.evaluate()", "cl.list_models()", "\nrun")
+        ):
             assert any("text/html" in o.get("data", {}) for o in outputs), cell.source
     assert checkpoint_file(tmp_path / "runs" / "nb", "best").is_file()
 

@@ -8,7 +8,8 @@ Models
     summary(model, input_shape=None) -- the layer table (shapes, parameters, mult-adds,
         receptive field); any nn.Module, on its own input_shape by default.
     draw(model, input_shape=None, *, out=None) -- the architecture as a picture.
-    models() -- the model registry as a table (the `convlens.models` package, callable).
+    list_models() -- the model registry as a table (name, parameters, input, source, what it
+        is); prints as text, shows as HTML in Jupyter.
     feature_maps(model, image) -- {layer name: tensor} of every conv and pooling layer for
         one image, for a model trained or not (or a Run).
 
@@ -62,19 +63,38 @@ Example:
 """
 
 import importlib as _importlib
+from typing import TYPE_CHECKING
 from typing import Any as _Any
 
+from convlens._version import __version__
 from convlens.errors import ConvlensError
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:  # what editors and mypy see: the real signatures (loaded on first use below)
+    from convlens.api.data import Dataset, load_dataset
+    from convlens.api.experiments import Experiment, compare, sweep
+    from convlens.api.images import photo
+    from convlens.api.inside import feature_maps
+    from convlens.api.lr_find import lr_find
+    from convlens.api.models import draw, list_models
+    from convlens.api.run import Run, load
+    from convlens.api.training import train
+    from convlens.look.picture import Picture
+    from convlens.models.build import build
+    from convlens.models.summary import summary
+    from convlens.primer.check import check
+    from convlens.primer.convmath import conv1d, conv2d, pool2d
+    from convlens.primer.geometry import output_size
+    from convlens.primer.kernels import KERNELS
+    from convlens.primer.transposed import conv_transpose2d, transposed_output_size
 
 # The front door, loaded on first use: `import convlens` stays fast (the CLI imports the
-# package on every call, and torch takes seconds to import).
+# package on every call, and torch takes seconds to import). The TYPE_CHECKING block above
+# and __all__ name the same things (tests/test_front_door.py holds the three together).
 _FRONT_DOOR = {
     "build": "convlens.models.build",
     "summary": "convlens.models.summary",
     "draw": "convlens.api.models",
-    "models": "convlens.models",  # the package itself, callable: cl.models()
+    "list_models": "convlens.api.models",
     "feature_maps": "convlens.api.inside",
     "load_dataset": "convlens.api.data",
     "Dataset": "convlens.api.data",
@@ -97,19 +117,47 @@ _FRONT_DOOR = {
     "check": "convlens.primer.check",
 }
 
-__all__ = ["ConvlensError", "__version__", *_FRONT_DOOR]
+__all__ = [
+    "ConvlensError",
+    "__version__",
+    "build",
+    "summary",
+    "draw",
+    "list_models",
+    "feature_maps",
+    "load_dataset",
+    "Dataset",
+    "photo",
+    "train",
+    "lr_find",
+    "sweep",
+    "compare",
+    "Experiment",
+    "load",
+    "Run",
+    "Picture",
+    "conv2d",
+    "conv1d",
+    "pool2d",
+    "output_size",
+    "conv_transpose2d",
+    "transposed_output_size",
+    "KERNELS",
+    "check",
+]
 
 
-def __getattr__(name: str) -> _Any:
-    """`convlens.NAME` for a front-door name: imported from its module on first use."""
-    module = _FRONT_DOOR.get(name)
-    if module is None:
-        raise AttributeError(f"module 'convlens' has no attribute {name!r}")
-    imported = _importlib.import_module(module)
-    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+if not TYPE_CHECKING:  # hidden from type checkers: a misspelt `cl.trian` is their error
+
+    def __getattr__(name: str) -> _Any:
+        """`convlens.NAME` for a front-door name: imported from its module on first use."""
+        module = _FRONT_DOOR.get(name)
+        if module is None:
+            raise AttributeError(f"module 'convlens' has no attribute {name!r}")
+        value = getattr(_importlib.import_module(module), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_FRONT_DOOR} - {"_Any", "_importlib", "_FRONT_DOOR"})
+    return sorted(set(__all__) | {name for name in globals() if name.startswith("__")})

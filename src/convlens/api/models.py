@@ -1,6 +1,6 @@
-"""`draw`: the architecture picture at the front door. (`build`, `summary` and `models` are
-the library's own: `convlens.models.build.build`, `convlens.models.summary.summary` and the
-callable `convlens.models` package.)"""
+"""`draw` (the architecture picture) and `list_models` (the registry as a table) at the front
+door. (`build` and `summary` are the library's own: `convlens.models.build.build` and
+`convlens.models.summary.summary`.)"""
 
 from __future__ import annotations
 
@@ -11,8 +11,21 @@ from torch import nn
 from convlens.look.architecture import check_out_path, draw_summary
 from convlens.look.picture import Picture
 from convlens.models.summary import model_input_shape, summary
+from convlens.models.table import ModelTable, model_table
 
-__all__ = ["draw"]
+__all__ = ["draw", "list_models"]
+
+
+def list_models() -> ModelTable:
+    """Every registered model as a table: name, parameters (10 classes), input shape, where
+    the architecture comes from and one line about it; prints as text, shows as HTML in
+    Jupyter, and is a list of rows (`.name`, `.params`, `.input_shape`, ...).
+
+    Example:
+        >>> cl.list_models()
+        >>> [row.name for row in cl.list_models() if row.input_shape[0] == 3]
+    """
+    return model_table()
 
 
 def draw(

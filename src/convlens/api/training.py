@@ -40,7 +40,7 @@ def train(
     """Train a model on a data set; everything lands in a run folder. Returns the `Run`.
 
     Args:
-        model: a registry name ("fastcnn", see `cl.models()`), spec text ("conv 32 3,
+        model: a registry name ("fastcnn", see `cl.list_models()`), spec text ("conv 32 3,
             maxpool 2, dense 10"), a YAML spec file, or any nn.Module (e.g. a class you
             wrote); default "fastcnn".
         data: a data set name, e.g. "fashion-mnist" (the default), "digits" (offline).

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from convlens import __version__
+from convlens._version import __version__
 from convlens.errors import ConvlensError
 from convlens.models.budget import memory_detail, out_of_memory
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy
 import torch
 
-from convlens import __version__
+from convlens._version import __version__
 
 
 def versions() -> dict[str, str]:

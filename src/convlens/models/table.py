@@ -1,4 +1,4 @@
-"""The model registry as a table: what `convlens.models()` returns (a list of `ModelRow`
+"""The model registry as a table: what `cl.list_models()` returns (a list of `ModelRow`
 that prints as text and displays as HTML in Jupyter)."""
 
 from __future__ import annotations
