@@ -24,10 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(safetensors). Settings: defaults < --config FILE.yaml < flags. "
         "Ctrl-C saves a checkpoint; --resume RUN_DIR continues it.",
         examples=[
-            "convlens train --out runs/demo",
             'convlens train --model "conv 32 3, maxpool 2, dense 10" --data mnist --epochs 3',
             "convlens train --recipe best --out runs/best",
-            "convlens train --budget 2m --out runs/quick",
+            "convlens train --budget 2m --out runs/demo",
         ],
     )
     p.add_argument(
