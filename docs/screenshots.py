@@ -25,11 +25,14 @@ def main(run: str = "runs/digits") -> None:
     # the server `run.explore()` starts: a free port on 127.0.0.1, in a background thread
     with ExplorerServer(load_run(run)) as server, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1900, "height": 1000})
+        page = browser.new_page(viewport={"width": 1280, "height": 800})  # a laptop screen
         page.goto(server.url)
+        page.wait_for_selector("#panes .empty")  # a digit model starts on its empty pad
+        page.locator('#tabs button[data-tab="images-tab"]').click()
+        page.locator('#samples figure[data-index="3"]').click()  # back to the overview with it
         page.wait_for_selector('[data-map="conv1:0"]')
         page.locator('[data-map="conv2:12"]').hover()  # its links to the maps it reads
-        page.screenshot(path=DOCS / "explorer-overview.png", clip=_box(page, "body", 660))
+        page.screenshot(path=DOCS / "explorer-overview.png")
         page.locator('[data-map="conv2:12"]').click()
         big = page.locator("#formula-map").bounding_box()
         assert big is not None
@@ -45,6 +48,9 @@ def main(run: str = "runs/digits") -> None:
         ):
             page.locator(f'#tabs button[data-tab="{tab}"]').click()
             if tab == "images-tab":
+                page.wait_for_selector("table.confusion")
+                page.locator("table.confusion td[data-true='9'][data-pred='8']").click()
+                page.wait_for_selector("#cell figure")
                 page.locator("#load-mistakes").click()
                 page.wait_for_selector("#mistakes figure")
             if tab == "training-tab":
@@ -65,7 +71,7 @@ def _box(page, selector: str, height: int) -> dict[str, float]:
     """The page from its top to the bottom of `selector` (at most `height` pixels)."""
     b = page.locator(selector).bounding_box()
     assert b is not None
-    return {"x": 0, "y": 0, "width": 1900, "height": min(height, b["y"] + b["height"] + 12)}
+    return {"x": 0, "y": 0, "width": 1280, "height": min(height, b["y"] + b["height"] + 12)}
 
 
 if __name__ == "__main__":

@@ -252,3 +252,18 @@ def test_pairing_runs_of_other_classes_says_so(browser, tiny_run, tmp_path):
         assert inside(softmax, (1920, 1080))  # side by side, both fit
         pg.close()
     assert errors == []
+
+
+def test_formula_text_writes_each_sign_once():
+    """Batch norm of a value with a negative running mean and shift: '+ 0.12', not '- -0.12'."""
+    from torch import nn
+
+    from convlens.web.formula import norm_step
+
+    bn = nn.BatchNorm2d(1).eval()
+    bn.running_mean.fill_(-0.1225)
+    bn.bias.data.fill_(-0.5)
+    step = norm_step(bn, 0, 1.0)
+    assert step["text"] == "(1 + 0.1225) / sqrt(1 + 1e-05) * 1 - 0.5"
+    assert "- -" not in step["text"] and "+ -" not in step["text"]
+    assert step["value"] == pytest.approx(1.1225 / (1 + 1e-5) ** 0.5 - 0.5)
