@@ -22,6 +22,7 @@ import convlens as cl
 from convlens import data as datamod
 from convlens.engine.doctor import Doctor, input_batch
 from convlens.engine.runs import load_run
+from convlens.errors import ConfigError
 from convlens.look import activations
 from convlens.look.inspector import Inspector
 from convlens.look.report import build_report
@@ -236,6 +237,16 @@ def test_the_decisions_say_what_was_done(tiny_run, tmp_path):
     assert "inverted: light background" in drawn.note
     assert seen.x.shape == (1, 1, 28, 28) and seen.pixels.dtype == torch.uint8
     assert len(run.prepare([0, INDEX, png])) == 3
+    ds = cl.load_dataset("mnist", split="test", data_dir=data_dir)
+    with pytest.raises(ConfigError) as exc:
+        run.predict(ds[INDEX])  # (image, label): not two images
+    assert str(exc.value) == (
+        "Expected an image, not a data set item (image, label): pass ds[i][0], or the index i "
+        "of the run's test set"
+    )
+    with pytest.raises(ConfigError) as exc:
+        run.prepare(200)
+    assert str(exc.value) == "Expected an index in 0..199 (mnist test). Received: 200"
 
 
 def test_a_float_tensor_is_the_models_input_and_uint8_are_pixels(tiny_run):

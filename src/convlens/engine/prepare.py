@@ -160,6 +160,12 @@ def prepare(
 
 def _items(image: Any) -> list[Any]:
     """One image, a batch (N, C, H, W) of them, a list of them, or indices: as a list."""
+    if isinstance(image, tuple) and len(image) == 2 and _is_index(image[1]):
+        if isinstance(image[0], torch.Tensor) and image[0].ndim == 3:  # what ds[i] returns
+            raise ConfigError(
+                "Expected an image, not a data set item (image, label): pass ds[i][0], or "
+                "the index i of the run's test set"
+            )
     if isinstance(image, (list, tuple)):
         return list(image)
     if isinstance(image, (np.ndarray, torch.Tensor)) and image.ndim == 4:
