@@ -267,3 +267,27 @@ def test_formula_text_writes_each_sign_once():
     assert step["text"] == "(1 + 0.1225) / sqrt(1 + 1e-05) * 1 - 0.5"
     assert "- -" not in step["text"] and "+ -" not in step["text"]
     assert step["value"] == pytest.approx(1.1225 / (1 + 1e-5) ** 0.5 - 0.5)
+
+
+@pytest.mark.slow
+def test_value_under_the_cursor_colour_scales_and_the_window_that_follows_it(browser, served):
+    pg, errors = open_at(browser, served, SCREENS[0])
+    first = pg.locator('[data-layer="conv2"] canvas[data-map]').first  # the most active
+    name = first.get_attribute("data-map")
+    first.hover()
+    assert pg.locator("#readout").inner_text().startswith(f"conv2 map {name[6:]} (")
+    before = first.evaluate("c => c.toDataURL()")
+    pg.select_option("#scale", "map")  # each map on its own scale: other colours
+    pg.wait_for_selector('.legend:has-text("each map on its own scale")')
+    assert pg.locator(f'[data-map="{name}"]').evaluate("c => c.toDataURL()") != before
+    pg.select_option("#scale", "network")
+    pg.locator(f'[data-map="{name}"]').click()
+    assert "A convolution slides a small grid" in pg.locator("#formula .about").inner_text()
+    pg.wait_for_selector("#formula-input")  # the input map, with the kernel's window on it
+    window = pg.locator("#formula-input").evaluate("c => c.toDataURL()")
+    big = pg.locator("#formula-map").bounding_box()
+    pg.mouse.move(big["x"] + big["width"] * 0.8, big["y"] + big["height"] * 0.8)
+    assert "pixel (11, 11) = " in pg.locator("#formula-at").inner_text()
+    assert pg.locator("#formula-input").evaluate("c => c.toDataURL()") != window  # it moved
+    pg.close()
+    assert errors == []

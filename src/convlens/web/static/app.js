@@ -75,8 +75,11 @@ function clearResult() {
   $("unlike").hidden = true;
 }
 
-function showError(message) {
+function showError(message) {  // nothing of the old answer stays, nor the image that failed
   clearResult();
+  clearPad();
+  $("yours").hidden = true;
+  pad.hidden = !info.grayscale;
   $("note").textContent = message;
   $("note").classList.add("error");
 }
