@@ -103,10 +103,10 @@ def plan_budget(
         trial = ready_model(copy.deepcopy(model), cfg, device)
         step_s, timed = _time_steps(trial, train_ds, cfg, device, budget * TIMING_SHARE)
         eval_s = _time_evaluation(trial, test_ds, cfg, device) + _time_checkpoint(trial)
+    timing = time.perf_counter() - start
     world = current()
     if world.size > 1:  # every process must train the same steps: the mean of their timings
-        step_s, eval_s = (t / world.size for t in all_sum([step_s, eval_s], device))
-    timing = time.perf_counter() - start
+        step_s, eval_s, timing = (t / world.size for t in all_sum([step_s, eval_s, timing], device))
     per_epoch = steps_per_epoch(len(train_ds), cfg.batch_size)
     steps = steps_that_fit((budget - timing) * SAFETY, step_s, eval_s, per_epoch)
     if steps < 1:
