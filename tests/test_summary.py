@@ -251,16 +251,72 @@ def test_hooks_removed_when_forward_raises():
     model.train()
     with pytest.raises(
         ModelError,
-        match=r"^forward pass of Sequential on input 1x5x5 "
-        r"failed: boom$",
+        match=r"^layer '1' \(Boom\) failed on 2x3x3 from input 1x5x5: boom$",
     ):
         summary(model, (1, 5, 5))
     assert no_hooks(model) and model.training and model[0].training
 
 
 def test_wrong_channels_names_the_shape():
-    with pytest.raises(ModelError, match="input 3x8x8 failed"):
+    with pytest.raises(ModelError) as exc:
         summary(nn.Conv2d(1, 2, 3), (3, 8, 8))
+    assert str(exc.value) == (
+        "the model (Conv2d, kernel 3x3) expects 1 input channel; it received 3x8x8"
+    )
+
+
+# The words a wrong input shape gets, by where it goes wrong: the layer, what it expects, what
+# it received (and from which input), and what the model was built for.
+WRONG_SHAPES = [
+    (
+        (3, 32, 32),
+        "layer 'conv1' (Conv2d, kernel 3x3) expects 1 input channel; it received 3x32x32; "
+        "the model takes 1x28x28",
+    ),
+    (
+        (1, 20, 20),
+        "layer 'dense1' (Linear) expects 576 features; it received 64 from input 1x20x20; "
+        "the model takes 1x28x28",
+    ),
+    (
+        (1, 8, 8),
+        "layer 'maxpool2' (MaxPool2d, kernel 2x2) expects maps of at least 2x2 pixels; it "
+        "received 64x1x1 from input 1x8x8; the model takes 1x28x28",
+    ),
+    (
+        (1, 4, 4),
+        "layer 'conv2' (Conv2d, kernel 3x3) expects maps of at least 3x3 pixels; it received "
+        "32x1x1 from input 1x4x4; the model takes 1x28x28",
+    ),
+]
+
+
+@pytest.mark.parametrize(("shape", "words"), WRONG_SHAPES)
+def test_a_wrong_input_shape_names_the_layer_and_what_it_expects(shape, words):
+    model = build("keras_mnist")
+    with pytest.raises(ModelError) as exc:
+        summary(model, shape)
+    assert str(exc.value) == words and no_hooks(model)
+
+
+def test_a_failure_in_the_models_own_code_names_the_layer_before_it():
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 4, 3)
+            self.fc = nn.Linear(10, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(self.conv(x).view(-1, 10))  # a wrong view, between two layers
+
+    with pytest.raises(ModelError) as exc:
+        summary(Net(), (1, 28, 28))
+    assert str(exc.value) == (
+        "the forward pass on input 1x28x28 failed after layer 'conv' (its output: 4x26x26): "
+        "shape '[-1, 10]' is invalid for input of size 2704"
+    )
+    with pytest.raises(ModelError, match=r"^layer '1' \(BatchNorm2d\) expects 5 channels; "):
+        summary(nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(5)), (1, 28, 28))
 
 
 @pytest.mark.parametrize("shape", [(0, 28, 28), (3, -1, 2), ("a", 2, 2), (), (2.5, 3, 3)])

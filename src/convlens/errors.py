@@ -13,6 +13,12 @@ from collections.abc import Iterable
 class ConvlensError(Exception):
     """Base class of every error convlens raises on purpose."""
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython and Jupyter show it: its one line, `ModelError: ...`, not a traceback
+        through convlens's internals (IPython's hook for this; `%debug` still opens the
+        frames)."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class ConvMathError(ConvlensError, ValueError):
     """Bad arguments to a function of `convlens.primer.convmath`."""

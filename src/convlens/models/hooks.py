@@ -2,9 +2,10 @@
 
 `hooked` is the only function in convlens that registers forward hooks (`grep
 register_forward_hook` finds this module alone); everything else builds on it:
-`forward_hooks` / `capture_activations` (feature maps, the explorer, the doctor) and the
-summary's recorder. Attributions (`convlens.look.attribution`) are computed by Captum, whose
-own layer hooks live inside Captum. Hooks are always removed, even when the forward pass
+`forward_hooks` / `capture_activations` (feature maps, the explorer, the doctor), the
+summary's recorder and `layer_errors` (a failed forward pass named by its layer).
+Attributions (`convlens.look.attribution`) are computed by Captum, whose own layer hooks
+live inside Captum. Hooks are always removed, even when the forward pass
 fails. Works with any `nn.Module`: layers are found by name with `named_modules()`.
 """
 
@@ -17,7 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from convlens.errors import ModelError, suggest
+from convlens.errors import ConvlensError, ModelError, suggest
+from convlens.models.summary.format import shape_text
 
 SPATIAL = (
     nn.Conv1d,
@@ -146,8 +148,94 @@ def capture_activations(
     was_training = model.training
     model.eval()
     try:
-        with forward_hooks(model, names) as outputs:
+        with forward_hooks(model, names) as outputs, layer_errors(model, x.shape[1:]):
             model(x)
     finally:
         model.train(was_training)
     return {name: outputs[name] for name in names if name in outputs}
+
+
+@contextmanager
+def layer_errors(model: nn.Module, given: Sequence[int]) -> Iterator[None]:
+    """While open, a forward pass of `model` on an input of shape `given` (C, H, W) that
+    fails raises a one-line ModelError instead: the layer it failed in, the shape that layer
+    received and what it expects (or the layer it failed after, in the model's own code).
+    """
+    names = {id(m): _block(model, n) for n, m in model.named_modules()}
+    leaves = [m for m in model.modules() if not list(m.children())]
+    last: list[Any] = [None, (), False]  # module, the shape it received, whether it finished
+
+    def enter(module: nn.Module, args: tuple[Any, ...]) -> None:
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        last[:] = [module, tuple(first.shape[1:]) if first is not None else (), False]
+
+    def leave(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        if isinstance(output, torch.Tensor):
+            last[:] = [module, tuple(output.shape[1:]), True]
+
+    try:
+        with hooked(leaves, pre=enter, post=leave):
+            yield
+    except ConvlensError:
+        raise
+    except Exception as exc:
+        module, shape, finished = last
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        built = tuple(getattr(model, "input_shape", None) or ())
+        takes = f"; the model takes {shape_text(built)}" if built and built != tuple(given) else ""
+        origin = f" from input {shape_text(given)}" if tuple(shape) != tuple(given) else ""
+        if module is None:
+            line = f"the forward pass on input {shape_text(given)} failed before any layer: {why}"
+        elif finished:
+            line = (
+                f"the forward pass on input {shape_text(given)} failed after layer "
+                f"{names[id(module)]!r} (its output: {shape_text(shape)}): {why}"
+            )
+        else:
+            what, needs = _expects(module, shape)
+            name = names[id(module)]
+            line = (f"layer {name!r}" if name else "the model") + f" ({what}) " + (
+                f"expects {needs}; it received {shape_text(shape)}{origin}"
+                if needs
+                else f"failed on {shape_text(shape)}{origin}: {why}"
+            )
+        raise ModelError(line + takes) from exc
+
+
+def _expects(module: nn.Module, shape: tuple[int, ...]) -> tuple[str, str | None]:
+    """(the layer in words, what it expects of an input of `shape` (C, ...) that it did not
+    get; None when the shape is not what is wrong)."""
+    what = type(module).__name__
+    if isinstance(module, (nn.modules.conv._ConvNd, nn.MaxPool2d, nn.AvgPool2d)):
+        kernel = _numbers(module.kernel_size, len(shape) - 1)
+        what += f", kernel {shape_text(kernel)}"
+        channels = getattr(module, "in_channels", None)
+        if channels is not None and shape and shape[0] != channels:
+            return what, f"{channels} input channel{'s' * (channels != 1)}"
+        if len(shape) > 1 and not _kernel_fits(module, shape[1:]):
+            return what, f"maps of at least {shape_text(kernel)} pixels"
+    if isinstance(module, nn.Linear) and shape and shape[-1] != module.in_features:
+        return what, f"{module.in_features} features"
+    norm = isinstance(module, nn.modules.batchnorm._NormBase)
+    if norm and shape and shape[0] != module.num_features:
+        return what, f"{module.num_features} channels"
+    return what, None
+
+
+def _numbers(value: Any, n: int) -> tuple[int, ...]:
+    """A conv or pool setting (an int or a tuple) as one int per spatial dimension."""
+    return (int(value),) * n if isinstance(value, int) else tuple(int(v) for v in value)
+
+
+def _kernel_fits(layer: nn.Module, sizes: Sequence[int]) -> bool:
+    """Whether the (dilated) kernel fits in each padded spatial size of a conv or pool."""
+    padding = getattr(layer, "padding", 0)
+    if padding == "same":
+        return True
+    pads = _numbers(0 if padding == "valid" else padding, len(sizes))
+    kernels = _numbers(layer.kernel_size, len(sizes))
+    dilations = _numbers(getattr(layer, "dilation", 1), len(sizes))
+    return all(
+        n + 2 * p >= d * (k - 1) + 1
+        for n, p, d, k in zip(sizes, pads, dilations, kernels, strict=False)
+    )

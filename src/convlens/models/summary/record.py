@@ -87,7 +87,7 @@ def summary(
     """
     import torch
 
-    from convlens.models.hooks import hooked
+    from convlens.models.hooks import hooked, layer_errors
 
     shape = model_input_shape(model, input_shape)
     spec_layers = _spec_layers(model)
@@ -142,7 +142,10 @@ def summary(
         x = torch.zeros((1, *shape), dtype=dtype, device=ref.device if ref is not None else "cpu")
         rec.remember(x, (1, 1, 1, 1))
         with hooked(watched, pre=pre_hook, post=post_hook), torch.no_grad():
-            model(x)
+            with layer_errors(model, shape):
+                model(x)
+    except ModelError:
+        raise
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(
