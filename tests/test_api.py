@@ -346,7 +346,10 @@ def test_ctrl_c_returns_a_usable_run_and_resume_continues(tmp_path, capsys):
         callbacks=[CtrlC(at=3)], **TINY,
     )  # fmt: skip
     said = capsys.readouterr().out.strip().splitlines()[-1]
-    assert "interrupted at epoch 1 batch 3" in said and f"out={str(out)!r}, resume=True" in said
+    assert said == (  # the words `convlens train` says too (tests/test_cli_train.py)
+        f"interrupted; checkpoint saved at epoch 1 batch 3; resume with: convlens train "
+        f"--resume {out} (Python: cl.train(out={str(out)!r}, resume=True))"
+    )
     assert (
         isinstance(run, cl.Run) and run.history == [] and run.predict([0])[0].probs.shape == (10,)
     )

@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from convlens.engine import history
-from convlens.engine.compare import Row
+from convlens.engine.sweep import Result
 from convlens.look.experiments import draw_compare
 from convlens.look.results import draw_curves
 from convlens.look.weights import draw_evolution_strip
@@ -56,11 +56,12 @@ def test_evolution_strip_has_epoch_ticks_and_distinct_percentages(monkeypatch, e
 
 @pytest.mark.parametrize("epochs", [1, 2, 5])
 def test_compare_has_epoch_ticks_and_labelled_log_ticks(epochs):
-    rows = [
-        Row("mlp", 93_834, 93_664, 1.0, 1e4, 0.87, 0.35, (0.8,) * epochs),
-        Row("keras_mnist", 93_322, 2_794_240, 9.0, 1e3, 0.89, 0.29, (0.85,) * epochs),
-    ]
-    fig = draw_compare(rows)
+    results = [
+        Result({"model": "mlp"}, 0, 0.87, 0.35, 93_834, 93_664, 1.0, 1e4, (0.8,) * epochs),
+        Result({"model": "keras_mnist"}, 0, 0.89, 0.29, 93_322, 2_794_240, 9.0, 1e3,
+               (0.85,) * epochs),
+    ]  # fmt: skip
+    fig = draw_compare(results)
     curve, bars = fig.get_axes()
     assert tick_labels(fig, curve, "x") == [str(e) for e in range(1, epochs + 1)]
     ys = tick_labels(fig, bars, "y")

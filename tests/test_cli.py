@@ -87,7 +87,7 @@ def test_every_command_has_examples_and_every_option_help(cli):
     [
         ["train"],
         ["sweep", "--grid", "f=1,2", "--out", "o"],
-        ["compare"],
+        ["compare", "mlp"],  # its models are positionals: a bare value after a flag is one
         ["show", "curves", "runs/x"],
         ["summary", "keras_mnist"],
     ],

@@ -170,10 +170,17 @@ def test_existing_run_is_not_overwritten(cli, tmp_path):
     assert cli(*ARGS, "--out", out, "--epochs", "1").code == 0
     before = snapshot(out)
     r = cli(*ARGS, "--out", out)
-    assert r.code == 2 and "already holds a run; continue it with --resume" in r.err
+    assert r.code == 2 and r.err == (
+        f"convlens train: error: {str(out)!r} already holds a run; continue it with convlens "
+        f"train --resume {out} (Python: cl.train(out={str(out)!r}, resume=True)) or choose "
+        "another run folder\n"
+    )
     assert snapshot(out) == before
     r = cli("train", "--resume", out, "--lr", "0.1")
-    assert r.code == 2 and "saved config; drop --lr" in r.err
+    assert r.code == 2 and r.err == (
+        f"convlens train: error: resume continues {str(out)!r} with its saved settings; "
+        "lr=0.1 differs from its lr=0.02\n"
+    )
     r = cli("train", "--resume", out, "--no-progress")  # finished: nothing to do
     assert r.code == 0 and snapshot(out) == before
 
@@ -294,7 +301,7 @@ def test_sigint_in_a_subprocess_then_resume_is_bitwise_identical(cli, tmp_path):
     assert err.strip().splitlines()[-1] == (
         "convlens train: interrupted; checkpoint saved at epoch 2 batch "
         f"{checkpoint.load_run_state(stopped)['batch']}; resume with: "
-        "convlens train --resume stopped"
+        "convlens train --resume stopped (Python: cl.train(out='stopped', resume=True))"
     )
     assert checkpoint.load_run_state(stopped)["epoch"] == 1
     r = cli("train", "--resume", stopped, "--no-progress")
@@ -317,7 +324,8 @@ def test_ctrl_c_mid_step_before_the_first_checkpoint_says_how_to_start_again(
     r = cli(*ARGS, "--out", out)
     assert r.code == 130 and r.err.strip().splitlines()[-1] == (
         "convlens train: interrupted in the middle of a step, before the first checkpoint; "
-        f"start it again with: convlens train --resume {out}"
+        f"start it again with: convlens train --resume {out} "
+        f"(Python: cl.train(out={str(out)!r}, resume=True))"
     )
     monkeypatch.undo()
     install(monkeypatch)  # noqa: F821

@@ -279,7 +279,10 @@ def test_a_run_stopped_before_its_first_checkpoint_can_be_started(cli, tmp_path)
     assert f"start it again with: convlens train --resume {out}" in r.out
     r = cli("train", "--out", out, "--model", SPEC, "--data", "quadrants")
     assert r.code == 2 and "holds a run that stopped before its first checkpoint" in r.err
-    assert f"convlens train --resume {out}; or, for new settings, remove that folder" in r.err
+    assert (
+        f"convlens train --resume {out} (Python: cl.train(out={str(out)!r}, resume=True)); or, "
+        "for new settings, remove that folder"
+    ) in r.err
     lines = []
     straight = tmp_path / "straight"
     train.train(cfg(out=str(straight)), log=None)

@@ -30,6 +30,7 @@ __all__ = [
     "load_config_file",
     "merge_config",
     "resolve_config",
+    "experiment_config",
     "config_to_yaml",
     "parse_budget",
 ]
@@ -37,6 +38,24 @@ __all__ = [
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "cosine", "constant")
 AMP_MODES = ("auto", "bf16", "fp16", "none")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+# The data sets of convlens.data.sources, named here without importing torch (`train --help`
+# lists them; tests/test_cli_flags.py keeps the two lists equal).
+DATA_SETS = ("fashion-mnist", "mnist", "cifar10", "digits", "imagefolder:PATH")
+DATA_HELP = f"data set: {', '.join(DATA_SETS)}"
+
+# Groups of the generated command-line flags (`convlens.cli.flags`); a field without one is
+# listed under "recipe".
+DATA_GROUP = "model and data"
+OUTPUT_GROUP = "output and speed"
+LIMITS_GROUP = "limits (checked from the spec before anything is allocated)"
+
+
+def setting(default: Any, help: str, **flag: Any) -> Any:
+    """A TrainConfig field: its default, and the one-line help of its command-line flag, which
+    `convlens.cli.flags` generates from the field (name, type and help; `flag`: its group,
+    metavar or choices)."""
+    return field(default=default, metadata={"help": help, **flag})
 
 
 @dataclass(frozen=True)
@@ -124,62 +143,148 @@ class TrainConfig:
         out: run folder (None: runs/<model>-<data>-<timestamp>).
     """
 
-    model: str = "fastcnn"
-    data: str = "fashion-mnist"
-    data_dir: str | None = None
-    epochs: int = 8
-    budget: str | None = field(
-        default=None,
-        metadata={
-            "help": "train for this long, e.g. 90s, 2m or 1h: the first batches are timed "
-            "and the steps that fit (evaluations included) are saved in the run's config"
-        },
+    model: str = setting(
+        "fastcnn",
+        "registry name (`convlens models`), spec text, YAML spec, or your own nn.Module class "
+        "as path/to/nets.py:Net or package.module:Net (imports and runs that code; the class "
+        "must take no arguments)",
+        group=DATA_GROUP,
     )
-    steps: int | None = field(
-        default=None,
-        metadata={
-            "help": "optimizer steps to train instead of --epochs (a --budget sets it; the "
-            "last epoch may be a part of one)"
-        },
+    data: str = setting("fashion-mnist", DATA_HELP, group=DATA_GROUP)
+    data_dir: str | None = setting(None, "folder of the data set files", group=DATA_GROUP)
+    epochs: int = setting(8, "passes over the training set")
+    budget: str | None = setting(
+        None,
+        "train for this long, e.g. 90s, 2m or 1h: the first batches are timed and the steps "
+        "that fit (evaluations included) are saved in the run's config",
     )
-    batch_size: int = 256
-    optimizer: str = "adamw"
-    lr: float = 4e-3
-    weight_decay: float = 5e-2
-    momentum: float = 0.9
-    schedule: str = "onecycle"
-    label_smoothing: float = 0.1
-    augment: str = "auto"
-    seed: int = 0
-    limit_train: int | None = None
-    limit_test: int | None = None
-    early_stopping: int | None = None
-    tensorboard: bool = False
-    threads: int | None = None
-    channels_last: bool = True
-    compile: bool = False
-    fused_optimizer: bool = True
-    relu_after_pool: bool = True
-    keep_freed_memory: bool = True
-    amp: str = "auto"
-    device: str = "auto"
-    tta: bool | str = "auto"
-    doctor: bool = True
-    init_from: str | None = None
-    freeze: str = ""
-    record_filters: str = "first"
-    progress: bool = True
-    normalize: bool = True
-    max_params: int = 1_000_000_000  # = convlens.models.budget.MAX_PARAMS
-    max_activation_mb: float = 4096.0  # = convlens.models.budget.MAX_ACTIVATION_MB
-    eval_batch_size: int = 1024
-    out: str | None = None
+    steps: int | None = setting(
+        None,
+        "optimizer steps to train instead of --epochs (a --budget sets it; the last epoch may "
+        "be a part of one)",
+    )
+    batch_size: int = setting(256, "images per training step")
+    optimizer: str = setting("adamw", "sgd uses Nesterov momentum", choices=OPTIMIZERS)
+    lr: float = setting(
+        4e-3,
+        "peak learning rate (the one-cycle maximum, the cosine start, or the constant); "
+        "find: run the learning-rate finder first and train with its suggestion",
+    )
+    weight_decay: float = setting(5e-2, "L2 (sgd, adam) or decoupled (adamw) weight decay")
+    momentum: float = setting(0.9, "SGD momentum (adam and adamw ignore it)")
+    schedule: str = setting("onecycle", "learning-rate schedule, per batch", choices=SCHEDULES)
+    label_smoothing: float = setting(0.1, "cross-entropy label smoothing in [0, 1)")
+    augment: str = setting(
+        "auto",
+        "e.g. crop,flip, cutout=8 or none; auto: flip where a mirror image keeps its class "
+        "(Fashion-MNIST, CIFAR-10), none for digits and image folders",
+    )
+    seed: int = setting(0, "seeds the weights, dropout and the data order of every epoch")
+    limit_train: int | None = setting(
+        None, "use the first N training images", group=DATA_GROUP, metavar="N"
+    )
+    limit_test: int | None = setting(
+        None, "use the first N test images", group=DATA_GROUP, metavar="N"
+    )
+    early_stopping: int | None = setting(
+        None, "stop after PATIENCE epochs without a better test accuracy", metavar="PATIENCE"
+    )
+    tensorboard: bool = setting(
+        False, "also write TensorBoard event files to RUN_DIR/tensorboard", group=OUTPUT_GROUP
+    )
+    threads: int | None = setting(
+        None,
+        "torch CPU threads (none given: torch's choice; 1 on a busy machine)",
+        group=OUTPUT_GROUP,
+    )
+    channels_last: bool = setting(
+        True, "channels-last memory format, faster convolutions on CPU", group=OUTPUT_GROUP
+    )
+    compile: bool = setting(
+        False, "torch.compile the model (slow start; slower on CPU, says so)", group=OUTPUT_GROUP
+    )
+    fused_optimizer: bool = setting(
+        True,
+        "update all parameters in one fused optimizer kernel (same numbers up to rounding)",
+        group=OUTPUT_GROUP,
+    )
+    relu_after_pool: bool = setting(
+        True, "ReLU after a max-pool, on 4x fewer values (same function)", group=OUTPUT_GROUP
+    )
+    keep_freed_memory: bool = setting(
+        True,
+        "keep memory torch frees for the next batch instead of handing it back (faster "
+        "evaluation; the process keeps its peak memory)",
+        group=OUTPUT_GROUP,
+    )
+    amp: str = setting(
+        "auto",
+        "mixed precision: auto = bfloat16 where the processor has it natively (about 2x "
+        "faster on recent CPUs), none = float32",
+        choices=AMP_MODES,
+        group=OUTPUT_GROUP,
+    )
+    device: str = setting(
+        "auto",
+        "where to train (auto: CUDA, then MPS, then CPU)",
+        choices=DEVICES,
+        group=OUTPUT_GROUP,
+    )
+    tta: bool | str = setting(
+        "auto",
+        "evaluate with test-time flip: average each test image with its mirror (auto: on "
+        "when training flips, as auto augmentation does on Fashion-MNIST and CIFAR-10)",
+    )
+    doctor: bool = setting(True, "check the run for common mistakes while training")
+    init_from: str | None = setting(
+        None,
+        "start from another run's weights (matching layers; a new head when the class count "
+        "differs)",
+        metavar="RUN",
+    )
+    freeze: str = setting(
+        "", "layers that do not train: conv (all conv layers) or conv1,conv2", metavar="LAYERS"
+    )
+    record_filters: str = setting(
+        "first",
+        "conv layers whose kernels are kept every epoch for `convlens show evolution`: first, "
+        "all, none or names",
+        group=OUTPUT_GROUP,
+        metavar="LAYERS",
+    )
+    progress: bool = setting(
+        True, "a progress bar per epoch (the per-epoch lines stay)", group=OUTPUT_GROUP
+    )
+    normalize: bool = setting(
+        True,
+        "standard: pixels minus the training mean, over its std; none: raw 0-255 values, to "
+        "see what goes wrong without it",
+    )
+    max_params: int = setting(  # = convlens.models.budget.MAX_PARAMS
+        1_000_000_000,
+        "the most parameters a spec model may have",
+        group=LIMITS_GROUP,
+        metavar="N",
+    )
+    max_activation_mb: float = setting(  # = convlens.models.budget.MAX_ACTIVATION_MB
+        4096.0,
+        "the most MiB the layer outputs of one training batch may take: `convlens summary`'s "
+        "activation memory x batch size",
+        group=LIMITS_GROUP,
+        metavar="MIB",
+    )
+    eval_batch_size: int = setting(
+        1024, "images per evaluation step (no gradients, so it can be large)", group=OUTPUT_GROUP
+    )
+    out: str | None = setting(
+        None, "run folder (default: runs/<model>-<data>-<timestamp>)", group=OUTPUT_GROUP
+    )
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("amp", self.amp, AMP_MODES)
-        _check_choice("device", self.device, ("auto", "cpu", "cuda", "mps"))
+        _check_choice("device", self.device, DEVICES)
         for key in ("epochs", "batch_size", "eval_batch_size", "max_params"):
             _check_int(key, getattr(self, key), minimum=1)
         for key in ("limit_train", "limit_test", "early_stopping", "threads", "steps"):
@@ -336,6 +441,7 @@ def _whole(value: str | float) -> Any:
 
 
 RECIPES = Path(__file__).resolve().parent / "recipes"  # named recipes: `--recipe NAME`
+EXPERIMENT = "experiment"  # the recipe every sweep and comparison starts from
 
 
 def recipe_names() -> list[str]:
@@ -378,18 +484,33 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def resolve_config(
-    file: str | Path | None = None, flags: Mapping[str, Any] | None = None
+    file: str | Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    *,
+    source: str = "flags",
 ) -> TrainConfig:
-    """Defaults < YAML file < flags (flags that are None count as not given)."""
+    """Defaults < YAML file < flags (flags that are None count as not given); `source` names
+    where the flags came from in an error."""
     config = TrainConfig()
     if file is not None:
         config = merge_config(config, load_config_file(file), source=f"config file {str(file)!r}")
     if flags:
-        config = merge_config(config, flags, source="flags")
+        config = merge_config(config, flags, source=source)
         if flags.get("budget") is not None and flags.get("steps") is None:
             # a new budget is timed again, not the steps a file recorded for an older one
             config = dataclasses.replace(config, steps=None)
     return config
+
+
+def experiment_config(
+    file: str | Path | None = None,
+    settings: Mapping[str, Any] | None = None,
+    *,
+    source: str = "flags",
+) -> TrainConfig:
+    """The settings of the runs of a sweep or comparison: defaults < the recipe
+    recipes/experiment.yaml (or `file` instead of it) < `settings`. Both doors start here."""
+    return resolve_config(file or recipe_file(EXPERIMENT), settings, source=source)
 
 
 def config_to_yaml(config: TrainConfig) -> str:

@@ -2,8 +2,11 @@
 
 Both train every run into its own folder under `out` (a finished run is reused, an
 interrupted one resumes), repeat it with `seeds` seeds, and return an `Experiment`: one row
-per setting with the mean test accuracy and its spread over the seeds, best first. The work
-is the engine's (`convlens.engine.sweep`, `convlens.engine.compare`); this is the front door.
+per setting with the mean test accuracy and its spread over the seeds, best first. Every run
+starts from the recipe src/convlens/recipes/experiment.yaml (Adam, lr 2e-3, one-cycle, batch
+128, 3 epochs, no augmentation), as `convlens sweep` and `convlens compare` do; keyword
+options override it. The work is the engine's (`convlens.engine.sweep`; a comparison is a
+sweep over the model); this is the front door.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from convlens.api.run import shown_path
-from convlens.config import TrainConfig, merge_config
-from convlens.engine import compare as comparing
+from convlens.config import TrainConfig, experiment_config
 from convlens.engine import sweep as sweeping
 from convlens.errors import ConfigError
 from convlens.look.experiments import draw_sweep
@@ -94,7 +96,8 @@ def sweep(
         out: the folder of the runs (default runs/sweep-<time>); finished runs are reused.
         jobs: runs at once, each in its own process.
         quiet: print nothing while training (no epoch lines, no progress bar).
-        **options: TrainConfig fields for every run (epochs, limit_train, lr, ...).
+        **options: TrainConfig fields for every run (epochs, limit_train, lr, ...); the
+            others are the experiment recipe's (src/convlens/recipes/experiment.yaml).
 
     Example:
         >>> cl.sweep("conv 32 {k}, maxpool 2, flatten, dense 10", {"k": [3, 5]}, seeds=2,
@@ -120,6 +123,7 @@ def compare(
     *,
     seeds: int = 1,
     out: str | Path | None = None,
+    jobs: int = 1,
     quiet: bool = False,
     **options: Any,
 ) -> Experiment:
@@ -128,11 +132,12 @@ def compare(
     Args:
         models: registry names or spec texts, e.g. ["mlp", "keras_mnist"].
         data: the data set (default "fashion-mnist").
-        seeds: runs per model, with seeds seed..seed+seeds-1; each seed's runs go to
-            out/seed=N.
+        seeds: runs per model, with seeds seed..seed+seeds-1.
         out: the folder of the runs (default runs/compare-<time>); finished runs are reused.
+        jobs: runs at once, each in its own process.
         quiet: print nothing while training (no epoch lines, no progress bar).
-        **options: TrainConfig fields for every run (epochs, limit_train, lr, ...).
+        **options: TrainConfig fields for every run (epochs, limit_train, lr, ...); the
+            others are the experiment recipe's (src/convlens/recipes/experiment.yaml).
 
     Example:
         >>> cl.compare(["mlp", "keras_mnist"], seeds=2, epochs=2, limit_train=6000)
@@ -144,33 +149,11 @@ def compare(
         )
     base = _base(data, options, "cl.compare", quiet)
     folder = _folder(out, "compare")
-    _check_counts(seeds=seeds)
-    results = []
-    for seed in range(base.seed, base.seed + seeds):
-        rows = comparing.compare(
-            list(models),
-            base.replace(seed=seed),
-            folder / f"seed={seed}",
-            log=None if quiet else print,
-        )
-        results += [
-            sweeping.Result(
-                {"model": r.model},
-                seed,
-                r.accuracy,
-                r.loss,
-                r.params,
-                r.mult_adds,
-                r.seconds,
-                r.images_per_second,
-                r.curve,
-            )
-            for r in rows
-        ]
-    summary = sweeping.summarize(results)
-    for row in summary:
-        row["run"] = row["run"].removeprefix("model=")
-    return Experiment(summary, results, folder, "Comparison")
+    _check_counts(seeds=seeds, jobs=jobs)
+    results = sweeping.compare(
+        list(models), base, folder, seeds=seeds, jobs=jobs, log=None if quiet else print
+    )
+    return Experiment(sweeping.summarize(results), results, folder, "Comparison")
 
 
 def _values(key: Any, given: Any) -> list[str]:
@@ -187,7 +170,7 @@ def _base(data: str | None, options: dict[str, Any], source: str, quiet: bool) -
     if not isinstance(quiet, bool):
         raise ConfigError(f"Expected quiet=True or False. Received: quiet={quiet!r}")
     quiet_bar = {"progress": False} if quiet else {}
-    return merge_config(TrainConfig(), {"data": data, **quiet_bar, **options}, source=source)
+    return experiment_config(settings={"data": data, **quiet_bar, **options}, source=source)
 
 
 def _folder(out: str | Path | None, kind: str) -> Path:

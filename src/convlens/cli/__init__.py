@@ -33,7 +33,6 @@ COMMAND_MODULES = (
     "lrfind",
     "evaluate",
     "inside",
-    "compare",
     "sweep",
     "serve",
     "runs",

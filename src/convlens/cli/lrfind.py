@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import argparse
 
-from convlens.config import OPTIMIZERS, TrainConfig
+from convlens.cli.flags import add_config_flags, add_settings_file, given, settings_file
 
 RULES = ("min/10", "valley", "steepest")  # = convlens.engine.lr_find.RULES (torch-free here)
+# Settings the finder does not read (it sweeps the lr over --steps batches, evaluates nothing
+# and writes no run folder; --out is its picture).
+UNUSED = (
+    "lr",
+    "epochs",
+    "schedule",
+    "early_stopping",
+    "limit_test",
+    "tensorboard",
+    "tta",
+    "doctor",
+    "record_filters",
+    "progress",
+    "eval_batch_size",
+    "out",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `lr-find` subcommand."""
-    d = TrainConfig()
     p = sub.add_parser(
         "lr-find",
         help="sweep the learning rate over ~100 batches and suggest one, with a picture",
@@ -26,41 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
             "convlens train --lr find",
         ],
     )
-    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of train settings")
-    p.add_argument("--model", help=f"registry name, spec text or YAML spec (default: {d.model})")
-    p.add_argument("--data", help=f"data set name (default: {d.data})")
-    p.add_argument("--data-dir", help="folder of the data set files")
-    p.add_argument("--limit-train", type=int, metavar="N", help="use the first N training images")
-    p.add_argument("--batch-size", type=int, help=f"default: {d.batch_size}")
-    p.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)} (default: {d.optimizer})")
-    p.add_argument("--weight-decay", type=float, help=f"default: {d.weight_decay:g}")
-    p.add_argument("--label-smoothing", type=float, help=f"default: {d.label_smoothing:g}")
-    p.add_argument("--augment", help=f"e.g. crop,flip or none (default: {d.augment})")
-    p.add_argument("--amp", help=f"auto, bf16, fp16 or none (default: {d.amp})")
-    p.add_argument("--device", help=f"auto, cpu, cuda or mps (default: {d.device})")
-    p.add_argument("--seed", type=int, help=f"default: {d.seed}")
+    add_settings_file(p)
     p.add_argument("--start-lr", type=float, default=1e-6, help="default: %(default)g")
     p.add_argument("--end-lr", type=float, default=1.0, help="default: %(default)g")
     p.add_argument("--steps", type=int, default=100, help="batches (default: %(default)s)")
     p.add_argument("--rule", default="min/10", help=f"{', '.join(RULES)} (default: %(default)s)")
     p.add_argument("--out", default="out/lr-find.png", help="the picture (default: %(default)s)")
+    add_config_flags(p, exclude=UNUSED)
     p.set_defaults(func=cmd_lr_find)
-
-
-CONFIG_KEYS = (
-    "model",
-    "data",
-    "data_dir",
-    "limit_train",
-    "batch_size",
-    "optimizer",
-    "weight_decay",
-    "label_smoothing",
-    "augment",
-    "amp",
-    "device",
-    "seed",
-)
 
 
 def cmd_lr_find(args: argparse.Namespace) -> int:
@@ -73,8 +61,7 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
 
     check_sweep(args.start_lr, args.end_lr, args.steps, args.rule)
     check_out_path(args.out)
-    flags = {k: getattr(args, k) for k in CONFIG_KEYS if getattr(args, k) is not None}
-    config = resolve_config(args.config, {**flags, "progress": False})
+    config = resolve_config(settings_file(args), {**given(args), "progress": False})
     found = find_lr(
         config, start_lr=args.start_lr, end_lr=args.end_lr, steps=args.steps, rule=args.rule
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from convlens.errors import ConfigError
+
+if TYPE_CHECKING:  # numpy loads when a command runs: --help answers without it
+    import numpy as np
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -45,6 +47,8 @@ def _ints(text: str) -> int | tuple[int, ...]:
 
 def _matrix(text: str, flag: str) -> np.ndarray:
     """'1 2 3; 4 5 6' (rows split by ';', numbers by spaces or commas) as a 2-D array."""
+    import numpy as np
+
     rows = [r.replace(",", " ").split() for r in text.split(";")]
     rows = [r for r in rows if r] if text.strip().endswith(";") else rows
     expected = f"Expected {flag} as rows of numbers split by ';', like '1 2 3; 4 5 6'"
@@ -197,6 +201,8 @@ def _check_out(out: str, suffixes: tuple[str, ...]) -> None:
 
 
 def cmd_kernels(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from convlens.io import save_figure
     from convlens.look.kernels import DEFAULT_KERNELS, MAX_SIDE, draw_kernels, sample_photo
     from convlens.primer.kernels import get_kernel
@@ -221,6 +227,8 @@ def cmd_kernels(args: argparse.Namespace) -> int:
 
 
 def cmd_conv_explain(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from convlens.io import save_gif
     from convlens.look.explain import (
         FRAME_MS,
@@ -270,6 +278,8 @@ def cmd_conv_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_pool_explain(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from convlens.io import save_gif
     from convlens.look.explain import FRAME_MS, axis_formulas, pool_explain_frames
     from convlens.primer.convmath import explain_output_size

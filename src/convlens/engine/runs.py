@@ -51,6 +51,7 @@ __all__ = [
     "LOCK_FILE",
     "Run",
     "check_run_dir",
+    "resume_hint",
     "run_lock",
     "output_folder",
     "write_for_run",
@@ -126,6 +127,13 @@ def read_run_config(run_dir: str | Path) -> TrainConfig:
         raise CheckpointError(f"run config unusable: {exc}") from None
 
 
+def resume_hint(run_dir: str | Path) -> str:
+    """How to continue a run, from the shell and from Python (every door says both)."""
+    return (
+        f"convlens train --resume {run_dir} (Python: cl.train(out={str(run_dir)!r}, resume=True))"
+    )
+
+
 def check_run_dir(run_dir: str | Path) -> None:
     """CheckpointError when `run_dir` is being trained, already holds a run, or holds other
     files (nothing is touched)."""
@@ -148,13 +156,13 @@ def _check_contents(run_dir: Path) -> None:
     if not half_made and not has_checkpoint(run_dir):
         raise CheckpointError(
             f"{str(run_dir)!r} holds a run that stopped before its first checkpoint; start "
-            f"it again with its saved settings: convlens train --resume {run_dir}; or, for "
+            f"it again with its saved settings: {resume_hint(run_dir)}; or, for "
             f"new settings, remove that folder first"
         )
     if not half_made:
         raise CheckpointError(
             f"{str(run_dir)!r} already holds a run; continue it with "
-            f"--resume {run_dir} or choose another --out"
+            f"{resume_hint(run_dir)} or choose another run folder"
         )
     if run_dir.exists() and (
         not run_dir.is_dir()

@@ -1,17 +1,25 @@
-"""Sweeps: every combination of a grid as its own run, then one table sorted by accuracy.
+"""Experiments: every combination of a grid as its own run, then one table sorted by accuracy.
 
     convlens sweep --model "conv {f} {k}, maxpool 2, flatten, dense 10" --grid f=16,32 k=3,5
+    convlens compare mlp keras_mnist
 
 Grid keys in braces fill the spec; other keys are training settings (`batch-size`, `epochs`,
-`lr`, `model`, `optimizer`, ...). `--seeds N` repeats each combination with seeds
-seed..seed+N-1 and reports mean and spread. Finished runs are reused and interrupted ones
-resume, so an interrupted sweep continues where it stopped. `--jobs N` trains N runs at once
-in separate processes, each with cpu_count / N threads.
+`lr`, `model`, `optimizer`, ...). A comparison is a sweep over `model`: several models with the
+same data and budget (notebook 003's CNN versus MLP), its rows named by the model. `seeds=N`
+repeats each combination with seeds seed..seed+N-1 and reports mean and spread. Finished runs
+are reused and interrupted ones resume, so an interrupted sweep continues where it stopped.
+`jobs=N` trains N runs at once in separate processes, each with cpu_count / N threads.
+
+The budget of every run, unless the caller names another settings file, is the recipe
+`src/convlens/recipes/experiment.yaml` (`convlens.config.experiment_config`): both doors
+(`convlens sweep/compare`, `cl.sweep/compare`) start from it, so the same call gives the same
+table.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import itertools
 import os
@@ -19,7 +27,7 @@ import statistics
 import string
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -89,8 +97,19 @@ def config_for(
             if kind.startswith("float")
             else value
         )
-    name = slug("_".join(f"{k}={v}" for k, v in combo.items()) + f"_seed={seed}", 80)
-    return base.replace(model=model, seed=seed, out=str(out / name), **settings)
+    return base.replace(
+        model=model, seed=seed, out=str(out / _folder_name(combo, seed)), **settings
+    )
+
+
+def _folder_name(combo: dict[str, str], seed: int) -> str:
+    """The run's folder: its combination and seed, with a hash where the name is cut short
+    (two long specs must not share a folder)."""
+    text = "_".join(f"{k}={v}" for k, v in combo.items()) + f"_seed={seed}"
+    name = slug(text, 80)
+    if name == slug(text, len(text) + 1):
+        return name
+    return f"{slug(text, 71)}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def train_or_reuse(cfg: TrainConfig, *, log=print, jobs: int = 1) -> Path:
@@ -201,11 +220,24 @@ def sweep(
         return list(pool.map(one, plan))
 
 
+def compare(models: Sequence[str], base: TrainConfig, out: str | Path, **how: Any) -> list[Result]:
+    """A sweep over models, each trained with the settings of `base` (`how`: seeds, jobs, log
+    of `sweep`); the results in order."""
+    return sweep("{model}", {"model": list(models)}, base, out, **how)
+
+
+def label(combo: Mapping[str, str]) -> str:
+    """A row's name: its settings as k=v, or just the model for a comparison."""
+    if list(combo) == ["model"]:
+        return combo["model"]
+    return " ".join(f"{k}={v}" for k, v in combo.items())
+
+
 def summarize(results: Sequence[Result]) -> list[dict[str, Any]]:
     """One row per combination (mean and spread over seeds), best accuracy first."""
     groups: dict[str, list[Result]] = {}
     for r in results:
-        groups.setdefault(" ".join(f"{k}={v}" for k, v in r.combo.items()), []).append(r)
+        groups.setdefault(label(r.combo), []).append(r)
     rows = []
     for name, rs in groups.items():
         accs = [r.accuracy for r in rs]
@@ -241,10 +273,12 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(rows: Sequence[dict[str, Any]], out: str | Path) -> list[Path]:
-    """sweep.md and sweep.csv in `out` (the plot beside them: look/experiments.py)."""
+def write_outputs(
+    rows: Sequence[dict[str, Any]], out: str | Path, name: str = "sweep"
+) -> list[Path]:
+    """NAME.md and NAME.csv in `out` (the plot beside them: look/experiments.py)."""
     out = Path(out)
-    md, csv_path = out / "sweep.md", out / "sweep.csv"
+    md, csv_path = out / f"{name}.md", out / f"{name}.csv"
     atomic_write_text(md, table(rows) + "\n")
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")

@@ -1,4 +1,6 @@
-"""Whole runs: `train(config)` starts one in its own folder, `resume(run_dir)` continues one.
+"""Whole runs: `train(config)` starts one in its own folder, `resume(run_dir)` continues one;
+`start(settings)` is what both doors (`convlens train`, `cl.train`) call: it resolves the
+settings (lr "find" included) or checks a resume against the saved run, then calls one of them.
 
 Both load the data, build the model (seeded) and hand over to `convlens.engine.loop.fit`,
 whose callbacks keep the run folder (see convlens.engine.saving). Every setting is checked
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -21,10 +23,16 @@ import torch
 from torch import nn
 
 from convlens import data as datamod
-from convlens.config import TrainConfig
+from convlens.config import TrainConfig, merge_config, resolve_config
 from convlens.engine.auto import resolve
 from convlens.engine.callbacks import Callback
-from convlens.engine.checkpoint import apply_weights, load_state, read_checkpoint, read_manifest
+from convlens.engine.checkpoint import (
+    apply_weights,
+    has_checkpoint,
+    load_state,
+    read_checkpoint,
+    read_manifest,
+)
 from convlens.engine.distributed import init_from_env
 from convlens.engine.evaluate import Dataset
 from convlens.engine.history import resolve_layers
@@ -45,6 +53,7 @@ from convlens.engine.runs import (
     create_run,
     read_run_config,
     read_run_info,
+    resume_hint,
     run_lock,
     slug,
 )
@@ -55,9 +64,105 @@ from convlens.models.budget import Budget
 from convlens.models.build import MODULE_REF, build, module_ref
 
 # Callback, FitResult and TrainingInterrupted are what a caller of train/resume needs.
-__all__ = ["train", "resume", "find_lr", "Callback", "FitResult", "TrainingInterrupted"]
+__all__ = [
+    "start",
+    "train",
+    "resume",
+    "find_lr",
+    "interrupted_line",
+    "Callback",
+    "FitResult",
+    "TrainingInterrupted",
+]
 
 Log = Callable[[str], None]
+
+# Settings that may change when a run is resumed (they do not change the numbers).
+RESUME_KEEPS = ("progress",)
+
+
+def start(
+    settings: Mapping[str, Any],
+    *,
+    file: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    model: nn.Module | None = None,
+    callbacks: Iterable[Callback] = (),
+    log: Log | None = print,
+    trust_code: bool = False,
+    source: str = "settings",
+) -> FitResult:
+    """Start a run from `settings` (TrainConfig fields: defaults < `file` < settings; lr
+    "find" runs the learning-rate finder first), or continue the run in `resume_from`, whose
+    saved settings the given ones must match (`trust_code`: see `resume`). Every door calls
+    this, so each says the same words; `source` names the door in an error about a key
+    ("flags", "cl.train")."""
+    settings = dict(settings)
+    find = settings.get("lr") == "find"
+    if resume_from is not None:
+        if find:
+            raise ConfigError("lr=find starts a run; a resumed run keeps its saved lr")
+        if file is not None:
+            raise ConfigError(
+                f"a resumed run keeps its saved settings; the settings file {str(file)!r} "
+                "does not go with it"
+            )
+        check_resume(resume_from, settings, source=source)
+        return resume(
+            resume_from,
+            progress=settings.get("progress"),
+            model=model,
+            callbacks=callbacks,
+            log=log,
+            trust_code=trust_code,
+        )
+    if find:
+        del settings["lr"]
+    config = resolve_config(file, settings, source=source)
+    return train(config, model=model, callbacks=callbacks, log=log, lr="find" if find else None)
+
+
+def check_resume(run_dir: str | Path, settings: Mapping[str, Any], *, source: str) -> None:
+    """ConfigError unless the settings given match the saved ones of the run to continue
+    (RESUME_KEEPS may differ; "auto" matches what it became)."""
+    read_run_info(run_dir)  # one line when it is not a run folder
+    saved = read_run_config(run_dir)
+    merge_config(saved, settings, source=source)  # an unknown key or a bad value, named
+    for key, value in settings.items():
+        if value is None or key in RESUME_KEEPS:
+            continue
+        if key == "out":
+            same = Path(value).absolute() == Path(run_dir).absolute()
+        else:
+            same = getattr(resolve(merge_config(saved, {key: value})), key) == getattr(saved, key)
+        if not same:
+            was = run_dir if key == "out" else getattr(saved, key)
+            raise ConfigError(
+                f"resume continues {str(run_dir)!r} with its saved settings; "
+                f"{key}={value!r} differs from its {key}={was!r}"
+            )
+
+
+def interrupted_line(stop: TrainingInterrupted, run_dir: str | Path | None) -> str:
+    """What Ctrl-C left and how to go on, in one line (both doors print it)."""
+    if run_dir is None:  # a torchrun rank that writes no run folder
+        return "interrupted"
+    if stop.saved:
+        where = (
+            f"epoch {stop.epoch + 1} batch {stop.batch}"
+            if stop.batch
+            else f"the end of epoch {stop.epoch}"
+        )
+        return f"interrupted; checkpoint saved at {where}; resume with: {resume_hint(run_dir)}"
+    if not has_checkpoint(run_dir):
+        return (
+            "interrupted in the middle of a step, before the first checkpoint; start it "
+            f"again with: {resume_hint(run_dir)}"
+        )
+    return (
+        "interrupted in the middle of a step; the last checkpoint is kept; resume with: "
+        f"{resume_hint(run_dir)}"
+    )
 
 
 def train(

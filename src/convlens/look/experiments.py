@@ -1,13 +1,14 @@
 """Pictures of experiments: a CNN-versus-MLP comparison and a sweep, beside their tables.
 
-`write_compare` and `write_sweep` write what the engine writes (the Markdown table, and the
-CSV of a sweep) plus the plot, and return every path in that order.
+`write_compare` and `write_sweep` write what the engine writes (the Markdown table and the
+CSV) plus the plot, and return every path in that order.
 """
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,25 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from convlens.engine import compare as comparing
 from convlens.engine import sweep as sweeping
 from convlens.io import save_figure
 
 
-def draw_compare(rows: Sequence[comparing.Row]) -> Figure:
-    """Test accuracy per epoch for each model, and params / mult-adds side by side."""
+def draw_compare(results: Sequence[sweeping.Result]) -> Figure:
+    """Test accuracy per epoch for each model (the mean over its seeds), and params /
+    mult-adds side by side."""
+    by_model: dict[str, list[sweeping.Result]] = {}
+    for result in results:
+        by_model.setdefault(sweeping.label(result.combo), []).append(result)
+    rows = [
+        _Model(
+            name,
+            rs[0].params,
+            rs[0].mult_adds,
+            [sum(c) / len(c) for c in zip(*(r.curve for r in rs))],
+        )
+        for name, rs in by_model.items()
+    ]
     fig, (ax_c, ax_b) = plt.subplots(1, 2, figsize=(11, 3.8))
     for r in rows:
         ax_c.plot(
@@ -54,6 +67,16 @@ def draw_compare(rows: Sequence[comparing.Row]) -> Figure:
     ax_b.set_title("size and compute", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+@dataclass(frozen=True)
+class _Model:
+    """One model of a comparison, as the picture shows it."""
+
+    model: str
+    params: int
+    mult_adds: int
+    curve: list[float]  # mean test accuracy per epoch
 
 
 def _short(value: float) -> str:
@@ -113,11 +136,13 @@ def draw_sweep(rows: Sequence[dict[str, Any]], title: str = "Sweep, best first")
     return fig
 
 
-def write_compare(rows: Sequence[comparing.Row], out: str | Path) -> list[Path]:
-    """compare.md and compare.png in `out`."""
+def write_compare(
+    rows: Sequence[dict[str, Any]], results: Sequence[sweeping.Result], out: str | Path
+) -> list[Path]:
+    """compare.md, compare.csv and compare.png in `out`."""
     return [
-        *comparing.write_outputs(rows, out),
-        save_figure(draw_compare(rows), Path(out) / "compare.png"),
+        *sweeping.write_outputs(rows, out, "compare"),
+        save_figure(draw_compare(results), Path(out) / "compare.png"),
     ]
 
 
