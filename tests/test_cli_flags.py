@@ -18,7 +18,7 @@ from convlens.config import DATA_SETS, TrainConfig, experiment_config
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}
 # what each command declares for itself instead of the field's flag
-OWN = {"train": set(), "lr-find": {"out"}, "sweep": {"model", "out"}, "compare": {"out"}}
+OWN = {"train": set(), "lr-find": {"out", "steps"}, "sweep": {"model", "out"}, "compare": {"out"}}
 
 
 def _config_actions(parser: argparse.ArgumentParser) -> dict[str, list[argparse.Action]]:

@@ -12,6 +12,8 @@ RULES = ("min/10", "valley", "steepest")  # = convlens.engine.lr_find.RULES (tor
 UNUSED = (
     "lr",
     "epochs",
+    "budget",
+    "steps",
     "schedule",
     "early_stopping",
     "limit_test",
