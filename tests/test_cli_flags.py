@@ -85,7 +85,7 @@ def test_train_help_lists_the_data_sets_and_defaults(cli):
     assert list(DATA_SETS) == shipped, "name the data set in convlens.config.DATA_SETS too"
     r = cli("train", "--help")
     text = " ".join(r.out.split())
-    assert "data set: fashion-mnist, mnist, cifar10, digits, imagefolder:PATH" in text
+    assert f"data set: {', '.join(shipped)}" in text
     assert "images per training step (default: 256)" in text
     assert "--doctor, --no-doctor" in r.out
 

@@ -39,22 +39,16 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "cosine", "constant")
 AMP_MODES = ("auto", "bf16", "fp16", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-# The data sets of convlens.data.sources, named here without importing torch (`train --help`
-# lists them; tests/test_cli_flags.py keeps the two lists equal).
-DATA_SETS = ("fashion-mnist", "mnist", "cifar10", "digits", "imagefolder:PATH")
-DATA_HELP = f"data set: {', '.join(DATA_SETS)}"
-
-# Groups of the generated command-line flags (`convlens.cli.flags`); a field without one is
-# listed under "recipe".
-DATA_GROUP = "model and data"
-OUTPUT_GROUP = "output and speed"
-LIMITS_GROUP = "limits (checked from the spec before anything is allocated)"
+# convlens.data.sources' data sets, named without importing torch (`train --help` lists them)
+DATA_SETS = tuple(
+    "fashion-mnist mnist cifar10 digits colour-shapes colour-shapes-gray imagefolder:PATH".split()
+)
+DATA, SPEED, LIMITS = "model and data", "output and speed", "limits (checked from the spec)"
 
 
 def setting(default: Any, help: str, **flag: Any) -> Any:
-    """A TrainConfig field: its default, and the one-line help of its command-line flag, which
-    `convlens.cli.flags` generates from the field (name, type and help; `flag`: its group,
-    metavar or choices)."""
+    """A TrainConfig field: its default and the one-line help of its command-line flag, which
+    `convlens.cli.flags` makes from the field (`flag`: its group, metavar or choices)."""
     return field(default=default, metadata={"help": help, **flag})
 
 
@@ -62,85 +56,29 @@ def setting(default: Any, help: str, **flag: Any) -> Any:
 class TrainConfig:
     """Everything that decides a training run; saved as `config.yaml` in the run folder.
 
-    Attributes:
-        model: registry name, spec text, YAML spec file (see `convlens models`), or a
-            user's nn.Module class as `FILE.py:Class` / `package.module:Class`.
-        data: data set name, e.g. "fashion-mnist".
-        data_dir: where the data set files live (None: the data module's default).
-        epochs: passes over the training set.
-        budget: a time like "90s", "2m" or "1h": time the first batches and train as many
-            steps as fit, so that training and its evaluations end within it (the learning
-            rate is scheduled over those steps). The run records the steps it chose in
-            `steps`, so its folder reruns bit for bit without timing again.
-        steps: optimizer steps to train (None: `epochs` full passes); the last epoch may be
-            part of one. Set by `budget`; given, it replaces `epochs`.
-        batch_size: images per training step.
-        optimizer: one of OPTIMIZERS; "sgd" uses Nesterov momentum.
-        lr: peak learning rate (the one-cycle maximum, the cosine start, or the constant).
-        weight_decay: L2 (sgd, adam) or decoupled (adamw) weight decay.
-        momentum: SGD momentum (ignored by adam/adamw).
-        schedule: one of SCHEDULES, stepped once per batch.
-        label_smoothing: cross-entropy label smoothing in [0, 1).
-        augment: comma-separated augmentations, e.g. "crop,flip"; "" or "none" for none;
-            "auto" (the default): "flip" where a mirror image keeps its class
-            (Fashion-MNIST, CIFAR-10: `convlens.data.mirror_safe`), none elsewhere (digits,
-            image folders). The run's config records what "auto" became.
-        seed: seeds the weights, dropout and the data order of every epoch.
-        limit_train, limit_test: use only the first N images of a split (None: all).
-        early_stopping: stop after this many epochs without a better test accuracy (None: off).
-        tensorboard: also write TensorBoard event files.
-        threads: torch CPU threads (None: leave torch's default, one per core). On a
-            2-core machine that other jobs kept busy (load average 3-5), keras_mnist trained
-            about 10x faster with 1 thread than with 2 (interleaved bursts, same process:
-            6,311 vs 580 img/s): every op waits for both threads. Use 1 on a busy machine.
-        channels_last: run convolutions in channels-last memory format (on by default: one
-            fastcnn step of 256 images took 0.12 s instead of 0.15 s on 2 CPU cores).
-        compile: wrap the model in torch.compile (slow start; on CPU slower steps too: a
-            fastcnn step took 2x as long on 2 cores, so a CPU run says so in a warning line).
-        fused_optimizer: Adam/AdamW/SGD update every parameter in one fused kernel
-            (`fused=True`) instead of a Python loop over the tensors, on CPU and CUDA (other
-            devices ignore it); the same arithmetic up to float rounding, 2-4% faster steps
-            (`bench/speed_switches.py` measures it).
-        relu_after_pool: where a conv block ending in ReLU is followed by a max-pool, apply
-            the ReLU after the pool (the same function, ReLU on 4x fewer values;
-            `convlens.models.layers.SpecModel`); spec-built models only, names unchanged.
-        keep_freed_memory: keep blocks torch frees inside the process for the next batch
-            instead of handing them back to the kernel and faulting them in again, zeroed
-            (glibc's mallopt; `convlens.engine.memory`). A test-time-flip evaluation of the
-            10,000 Fashion-MNIST test images took 0.7 s instead of 1.9 s on 2 cores; the
-            process keeps its peak memory. Process-wide, and once on it stays on.
-        amp: mixed precision, one of AMP_MODES: "auto" uses bfloat16 autocast where the
-            processor computes it natively (on the 2-core AMD EPYC we test on, a fastcnn step
-            of 256 images took 69 ms instead of 145 ms) and float32 elsewhere; weights and
-            optimizer state stay float32. "none" is the plain float32 path.
-        device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps"; the in-memory data
-            set moves to the device once.
-        init_from: a run folder whose weights start this run: every tensor whose name and
-            shape match is loaded (a classifier with another class count is left new).
-        freeze: layers that do not train: "conv" (every conv layer) or names like
-            "conv1,conv2"; "" for none.
-        doctor: watch for common mistakes while training and explain them (convlens.doctor).
-        tta: evaluate with test-time flip (average the logits of each image and its mirror):
-            true, false or "auto" (the default: on when the training flips, as "auto"
-            augmentation does on mirror-safe data). On Fashion-MNIST it lifted the default
-            recipe's test accuracy from 93.1-93.3% to 93.4-93.5% over three seeds (same
-            training), for one more forward pass per test image.
-        record_filters: conv layers whose kernels are kept after every epoch in
-            filters.safetensors ("first", "all", "none" or names like "conv1,conv2"), for
-            `convlens show evolution`. Measured on fastcnn (2 CPU cores): "first" costs about
-            1 ms and 1.2 KB per epoch (an epoch takes seconds); "all" about 7 ms and 370 KB
-            per epoch. The file is rewritten whole each epoch, so its cost grows with epochs.
-        progress: show a progress bar per epoch.
-        normalize: feed the model pixels standardised with the training set's mean and std
-            per channel (the usual); False feeds raw 0-255 values, notebook 001's lesson in
-            what goes wrong (SGD stays at chance; the doctor says why).
-        max_params: the most parameters a spec-built model may have; refused before it is
-            built (default 1e9: 4 GB of float32 weights; `convlens.models.budget`).
-        max_activation_mb: the most MiB the layer outputs of one training batch may take
-            (`convlens summary`'s activation memory x batch_size); refused before training
-            (default 4096; fastcnn at batch 256 on 28x28 images takes 54).
-        eval_batch_size: images per evaluation step (no gradients, so it can be large).
-        out: run folder (None: runs/<model>-<data>-<timestamp>).
+    Each field says what it does in its help (`setting(default, help)`; `convlens train
+    --help` prints them). Behind some defaults and choices, measured on 2 CPU cores:
+
+    - augment "auto" is "flip" where a mirror image keeps its class (`data.mirror_safe`),
+      none elsewhere; tta "auto" is on when training flips: on Fashion-MNIST it lifted the
+      default recipe from 93.1-93.3% to 93.4-93.5% over three seeds. The run's config records
+      what "auto" became.
+    - budget: the run records the steps it chose in `steps`, so its folder reruns bit for bit.
+    - threads: on a busy 2-core machine (load 3-5) keras_mnist trained about 10x faster with 1
+      thread than with 2 (6,311 vs 580 img/s): every op waits for both threads.
+    - channels_last: a fastcnn step of 256 images took 0.12 s instead of 0.15 s. compile: 2x
+      as long per step on CPU (a CPU run says so). fused_optimizer: one fused kernel
+      (`fused=True`, CPU and CUDA), 2-4% faster steps (`bench/speed_switches.py`).
+    - relu_after_pool: spec-built models only, names unchanged (`models.layers.SpecModel`).
+    - keep_freed_memory (glibc's mallopt, `engine.memory`): a test-time-flip evaluation of the
+      10,000 Fashion-MNIST test images took 0.7 s instead of 1.9 s; process-wide, for good.
+    - amp "auto": bfloat16 autocast where the processor has it natively (AMD EPYC: a fastcnn
+      step 69 ms instead of 145 ms), float32 elsewhere; weights and optimizer state float32.
+    - record_filters (filters.safetensors, rewritten whole each epoch): "first" costs about
+      1 ms and 1.2 KB per epoch on fastcnn, "all" about 7 ms and 370 KB.
+    - normalize=False: raw 0-255 values, notebook 001's lesson (SGD stays at chance; the
+      doctor says why). max_params 1e9 is 4 GB of float32 weights; fastcnn at batch 256 on
+      28x28 images takes 54 of the max_activation_mb (`convlens.models.budget`).
     """
 
     model: str = setting(
@@ -148,10 +86,10 @@ class TrainConfig:
         "registry name (`convlens models`), spec text, YAML spec, or your own nn.Module class "
         "as path/to/nets.py:Net or package.module:Net (imports and runs that code; the class "
         "must take no arguments)",
-        group=DATA_GROUP,
+        group=DATA,
     )
-    data: str = setting("fashion-mnist", DATA_HELP, group=DATA_GROUP)
-    data_dir: str | None = setting(None, "folder of the data set files", group=DATA_GROUP)
+    data: str = setting("fashion-mnist", f"data set: {', '.join(DATA_SETS)}", group=DATA)
+    data_dir: str | None = setting(None, "folder of the data set files", group=DATA)
     epochs: int = setting(8, "passes over the training set")
     budget: str | None = setting(
         None,
@@ -159,16 +97,14 @@ class TrainConfig:
         "that fit (evaluations included) are saved in the run's config",
     )
     steps: int | None = setting(
-        None,
-        "optimizer steps to train instead of --epochs (a --budget sets it; the last epoch may "
-        "be a part of one)",
+        None, "optimizer steps instead of --epochs (a --budget sets it; the last epoch may be part)"
     )
     batch_size: int = setting(256, "images per training step")
     optimizer: str = setting("adamw", "sgd uses Nesterov momentum", choices=OPTIMIZERS)
     lr: float = setting(
         4e-3,
-        "peak learning rate (the one-cycle maximum, the cosine start, or the constant); "
-        "find: run the learning-rate finder first and train with its suggestion",
+        "peak learning rate (one-cycle maximum, cosine start, or the constant); find: run the "
+        "learning-rate finder first and train with its suggestion",
     )
     weight_decay: float = setting(5e-2, "L2 (sgd, adam) or decoupled (adamw) weight decay")
     momentum: float = setting(0.9, "SGD momentum (adam and adamw ignore it)")
@@ -180,105 +116,61 @@ class TrainConfig:
         "(Fashion-MNIST, CIFAR-10), none for digits and image folders",
     )
     seed: int = setting(0, "seeds the weights, dropout and the data order of every epoch")
-    limit_train: int | None = setting(
-        None, "use the first N training images", group=DATA_GROUP, metavar="N"
-    )
-    limit_test: int | None = setting(
-        None, "use the first N test images", group=DATA_GROUP, metavar="N"
-    )
-    early_stopping: int | None = setting(
-        None, "stop after PATIENCE epochs without a better test accuracy", metavar="PATIENCE"
-    )
+    limit_train: int | None = setting(None, "use the first N training images", group=DATA)
+    limit_test: int | None = setting(None, "use the first N test images", group=DATA)
+    early_stopping: int | None = setting(None, "stop after N epochs without a better test accuracy")
     tensorboard: bool = setting(
-        False, "also write TensorBoard event files to RUN_DIR/tensorboard", group=OUTPUT_GROUP
+        False, "also write TensorBoard files to RUN/tensorboard", group=SPEED
     )
-    threads: int | None = setting(
-        None,
-        "torch CPU threads (none given: torch's choice; 1 on a busy machine)",
-        group=OUTPUT_GROUP,
-    )
-    channels_last: bool = setting(
-        True, "channels-last memory format, faster convolutions on CPU", group=OUTPUT_GROUP
-    )
-    compile: bool = setting(
-        False, "torch.compile the model (slow start; slower on CPU, says so)", group=OUTPUT_GROUP
-    )
+    threads: int | None = setting(None, "torch CPU threads (1 on a busy machine)", group=SPEED)
+    channels_last: bool = setting(True, "channels-last memory format (faster on CPU)", group=SPEED)
+    compile: bool = setting(False, "torch.compile the model (slower on CPU, says so)", group=SPEED)
     fused_optimizer: bool = setting(
-        True,
-        "update all parameters in one fused optimizer kernel (same numbers up to rounding)",
-        group=OUTPUT_GROUP,
+        True, "one fused optimizer kernel for all parameters (same numbers)", group=SPEED
     )
     relu_after_pool: bool = setting(
-        True, "ReLU after a max-pool, on 4x fewer values (same function)", group=OUTPUT_GROUP
+        True, "ReLU after a max-pool, on 4x fewer values (same function)", group=SPEED
     )
     keep_freed_memory: bool = setting(
-        True,
-        "keep memory torch frees for the next batch instead of handing it back (faster "
-        "evaluation; the process keeps its peak memory)",
-        group=OUTPUT_GROUP,
+        True, "keep memory torch frees for the next batch (faster; keeps the peak)", group=SPEED
     )
     amp: str = setting(
         "auto",
-        "mixed precision: auto = bfloat16 where the processor has it natively (about 2x "
-        "faster on recent CPUs), none = float32",
+        "mixed precision: auto = bfloat16 where the processor has it natively, none = float32",
         choices=AMP_MODES,
-        group=OUTPUT_GROUP,
+        group=SPEED,
     )
-    device: str = setting(
-        "auto",
-        "where to train (auto: CUDA, then MPS, then CPU)",
-        choices=DEVICES,
-        group=OUTPUT_GROUP,
-    )
+    device: str = setting("auto", "auto: CUDA, then MPS, then CPU", choices=DEVICES, group=SPEED)
     tta: bool | str = setting(
         "auto",
-        "evaluate with test-time flip: average each test image with its mirror (auto: on "
-        "when training flips, as auto augmentation does on Fashion-MNIST and CIFAR-10)",
+        "test-time flip: average each test image with its mirror (auto: when training flips)",
     )
     doctor: bool = setting(True, "check the run for common mistakes while training")
     init_from: str | None = setting(
-        None,
-        "start from another run's weights (matching layers; a new head when the class count "
-        "differs)",
-        metavar="RUN",
+        None, "start from a run's weights (matching layers; a new head for other classes)"
     )
-    freeze: str = setting(
-        "", "layers that do not train: conv (all conv layers) or conv1,conv2", metavar="LAYERS"
-    )
+    freeze: str = setting("", "layers that do not train: conv (all conv layers) or conv1,conv2")
     record_filters: str = setting(
         "first",
-        "conv layers whose kernels are kept every epoch for `convlens show evolution`: first, "
+        "conv layers whose kernels are kept every epoch (`convlens show evolution`): first, "
         "all, none or names",
-        group=OUTPUT_GROUP,
-        metavar="LAYERS",
+        group=SPEED,
     )
-    progress: bool = setting(
-        True, "a progress bar per epoch (the per-epoch lines stay)", group=OUTPUT_GROUP
-    )
+    progress: bool = setting(True, "a progress bar per epoch (the epoch lines stay)", group=SPEED)
     normalize: bool = setting(
-        True,
-        "standard: pixels minus the training mean, over its std; none: raw 0-255 values, to "
-        "see what goes wrong without it",
+        True, "standard: pixels minus the training mean, over its std; none: raw 0-255 values"
     )
-    max_params: int = setting(  # = convlens.models.budget.MAX_PARAMS
-        1_000_000_000,
-        "the most parameters a spec model may have",
-        group=LIMITS_GROUP,
-        metavar="N",
+    max_params: int = setting(
+        1_000_000_000, "the most parameters a spec model may have", group=LIMITS
     )
-    max_activation_mb: float = setting(  # = convlens.models.budget.MAX_ACTIVATION_MB
+    max_activation_mb: float = setting(
         4096.0,
-        "the most MiB the layer outputs of one training batch may take: `convlens summary`'s "
-        "activation memory x batch size",
-        group=LIMITS_GROUP,
+        "the most MiB of layer outputs a training batch may take",
+        group=LIMITS,
         metavar="MIB",
     )
-    eval_batch_size: int = setting(
-        1024, "images per evaluation step (no gradients, so it can be large)", group=OUTPUT_GROUP
-    )
-    out: str | None = setting(
-        None, "run folder (default: runs/<model>-<data>-<timestamp>)", group=OUTPUT_GROUP
-    )
+    eval_batch_size: int = setting(1024, "images per evaluation step (no gradients)", group=SPEED)
+    out: str | None = setting(None, "run folder (default: runs/MODEL-DATA-TIME)", group=SPEED)
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -296,17 +188,7 @@ class TrainConfig:
         _check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         _check_float("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
         _check_float("max_activation_mb", self.max_activation_mb, low=0.0, low_open=True)
-        for key in (
-            "tensorboard",
-            "channels_last",
-            "compile",
-            "fused_optimizer",
-            "relu_after_pool",
-            "keep_freed_memory",
-            "progress",
-            "doctor",
-            "normalize",
-        ):
+        for key in (f.name for f in fields(self) if f.type == "bool"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(
                     f"Expected true or false for {key}. Received: {key}={getattr(self, key)!r}"

@@ -43,7 +43,7 @@ def _normalize(text: str) -> bool:
 SPECIAL: dict[str, dict[str, Any]] = {
     "lr": {"type": _lr},
     "normalize": {"type": _normalize, "metavar": "{standard,none}"},
-    "max_params": {"type": float},
+    "max_params": {"type": float, "metavar": "N"},
 }
 TYPES = {"int": int, "float": float, "str": str}
 
@@ -85,6 +85,8 @@ def _argument(f: Field, default: Any) -> dict[str, Any]:
         kwargs["action"] = argparse.BooleanOptionalAction
     else:
         kwargs["type"] = TYPES.get(kind, str)  # TrainConfig checks what it becomes
+        if kind == "int":
+            kwargs["metavar"] = "N"
     if "choices" in f.metadata:  # TrainConfig checks the value (and suggests a spelling)
         kwargs["metavar"] = "{" + ",".join(f.metadata["choices"]) + "}"
     if "metavar" in f.metadata:
