@@ -49,3 +49,24 @@ def test_mistake_titles_on_later_rows_stay_clear_of_the_images_above(n):
     shown = [ax for ax in fig.axes if ax.axison]
     assert len(shown) == n and all(ax.get_title().startswith("said ") for ax in shown)
     assert title_overlaps(fig) == []
+
+
+@pytest.mark.parametrize("n", [12, 18])
+def test_prediction_titles_belong_to_their_own_image(n):
+    from convlens.look.results import draw_test_predictions
+
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(10), 40).astype(np.float32)
+    targets = probs.argmax(1).copy()
+    targets[::3] = (targets[::3] + 1) % 10  # every third one wrong: two-line titles
+    ev = Evaluation("toy", "test", CLASSES, probs, targets, 1.0)
+    images = torch.randint(0, 256, (40, 1, 28, 28), dtype=torch.uint8)
+    fig, wrong = draw_test_predictions(ev, images, list(range(n)))
+    assert len(wrong) == len(range(0, n, 3))
+    assert title_overlaps(fig) == []
+    # each title sits nearer its own image than the one above it
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in (a for a in fig.axes if a.axison):
+        title, image = ax.title.get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert 0 <= title.y0 - image.y1 < 12  # pixels: right above its own image

@@ -65,7 +65,11 @@ def draw_test_predictions(
     """Test images with predicted (and probability) and true labels; wrong ones in red.
     Returns the figure and the indices it shows that were predicted wrong."""
     rows = -(-len(indices) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.2 * rows), squeeze=False)
+    # constrained layout keeps each row's titles (two lines on a wrong one) between its own
+    # images and the row above; tight_layout let a two-line title run into the image above
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(1.9 * cols, 2.4 * rows + 0.4), squeeze=False, layout="constrained"
+    )
     wrong = []
     for ax in axes.flat:
         ax.axis("off")
@@ -91,7 +95,6 @@ def draw_test_predictions(
         f"its probability; red: wrong, with the true class)",
         fontsize=10,
     )
-    fig.tight_layout()
     return fig, wrong
 
 
