@@ -97,6 +97,10 @@ def test_sweep_and_compare_show_and_use_the_experiment_recipe(cli, tmp_path):
         text = " ".join(cli(command, "--help").out.split())
         assert "src/convlens/recipes/experiment.yaml" in text, command
         assert "images per training step (default: 128)" in text, command
+    import convlens as cl
+
+    for function in (cl.sweep, cl.compare):  # the Python door names the same recipe
+        assert "src/convlens/recipes/experiment.yaml" in " ".join(function.__doc__.split())
     from convlens.cli.sweep import _experiment
 
     compare = subcommands(build_parser())["compare"]

@@ -108,13 +108,7 @@ def sweep(
             f"Expected grid: a dict of lists, e.g. {{'k': [3, 5]}}. Received: {grid!r}"
         )
     values = {str(k): _values(k, v) for k, v in grid.items()}
-    base = _base(data, options, "cl.sweep", quiet)
-    folder = _folder(out, "sweep")
-    _check_counts(seeds=seeds, jobs=jobs)
-    results = sweeping.sweep(
-        model, values, base, folder, seeds=seeds, jobs=jobs, log=None if quiet else print
-    )
-    return Experiment(sweeping.summarize(results), results, folder, "Sweep")
+    return _experiment("sweep", model, values, data, seeds, out, jobs, quiet, options)
 
 
 def compare(
@@ -147,13 +141,30 @@ def compare(
             f"Expected models: a list of registry names or spec texts, e.g. "
             f"['mlp', 'keras_mnist']. Received: {models!r}"
         )
-    base = _base(data, options, "cl.compare", quiet)
-    folder = _folder(out, "compare")
+    grid = {"model": list(models)}  # a comparison is a sweep over the model
+    return _experiment("compare", "{model}", grid, data, seeds, out, jobs, quiet, options)
+
+
+def _experiment(
+    kind: str,
+    template: str,
+    grid: dict[str, list[str]],
+    data: str | None,
+    seeds: int,
+    out: str | Path | None,
+    jobs: int,
+    quiet: bool,
+    options: dict[str, Any],
+) -> Experiment:
+    """Check the arguments, run the sweep (`convlens.engine.sweep`) and tabulate it; `kind`:
+    "sweep" or "compare"."""
+    base = _base(data, options, f"cl.{kind}", quiet)
+    folder = _folder(out, kind)
     _check_counts(seeds=seeds, jobs=jobs)
-    results = sweeping.compare(
-        list(models), base, folder, seeds=seeds, jobs=jobs, log=None if quiet else print
-    )
-    return Experiment(sweeping.summarize(results), results, folder, "Comparison")
+    log = None if quiet else print
+    results = sweeping.sweep(template, grid, base, folder, seeds=seeds, jobs=jobs, log=log)
+    title = "Comparison" if kind == "compare" else "Sweep"
+    return Experiment(sweeping.summarize(results), results, folder, title)
 
 
 def _values(key: Any, given: Any) -> list[str]:
