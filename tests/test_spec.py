@@ -319,7 +319,7 @@ def test_bad_specs_have_clear_one_line_messages(spec, shape, fragments):
 def test_spec_file_errors(tmp_path):
     bad_yaml = tmp_path / "broken.yaml"
     bad_yaml.write_text("layers: [conv 8 3\n  - : :\n")
-    with pytest.raises(SpecError, match=r"cannot read spec file '.*broken\.yaml'"):
+    with pytest.raises(SpecError, match=r"spec file '.*broken\.yaml' line 2 is not valid YAML"):
         parse(bad_yaml)
     with pytest.raises(SpecError, match=r"spec file not found: '.*missing\.yaml'"):
         parse(str(tmp_path / "missing.yaml"))

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from convlens.errors import ConfigError, suggest
+from convlens.yamlfile import read_yaml
 
 __all__ = [
     "TrainConfig",
@@ -182,7 +183,7 @@ class TrainConfig:
         for key in ("limit_train", "limit_test", "early_stopping", "threads", "steps"):
             if getattr(self, key) is not None:
                 _check_int(key, getattr(self, key), minimum=1)
-        _check_int("seed", self.seed, minimum=0)
+        _check_int("seed", self.seed, minimum=0, maximum=2**64 - 1)  # what torch seeds take
         _check_float("lr", self.lr, low=0.0, low_open=True)
         _check_float("weight_decay", self.weight_decay, low=0.0)
         _check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
@@ -245,9 +246,14 @@ def _check_choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
         )
 
 
-def _check_int(key: str, value: Any, *, minimum: int) -> None:
+def _check_int(key: str, value: Any, *, minimum: int, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"Expected {key} an integer >= {minimum}. Received: {key}={value!r}")
+    if maximum is not None and value > maximum:
+        shown = value if value.bit_length() <= 128 else f"a {value.bit_length()}-bit number"
+        raise ConfigError(
+            f"Expected {key} an integer in {minimum}..{maximum}. Received: {key}={shown}"
+        )
 
 
 def _check_float(
@@ -345,16 +351,11 @@ def recipe_file(name: str) -> Path:
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping of TrainConfig keys (not yet validated)."""
     path = Path(path)
+    what = f"config file {str(path)!r}"
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from None
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f" line {line + 1}" if line is not None else ""
-        raise ConfigError(f"config file {str(path)!r}{where} is not valid YAML") from None
+        loaded = read_yaml(path, what=what, error=ConfigError)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"cannot read {what}: {exc.strerror}") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

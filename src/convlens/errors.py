@@ -9,9 +9,19 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+MAX_MESSAGE = 1000  # characters: a message naming a huge value keeps its head and its end
+
 
 class ConvlensError(Exception):
-    """Base class of every error convlens raises on purpose."""
+    """Base class of every error convlens raises on purpose. A message longer than
+    MAX_MESSAGE (one that names a huge value) is cut in the middle."""
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str) and len(args[0]) > MAX_MESSAGE:
+            text = args[0]
+            cut = len(text) - MAX_MESSAGE + 250
+            args = (f"{text[:700]} ...({cut} characters cut)... {text[-200:]}", *args[1:])
+        super().__init__(*args)
 
     def _render_traceback_(self) -> list[str]:
         """How IPython and Jupyter show it: its one line, `ModelError: ...`, not a traceback
@@ -57,5 +67,7 @@ class TrainingError(ConvlensError):
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean X?)' for the closest choice, or '' when none is close."""
+    if len(word) > 200:  # no name is that long, and difflib would take seconds over it
+        return ""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""

@@ -163,9 +163,17 @@ def looks_like_spec(text: str) -> bool:
     text = text.strip()
     if not text or text.startswith(("[", "(")) or any(c in text for c in ",\n ="):
         return True
-    if text.lower().endswith(SPEC_FILE_SUFFIXES) or Path(text).is_file():
+    if text.lower().endswith(SPEC_FILE_SUFFIXES) or _is_file(text):
         return True
     return text.lower() in (*KINDS, *ALIASES, *ACTIVATION_NAMES, "softmax")
+
+
+def _is_file(text: str) -> bool:
+    """Path(text).is_file(), False for text no file can be named by (too long, NUL)."""
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _from_spec(

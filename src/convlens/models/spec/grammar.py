@@ -25,6 +25,7 @@ from convlens.models.spec.layer import (
     check_input_shape,
     quote_source,
 )
+from convlens.yamlfile import read_yaml
 
 
 def parse(spec: Any, *, num_classes: int | None = None) -> list[LayerSpec]:
@@ -78,15 +79,11 @@ def parse(spec: Any, *, num_classes: int | None = None) -> list[LayerSpec]:
 
 def read_spec_file(path: str | Path, *, num_classes: int | None = None) -> SpecFile:
     """Read a YAML spec file: a list of layers, or a mapping with `layers:` and `input:`."""
-    import yaml
-
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path, what=f"spec file '{path}'", error=SpecError)
     except FileNotFoundError:
         raise SpecError(f"spec file not found: '{path}'") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(f"cannot read spec file '{path}': {_first_line(exc)}") from None
     shape = None
     if isinstance(data, Mapping):
         unknown = [k for k in data if k not in ("layers", "input")]
