@@ -71,6 +71,8 @@ def load_yaml(text: str, *, what: str, error: type[ConvlensError]) -> Any:
         raise error(
             f"{what}{where} is not valid YAML" + (f" ({problem[:120]})" if problem else "")
         ) from None
+    except ConvlensError:  # ours (ConfigError and SpecError are ValueErrors too)
+        raise
     except RecursionError:
         raise error(f"{what} nests deeper than {MAX_DEPTH} levels; refusing it") from None
     except ValueError as exc:  # a value YAML parses but Python refuses (a 5000-digit number)
