@@ -14,6 +14,7 @@ import io
 import json
 import os
 import secrets
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,34 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _remove_stale_temps(path)
+
+
+STALE_TEMP_SECONDS = 3600  # a temp file of a write this old was left by a killed process
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete the temp files of `path` that a killed write left (older than
+    STALE_TEMP_SECONDS: a write in progress elsewhere is never that slow)."""
+    prefix = f".{path.name}."
+    try:
+        names = [n for n in os.listdir(path.parent) if n.startswith(prefix)]
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        rest = name[len(prefix) :]
+        if len(rest) != 12 or not rest.endswith(".tmp") or not _is_hex(rest[:8]):
+            continue
+        try:
+            if now - os.stat(path.parent / name).st_mtime > STALE_TEMP_SECONDS:
+                os.unlink(path.parent / name)
+        except OSError:
+            pass
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

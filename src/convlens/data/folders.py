@@ -115,6 +115,11 @@ def folder_classes(scans: Sequence[FolderScan], where: str) -> tuple[str, ...]:
             ImageFolderWarning,
             stacklevel=3,
         )
+    if len(classes) == 1:
+        raise DataError(
+            f"{where}: only one class folder has images ({classes[0]!r}); a classifier needs "
+            f"at least 2 classes, one subfolder each"
+        )
     return classes
 
 
@@ -189,7 +194,19 @@ def read_image_files(paths: Sequence[Path], size: int, channels: int) -> np.ndar
     return out
 
 
-def folder_channels(paths: Sequence[Path], sample: int = 64) -> int:
-    """1 if every sampled image is grayscale, else 3."""
+def folder_channels(lists: dict[str, Listing], where: str, sample: int = 64) -> int:
+    """The channels of both splits, decided once: 1 if every sampled image (of each
+    split) is grayscale, else 3; says in one warning line when gray and colour images
+    mix (the gray ones are read as colour)."""
     gray = ("L", "1", "I;16", "I", "LA")
-    return 1 if all(_header(p).mode in gray for p in list(paths)[:sample]) else 3
+    paths = [p for split in SPLITS for p in lists[split][0][:sample]]
+    colour = [p for p in paths if _header(p).mode not in gray]
+    if colour and len(colour) < len(paths):
+        warnings.warn(
+            f"{where}: {len(paths) - len(colour)} of {len(paths)} sampled images are gray "
+            f"and {len(colour)} colour (e.g. {colour[0].name}); every image is read as "
+            f"colour (3 channels)",
+            ImageFolderWarning,
+            stacklevel=3,
+        )
+    return 3 if colour else 1

@@ -142,6 +142,7 @@ def _pillow_errors(name: str) -> Iterator[None]:
 def _open(fp: BinaryIO, name: str, limit: int) -> tuple[Image.Image, int]:
     """Open the header (FORMATS only: no other decoder, Ghostscript included, ever runs)
     and check the limit; also the JPEG scale (1, 2, 4 or 8) that brings it under it."""
+    _check_icon(fp, name, limit)  # Pillow decodes an icon's image while opening it
     with _HEADER_LOCK, warnings.catch_warnings():
         # Pillow warns above its own limit; ours is checked next and says it in one line.
         # `catch_warnings` is not thread-safe (the explorer loads in threads): one at a time.
@@ -155,6 +156,38 @@ def _open(fp: BinaryIO, name: str, limit: int) -> tuple[Image.Image, int]:
             if math.ceil(w / scale) * math.ceil(h / scale) <= limit:
                 return img, scale
     raise _too_many(name, w, h, limit)
+
+
+ICO_MAGIC = b"\x00\x00\x01\x00"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _check_icon(fp: BinaryIO, name: str, limit: int) -> None:
+    """An ICO file is a directory of PNG or BMP images, and Pillow decodes one in
+    `Image.open`: read each embedded image's own header first and refuse one over the
+    limit (the directory's sizes say at most 256x256, whatever the image holds)."""
+    start = fp.tell()
+    try:
+        head = fp.read(6)
+        if head[:4] != ICO_MAGIC:
+            return
+        count = int.from_bytes(head[4:6], "little")
+        entries = fp.read(16 * count)
+        for i in range(len(entries) // 16):
+            offset = int.from_bytes(entries[16 * i + 12 : 16 * i + 16], "little")
+            fp.seek(start + offset)
+            inner = fp.read(24)
+            if inner[:8] == PNG_MAGIC:  # IHDR: width, height (big-endian) at 16
+                w, h = int.from_bytes(inner[16:20], "big"), int.from_bytes(inner[20:24], "big")
+            elif len(inner) >= 12:  # a DIB: width, height (twice: image and mask) at 4
+                w = abs(int.from_bytes(inner[4:8], "little", signed=True))
+                h = abs(int.from_bytes(inner[8:12], "little", signed=True)) // 2
+            else:
+                continue
+            if w * h > limit:
+                raise _too_many(f"{name} (icon image {i + 1})", w, h, limit)
+    finally:
+        fp.seek(start)
 
 
 def _too_many(name: str, w: int, h: int, limit: int) -> ImageError:
@@ -216,6 +249,11 @@ def load_image(
         img.load()  # decode everything now: a truncated file fails here
         if img.size[0] * img.size[1] > limit:  # Pillow chose another scale than asked
             raise _too_many(name, w, h, limit)
+        if img.mode == "F" and not np.isfinite(np.asarray(img)).all():
+            raise ImageError(
+                f"{name}: a floating-point image with NaN or infinite pixels; give an image "
+                f"whose pixels are all numbers"
+            )
         img = _convert(ImageOps.exif_transpose(img), mode)
     return img.reduce(factor) if factor >= 2 else img
 

@@ -366,17 +366,29 @@ class ImageFolder(DataSource):
         if not self.root.is_dir():
             raise DataError(f"imagefolder: {self.root} is not a folder")
         paths, labels, classes = self.lists()[split]
-        size = image_size or folders.common_size(paths)
-        channels = folders.folder_channels(paths)
+        size, channels = self.layout(image_size)
         return folders.read_image_files(paths, size, channels), labels, classes
+
+    _layouts: dict[int | None, tuple[int, int]] | None = None
+
+    def layout(self, image_size: int | None) -> tuple[int, int]:
+        """Image size and channels, decided once for both splits (from the train images'
+        common size, and the channels of both)."""
+        if self._layouts is None:
+            self._layouts = {}
+        if image_size not in self._layouts:
+            lists = self.lists()
+            size = image_size or folders.common_size(lists["train"][0])
+            channels = folders.folder_channels(lists, f"imagefolder {self.root}")
+            self._layouts[image_size] = (size, channels)
+        return self._layouts[image_size]
 
     def stream(self, split: str, image_size: int | None) -> FolderStream | None:
         if not self.root.is_dir():
             return None  # read() says what is wrong
         lists = self.lists()
         paths, labels, classes = lists[split]
-        size = image_size or folders.common_size(paths)
-        channels = folders.folder_channels(paths)
+        size, channels = self.layout(image_size)
         if len(paths) * channels * size * size <= self.memory_limit():
             return None
         train_paths = lists["train"][0]

@@ -16,8 +16,10 @@ names deleted (the previous generation, the stray files of a save that was kille
 a full disk at any moment therefore leaves the previous or the new checkpoint whole (and, as
 far as the file system keeps its fsync promises, so does a power cut). `best` names the weights of
 the epoch with the best test accuracy: the file of `last` when that epoch just ended, else one
-of an earlier generation, kept while it is named. A run folder with no manifest has not
-started (no epoch ended): `convlens train --resume` starts it.
+of an earlier generation, kept while it is named. A run folder with no manifest and no
+weight or state files has not started (no epoch ended): `convlens train --resume` starts it;
+one that holds such files but no manifest (checkpoint.json lost) is refused in one line,
+its files untouched: no command deletes checkpoint files that no manifest names.
 
 Run folders from before manifests (model.safetensors, best.safetensors, state.pt and
 checksums.json) are read as generation 0 and converted by their next save. State is loaded
@@ -41,6 +43,7 @@ import torch
 from safetensors.torch import load, save
 from torch import nn
 
+from convlens.engine.runfiles import CHECKPOINT_FORMAT, check_format
 from convlens.errors import CheckpointError
 from convlens.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
@@ -59,6 +62,7 @@ __all__ = [
     "load_state",
     "read_manifest",
     "has_checkpoint",
+    "check_no_orphans",
     "read_checkpoint",
     "checkpoint_file",
     "load_run_state",
@@ -178,7 +182,7 @@ class Manifest:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "convlens_checkpoint": 1,
+            "convlens_checkpoint": CHECKPOINT_FORMAT,
             "generation": self.generation,
             "epoch": self.epoch,
             "batch": self.batch,
@@ -187,17 +191,24 @@ class Manifest:
 
 
 def read_manifest(run_dir: str | Path) -> Manifest | None:
-    """The run's checkpoint manifest; None when the run has no checkpoint yet."""
+    """The run's checkpoint manifest; None when the run has no checkpoint yet.
+    CheckpointError when the folder holds weight or state files that no manifest names:
+    they are nobody's to overwrite or delete (see `check_no_orphans`)."""
     path = Path(run_dir) / MANIFEST
     try:
         raw = json.loads(path.read_bytes())
+        if isinstance(raw, dict):
+            check_format(path, raw, "convlens_checkpoint", CHECKPOINT_FORMAT)
         files = {
             str(role): (str(entry["file"]), str(entry["sha256"]))
             for role, entry in raw["files"].items()
         }
         manifest = Manifest(int(raw["generation"]), int(raw["epoch"]), int(raw["batch"]), files)
     except FileNotFoundError:
-        return _legacy_manifest(Path(run_dir))
+        legacy = _legacy_manifest(Path(run_dir))
+        if legacy is None:
+            check_no_orphans(run_dir)
+        return legacy
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         raise CheckpointError(
             f"{str(path)!r} is not a readable checkpoint manifest; the run's checkpoint "
@@ -226,6 +237,25 @@ def _legacy_manifest(run_dir: Path) -> Manifest | None:
             f"its checkpoints cannot be trusted"
         ) from None
     return Manifest(0, -1, -1, files)
+
+
+def check_no_orphans(run_dir: str | Path) -> None:
+    """CheckpointError when `run_dir` holds weight or state files but no manifest names
+    them (checkpoint.json was lost or removed): training would start the run over and
+    its first save would replace them, so nothing is touched and the user decides."""
+    run_dir = Path(run_dir)
+    try:
+        names = _names(run_dir)
+    except OSError:
+        return
+    orphans = [n for n in names if GENERATION_FILE.match(n) or n in (LAST, BEST, STATE)]
+    if orphans:
+        shown = ", ".join(orphans[:4]) + (f" and {len(orphans) - 4} more" if orphans[4:] else "")
+        raise CheckpointError(
+            f"run folder {str(run_dir)!r} holds weights or training state ({shown}) but no "
+            f"{MANIFEST} to name and verify them; nothing was changed: restore {MANIFEST}, "
+            f"or move those files away to start the run over"
+        )
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:

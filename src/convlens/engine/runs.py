@@ -36,8 +36,14 @@ from torch import nn
 
 from convlens.config import TrainConfig, config_to_yaml, load_config_file, merge_config
 from convlens.engine import lock
-from convlens.engine.checkpoint import apply_weights, has_checkpoint, read_checkpoint
+from convlens.engine.checkpoint import (
+    apply_weights,
+    check_no_orphans,
+    has_checkpoint,
+    read_checkpoint,
+)
 from convlens.engine.provenance import git_commit, versions
+from convlens.engine.runfiles import RUN_FORMAT, check_run_info, read_metrics
 from convlens.errors import CheckpointError, ConfigError, ModelError
 from convlens.io import atomic_write_json, atomic_write_text
 from convlens.models import registry
@@ -91,14 +97,12 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
         ) from None
     except (OSError, ValueError):
         raise CheckpointError(f"{str(run_dir / RUN_FILE)!r} is not readable JSON") from None
-    if not isinstance(info, dict) or "input_shape" not in info or "model" not in info:
-        raise CheckpointError(f"{str(run_dir / RUN_FILE)!r} is not a convlens run description")
-    if info.get("state") == CREATING:
+    if isinstance(info, dict) and info.get("state") == CREATING:
         raise CheckpointError(
             f"{str(run_dir)!r} was stopped while it was being created, before training "
             f"began; train again with --out {run_dir}"
         )
-    return info
+    return check_run_info(run_dir / RUN_FILE, info)
 
 
 def _half_made(run_dir: Path) -> bool:
@@ -141,6 +145,12 @@ def check_run_dir(run_dir: str | Path) -> None:
     holder = lock.holder(run_dir / LOCK_FILE)
     if holder is not None:
         raise _in_use(run_dir, holder)
+    outer = next((p for p in run_dir.absolute().parents if (p / RUN_FILE).is_file()), None)
+    if outer is not None:  # `serve` and `convlens runs` would not find it; a copy drags it along
+        raise CheckpointError(
+            f"--out {str(run_dir)!r} is inside the run folder {str(outer)!r}; a run goes in a "
+            f"folder of its own: choose an --out outside it"
+        )
     _check_contents(run_dir)
     if not run_dir.exists():
         parent = next(p for p in run_dir.absolute().parents if p.exists())
@@ -153,6 +163,15 @@ def check_run_dir(run_dir: str | Path) -> None:
 
 def _check_contents(run_dir: Path) -> None:
     half_made = _half_made(run_dir)
+    if run_dir.is_dir() and not has_checkpoint(run_dir):
+        check_no_orphans(run_dir)  # weights whose manifest was lost: never overwritten
+    if not half_made:
+        try:
+            read_run_info(run_dir)
+        except CheckpointError as exc:
+            raise CheckpointError(
+                f"--out {str(run_dir)!r} is not a convlens run folder ({exc}); choose another --out"
+            ) from None
     if not half_made and not has_checkpoint(run_dir):
         raise CheckpointError(
             f"{str(run_dir)!r} holds a run that stopped before its first checkpoint; start "
@@ -255,7 +274,7 @@ def create_run(run_dir: str | Path, config: TrainConfig, model: nn.Module, train
             stale.unlink()
     spec_text = getattr(model, "spec_text", None)
     info = {
-        "convlens_run": 1,
+        "convlens_run": RUN_FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": config.model,
         "spec_text": spec_text,
@@ -429,10 +448,7 @@ def load_run(
     model = build_run_model(info, model, config, run_dir=run_dir, trust_code=trust_code)
     apply_weights(model, data[weights], paths[weights])
     model.eval()
-    try:
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
-        metrics = []
+    metrics = read_metrics(run_dir)
     return Run(
         path=run_dir,
         config=config,

@@ -18,6 +18,7 @@ Safety:
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable
 from functools import lru_cache, partial
@@ -82,6 +83,15 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/[^\s'\"()]+")
+
+
+def without_paths(message: str) -> str:
+    """`message` with each absolute path cut to its last part: the page's user need not
+    learn where the server keeps its files."""
+    return ABSOLUTE_PATH.sub(lambda m: Path(m[0]).name or m[0], message)
+
+
 def create_app(
     run: str | Path | Run | None = None,
     *,
@@ -144,7 +154,7 @@ def create_app(
 
     @app.exception_handler(ConvlensError)
     async def bad_input(request: Request, exc: ConvlensError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        return JSONResponse({"detail": without_paths(str(exc))}, status_code=400)
 
     @app.get("/")
     def page() -> FileResponse:
