@@ -413,3 +413,51 @@ def test_a_run_inside_another_run_is_refused(cli, tiny_run, tmp_path):
     res = cli("train", "--model", TOY_SPEC, "--data", "mnist", "--out", run / "sub")
     one_line_error(res, f"--out '{run}/sub' is inside the run folder '{run}'")
     assert not (run / "sub").exists()
+
+
+# ----------------------------------------------------------------------------- slow clients
+def test_a_crowd_of_slow_senders_does_not_shut_out_other_requests(tiny_run):
+    """31 clients that start an upload and then send a byte now and then (with the page,
+    the server's 32 connections): the explorer keeps answering the page."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+
+    from convlens.web.app import create_app
+    from test_web import serving
+
+    name, stop = tiny_run[0].name, threading.Event()
+
+    def dribble(port: int) -> None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+                s.sendall(
+                    f"POST /api/runs/{name}/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"Content-Length: 100000\r\n\r\n".encode()
+                )
+                while not stop.is_set() and s.send(b"x"):
+                    time.sleep(0.5)
+        except OSError:  # cut off by the server: what it should do
+            pass
+
+    with serving(create_app(tiny_run[0])) as url:
+        assert httpx.get(f"{url}/api/runs/{name}", timeout=60).status_code == 200  # loaded
+        port = int(url.rsplit(":", 1)[1])
+        crowd = [threading.Thread(target=dribble, args=(port,)) for _ in range(31)]
+        for t in crowd:
+            t.start()
+        try:
+            time.sleep(1.0)
+            answers = []
+            for _ in range(6):  # over the next few seconds, while they keep dribbling
+                start = time.perf_counter()
+                r = httpx.get(f"{url}/api/runs/{name}", timeout=30)
+                answers.append((r.status_code, round(time.perf_counter() - start, 2)))
+                time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in crowd:
+                t.join(10)
+    assert all(code == 200 and seconds < 3 for code, seconds in answers), answers

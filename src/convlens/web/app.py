@@ -37,7 +37,7 @@ from convlens.engine.runs import Run
 from convlens.errors import ConvlensError
 from convlens.web.explorer import Explorer
 from convlens.web.testset import TestSet, filter_history
-from convlens.web.uploads import MAX_UPLOAD, form_parts, read_body
+from convlens.web.uploads import MAX_UPLOAD, form_parts, read_body, upload_slots
 
 STATIC = Path(__file__).parent / "static"
 PICTURES = ("curves", "filters", "evolution")
@@ -123,6 +123,7 @@ def create_app(
     app = FastAPI(title="convlens explorer", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(HostCheck, allowed=list(allowed_hosts))
     workers = anyio.CapacityLimiter(WORKERS)
+    arriving = upload_slots()  # bodies arrive before a worker is taken, a few at once
     loading = threading.Lock()
     forward = {name: anyio.Lock() for name in runs}  # a model's hooks serve one input at a time
 
@@ -175,7 +176,7 @@ def create_app(
         """The run's Explorer, the decoded image of the request and the invert setting."""
         if name not in runs:
             raise HTTPException(404, f"no run {name!r}; runs: {', '.join(runs) or 'none'}")
-        body = await read_body(request)
+        body = await read_body(request, arriving)
         data, fields = form_parts(request.headers.get("content-type", ""), body)
         invert = invert or fields.get("invert") or "auto"
         if invert not in INVERT:

@@ -5,7 +5,9 @@
   within HEAD_SECONDS of the connection opening or of the previous response, else the
   connection is closed (a client that sends its headers a byte at a time holds nothing);
 - idle keep-alive connections closed after KEEP_ALIVE_SECONDS;
-- the body of an upload is timed by the app (`uploads.UPLOAD_SECONDS`).
+- the body of an upload is timed by the app (`convlens.web.uploads`: a total time, a
+  minimum rate, a few bodies at once); a request answered before its body arrived (refused
+  or cut off) has its connection closed, so a slow sender holds nothing after its answer.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -43,6 +46,11 @@ class GuardedH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.SEND_BODY:
+            # answered before its body arrived (refused, or cut off as too slow): a client
+            # that keeps sending would otherwise keep its connection, and its slot, forever
+            self.transport.close()
+            return
         if not self.transport.is_closing() and not self._busy():
             self._arm()  # the next request's head has its own deadline
 

@@ -3,7 +3,9 @@
 The predict route takes the image as the raw body (`curl --data-binary @shoe.png URL`, what
 the page sends) or as the one file of a multipart/form-data form (`curl -F file=@shoe.png
 URL`, what HTML forms and most clients send). Limits, each refused with one line:
-MAX_UPLOAD bytes in all (413); the whole body within UPLOAD_SECONDS (408); at most
+MAX_UPLOAD bytes in all (413); the whole body within UPLOAD_SECONDS, and at MIN_RATE bytes
+per second on average after the first GRACE_SECONDS (408); at most UPLOADS_AT_ONCE bodies
+arriving at once (503: a crowd of slow senders cannot take every connection); at most
 MAX_PARTS parts (400), exactly one of them a file (400), each other field at most
 MAX_FIELD bytes (413). The body is parsed in memory: nothing is written to disk.
 """
@@ -29,27 +31,64 @@ UPLOAD_SECONDS = 30  # to send it
 MAX_PARTS = 8  # parts of a multipart form: the image and a few small fields
 MAX_FIELD = 1024  # bytes of a form field that is not a file
 EXAMPLE = "curl -F file=@shoe.png URL"
+MIN_RATE = 16 * 1024  # bytes per second, on average, after the first GRACE_SECONDS
+GRACE_SECONDS = 2.0
+UPLOADS_AT_ONCE = 8  # bodies arriving at the same time (of LIMIT_CONCURRENCY connections)
 
 
-async def read_body(request: Request) -> bytes:
-    """The body, at most MAX_UPLOAD bytes, arrived within UPLOAD_SECONDS."""
+def upload_slots() -> anyio.CapacityLimiter:
+    """The slots of bodies arriving at once (one per app)."""
+    return anyio.CapacityLimiter(UPLOADS_AT_ONCE)
+
+
+async def read_body(request: Request, slots: anyio.CapacityLimiter | None = None) -> bytes:
+    """The body, at most MAX_UPLOAD bytes, arrived within UPLOAD_SECONDS at MIN_RATE after
+    GRACE_SECONDS; with `slots`, one of them is held while it arrives (503 when none is
+    free): a client sending slowly holds a connection for seconds, not the server."""
     size = request.headers.get("content-length", "")
     if size.isdigit() and int(size) > MAX_UPLOAD:
         raise HTTPException(
             413, f"upload of {int(size):,} bytes is over the limit of {MAX_UPLOAD:,} bytes"
         )
-    body = bytearray()
+    if slots is None:
+        return await _arrive(request)
     try:
-        with anyio.fail_after(UPLOAD_SECONDS):
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > MAX_UPLOAD:
-                    raise HTTPException(413, f"upload over the limit of {MAX_UPLOAD:,} bytes")
-    except TimeoutError:
+        slots.acquire_nowait()
+    except anyio.WouldBlock:
         raise HTTPException(
-            408, f"the upload took longer than {UPLOAD_SECONDS} s; send it again"
+            503, f"{UPLOADS_AT_ONCE} uploads are arriving already; send it again in a moment"
         ) from None
-    return bytes(body)
+    try:
+        return await _arrive(request)
+    finally:
+        slots.release()
+
+
+async def _arrive(request: Request) -> bytes:
+    body = bytearray()
+    start = anyio.current_time()
+    chunks = request.stream().__aiter__()
+    while True:
+        # the next chunk is due when the body so far, at MIN_RATE, would have come in
+        due = min(UPLOAD_SECONDS, GRACE_SECONDS + len(body) / MIN_RATE)
+        try:
+            with anyio.fail_after(max(0.0, start + due - anyio.current_time())):
+                chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return bytes(body)
+        except TimeoutError:
+            if due >= UPLOAD_SECONDS:
+                raise HTTPException(
+                    408, f"the upload took longer than {UPLOAD_SECONDS} s; send it again"
+                ) from None
+            raise HTTPException(
+                408,
+                f"the upload arrived slower than {MIN_RATE // 1024} kB/s ({len(body):,} "
+                f"bytes in {due:.0f} s); send it again",
+            ) from None
+        body += chunk
+        if len(body) > MAX_UPLOAD:
+            raise HTTPException(413, f"upload over the limit of {MAX_UPLOAD:,} bytes")
 
 
 @dataclass
