@@ -258,3 +258,32 @@ def test_a_sweep_picture_keeps_long_names_and_its_title_inside(tmp_path):
     save_figure(fig, tmp_path / "sweep.png")
     a = np.asarray(Image.open(tmp_path / "sweep.png").convert("RGB"), dtype=np.float64)
     assert a.std() > 5
+
+
+@pytest.mark.parametrize(("filters", "channels"), [(2, 32), (32, 1)])
+def test_an_evolution_frame_is_big_shows_every_filter_and_keeps_its_title(
+    monkeypatch, filters, channels
+):
+    """Two filters (notebook 003's second layer) still make a readable frame whose title is
+    not clipped; a 32-filter first layer shows all 32 and says so."""
+    from types import SimpleNamespace
+
+    from convlens.engine import history
+    from convlens.look.weights import evolution_frame, evolution_frames
+
+    base = torch.linspace(-1, 1, filters * channels * 25).reshape(filters, channels, 5, 5)
+    hist = {"conv2": {e: base * (1.1**e) for e in range(4)}}
+    monkeypatch.setattr(history, "read_history", lambda path: hist)
+    frames = evolution_frames(SimpleNamespace(path="run"))
+    assert len(frames) == 4 and frames[0].size[0] >= 500 and frames[0].size[1] >= 300
+    change = filter_changes(hist["conv2"])[3]
+    fig = evolution_frame("conv2", 3, hist["conv2"][3], lim=1.5, change=change, n=64)
+    assert len(image_axes(fig)) == filters
+    shown = "all 2 filters (input channel 0 of 32 drawn)" if filters == 2 else "all 32 filters"
+    assert f"conv2: {shown}\nepoch 3, mean change 10.0%" in texts(fig)
+    fig.canvas.draw()
+    page, renderer = fig.bbox, fig.canvas.get_renderer()
+    for t in fig.texts:  # the title, inside the frame on every side
+        box = t.get_window_extent(renderer)
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and box.y1 <= page.y1, t.get_text()
+    plt.close("all")

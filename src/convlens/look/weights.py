@@ -269,32 +269,53 @@ def draw_evolution_strip(run: Run, layer: str | None = None, *, n: int = 16) -> 
     return fig
 
 
-def evolution_frames(run: Run, layer: str | None = None, *, n: int = 16) -> list[Image.Image]:
-    """One GIF frame per recorded epoch of a layer's filters, each filter's relative change
-    since the epoch before under it."""
+def evolution_frame(
+    layer: str, epoch: int, w: torch.Tensor, *, lim: float, change: np.ndarray | None, n: int
+) -> Figure:
+    """One epoch of a layer's filters (input channel 0), at most `n`, each labelled with its
+    relative change since the epoch before (None: the initial weights); the title says how
+    many filters of how many are drawn and what the percentages are."""
+    k = min(n, w.shape[0])
+    rows, cols = grid_shape(k)
+    # at least 5.6 x 3.4 inches, so two filters still make a frame whose title fits
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(max(5.6, 1.0 * cols + 1.8), max(3.4, 1.1 * rows + 1.3)),
+        squeeze=False,
+        layout="constrained",
+    )
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        if i >= k:
+            ax.axis("off")
+            continue
+        im = ax.imshow(w[i, 0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_xlabel(_pct(change[i]) if change is not None else "start", fontsize=8, labelpad=1)
+    fig.colorbar(im, ax=axes, shrink=0.8, label="weight")
+    state = (
+        f"mean change {change.mean():.1%}\nunder each filter: its change since epoch {epoch - 1}"
+        if change is not None
+        else "the initial weights"
+    )
+    fig.suptitle(f"{_evolution_title(layer, w, k)}\nepoch {epoch}, {state}", fontsize=10)
+    return fig
+
+
+def evolution_frames(
+    run: Run, layer: str | None = None, *, n: int = MAX_FILTERS
+) -> list[Image.Image]:
+    """One GIF frame per recorded epoch of a layer's filters (all of them up to `n`), each
+    filter's relative change since the epoch before under it."""
     layer, hist = _history_of(run, layer)
     lim = max(_limit(w[:n].numpy()) for w in hist.values())
     changes = filter_changes(hist)
-    frames = []
-    for epoch, w in hist.items():
-        k = min(n, w.shape[0])
-        rows, cols = grid_shape(k)
-        fig, axes = plt.subplots(
-            rows, cols, figsize=(1.0 * cols + 0.6, 1.1 * rows + 0.9), squeeze=False
+    return [
+        figure_image(
+            evolution_frame(layer, epoch, w, lim=lim, change=changes.get(epoch), n=n), dpi=100
         )
-        for i, ax in enumerate(axes.flat):
-            ax.set_xticks([]), ax.set_yticks([])
-            if i >= k:
-                ax.axis("off")
-                continue
-            ax.imshow(w[i, 0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
-            change = _pct(changes[epoch][i]) if epoch in changes else "start"
-            ax.set_xlabel(change, fontsize=7, labelpad=1)
-        mean = f", mean change {changes[epoch].mean():.1%}" if epoch in changes else " (initial)"
-        fig.suptitle(f"{layer}, epoch {epoch}{mean}", fontsize=10)
-        fig.tight_layout()
-        frames.append(figure_image(fig, dpi=90))
-    return frames
+        for epoch, w in hist.items()
+    ]
 
 
 # ----------------------------------------------------------------------------- MLP
