@@ -461,3 +461,33 @@ def test_a_crowd_of_slow_senders_does_not_shut_out_other_requests(tiny_run):
             for t in crowd:
                 t.join(10)
     assert all(code == 200 and seconds < 3 for code, seconds in answers), answers
+
+
+def test_a_spec_naming_a_huge_value_gives_a_short_message(cli):
+    for spec in ("conv " + "9" * 2_000_000, "conv 8 3 pad=" + "y" * 2_000_000):
+        with pytest.raises(cl.errors.SpecError) as err:
+            cl.build(spec, (1, 28, 28))
+        assert len(str(err.value)) <= 1000 and "characters cut" in str(err.value)
+        assert str(err.value).startswith("layer 1 'conv ")
+
+
+def test_a_gif_whose_frame_outgrows_its_screen_is_refused_before_decoding(monkeypatch):
+    import io
+    import struct
+
+    from PIL import GifImagePlugin, Image
+
+    from convlens.data.images import load_image
+    from convlens.errors import ImageError
+
+    buffer = io.BytesIO()
+    Image.new("L", (3000, 3000)).save(buffer, "GIF")
+    data = bytearray(buffer.getvalue())
+    data[6:10] = struct.pack("<HH", 10, 10)  # the screen says 10x10, the frame is 3000x3000
+
+    def no_decoding(self):
+        raise AssertionError("the frame was decoded")
+
+    monkeypatch.setattr(GifImagePlugin.GifImageFile, "load", no_decoding)
+    with pytest.raises(ImageError, match=r"3000x3000 = 9,000,000 pixels is over the limit"):
+        load_image(bytes(data), max_pixels=1_000_000)
