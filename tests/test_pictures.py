@@ -287,3 +287,29 @@ def test_an_evolution_frame_is_big_shows_every_filter_and_keeps_its_title(
         box = t.get_window_extent(renderer)
         assert page.x0 <= box.x0 and box.x1 <= page.x1 and box.y1 <= page.y1, t.get_text()
     plt.close("all")
+
+
+def test_classic_kernels_have_their_own_symmetric_scale_and_a_stated_threshold():
+    """A filter that is a scaled Sobel is named, its kernel drawn on the kernel's own scale
+    (not the weights'); a filter like no classic kernel is not said to resemble one."""
+    from convlens.look.weights import RESEMBLES, closest_kernel
+    from convlens.models.hooks import conv_layers, conv_module
+    from convlens.primer.kernels import KERNELS
+
+    model = build("conv 2 3, flatten, dense 2", (1, 8, 8))
+    odd = np.array([[0.0, 0, 0], [0, 0, 0], [0, 0, 1]])  # one corner: like no classic kernel
+    assert abs(closest_kernel(odd)[1]) < RESEMBLES
+    with torch.no_grad():
+        conv = conv_module(model, conv_layers(model)[0])
+        conv.weight[0, 0] = torch.tensor(KERNELS["sobel_x"].weights) * 0.05
+        conv.weight[1, 0] = torch.tensor(odd) * 0.05
+    fig = draw_filters(model)
+    learned, kernel, _, other = image_axes(fig)
+    assert learned.images[0].get_clim() == pytest.approx((-0.1, 0.1), abs=1e-6)
+    assert kernel.images[0].get_clim() == (-2.0, 2.0)  # sobel's own range, symmetric
+    low, high = other.images[0].get_clim()
+    assert low == -high and high >= 0.5
+    assert kernel.get_title() == "sobel_x\nsim 1.00"
+    assert re.fullmatch(r"no match\n\(-?\w+ 0\.\d\d\)", other.get_title())
+    assert f"named when it resembles the filter: sim >= {RESEMBLES}" in texts(fig)
+    plt.close("all")
