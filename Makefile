@@ -82,8 +82,8 @@ test: $(STAMP) system check
 	$(PY) -m pytest -q
 
 check: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench lessons/build.py
-	$(VENV)/bin/ruff format --check src tests bench lessons/build.py
+	$(VENV)/bin/ruff check src tests bench lessons/build.py lessons/checks.py
+	$(VENV)/bin/ruff format --check src tests bench lessons/build.py lessons/checks.py
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(MAKE) --no-print-directory docs

@@ -90,7 +90,7 @@ def main() -> None:
             continue
         nbformat.write(read(source), path)
         if args.execute:
-            nbformat.write(execute(path), path)
+            nbformat.write(execute(path, timeout=3600), path)  # a cell may train for minutes
         print(f"wrote {path}", file=sys.stderr)
 
 

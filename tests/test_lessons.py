@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 import shutil
@@ -21,6 +22,45 @@ PICTURE = re.compile(
     r"^(?!\w+\s*=[^=]).*(\bcl\.(draw|Picture)|\.show|\.show_batch|\.plot|\bImage)\("
 )
 DETAILS = re.compile(r"<details>\s*<summary>\s*Answer\s*</summary>(.+?)</details>", re.DOTALL)
+SOLUTION = re.compile(
+    r"<details><summary>Reference solution</summary>\s*```python\n(.+?)```", re.DOTALL
+)
+# what every check cell may use without defining it (the lessons' first cells import these)
+PRELUDE = """import numpy as np
+import torch
+import torch.nn.functional as F
+import convlens as cl
+"""
+# a typical wrong answer for each build-it exercise: (reference text, wrong text, what the
+# check says); a new exercise needs its row here
+WRONG = {
+    "corr2d": (
+        "(X[i:i + h, j:j + w] * K)",
+        "(X[i:i + h, j:j + w] * K[::-1, ::-1])",
+        "not yet: the kernel is flipped: that is convolution; a conv layer slides K as it is",
+    ),
+    "corr2d_sp": (
+        "X = np.pad(X, padding)",
+        "X = X",
+        "not yet: shape (2, 2), expected (3, 3)",
+    ),
+    "maxpool2d": (
+        "window.max()",
+        "window.mean()",
+        "not yet: that is mean pooling: keep the largest value",
+    ),
+    "kernel_grad": (
+        "cl.conv2d(X, G)",
+        "cl.conv2d(X, G, flip=True)",
+        "not yet: the flip: this gradient is a cross-correlation (flip=False)",
+    ),
+    "train_epoch": (
+        "        optimizer.zero_grad()\n",
+        "",
+        "not yet: the gradients add up over the batches: call optimizer.zero_grad() before "
+        "loss.backward()",
+    ),
+}
 
 
 def _text(cell) -> str:
@@ -46,7 +86,11 @@ def test_every_source_has_its_committed_notebook_with_outputs_and_in_sync():
             (c.cell_type, c.source) for c in expected.cells
         ], f"{path.name} differs from {source.name}: run lessons/build.py"
         code = [c for c in nb.cells if c.cell_type == "code"]
-        assert all(c.get("outputs") for c in code[1:]), f"{path.name} lacks outputs"
+        # every cell ran, and every cell but a build-it exercise's (it only defines the
+        # function the student writes) shows an output
+        assert all(c.execution_count for c in code), f"{path.name} was not run"
+        silent = [c for c in code[1:] if not c.get("outputs") and "TODO" not in c.source]
+        assert not silent, f"{path.name} lacks outputs: {silent[0].source[:80]}"
 
 
 def test_lessons_are_found_by_file_name(tmp_path, monkeypatch):
@@ -70,6 +114,57 @@ def test_every_lesson_opens_with_goals_and_ends_with_three_answered_exercises():
         assert len(answers) >= 3, (name, len(answers))
         assert all(a.strip() for a in answers), name  # no empty answer
         assert "## Exercises" in markdown[-1] and DETAILS.search(markdown[-1]), name
+
+
+def build_it_exercises():
+    """(lesson, function name, student cell, check cell, reference code) of every exercise
+    whose check cell is followed by a folded reference solution."""
+    build = builder()
+    for source in build.sources():
+        cells = build.read(source).cells
+        for i, cell in enumerate(cells):
+            found = SOLUTION.search(cell.source) if cell.cell_type == "markdown" else None
+            if found:  # the two code cells above it: the student's, then the check
+                student, check = [c for c in cells[:i] if c.cell_type == "code"][-2:]
+                name = re.search(r"^def (\w+)", found.group(1), re.MULTILINE).group(1)
+                yield source.stem, name, student.source, check.source, found.group(1)
+
+
+def _verdict(code: str, check: str):
+    """Run `code` then the check cell; the value of the check cell's last expression."""
+    namespace: dict = {}
+    exec(PRELUDE + code, namespace)
+    tree = ast.parse(check)
+    last = tree.body.pop()
+    assert isinstance(last, ast.Expr), check  # the check cell ends with the verdict
+    exec(compile(tree, "<check>", "exec"), namespace)
+    return eval(compile(ast.Expression(last.value), "<check>", "eval"), namespace)
+
+
+EXERCISES = list(build_it_exercises())
+
+
+def test_each_lesson_with_build_it_exercises_has_a_wrong_answer_for_each():
+    assert {name for _, name, *_ in EXERCISES} == set(WRONG)
+    assert {lesson for lesson, *_ in EXERCISES} >= {
+        "01_convolution_and_pooling", "07_training_loop"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(("lesson", "name", "student", "check", "reference"), EXERCISES,
+                         ids=[f"{e[0][:2]}-{e[1]}" for e in EXERCISES])  # fmt: skip
+def test_build_it_check_passes_the_reference_and_names_a_typical_mistake(
+    lesson, name, student, check, reference, monkeypatch
+):
+    monkeypatch.syspath_prepend(str(LESSONS))  # checks.py, as in the notebook
+    assert "TODO" in student and "TODO" not in reference
+    assert not _verdict(student, check)  # the cell as the student finds it: not yet
+    verdict = _verdict(reference, check)
+    assert verdict.ok, (lesson, name, verdict.message)
+    right, wrong, message = WRONG[name]
+    assert right in reference, (name, right)
+    verdict = _verdict(reference.replace(right, wrong), check)
+    assert not verdict.ok and verdict.message == message, (name, verdict.message)
 
 
 def _picture_cells(nb):
