@@ -491,3 +491,10 @@ def test_a_gif_whose_frame_outgrows_its_screen_is_refused_before_decoding(monkey
     monkeypatch.setattr(GifImagePlugin.GifImageFile, "load", no_decoding)
     with pytest.raises(ImageError, match=r"3000x3000 = 9,000,000 pixels is over the limit"):
         load_image(bytes(data), max_pixels=1_000_000)
+
+
+def test_convlens_runs_names_a_bad_metrics_file(cli, tiny_run, tmp_path):
+    shutil.copytree(tiny_run[0], tmp_path / "r")
+    (tmp_path / "r" / "metrics.json").write_text('{"a": 1}')
+    r = cli("runs", tmp_path)
+    assert r.code == 0 and "(unreadable)" in r.out and "the file must be a list" in r.out, r

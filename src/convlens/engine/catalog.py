@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
+from convlens.engine.runfiles import read_metrics
 from convlens.engine.runs import RUN_FILE, read_run_info
 from convlens.errors import ConvlensError
 
@@ -40,16 +40,16 @@ def run_row(path: Path) -> dict[str, Any]:
     except ConvlensError as exc:
         return {"problem": str(exc)}
     try:
-        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-        accuracies = [float(m["test_accuracy"]) for m in metrics if "test_accuracy" in m]
-    except (OSError, ValueError, TypeError, KeyError):
-        metrics, accuracies = [], []
+        metrics = read_metrics(path)  # checked: one row per epoch, each with its accuracy
+    except ConvlensError as exc:
+        return {"problem": str(exc)}
+    accuracies = [float(m["test_accuracy"]) for m in metrics]
     return {
         "data": str(info.get("data", "?")),
         "model": str(info.get("model", "?")),
         "input_shape": list(info.get("input_shape", [])),
         "classes": [str(c) for c in info.get("classes", [])],
-        "epochs": len(metrics) if isinstance(metrics, list) else 0,
+        "epochs": len(metrics),
         "best_accuracy": max(accuracies, default=math.nan),
     }
 
