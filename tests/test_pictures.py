@@ -313,3 +313,40 @@ def test_classic_kernels_have_their_own_symmetric_scale_and_a_stated_threshold()
     assert re.fullmatch(r"no match\n\(-?\w+ 0\.\d\d\)", other.get_title())
     assert f"named when it resembles the filter: sim >= {RESEMBLES}" in texts(fig)
     plt.close("all")
+
+
+@pytest.mark.parametrize("every", [False, True])
+def test_feature_maps_share_one_scale_per_layer_and_mark_dead_maps(every):
+    """A ReLU map that is all zero is marked dead and drawn dark on its layer's scale (it
+    used to be stretched to its own range and look like content); each layer has a colour
+    bar."""
+    from convlens.look.activations import dead_maps, draw_feature_maps, draw_layer_maps
+    from convlens.models.hooks import conv_layers, conv_module
+
+    torch.manual_seed(0)
+    model = build("conv 4 3, maxpool 2, flatten, dense 2", (1, 8, 8)).eval()
+    with torch.no_grad():
+        conv = conv_module(model, conv_layers(model)[0])
+        conv.bias.fill_(1.0)  # the others fire somewhere
+        conv.weight[1] = 0.0
+        conv.bias[1] = -1.0  # channel 1 never fires
+    x = torch.rand(1, 1, 8, 8)
+    pixels = (x[0] * 255).to(torch.uint8)
+    draw_maps = draw_layer_maps if every else draw_feature_maps
+    fig = draw_maps(model, x, pixels, title="Feature maps")
+    maps = [ax for ax in image_axes(fig)][1:]  # the input first
+    conv_maps, pool_maps = maps[:4], maps[4:]
+    assert len(pool_maps) == 4
+    for layer in (conv_maps, pool_maps):
+        assert len({ax.images[0].get_clim() for ax in layer}) == 1  # one scale per layer
+        assert layer[0].images[0].get_clim()[0] == 0.0
+    for layer in (conv_maps, pool_maps):
+        marked = [i for i, ax in enumerate(layer) if "dead" in [t.get_text() for t in ax.texts]]
+        assert marked == [1]
+    assert len([ax for ax in fig.get_axes() if not ax.images and ax.collections]) >= 2  # bars
+    assert "dead = all zero for this image" in texts(fig)
+    assert "one scale per layer" in texts(fig)
+    assert dead_maps(torch.zeros(3, 2, 2)) == [0, 1, 2]
+    if every:
+        assert "conv1: 4 maps, 6x6 each, 1 dead" in texts(fig)
+    plt.close("all")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
@@ -14,6 +15,37 @@ from convlens.models.hooks import capture_activations, spatial_layers
 
 MAX_MAPS = 16  # channels drawn per layer
 GRID_COLS = 16  # maps per row when every map of a layer is drawn
+DEAD = "#c62828"
+
+
+def layer_scale(maps: torch.Tensor) -> dict:
+    """imshow settings shared by every map of one layer (C, H, W): one range from min(0, the
+    smallest value) to the largest, so a weak map looks weak and an all-zero one dark."""
+    lo = min(0.0, float(maps.min()))
+    hi = max(float(maps.max()), lo + 1e-6)
+    return {"cmap": "viridis", "vmin": lo, "vmax": hi}
+
+
+def dead_maps(maps: torch.Tensor) -> list[int]:
+    """Channels of one layer's maps (C, H, W) that are all zero for this image (a ReLU that
+    never fired)."""
+    return [int(i) for i in torch.nonzero(maps.flatten(1).abs().amax(1) == 0).flatten()]
+
+
+def _mark_dead(ax: Axes) -> None:
+    ax.text(
+        0.5,
+        0.5,
+        "dead",
+        color=DEAD,
+        fontsize=7,
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        fontweight="bold",
+    )
+    for side in ax.spines.values():
+        side.set_edgecolor(DEAD)
 
 
 def draw_feature_maps(
@@ -26,10 +58,10 @@ def draw_feature_maps(
     rows = 1 + len(acts)
     fig, axes = plt.subplots(
         rows,
-        MAX_MAPS // 2 + 1,
-        figsize=(13, 1.6 * rows + 1),
+        MAX_MAPS // 2 + 2,
+        figsize=(13.5, 1.6 * rows + 1),
         squeeze=False,
-        gridspec_kw={"width_ratios": [1.4] + [1] * (MAX_MAPS // 2)},
+        gridspec_kw={"width_ratios": [1.4] + [1] * (MAX_MAPS // 2) + [0.12]},
     )
     for ax in axes.flat:
         ax.axis("off")
@@ -38,6 +70,7 @@ def draw_feature_maps(
     for r, (name, a) in enumerate(acts.items(), start=0):
         maps = a[0].float().cpu()
         shown = min(MAX_MAPS // 2, maps.shape[0])
+        scale, dead = layer_scale(maps), dead_maps(maps)
         label = axes[r + 1 if r + 1 < rows else r, 0]
         label.text(
             0.95,
@@ -51,10 +84,18 @@ def draw_feature_maps(
         )
         for j in range(shown):
             ax = axes[r + 1, j + 1]
-            ax.imshow(maps[j].numpy(), cmap="viridis")
+            im = ax.imshow(maps[j].numpy(), **scale)
             ax.axis("on"), ax.set_xticks([]), ax.set_yticks([])
+            if j in dead:
+                _mark_dead(ax)
+        bar = axes[r + 1, -1]
+        bar.axis("on")
+        fig.colorbar(im, cax=bar)
+        bar.tick_params(labelsize=7)
     fig.suptitle(
-        title or "Feature maps of every conv and pooling layer (bright = strong activation)",
+        (title or "Feature maps of every conv and pooling layer")
+        + "\nbright = strong activation, one scale per layer (its colour bar); "
+        "dead = all zero for this image",
         fontsize=10,
     )
     return fig
@@ -76,18 +117,19 @@ def draw_layer_maps(
     acts = {k: v for k, v in acts.items() if v.dim() == 3}
     shown = {k: min(v.shape[0], maps or v.shape[0]) for k, v in acts.items()}
     cols = min(GRID_COLS, max(shown.values(), default=1))
-    heights = [2.4] + [-(-n // cols) * 0.78 + 0.7 for n in shown.values()]
-    fig = plt.figure(figsize=(max(4.5, 0.78 * cols + 0.6), sum(heights)))
+    heights = [2.6] + [-(-n // cols) * 0.78 + 0.7 for n in shown.values()]
+    fig = plt.figure(figsize=(max(5.0, 0.78 * cols + 1.2), sum(heights)))
     bands = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
-    show_pixels(bands[0].add_axes((0.3, 0.02, 0.4, 0.7)), pixels)
+    show_pixels(bands[0].add_axes((0.3, 0.02, 0.4, 0.6)), pixels)
     bands[0].suptitle(
-        (title or "Feature maps")
-        + "\nbright = strong activation; each map scaled to its own range",
+        (title or "Feature maps") + "\nbright = strong activation, one scale per layer\n"
+        "(its colour bar); dead = all zero for this image",
         fontsize=10,
     )
     for band, h, (name, a) in zip(bands[1:], heights[1:], acts.items()):
         n = shown[name]
         rows = -(-n // cols)
+        scale, dead = layer_scale(a), dead_maps(a[:n])
         axes = band.subplots(rows, cols, squeeze=False)
         band.subplots_adjust(top=1 - 0.42 / h, bottom=0.28 / h, hspace=0.35)  # room for its title
         for i, ax in enumerate(axes.flat):
@@ -95,10 +137,14 @@ def draw_layer_maps(
             if i >= n:
                 ax.axis("off")
                 continue
-            ax.imshow(a[i].numpy(), cmap="viridis")
+            im = ax.imshow(a[i].numpy(), **scale)
             ax.set_title(str(i), fontsize=6, pad=1)
+            if i in dead:
+                _mark_dead(ax)
+        band.colorbar(im, ax=axes, shrink=0.9, pad=0.01).ax.tick_params(labelsize=7)
         what = f"{n} maps" if n == a.shape[0] else f"first {n} of {a.shape[0]} maps"
-        band.suptitle(f"{name}: {what}, {a.shape[1]}x{a.shape[2]} each", fontsize=9)
+        gone = f", {len(dead)} dead" if dead else ""
+        band.suptitle(f"{name}: {what}, {a.shape[1]}x{a.shape[2]} each{gone}", fontsize=9)
     return fig
 
 

@@ -194,10 +194,14 @@ def layer_errors(model: nn.Module, given: Sequence[int]) -> Iterator[None]:
         else:
             what, needs = _expects(module, shape)
             name = names[id(module)]
-            line = (f"layer {name!r}" if name else "the model") + f" ({what}) " + (
-                f"expects {needs}; it received {shape_text(shape)}{origin}"
-                if needs
-                else f"failed on {shape_text(shape)}{origin}: {why}"
+            line = (
+                (f"layer {name!r}" if name else "the model")
+                + f" ({what}) "
+                + (
+                    f"expects {needs}; it received {shape_text(shape)}{origin}"
+                    if needs
+                    else f"failed on {shape_text(shape)}{origin}: {why}"
+                )
             )
         raise ModelError(line + takes) from exc
 
