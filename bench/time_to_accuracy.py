@@ -7,8 +7,8 @@ Rows (all measured in this run, on this machine):
 2. the same `Net` (`pytorch_net`) trained by convlens with the same optimizer, batch and
    epochs: in-memory uint8 tensors, no DataLoader, channels-last.
 3. the default recipe (`convlens train` with no flags) and named recipes (`--recipes`,
-   default `best`), each over `--seeds` seeds: seconds and training TFLOP to 91%, 93% and 94%
-   test accuracy, and the spread over the seeds.
+   default `best,lean`), each over `--seeds` seeds: seconds and training TFLOP to 91%, 93%
+   and 94% test accuracy, and the spread over the seeds.
 4. the default recipe under a time budget (`--budgets`, default 1m and 2m): the accuracy it
    reached and how long its timing, training and evaluations took.
 
@@ -203,7 +203,9 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=3, help="seeds per recipe (default: 3)")
     parser.add_argument(
-        "--recipes", default="best", help="named recipes beside the default (default: best)"
+        "--recipes",
+        default="best,lean",
+        help="named recipes beside the default (default: best,lean)",
     )
     parser.add_argument(
         "--budgets", default="1m,2m", help="time budgets of the default recipe (default: 1m,2m)"

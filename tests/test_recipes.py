@@ -6,17 +6,27 @@ import pytest
 
 from convlens.config import TrainConfig, load_config_file, merge_config, recipe_file, recipe_names
 from convlens.errors import ConfigError
+from convlens.models.build import build
+from convlens.models.summary import summary
 
 from conftest import TOY_SPEC, install_toy_data, one_line_error
 
 
 def test_every_shipped_recipe_is_a_valid_config():
-    assert {"best", "cifar10_gpu"} <= set(recipe_names())
+    assert {"best", "cifar10_gpu", "lean"} <= set(recipe_names())
     for name in recipe_names():
         config = merge_config(TrainConfig(), load_config_file(recipe_file(name)))
         assert isinstance(config, TrainConfig)
     best = merge_config(TrainConfig(), load_config_file(recipe_file("best")))
     assert best.tta and "cutout" in best.augment and best.epochs > TrainConfig().epochs
+    lean = merge_config(TrainConfig(), load_config_file(recipe_file("lean")))
+
+    def mult_adds(spec: str) -> int:
+        return summary(build(spec, (1, 28, 28), num_classes=10), (1, 28, 28)).total_mult_adds
+
+    # a quarter of fastcnn's compute per image: 4.3 TFLOP for its 6 epochs of 60,000 images
+    assert mult_adds(lean.model) * 4 < mult_adds("fastcnn") * 1.05
+    assert mult_adds(lean.model) * 6 * 60_000 * lean.epochs < 5e12
 
 
 def test_unknown_recipe_names_the_recipes_and_suggests():
