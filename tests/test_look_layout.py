@@ -33,7 +33,7 @@ def title_overlaps(fig) -> list[tuple[str, str]]:
 def test_kernel_titles_in_a_2x3_layout_stay_clear_of_the_row_above():
     names = ["box_blur", "sharpen", "sobel_x", "sobel_y", "horizontal_edge"]
     fig = draw_kernels(sample_photo(), names)
-    assert len([ax for ax in fig.axes if ax.axison]) == 6  # original + 5, a 2x3 grid
+    assert len([ax for ax in fig.axes if ax.images]) == 6  # original + 5, a 2x3 grid
     assert title_overlaps(fig) == []
     # the figure still holds every panel (constrained layout shrank none to nothing)
     assert all(ax.get_position().height > 0.2 for ax in fig.axes)
@@ -70,3 +70,22 @@ def test_prediction_titles_belong_to_their_own_image(n):
     for ax in (a for a in fig.axes if a.axison):
         title, image = ax.title.get_window_extent(renderer), ax.get_window_extent(renderer)
         assert 0 <= title.y0 - image.y1 < 12  # pixels: right above its own image
+
+
+def test_edge_responses_keep_their_sign_on_a_diverging_scale():
+    """An edge kernel's response is drawn signed, symmetric around 0, with a colour bar
+    (|response| lost the sign the lesson stresses); a blur stays a gray image."""
+    photo = np.zeros((40, 40), dtype=np.uint8)
+    photo[:, 20:30] = 200  # a bright band: sobel_x is + on its left edge, - on its right
+    fig = draw_kernels(photo, ["box_blur", "sobel_x"])
+    original, blur, edge = [ax for ax in fig.axes if ax.images]
+    assert blur.images[0].get_cmap().name == "gray"
+    image = edge.images[0]
+    low, high = image.get_clim()
+    assert image.get_cmap().name == "RdBu_r" and low == -high and high > 0
+    data = np.asarray(image.get_array())
+    assert data[20, 20] == 800 and data[20, 29] == -800  # signed values, not magnitudes
+    bars = [ax for ax in fig.axes if not ax.images and ax.collections]
+    assert len(bars) == 1 and "response (red +, blue -)" in bars[0].get_ylabel()
+    assert "red = positive response, blue = negative" in fig._suptitle.get_text()
+    assert title_overlaps(fig) == []

@@ -85,12 +85,13 @@ def apply_kernel(image: np.ndarray, name: str) -> np.ndarray:
 
 
 def _display(result: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Edge kernels (weights sum to 0) show |response| scaled to its 99th percentile;
-    others show the result clipped to 0-255, as the image would be stored."""
+    """Edge kernels (weights sum to 0) show the signed response (colour: the channels' mean)
+    on a diverging map symmetric around 0 up to its 99th percentile of |response|, so the sign
+    stays visible; others show the result clipped to 0-255, as the image would be stored."""
     if abs(weights.sum()) < 1e-9:
-        mag = np.abs(result) if result.ndim == 2 else np.abs(result).max(axis=2)
-        top = np.percentile(mag, 99) or 1.0
-        return np.clip(mag / top, 0, 1), {"cmap": "gray", "vmin": 0, "vmax": 1}
+        signed = result if result.ndim == 2 else result.mean(axis=2)
+        top = float(np.percentile(np.abs(signed), 99)) or 1.0
+        return signed, {"cmap": "RdBu_r", "vmin": -top, "vmax": top}
     shown = np.clip(result, 0, 255) / 255
     return shown, ({"cmap": "gray", "vmin": 0, "vmax": 1} if shown.ndim == 2 else {})
 
@@ -124,15 +125,20 @@ def draw_kernels(
             ax.set_title(original, fontsize=11, fontweight="bold")
         else:
             shown, style = _display(apply_kernel(image, name), kernel.weights)
-            ax.imshow(shown, **style)
+            im = ax.imshow(shown, **style)
             ax.set_title(f"{name}\n{kernel.description}", fontsize=10)
             _weights_inset(ax, kernel.weights)
+            if style.get("cmap") == "RdBu_r":  # a signed edge response: its scale beside it
+                bar = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02, extend="both")
+                bar.set_label("response (red +, blue -)", fontsize=8)
+                bar.ax.tick_params(labelsize=7)
         ax.set_xticks([]), ax.set_yticks([])
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     fig.suptitle(
         f"{title}: each output pixel is the sum of its neighbourhood times the "
-        f"kernel (padding='same')",
+        f"kernel (padding='same')\nedge kernels (weights summing to 0): red = positive "
+        f"response, blue = negative, white = 0",
         fontsize=11,
     )
     return fig
