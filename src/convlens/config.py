@@ -40,16 +40,14 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "cosine", "constant")
 AMP_MODES = ("auto", "bf16", "fp16", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-# convlens.data.sources' data sets, named without importing torch (`train --help` lists them)
-DATA_SETS = tuple(
+DATA_SETS = tuple(  # convlens.data.sources' data sets, for `train --help` (no torch import)
     "fashion-mnist mnist cifar10 digits colour-shapes colour-shapes-gray imagefolder:PATH".split()
 )
 DATA, SPEED, LIMITS = "model and data", "output and speed", "limits (checked from the spec)"
 
 
 def setting(default: Any, help: str, **flag: Any) -> Any:
-    """A TrainConfig field: its default and the one-line help of its command-line flag, which
-    `convlens.cli.flags` makes from the field (`flag`: its group, metavar or choices)."""
+    """A TrainConfig field: its default and its --flag's help (`flag`: group, metavar, choices)."""
     return field(default=default, metadata={"help": help, **flag})
 
 
