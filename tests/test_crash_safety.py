@@ -276,7 +276,7 @@ def test_a_run_stopped_before_its_first_checkpoint_can_be_started(cli, tmp_path)
         r.code == 0
         and "stopped on an error in epoch 1 after batch 3 (RuntimeError: power cut)" in (r.out)
     )
-    assert f"start it again with: convlens train --resume {out}" in r.out
+    assert f"start it again with its saved settings: convlens train --resume {out}" in r.out
     r = cli("train", "--out", out, "--model", SPEC, "--data", "quadrants")
     assert r.code == 2 and "holds a run that stopped before its first checkpoint" in r.err
     assert (

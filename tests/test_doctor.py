@@ -19,7 +19,7 @@ from convlens.engine.doctor import (
 )
 from convlens.models.build import build
 
-from conftest import TINY_SPEC, quadrants
+from conftest import TINY_SPEC, install_toy_data, quadrants
 
 SPEC = "conv 8 3 pad=same, maxpool 2, flatten, dense {num_classes}"
 
@@ -111,6 +111,112 @@ def row(epoch, train_loss, train_acc, test_acc, lr=0.1):
 def test_history_checks(history, code, fragment):
     found = {f.code: f.message for f in check_history(history, 10)}
     assert code in found and fragment in found[code]
+
+
+RISING = [row(1, 1.0, 0.6, 0.6), row(2, 1.4, 0.5, 0.5)]
+OSCILLATING = [row(1, 1.0, 0.6, 0.6), row(2, 0.8, 0.7, 0.7), row(3, 0.95, 0.6, 0.6)]
+OSCILLATING += [row(4, 0.7, 0.7, 0.7)]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "rising", "oscillating"),
+    [
+        ("constant", "; try --lr 0.01 or a one-cycle schedule (--schedule onecycle)", "; try a "
+         "smaller --lr or --schedule onecycle"),
+        ("onecycle", "; try --lr 0.01", "; try a smaller --lr"),
+    ],
+)  # fmt: skip
+def test_a_run_on_one_cycle_is_not_told_to_try_one_cycle(schedule, rising, oscillating):
+    (found,) = check_history(RISING, 10, schedule=schedule)
+    assert found.message == (
+        f"training loss rose from 1.000 to 1.400: the learning rate is too high{rising}"
+    )
+    (found,) = check_history(OSCILLATING, 10, schedule=schedule)
+    assert found.message == (
+        "training loss goes up and down between epochs: the learning rate is probably too "
+        f"high{oscillating}"
+    )
+
+
+TOY = ("train", "--model", SPEC, "--data", "quadrants", "--augment", "none", "--no-progress")
+TOY += ("--batch-size", "32")
+
+
+def test_after_a_crash_the_doctor_and_train_say_the_same_thing(cli, tmp_path, monkeypatch):
+    """A run that failed before its first checkpoint: `convlens doctor` and `convlens train`
+    into its folder give the same advice (they once said --resume and remove the folder)."""
+    install_toy_data(monkeypatch)
+
+    def power_cut(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    out = tmp_path / "run"
+    with monkeypatch.context() as patched, pytest.raises(RuntimeError, match="power cut"):
+        patched.setattr(loop, "train_one_epoch", power_cut)
+        cli(*TOY, "--out", out)  # not one of convlens's errors: its traceback
+    advice = (
+        f"start it again with its saved settings: convlens train --resume {out} (Python: "
+        f"cl.train(out={str(out)!r}, resume=True)); or, for new settings, remove that folder "
+        "first"
+    )
+    doctor = cli("doctor", out)
+    assert doctor.code == 0 and doctor.out.splitlines()[-1] == (
+        f"doctor: the run has no checkpoint (no epoch ended: it failed, or was stopped or "
+        f"killed in epoch 1); {advice}"
+    )
+    again = cli(*TOY, "--out", out)
+    assert again.err.strip() == (
+        f"convlens train: error: {str(out)!r} holds a run that stopped before its first "
+        f"checkpoint; {advice}"
+    )
+
+
+def test_after_a_nan_loss_the_doctor_repeats_what_train_said(cli, tmp_path, monkeypatch):
+    """A diverged run: the doctor gives train's advice (a smaller --lr, afresh), not
+    `--resume` (the same settings diverge the same way)."""
+    install_toy_data(monkeypatch)
+    out = tmp_path / "run"
+    args = ("--lr", "1e30", "--optimizer", "sgd", "--schedule", "constant", "--out", out)
+    diverged = cli(*TOY, *args)
+    said = diverged.err.removeprefix("convlens train: error: ").strip()
+    assert diverged.code == 2 and said.endswith(
+        f"the run stopped before its first checkpoint, so {out} holds none; remove that "
+        "folder and train again with a smaller --lr"
+    )
+    doctor = cli("doctor", out)
+    assert f"(TrainingError: {said}); it stopped before its first checkpoint" in doctor.out
+    assert "--resume" not in doctor.out and doctor.out.splitlines()[-1] == (
+        "doctor: the run has no checkpoint (no epoch ended: it failed, or was stopped or "
+        "killed in epoch 1)"
+    )
+
+
+def test_a_batch_as_large_as_the_training_set_is_warned_about(cli, tmp_path, monkeypatch):
+    install_toy_data(monkeypatch)  # 192 training images
+    r = cli(*TOY[:-1], "256", "--epochs", "1", "--out", tmp_path / "big")
+    assert (
+        r.code == 0
+        and (
+            "warning: --batch-size 256 holds all 192 training images: one step per epoch, 1 in "
+            "all; try --batch-size 16"
+        )
+        in r.out.splitlines()
+    )
+    r = cli(*TOY, "--epochs", "1", "--out", tmp_path / "small")
+    assert r.code == 0 and "one step per epoch" not in r.out
+
+
+def test_cl_train_says_where_the_run_folder_is(tmp_path, monkeypatch, capsys):
+    import convlens as cl
+
+    install_toy_data(monkeypatch)
+    out = tmp_path / "run"
+    run = cl.train(SPEC, data="quadrants", epochs=1, batch_size=32, out=out, progress=False)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    best = run.history.best
+    assert last == (f"best test accuracy {best['test_accuracy']:.2%} at epoch 1; run folder: {out}")
+    cl.train(SPEC, data="quadrants", epochs=1, out=tmp_path / "quiet", quiet=True)
+    assert capsys.readouterr().out == ""
 
 
 def test_input_and_dead_layer_checks():

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import re
 import shutil
 import socket
 import threading
@@ -27,6 +28,8 @@ from convlens.web import uploads  # noqa: E402
 from convlens.web.app import MAX_UPLOAD, PICTURES, create_app, host_name  # noqa: E402
 from convlens.web.explorer import Explorer  # noqa: E402
 from convlens.web.server import GuardedH11Protocol, server_config  # noqa: E402
+
+from conftest import one_line_error  # noqa: E402
 
 
 def png(array: np.ndarray) -> bytes:
@@ -442,12 +445,41 @@ def test_upload_pixel_limit(tiny_run):
 # ----------------------------------------------------------------------------- convlens serve
 @pytest.fixture
 def served(monkeypatch):
-    """What `convlens serve` would serve: [(app, host, port)], nothing started."""
+    """What `convlens serve` would serve: [(app, host, port)], nothing bound or started."""
     calls = []
-    monkeypatch.setattr(
-        web_server, "serve", lambda app, host, port: calls.append((app, host, port))
-    )
+    monkeypatch.setattr(web_server, "listen", lambda host, port: (host, port))
+    monkeypatch.setattr(web_server, "serve", lambda app, sock: calls.append((app, *sock)))
     return calls
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_before_anything_else(cli, tiny_run, monkeypatch):
+    calls = []
+    monkeypatch.setattr(web_server, "serve", lambda app, sock: calls.append(sock))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = cli("serve", tiny_run[0], "--port", port)
+        free = web_server._free_port("127.0.0.1", port)
+    assert calls == [] and result.out == ""  # no address announced
+    one_line_error(result, f"port {port} is in use; try --port {free}")
+    assert free > port
+    result = cli("serve", tiny_run[0], "--port", free)  # the port it names is free
+    assert result.code == 0 and f"http://127.0.0.1:{free}/" in result.out
+    calls.pop().close()
+
+
+def test_explore_on_a_busy_port_names_a_free_one(tiny_run):
+    from convlens.api.explore import ExplorerServer
+    from convlens.errors import ConfigError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError) as exc:
+            ExplorerServer(load_run(tiny_run[0]), port=port)
+    assert re.fullmatch(rf"port {port} is in use; try port=\d+", str(exc.value)), exc.value
 
 
 def test_serve_on_loopback_says_nothing_more(cli, tiny_run, served):

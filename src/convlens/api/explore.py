@@ -9,7 +9,6 @@ an IFrame.
 from __future__ import annotations
 
 import html
-import socket
 import sys
 import threading
 import time
@@ -40,17 +39,12 @@ class ExplorerServer:
         import uvicorn
 
         from convlens.web.app import create_app
+        from convlens.web.server import listen
 
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
             raise ConfigError(f"Expected port in 0..65535 (0: any free one). Received: {port!r}")
         self.run = run
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._socket.bind((host, port))
-        except OSError as exc:
-            self._socket.close()
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        self._socket = listen(host, port, flag="port=")
         self.host, self.port = host, int(self._socket.getsockname()[1])
         config = uvicorn.Config(create_app(run), log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)

@@ -68,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from convlens.data.images import pixel_limit
     from convlens.engine.runs import read_run_info
     from convlens.web.app import LOOPBACK_NAMES, create_app, host_name, list_runs
-    from convlens.web.server import serve
+    from convlens.web.server import listen, serve
 
     if args.run:
         read_run_info(args.run)  # one line if it is not a run folder
@@ -93,6 +93,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+    sock = listen(args.host, args.port)  # a busy port says so before anything else
     app = create_app(
         args.run,
         runs_root=args.runs,
@@ -102,5 +103,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     url_host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"convlens explorer: http://{url_host}:{args.port}/  (Ctrl-C stops it)", flush=True)
-    serve(app, args.host, args.port)
+    serve(app, sock)
     return 0

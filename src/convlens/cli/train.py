@@ -47,8 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from convlens.engine import train as training
 
-    try:
-        result = training.start(
+    try:  # the engine prints each epoch and, last, where the run folder is
+        training.start(
             given(args),
             file=settings_file(args),
             resume_from=args.resume,
@@ -59,11 +59,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_dir = stop.run_dir if stop.run_dir is not None else args.resume or args.out
         print(f"convlens train: {training.interrupted_line(stop, run_dir)}", file=sys.stderr)
         return 130
-    if result.best_epoch:
-        print(
-            f"best test accuracy {result.best_accuracy:.2%} at epoch {result.best_epoch}; "
-            f"run folder: {result.run_dir}"
-        )
     return 0
 
 

@@ -24,10 +24,11 @@ import torch
 from torch import nn
 
 from convlens import data as datamod
+from convlens import errors
 from convlens.engine.callbacks import Callback, TrainState
 from convlens.engine.checkpoint import has_checkpoint, plain_module
 from convlens.engine.prepare import prepare
-from convlens.engine.runs import Run, load_run, read_run_info
+from convlens.engine.runs import Run, load_run, read_run_info, resume_hint, start_again
 from convlens.engine.saving import read_failure
 from convlens.io import atomic_write_json
 from convlens.models.hooks import capture_activations
@@ -46,9 +47,13 @@ class Finding:
     message: str
 
 
-def check_history(history: list[dict[str, Any]], num_classes: int) -> list[Finding]:
-    """Diagnoses from the per-epoch metrics alone."""
+def check_history(
+    history: list[dict[str, Any]], num_classes: int, *, schedule: str | None = None
+) -> list[Finding]:
+    """Diagnoses from the per-epoch metrics alone (`schedule`: the run's, so a run that uses
+    one-cycle is not told to try it)."""
     found: list[Finding] = []
+    onecycle = schedule == "onecycle"
     if not history:
         return found
     chance = 1.0 / max(num_classes, 1)
@@ -72,8 +77,8 @@ def check_history(history: list[dict[str, Any]], num_classes: int) -> list[Findi
                 "loss-rising",
                 (
                     f"training loss rose from {losses[0]:.3f} to {losses[-1]:.3f}: the learning "
-                    "rate "
-                    f"is too high; try --lr {history[0]['lr'] / 10:.2g} or a one-cycle schedule"
+                    f"rate is too high; try --lr {history[0]['lr'] / 10:.2g}"
+                    + ("" if onecycle else " or a one-cycle schedule (--schedule onecycle)")
                 ),
             )
         )
@@ -87,8 +92,7 @@ def check_history(history: list[dict[str, Any]], num_classes: int) -> list[Findi
                 "loss-oscillating",
                 (
                     "training loss goes up and down between epochs: the learning rate is probably "
-                    "too "
-                    "high; try a smaller --lr or --schedule onecycle"
+                    "too high; try a smaller --lr" + ("" if onecycle else " or --schedule onecycle")
                 ),
             )
         )
@@ -206,7 +210,7 @@ class Doctor(Callback):
             self._report(check_input(x))
 
     def on_epoch_end(self, state: TrainState) -> None:
-        found = check_history(state.history, self.num_classes)
+        found = check_history(state.history, self.num_classes, schedule=state.config.schedule)
         found += check_dead_layers(state.model, self.test_batch.to(state.device))
         self._report(found)
 
@@ -234,13 +238,16 @@ class Doctor(Callback):
 
 
 def check_failure(run_dir: str | Path) -> list[Finding]:
-    """Why a run stopped, from its failure record, and whether it has a checkpoint."""
+    """Why a run stopped, from its failure record, whether it has a checkpoint, and what to do
+    next, in the words `train` used (convlens's own errors carry their advice)."""
     found, failure = [], read_failure(run_dir)
     started = has_checkpoint(run_dir)
+    advised = failure is not None and _ours(str(failure.get("error")))
     if failure is not None:
         kept = (
             "its last checkpoint is kept" if started else "it stopped before its first checkpoint"
         )
+        kept += f"; resume with: {resume_hint(run_dir)}" if started and not advised else ""
         found.append(
             Finding(
                 "failed",
@@ -252,11 +259,17 @@ def check_failure(run_dir: str | Path) -> list[Finding]:
         found.append(
             Finding(
                 "not-started",
-                f"the run has no checkpoint (no epoch ended: it failed, or was stopped or "
-                f"killed in epoch 1); start it again with: convlens train --resume {run_dir}",
+                "the run has no checkpoint (no epoch ended: it failed, or was stopped or "
+                "killed in epoch 1)" + ("" if advised else f"; {start_again(run_dir)}"),
             )
         )
     return found
+
+
+def _ours(error: str) -> bool:
+    """Whether a recorded error is one of convlens's own (their messages say what to do)."""
+    kind = getattr(errors, error, None)
+    return isinstance(kind, type) and issubclass(kind, errors.ConvlensError)
 
 
 def examine(run_dir: str | Path, *, trust_code: bool = False) -> list[Finding]:
@@ -267,7 +280,7 @@ def examine(run_dir: str | Path, *, trust_code: bool = False) -> list[Finding]:
     if not has_checkpoint(run_dir):
         return found
     run = load_run(run_dir, weights="last", trust_code=trust_code)
-    found += check_history(run.metrics, len(run.classes))
+    found += check_history(run.metrics, len(run.classes), schedule=run.config.schedule)
     try:
         ds = datamod.load_dataset(run.info["data"], "test", data_dir=run.config.data_dir)
         x = input_batch(run, ds)

@@ -163,7 +163,10 @@ def _diverged(state: TrainState, loss: float) -> str:
         f"(lr={state.scheduler.get_last_lr()[0]:.3g}); the run stopped"
     )
     if state.saved_at is not None:
-        return f"{where} and its last good checkpoint is kept; try a smaller --lr"
+        return (
+            f"{where} and its last good checkpoint is kept; try a smaller --lr in a new run "
+            f"folder (--resume keeps this run's settings)"
+        )
     if state.run_dir is None:
         return f"{where}; try a smaller --lr"
     return (

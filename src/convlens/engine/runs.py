@@ -58,6 +58,7 @@ __all__ = [
     "Run",
     "check_run_dir",
     "resume_hint",
+    "start_again",
     "run_lock",
     "output_folder",
     "write_for_run",
@@ -138,6 +139,15 @@ def resume_hint(run_dir: str | Path) -> str:
     )
 
 
+def start_again(run_dir: str | Path) -> str:
+    """What to do with a run that stopped before its first checkpoint (`train` refusing its
+    folder and the doctor say these words)."""
+    return (
+        f"start it again with its saved settings: {resume_hint(run_dir)}; or, for new "
+        f"settings, remove that folder first"
+    )
+
+
 def check_run_dir(run_dir: str | Path) -> None:
     """CheckpointError when `run_dir` is being trained, already holds a run, or holds other
     files (nothing is touched)."""
@@ -174,9 +184,8 @@ def _check_contents(run_dir: Path) -> None:
             ) from None
     if not half_made and not has_checkpoint(run_dir):
         raise CheckpointError(
-            f"{str(run_dir)!r} holds a run that stopped before its first checkpoint; start "
-            f"it again with its saved settings: {resume_hint(run_dir)}; or, for "
-            f"new settings, remove that folder first"
+            f"{str(run_dir)!r} holds a run that stopped before its first checkpoint; "
+            f"{start_again(run_dir)}"
         )
     if not half_made:
         raise CheckpointError(

@@ -108,7 +108,7 @@ def start(
                 "does not go with it"
             )
         check_resume(resume_from, settings, source=source)
-        return resume(
+        result = resume(
             resume_from,
             progress=settings.get("progress"),
             model=model,
@@ -116,10 +116,25 @@ def start(
             log=log,
             trust_code=trust_code,
         )
-    if find:
-        del settings["lr"]
-    config = resolve_config(file, settings, source=source)
-    return train(config, model=model, callbacks=callbacks, log=log, lr="find" if find else None)
+    else:
+        if find:
+            del settings["lr"]
+        config = resolve_config(file, settings, source=source)
+        lr = "find" if find else None
+        result = train(config, model=model, callbacks=callbacks, log=log, lr=lr)
+    if log and result.run_dir is not None:
+        log(finished_line(result))
+    return result
+
+
+def finished_line(result: FitResult) -> str:
+    """How the run did and where its folder is, in one line (both doors print it last)."""
+    best = (
+        f"best test accuracy {result.best_accuracy:.2%} at epoch {result.best_epoch}; "
+        if result.best_epoch
+        else ""
+    )
+    return f"{best}run folder: {result.run_dir}"
 
 
 def check_resume(run_dir: str | Path, settings: Mapping[str, Any], *, source: str) -> None:
@@ -204,6 +219,7 @@ def train(
     train_ds, test_ds, model = _prepare(config, log if world.main else None, model)
     config = resolve(config)  # the run records what "auto" augment and tta mean here
     _warn_compile(config, log if world.main else None)
+    _warn_one_step(config, len(train_ds), log if world.main else None)
     if lr == "find":
         found = lr_find(_speed_up(model, config, compile=False), train_ds, config)
         config = config.replace(lr=found.suggestion)
@@ -342,6 +358,17 @@ def _warn_compile(cfg: TrainConfig, log: Log | None) -> None:
         log(
             "warning: --compile is slower on CPU (a fastcnn step took 2x as long on 2 cores, "
             "plus a slow start); drop --compile unless you measured it faster here"
+        )
+
+
+def _warn_one_step(cfg: TrainConfig, n_images: int, log: Log | None) -> None:
+    """One warning line when a batch holds the whole training set: an epoch is one step (a
+    4-class image folder trained that way, 3 epochs = 3 steps, stayed near chance)."""
+    if log and cfg.steps is None and cfg.batch_size >= n_images:
+        smaller = 1 << max(0, (n_images // 8).bit_length() - 1)  # about 8 steps per epoch
+        log(
+            f"warning: --batch-size {cfg.batch_size} holds all {n_images:,} training images: "
+            f"one step per epoch, {cfg.epochs} in all; try --batch-size {smaller}"
         )
 
 

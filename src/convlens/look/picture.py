@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from convlens import io as files
 from convlens.errors import ConfigError
-from convlens.io import atomic_write_bytes, data_url, figure_bytes, gif_bytes
+from convlens.io import data_url, figure_bytes, gif_bytes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -82,7 +83,7 @@ class Picture:
                 )
             data = self._bytes(fmt, kwargs)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, data)
+        files.atomic_write_bytes(path, data)  # looked up when called: tests fill the disk
         return path
 
     def _bytes(self, fmt: str, kwargs: dict[str, Any]) -> bytes:

@@ -13,11 +13,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from typing import Any
 
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from convlens.errors import ConfigError
 
 LIMIT_CONCURRENCY = 32
 HEAD_SECONDS = 10.0
@@ -89,6 +93,38 @@ def server_config(app: Any, host: str, port: int, **overrides: Any) -> uvicorn.C
     return uvicorn.Config(app, **settings)
 
 
-def serve(app: Any, host: str, port: int) -> None:
-    """Serve `app` until Ctrl-C."""
-    uvicorn.Server(server_config(app, host, port)).run()
+def listen(host: str, port: int, *, flag: str = "--port ") -> socket.socket:
+    """A socket bound to `host`:`port` (0: a free port the system picks), bound before
+    anything says the explorer is up; a busy port is a one-line ConfigError naming a free one
+    (`flag`: how the door spells the option, "--port " or "port=")."""
+    address = host.strip("[]")
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not a busy port's
+        sock.bind((address, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} is in use; try {flag}{_free_port(address, port)}"
+            ) from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def _free_port(address: str, busy: int) -> int:
+    """The first port after `busy` that is free now (else one the system picks)."""
+    for port in [*range(busy + 1, min(busy + 100, 65536)), 0]:
+        with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+            try:
+                probe.bind((address, port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    return 0
+
+
+def serve(app: Any, sock: socket.socket) -> None:
+    """Serve `app` on the bound socket `sock` (from `listen`) until Ctrl-C."""
+    host, port = sock.getsockname()[:2]
+    uvicorn.Server(server_config(app, host, port)).run(sockets=[sock])
