@@ -20,7 +20,7 @@ from convlens.engine.runs import Run as EngineRun
 from convlens.engine.runs import load_run
 from convlens.io import atomic_write_text
 from convlens.look.inspector import Inspector
-from convlens.look.kinds import Ask, draw
+from convlens.look.kinds import Ask, draw, parse_channels
 from convlens.look.picture import Picture
 from convlens.look.report import build_report
 from convlens.models.build import MODULE_REF
@@ -167,12 +167,14 @@ class Run:
         cnn: str | Path | None = None,
         maps: int | str | None = None,
         split: str = "test",
+        channels: str | int | list[int] | None = None,
     ) -> Picture:
         """One picture of the run (what `convlens show KIND RUN` draws).
 
         Args:
             kind: one of curves, filters, evolution, features, predictions, confusion,
-                mistakes, saliency, gradcam, integrated-gradients, occlusion, mlp (the
+                mistakes, saliency, gradcam, integrated-gradients, occlusion, feature-vis,
+                receptive-field, equivariance, mlp (the
                 table `convlens.look.kinds.KINDS`, as `convlens show --help` lists it);
                 evolution animates: `.frames` beside the still strip.
             layer: a conv layer for filters, evolution and gradcam (default: the first; the
@@ -186,12 +188,17 @@ class Run:
             maps: for features, "all" or a number of maps per layer, each layer a grid
                 (default: the first eight of each layer in one row).
             split: "test" (default) or "train": which data set `index` counts in.
+            channels: for feature-vis, the channels of `layer` to excite: a list, "0,3,5"
+                or "0-7" (default 0-7).
 
         Example:
             >>> run.show("features", index=3)
             >>> run.show("features", maps="all", index=5, split="train")
             >>> run.show("gradcam", image="my_shoe.jpg").savefig("gradcam.png")
+            >>> run.show("feature-vis", layer="conv2", channels=[0, 5, 7])
         """
+        if channels is not None and not isinstance(channels, str):
+            channels = ",".join(str(c) for c in parse_channels(channels))
         ask = Ask(
             layer=layer,
             index=index,
@@ -201,6 +208,7 @@ class Run:
             cnn=str(cnn) if cnn is not None else None,
             maps=maps,
             split=split,
+            channels=channels,
         )
         return draw(self._look, kind, ask)
 

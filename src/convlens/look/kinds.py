@@ -36,6 +36,7 @@ class Ask:
     cnn: str | None = None  # mlp: a CNN run folder to show beside it
     maps: int | str | None = None  # features: "all" or N maps per layer
     split: str = "test"  # which data set `index` counts in
+    channels: str | None = None  # feature-vis: e.g. "0,3,5" or "0-7" (default 0-7)
 
 
 Draw = Callable[["Inspector", Ask], "Figure"]
@@ -113,6 +114,64 @@ def _features(look: Inspector, ask: Ask) -> Figure:
     return activations.draw_layer_maps(
         look.run.model, x, pixels, maps=count, layer=ask.layer, title=title
     )
+
+
+def parse_channels(channels: str | int | list[int] | tuple[int, ...] | None) -> list[int]:
+    """`--channels`: "0,3,5", "0-7" or a list of whole numbers >= 0 (None: 0-7)."""
+    if channels is None:
+        return list(range(8))
+    if isinstance(channels, int) and not isinstance(channels, bool):
+        return [channels]
+    try:
+        if isinstance(channels, str):
+            chosen: list[int] = []
+            for part in channels.replace(" ", "").split(","):
+                lo, _, hi = part.partition("-")
+                chosen += list(range(int(lo), int(hi or lo) + 1))
+        elif isinstance(channels, (list, tuple)):
+            chosen = [int(c) for c in channels if not isinstance(c, bool)]
+            if len(chosen) != len(channels):
+                chosen = []
+        else:
+            chosen = []
+    except (TypeError, ValueError):
+        chosen = []
+    if not chosen or min(chosen) < 0 or len(chosen) > 64:
+        raise ConfigError(
+            f"Expected --channels like 0,3,5 or 0-7 (up to 64, each >= 0). Received: {channels!r}"
+        )
+    return chosen
+
+
+def _feature_vis(look: Inspector, ask: Ask) -> Figure:
+    from convlens.look.neuron_pictures import draw_feature_vis
+    from convlens.look.neurons import feature_vis
+
+    run = look.run
+    fv = feature_vis(
+        run.model,
+        run.input_shape,
+        ask.layer,
+        parse_channels(ask.channels),
+        mean=run.mean,
+        std=run.std,
+        seed=ask.seed,
+    )
+    return draw_feature_vis(fv)
+
+
+def _receptive_field(look: Inspector, ask: Ask) -> Figure:
+    from convlens.look.neuron_pictures import draw_receptive_field
+
+    x, pixels, caption = look.one_image(index=ask.index, image=ask.image, split=ask.split)
+    return draw_receptive_field(look.run.model, x, pixels, ask.layer)
+
+
+def _equivariance(look: Inspector, ask: Ask) -> Figure:
+    from convlens.look.neuron_pictures import draw_equivariance
+
+    x, pixels, caption = look.one_image(index=ask.index, image=ask.image, split=ask.split)
+    return draw_equivariance(look.run.model, x, pixels)
 
 
 def _attribution(name: str) -> Draw:
@@ -212,6 +271,24 @@ KINDS: dict[str, Kind] = {
         "how much the class score drops when each patch of one image is blacked out",
         _attribution("occlusion"),
         image=True,
+    ),
+    "feature-vis": Kind(
+        "images optimised to excite channels (--channels 0-7) of a layer (--layer, default "
+        "the last conv)",
+        _feature_vis,
+        model="cnn",
+    ),
+    "receptive-field": Kind(
+        "the region of one image a unit of --layer sees (summary), beside its input gradient",
+        _receptive_field,
+        image=True,
+        model="cnn",
+    ),
+    "equivariance": Kind(
+        "shift one image 4 px: conv maps move along, the class probabilities barely change",
+        _equivariance,
+        image=True,
+        model="cnn",
     ),
     "mlp": Kind(
         "an MLP run's first- and second-layer weights as images (--cnn RUN: a CNN's too)",
