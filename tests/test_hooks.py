@@ -1,4 +1,5 @@
-"""Activation capture on models that are not SpecModels (plain nn.Module stacks)."""
+"""Forward hooks (`convlens.models.hooks`): activation capture on models that are not
+SpecModels (plain nn.Module stacks)."""
 
 from __future__ import annotations
 
