@@ -11,8 +11,20 @@ rotation, hue, brightness and background vary per image, so that
   0.114 B, what PIL's "L" conversion and `grayscale` use) is drawn from the same range for
   both colours, so only hue tells them apart.
 
-Everything is vectorised NumPy: 12,000 images take well under a second, and the same seed
-gives the same bytes on any machine (`numpy.random.default_rng`).
+Everything is vectorised NumPy (a few dozen array operations over all images at once; 12,000
+images took 4.6 s on 2 CPU cores shared with a load of about 12, so far less on an idle one),
+and the same seed gives the same bytes on any machine (`numpy.random.default_rng`).
+
+Measured (2 CPU cores under a load of 12-20: 20-35 images/s, times not meaningful; batch
+128, AdamW one-cycle, the default recipe otherwise):
+
+| model, data                                    | params | test accuracy           |
+|------------------------------------------------|--------|-------------------------|
+| cifar_tf (notebook 002), colour-shapes         | 94,890 | 94.8% after epoch 5/10  |
+| MLP 3072-30-30-10, colour-shapes               | 93,430 | 60.6% after 10 epochs   |
+| cifar_tf, colour-shapes-gray                   | 94,314 | 50.9% after 5 epochs    |
+
+The gray CNN tells the shapes apart but guesses the colour: about half of the classes.
 """
 
 from __future__ import annotations
