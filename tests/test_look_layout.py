@@ -89,3 +89,36 @@ def test_edge_responses_keep_their_sign_on_a_diverging_scale():
     assert len(bars) == 1 and "response (red +, blue -)" in bars[0].get_ylabel()
     assert "red = positive response, blue = negative" in fig._suptitle.get_text()
     assert title_overlaps(fig) == []
+
+
+def ink(frame) -> tuple[float, int]:
+    """(share of the frame in rows or columns with nothing drawn, height in pixels of the
+    first line of text)."""
+    drawn = np.asarray(frame.convert("L")) < 245
+    rows, cols = drawn.any(1), drawn.any(0)
+    first = int(np.flatnonzero(rows)[0])
+    end = first + int(np.argmin(rows[first:]))
+    return 1 - rows.mean() * cols.mean(), end - first
+
+
+@pytest.mark.parametrize("kind", ["conv", "pool", "transposed"])
+def test_explain_frames_have_readable_text_and_little_empty_canvas(kind):
+    """The conv and pool animations: text about 12 pt (was 9 pt at 80 dpi, ~11 px a line)
+    and tables that fill the frame (about 40% of it was empty rows and columns)."""
+    from convlens.look.explain import (
+        conv_explain_frames,
+        conv_transpose_explain_frames,
+        pool_explain_frames,
+    )
+
+    x = np.arange(49, dtype=float).reshape(7, 7) % 10
+    k = np.array([[2.0, 1, 1], [0, 0, -1], [-1, -1, -1]])
+    frames = {
+        "conv": lambda: conv_explain_frames(x, k, stride=2, padding=1),
+        "pool": lambda: pool_explain_frames(x[:4, :4], 2),
+        "transposed": lambda: conv_transpose_explain_frames(x[:2, :2], k[:2, :2], stride=2),
+    }[kind]()
+    for frame in (frames[0], frames[len(frames) // 2]):
+        empty, line = ink(frame)
+        assert empty < 0.25 and line >= 15, (empty, line)
+        assert frame.size[0] >= 600

@@ -33,7 +33,10 @@ from convlens.primer.transposed import (
 
 PAD_COLOUR, WINDOW_COLOUR, DONE_COLOUR, NOW_COLOUR = "#d9d9d9", "#d62728", "#cfe3f7", "#ffcf66"
 FRAME_MS = 900  # per cell: time to read its arithmetic (`convlens.io.save_gif(..., ms=FRAME_MS)`)
-TEXT_TOP = 0.97  # the frame's text hangs from here; the panels fill the space below it
+CELL = 0.46  # inches per table cell; the frame is sized to its tables, so little is empty
+TEXT_PT, TITLE_PT = 12, 12  # the arithmetic and the panel titles (at DPI: about 17 px)
+DPI = 100
+LINE = 0.26  # inches per line of text above the panels
 
 
 def input_title(pad: Sequence[int]) -> str:
@@ -41,12 +44,35 @@ def input_title(pad: Sequence[int]) -> str:
     return "padded input (grey = padding)" if any(pad) else "input"
 
 
+def frame_size(
+    columns: Sequence[int], rows: int, texts: Sequence[str]
+) -> tuple[tuple[float, float], float, float]:
+    """(figsize, panels_top, cell inches) of a frame whose panels are tables `columns` cells
+    wide and at most `rows` high, under the longest of `texts`: the frame is as wide as that
+    text, cells grow (up to twice CELL) to fill that width, the text band is just tall enough."""
+    lines = [line for t in texts for line in t.split("\n")]
+    text_w = max(len(line) for line in lines) * TEXT_PT * 0.55 / 72 + 0.4
+    gaps = 0.5 * len(columns) + 0.3
+    cell = min(2 * CELL, max(CELL, (text_w - gaps) / sum(columns)))
+    band = LINE * max(t.count("\n") + 1 for t in texts) + 0.2
+    height = cell * rows + 0.8 + band  # 0.8: the panel titles and margins
+    return (max(text_w, cell * sum(columns) + gaps), height), 1 - band / height, cell
+
+
 def _finish(fig, text: str, panels_top: float) -> Image.Image:
     """Lay the panels out below `panels_top` the same way on every frame (the layout never
     depends on the text, so the GIF does not jump), then hang the text above them."""
-    fig.tight_layout(rect=(0, 0, 1, panels_top))
-    fig.text(0.5, TEXT_TOP, text, ha="center", va="top", fontsize=9, wrap=True)
-    return figure_image(fig, dpi=80)
+    fig.tight_layout(rect=(0, 0, 1, panels_top), pad=0.5, w_pad=1.0)
+    fig.text(
+        0.5,
+        1 - 0.08 / fig.get_figheight(),
+        text,
+        ha="center",
+        va="top",
+        fontsize=TEXT_PT,
+        wrap=True,
+    )
+    return figure_image(fig, dpi=DPI)
 
 
 def _grid(
@@ -70,8 +96,8 @@ def _grid(
         )
         if blank is None or not blank[i, j]:
             text = f"{v:g}" if float(v).is_integer() else f"{v:.3g}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=9 if w <= 9 else 7)
-    ax.set_title(title, fontsize=10)
+            ax.text(j, i, text, ha="center", va="center", fontsize=11 if w <= 9 else 9)
+    ax.set_title(title, fontsize=TITLE_PT)
 
 
 def _render(
@@ -95,19 +121,12 @@ def _render(
     pad_shade = np.where(is_pad, PAD_COLOUR, "")
     out = np.zeros(out_shape)
     frames = []
-    panels = 3 if kernel is not None else 2
+    columns = [w, *([max(kernel.shape[1], 2)] if kernel is not None else []), out_shape[1]]
+    texts = [intro, *(describe(s) for s in steps)]
+    figsize, panels_top, cell = frame_size(columns, max(h, out_shape[0]), texts)
     for k, step in enumerate([None, *steps]):
         fig, axes = plt.subplots(
-            1,
-            panels,
-            figsize=(3.2 * panels + 1, 4.2),
-            gridspec_kw={
-                "width_ratios": [
-                    w,
-                    *([max(kernel.shape[1], 2)] if kernel is not None else []),
-                    out_shape[1],
-                ]
-            },
+            1, len(columns), figsize=figsize, gridspec_kw={"width_ratios": columns}
         )
         blank = np.ones(out_shape, bool)
         shade = np.full(out_shape, "", dtype=object)
@@ -143,13 +162,13 @@ def _render(
                         c,
                         r,
                         "o",
-                        markersize=15,
+                        markersize=cell * 72 * 0.7,
                         markerfacecolor="none",
                         markeredgecolor=WINDOW_COLOUR,
                         linewidth=1,
                     )
         _grid(axes[-1], out, f"output {out_shape[0]}x{out_shape[1]}", shade=shade, blank=blank)
-        frames.append(_finish(fig, intro if step is None else describe(step), 0.84))
+        frames.append(_finish(fig, intro if step is None else describe(step), panels_top))
     return frames
 
 
@@ -298,13 +317,15 @@ def conv_transpose_explain_frames(
     canvas = np.zeros((ch, cw))
     touched = np.zeros((ch, cw), bool)
     frames = []
+    columns = [max(x.shape[1], 2), max(kernel.shape[1], 2), cw]
+    texts = [
+        intro,
+        f"input[{x.shape[0]}, {x.shape[1]}] = {x.max():g} adds {x.max():g} * kernel into "
+        f"canvas rows {ch}..{ch}, cols {cw}..{cw} (every 10th)",
+    ]
+    figsize, panels_top, _ = frame_size(columns, max(ch, x.shape[0]), texts)
     for k, step in enumerate([None, *steps, None]):
-        fig, axes = plt.subplots(
-            1,
-            3,
-            figsize=(10.6, 4.4),
-            gridspec_kw={"width_ratios": [max(x.shape[1], 2), max(kernel.shape[1], 2), cw]},
-        )
+        fig, axes = plt.subplots(1, 3, figsize=figsize, gridspec_kw={"width_ratios": columns})
         in_shade = np.full(x.shape, "", dtype=object)
         now = np.zeros((ch, cw), bool)
         if step is not None:
@@ -340,5 +361,5 @@ def conv_transpose_explain_frames(
                 f"rows {r[0]}..{r[-1]}, cols {c[0]}..{c[-1]}"
                 + (f" (every {r[1] - r[0]}th)" if len(r) > 1 and r[1] - r[0] > 1 else "")
             )
-        frames.append(_finish(fig, text, 0.8))
+        frames.append(_finish(fig, text, panels_top))
     return frames
