@@ -61,6 +61,12 @@ def test_feature_vis_names_bad_channels_and_layers():
         parse_channels("a-b")
 
 
+def test_feature_vis_takes_the_first_eight_channels_or_all_of_fewer():
+    assert neurons.feature_vis(colour_net(), SHAPE, "conv2", steps=1).channels == tuple(range(8))
+    few = build("conv 3 3, gap, dense 2", SHAPE)
+    assert neurons.feature_vis(few, SHAPE, steps=1).channels == (0, 1, 2)
+
+
 def test_feature_vis_draws_one_colour_image_per_channel():
     fv = neurons.feature_vis(colour_net(), SHAPE, "conv1", [0, 1, 2], steps=8)
     fig = draw_feature_vis(fv)

@@ -189,7 +189,7 @@ class Run:
                 (default: the first eight of each layer in one row).
             split: "test" (default) or "train": which data set `index` counts in.
             channels: for feature-vis, the channels of `layer` to excite: a list, "0,3,5"
-                or "0-7" (default 0-7).
+                or "0-7" (default: the first eight, or all if fewer).
 
         Example:
             >>> run.show("features", index=3)

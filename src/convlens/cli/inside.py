@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=24, help="images in grids (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="which test images the grid shows")
     p.add_argument("--cnn", metavar="RUN", help="for `mlp`: a CNN run to show beside it")
-    p.add_argument("--channels", help="for `feature-vis`: e.g. 0,3,5 or 0-7 (default: 0-7)")
+    p.add_argument("--channels", help="for `feature-vis`: e.g. 0,3,5 or 0-7 (default: the first 8)")
     p.add_argument(
         "--weights",
         choices=("best", "last"),

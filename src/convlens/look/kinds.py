@@ -36,7 +36,7 @@ class Ask:
     cnn: str | None = None  # mlp: a CNN run folder to show beside it
     maps: int | str | None = None  # features: "all" or N maps per layer
     split: str = "test"  # which data set `index` counts in
-    channels: str | None = None  # feature-vis: e.g. "0,3,5" or "0-7" (default 0-7)
+    channels: str | None = None  # feature-vis: e.g. "0,3,5" or "0-7" (default: up to 8)
 
 
 Draw = Callable[["Inspector", Ask], "Figure"]
@@ -152,7 +152,7 @@ def _feature_vis(look: Inspector, ask: Ask) -> Figure:
         run.model,
         run.input_shape,
         ask.layer,
-        parse_channels(ask.channels),
+        parse_channels(ask.channels) if ask.channels is not None else None,
         mean=run.mean,
         std=run.std,
         seed=ask.seed,

@@ -89,7 +89,7 @@ def feature_vis(
     model: nn.Module,
     input_shape: tuple[int, int, int],
     layer: str | None = None,
-    channels: int | list[int] | tuple[int, ...] = (0, 1, 2, 3),
+    channels: int | list[int] | tuple[int, ...] | None = None,
     *,
     mean: tuple[float, ...] = (0.5,),
     std: tuple[float, ...] = (0.5,),
@@ -105,7 +105,7 @@ def feature_vis(
         model: any CNN; input_shape: (C, H, W) of its input.
         layer: a layer name (default: the last conv layer); any layer with an output (a map's
             channel is averaged over its positions, a dense layer's unit taken as it is).
-        channels: the channels to excite.
+        channels: the channels to excite (default: the first eight, or all if fewer).
         mean, std: the normalisation the model was trained with (pixels 0..1 -> its input).
         steps, lr: Adam steps and learning rate on the pixels' logits.
         jitter: each step shifts the image by up to this many pixels (0: off).
@@ -117,13 +117,22 @@ def feature_vis(
         raise ModelError("feature-vis needs a conv layer; this model has none (pass a layer)")
     layer = layer or names[-1]
     module = get_layer(model, layer)
+    device = next(model.parameters()).device
+    c, h, w = input_shape
+    with _in_eval_mode(model), torch.no_grad():
+        width = _output_channels(model, module, torch.zeros(1, c, h, w, device=device))
+    if channels is None:
+        channels = tuple(range(min(8, width)))
     chosen = (channels,) if isinstance(channels, int) else tuple(channels)
     if not chosen or any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in chosen):
         raise ConfigError(f"Expected channels as whole numbers >= 0. Received: {channels!r}")
     if steps < 1:
         raise ConfigError(f"Expected steps >= 1. Received: steps={steps!r}")
-    device = next(model.parameters()).device
-    c, h, w = input_shape
+    if max(chosen) >= width:
+        raise ConfigError(
+            f"layer {layer!r} has {width} channels (0..{width - 1}). "
+            f"Received: channels={list(chosen)}"
+        )
     m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
     s = torch.tensor(std, device=device).view(1, -1, 1, 1)
     index = torch.tensor(chosen, device=device)
@@ -137,13 +146,6 @@ def feature_vis(
         try:
             for p in model.parameters():
                 p.requires_grad_(False)
-            with torch.no_grad():
-                width = _output_channels(model, module, (logits.sigmoid() - m) / s)
-            if max(chosen) >= width:
-                raise ConfigError(
-                    f"layer {layer!r} has {width} channels (0..{width - 1}). "
-                    f"Received: channels={list(chosen)}"
-                )
             with torch.no_grad():
                 start = _channel_means(model, module, (logits.sigmoid() - m) / s, index)[1]
             for step in range(steps):
