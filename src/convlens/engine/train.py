@@ -47,9 +47,9 @@ from convlens.engine.loop import (
 )
 from convlens.engine.lr_find import LRFindResult, lr_find
 from convlens.engine.precision import channels_last_model
+from convlens.engine.rebuild import check_trusted
 from convlens.engine.runs import (
     check_run_dir,
-    check_trusted,
     create_run,
     read_run_config,
     read_run_info,
@@ -269,7 +269,7 @@ def resume(
     """Continue a run from its last checkpoint (same config, same data order), or start a
     run that has none yet; `model`: a fresh instance of a user's own module whose class
     cannot be imported here; `trust_code`: import the module the run names to build it
-    (see `convlens.engine.runs.check_trusted`)."""
+    (see `convlens.engine.rebuild.check_trusted`)."""
     run_dir = Path(run_dir)
     read_run_info(run_dir)
     config = read_run_config(run_dir)
