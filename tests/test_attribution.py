@@ -169,3 +169,32 @@ def test_attributions_of_a_model_on_cuda(kind):
     on_gpu = METHODS[kind](model.cuda(), x.cuda())[0]
     assert isinstance(on_gpu, np.ndarray) and on_gpu.shape == (12, 12)
     np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kind", "signed", "reading"),
+    [
+        ("saliency", False, "bright = pixels whose small change moves the class score most"),
+        ("gradcam (conv2)", False, "bright = regions whose features in that layer raise"),
+        ("occlusion", True, "red = covering this patch lowers the class score (it mattered)"),
+    ],
+)
+def test_an_attribution_picture_has_a_colour_bar_and_says_how_to_read_it(kind, signed, reading):
+    import matplotlib.pyplot as plt
+
+    from convlens.look.activations import draw_attribution
+
+    heat = np.linspace(-1 if signed else 0, 2, 64).reshape(8, 8)
+    pixels = torch.randint(0, 256, (1, 8, 8), dtype=torch.uint8)
+    fig = draw_attribution(pixels, heat, kind=kind, label="cat, test[0]")
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == "attribution"]
+    assert len(bars) == 1
+    heat_panel = [ax for ax in fig.axes if ax.images and ax.get_title().startswith(kind)][0]
+    assert heat_panel.images[0].get_clim() == ((-2.0, 2.0) if signed else (0.0, 2.0))
+    title = fig._suptitle.get_text()
+    assert title.startswith(f"{kind}: where the model looked for 'cat, test[0]'\n")
+    assert reading in title
+    fig.canvas.draw()
+    box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
+    plt.close("all")

@@ -148,20 +148,42 @@ def draw_layer_maps(
     return fig
 
 
+# how to read each attribution map, one line under its title
+READING = {
+    "saliency": "bright = pixels whose small change moves the class score most (|gradient|)",
+    "gradcam": "bright = regions whose features in that layer raise the class score",
+    "integrated-gradients": "red = pixels that raise the class score against a black image, "
+    "blue = lower it",
+    "occlusion": "red = covering this patch lowers the class score (it mattered), "
+    "blue = covering it raises the score",
+}
+
+
 def draw_attribution(pixels: torch.Tensor, heat: np.ndarray, *, kind: str, label: str) -> Figure:
-    """Three panels: the image, the map, and the map over the image. A signed map (integrated
-    gradients, occlusion) is drawn red for the class and blue against it, 0 white."""
+    """Three panels: the image, the map with its colour bar, and the map over the image,
+    under a title that says how to read it. A signed map (integrated gradients, occlusion) is
+    drawn red for the class and blue against it, 0 white."""
     signed = bool(heat.min() < 0)
     lim = float(np.abs(heat).max()) or 1.0
-    style = {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim} if signed else {"cmap": "inferno"}
-    fig, axes = plt.subplots(1, 3, figsize=(9, 3.4))
+    style = (
+        {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim}
+        if signed
+        else {"cmap": "inferno", "vmin": 0.0, "vmax": float(heat.max()) or 1.0}
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(9.6, 3.8), layout="constrained")
     show_pixels(axes[0], pixels, "input")
-    axes[1].imshow(heat, **style)
+    im = axes[1].imshow(heat, **style)
     axes[1].set_title(kind + (" (red: for, blue: against)" if signed else ""), fontsize=9)
+    bar = fig.colorbar(im, ax=axes[1], shrink=0.85, pad=0.02)
+    bar.set_label("attribution", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     show_pixels(axes[2], pixels, "overlay")
     axes[2].imshow(heat, alpha=0.55, **style)
     for ax in axes:
         ax.set_xticks([]), ax.set_yticks([])
-    fig.suptitle(f"{kind}: where the model looked for '{label}'", fontsize=10)
-    fig.tight_layout()
+    reading = READING.get(kind.split(" ")[0], "")
+    fig.suptitle(
+        f"{kind}: where the model looked for '{label}'" + (f"\n{reading}" if reading else ""),
+        fontsize=10,
+    )
     return fig
