@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from convlens.data.batches import iterate_batches
 from convlens.data.containers import FolderStream, ImageDataset, images_at, subset
-from convlens.data.datasets import DEFAULT_CACHE, DatasetCache, load_dataset, mirror_safe
+from convlens.data.datasets import (
+    DEFAULT_CACHE,
+    DatasetCache,
+    canonical_name,
+    list_datasets,
+    load_dataset,
+    mirror_safe,
+)
 from convlens.data.downloads import offline
-from convlens.data.sources import DATASETS, canonical_name, list_datasets
+from convlens.data.sources import DATASETS
 from convlens.data.transforms import AUGMENTATIONS, Augment, augment_batch, normalize, parse_augment
 
 __all__ = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from convlens.data import folders
@@ -110,3 +111,31 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
         means.append(mean)
         stds.append(max(var**0.5, 1e-6))
     return tuple(means), tuple(stds)
+
+
+def folder_stream(
+    name: str,
+    lists: dict[str, folders.Listing],
+    split: str,
+    size: int,
+    channels: int,
+    stats_sample: int,
+) -> FolderStream:
+    """A FolderStream over one split of an image folder (`lists`: both splits' paths, labels
+    and classes), normalised with the channel mean and std of up to `stats_sample` train
+    images spread evenly through the folder."""
+    paths, labels, classes = lists[split]
+    train_paths = lists["train"][0]
+    picks = np.linspace(0, len(train_paths) - 1, min(stats_sample, len(train_paths)))
+    sample = [train_paths[i] for i in picks.astype(int)]
+    mean, std = channel_stats(torch.from_numpy(folders.read_image_files(sample, size, channels)))
+    return FolderStream(
+        name=name,
+        paths=tuple(paths),
+        labels=torch.from_numpy(labels),
+        classes=classes,
+        mean=mean,
+        std=std,
+        size=size,
+        channels=channels,
+    )

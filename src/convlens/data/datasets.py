@@ -2,9 +2,10 @@
 std; and `DatasetCache`, the one bounded place where loaded splits are kept.
 
 Which data sets there are, where their files come from and how they are read is declared in
-`sources.py`, one class per data set. Every split `load_dataset` hands out is the caller's
-own: its tensors share no memory with the cache or with another caller's, so changing
-`ds.images` in place changes nothing for anyone else.
+`sources.py`, one class per data set; `source(name)` finds one by name or alias. Every
+split `load_dataset` hands out is the caller's own: its tensors share no memory with the
+cache or with another caller's, so changing `ds.images` in place changes nothing for anyone
+else.
 """
 
 from __future__ import annotations
@@ -13,10 +14,43 @@ from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
+from convlens.data import sources
 from convlens.data.containers import FolderStream, ImageDataset, channel_stats
 from convlens.data.downloads import offline
-from convlens.data.sources import SPLITS, DataSource, source
-from convlens.errors import ConfigError, DataError
+from convlens.data.sources import SPLITS, DataSource
+from convlens.errors import ConfigError, DataError, suggest
+
+# Data sets by name: `sources.REGISTRY` is read at call time (a class defined later counts).
+
+
+def list_datasets() -> list[str]:
+    """Names `load_dataset` accepts."""
+    return list(sources.REGISTRY)
+
+
+def canonical_name(name: str) -> str:
+    """Lower-case name with aliases resolved; DataError with a suggestion if unknown."""
+    if not isinstance(name, str) or not name.strip():
+        raise DataError(f"Expected a data set name. Received: {name!r}")
+    if any(cls.prefix and name.startswith(cls.prefix) for cls in sources.REGISTRY.values()):
+        return name
+    aliases = {alias: cls.name for cls in sources.REGISTRY.values() for alias in cls.aliases}
+    key = aliases.get(name.strip().lower(), name.strip().lower())
+    if key not in sources.REGISTRY:
+        known = ", ".join(sources.REGISTRY)
+        raise DataError(
+            f"unknown data set {name!r}{suggest(key, sources.REGISTRY)}; known: {known}"
+        )
+    return key
+
+
+def source(name: str) -> DataSource:
+    """The data set called `name` (aliases resolved); DataError if unknown."""
+    key = canonical_name(name)
+    for cls in sources.REGISTRY.values():
+        if cls.prefix and key.startswith(cls.prefix):
+            return cls(key)
+    return sources.REGISTRY[key]()
 
 
 class DatasetCache:

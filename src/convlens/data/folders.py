@@ -210,3 +210,9 @@ def folder_channels(lists: dict[str, Listing], where: str, sample: int = 64) -> 
             stacklevel=3,
         )
     return 3 if colour else 1
+
+
+def folder_layout(lists: dict[str, Listing], image_size: int | None, where: str) -> tuple[int, int]:
+    """Image size and channels of an image folder, decided once for both splits: the train
+    images' most common size (unless `image_size` is given) and the channels of both."""
+    return image_size or common_size(lists["train"][0]), folder_channels(lists, where)

@@ -37,10 +37,10 @@ import numpy as np
 import torch
 
 from convlens.data import files, folders, procedural
-from convlens.data.containers import FolderStream, channel_stats
+from convlens.data.containers import FolderStream, folder_stream
 from convlens.data.downloads import download_root, offline_note, reason
 from convlens.data.files import Checksum
-from convlens.errors import DataError, suggest
+from convlens.errors import DataError
 
 SPLITS = ("train", "test")
 REGISTRY: dict[str, type[DataSource]] = {}  # name -> class, filled by class definitions
@@ -372,69 +372,22 @@ class ImageFolder(DataSource):
     _layouts: dict[int | None, tuple[int, int]] | None = None
 
     def layout(self, image_size: int | None) -> tuple[int, int]:
-        """Image size and channels, decided once for both splits (from the train images'
-        common size, and the channels of both)."""
+        """Image size and channels, decided once for both splits (`folders.folder_layout`)."""
         if self._layouts is None:
             self._layouts = {}
         if image_size not in self._layouts:
-            lists = self.lists()
-            size = image_size or folders.common_size(lists["train"][0])
-            channels = folders.folder_channels(lists, f"imagefolder {self.root}")
-            self._layouts[image_size] = (size, channels)
+            where = f"imagefolder {self.root}"
+            self._layouts[image_size] = folders.folder_layout(self.lists(), image_size, where)
         return self._layouts[image_size]
 
     def stream(self, split: str, image_size: int | None) -> FolderStream | None:
         if not self.root.is_dir():
             return None  # read() says what is wrong
         lists = self.lists()
-        paths, labels, classes = lists[split]
         size, channels = self.layout(image_size)
-        if len(paths) * channels * size * size <= self.memory_limit():
+        if len(lists[split][0]) * channels * size * size <= self.memory_limit():
             return None
-        train_paths = lists["train"][0]
-        picks = np.linspace(0, len(train_paths) - 1, min(self.stats_sample, len(train_paths)))
-        sample = [train_paths[i] for i in picks.astype(int)]
-        mean, std = channel_stats(
-            torch.from_numpy(folders.read_image_files(sample, size, channels))
-        )
-        return FolderStream(
-            name=self.key,
-            paths=tuple(paths),
-            labels=torch.from_numpy(labels),
-            classes=classes,
-            mean=mean,
-            std=std,
-            size=size,
-            channels=channels,
-        )
+        return folder_stream(self.key, lists, split, size, channels, self.stats_sample)
 
 
 DATASETS = tuple(REGISTRY)  # the names, in definition order (fashion-mnist first)
-
-
-def list_datasets() -> list[str]:
-    """Names `load_dataset` accepts."""
-    return list(REGISTRY)
-
-
-def canonical_name(name: str) -> str:
-    """Lower-case name with aliases resolved; DataError with a suggestion if unknown."""
-    if not isinstance(name, str) or not name.strip():
-        raise DataError(f"Expected a data set name. Received: {name!r}")
-    if any(cls.prefix and name.startswith(cls.prefix) for cls in REGISTRY.values()):
-        return name
-    aliases = {alias: cls.name for cls in REGISTRY.values() for alias in cls.aliases}
-    key = aliases.get(name.strip().lower(), name.strip().lower())
-    if key not in REGISTRY:
-        known = ", ".join(REGISTRY)
-        raise DataError(f"unknown data set {name!r}{suggest(key, REGISTRY)}; known: {known}")
-    return key
-
-
-def source(name: str) -> DataSource:
-    """The data set called `name` (aliases resolved); DataError if unknown."""
-    key = canonical_name(name)
-    for cls in REGISTRY.values():
-        if cls.prefix and key.startswith(cls.prefix):
-            return cls(key)
-    return REGISTRY[key]()
