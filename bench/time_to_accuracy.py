@@ -257,7 +257,7 @@ def main() -> None:
     runs: list[tuple[str, Rows]] = []
     for name, recipe in recipes:
         if args.recipe_epochs or args.quick:
-            recipe = recipe.replace(epochs=args.recipe_epochs or 1)
+            recipe = recipe.replace(epochs=args.recipe_epochs or 1, steps=None)
         for seed in range(args.seeds):
             print(
                 f"{name} ({recipe.model}, {recipe.optimizer} lr {recipe.lr:g}, "
