@@ -172,7 +172,7 @@ def _filters_with_kernels(w: np.ndarray, layer: str, total: int, lim: float, tit
             f"{signed}\nsim {abs(score):.2f}"
             if close
             else f"no match\n({signed} {abs(score):.2f})",
-            fontsize=7,
+            fontsize=7 if close else 6,  # a faded name stays clear of its neighbours
             color="black" if close else "#777777",
         )
     fig.colorbar(im, ax=axes, shrink=0.6, label="learned weight (left panels)")
