@@ -323,10 +323,13 @@ def test_compare_cnn_and_mlp_on_the_same_budget(cli, tiny_run, tmp_path):
     configs = sorted((tmp_path / "cmp").glob("*/config.yaml"))
     assert len(configs) == 2 and all("limit_test: 150" in c.read_text() for c in configs)
     lines = [ln for ln in result.out.splitlines() if ln.startswith("| ")]
-    assert lines[0].startswith("| model | params | mult-adds")
-    assert lines[1].startswith("| mlp | 93,834 |") and lines[2].startswith(
-        "| keras_mnist | 93,322 |"
-    )
+    # a comparison is a sweep over the model: the sweep's table, one row a model
+    assert lines[0].startswith("| run | test acc | ± (seeds) | loss | params | mult-adds |")
+    rows = [[cell.strip() for cell in ln.strip("|").split("|")] for ln in lines[1:]]
+    assert [(r[0], r[4], r[5]) for r in rows] == [
+        ("mlp", "93,834", "93,664"),
+        ("keras_mnist", "93,322", "2,794,240"),
+    ]
     assert (tmp_path / "cmp" / "compare.md").read_text().splitlines()[2] == lines[1]
     not_blank(tmp_path / "cmp" / "compare.png")
     again = cli(*args)  # finished runs are reused
