@@ -51,6 +51,9 @@ def test_evolution_strip_has_epoch_ticks_and_distinct_percentages(monkeypatch, e
     assert tick_labels(fig, ax, "x") == [str(e) for e in range(1, epochs + 1)]
     ys = tick_labels(fig, ax, "y")
     assert len(ys) >= 3 and len(set(ys)) == len(ys) and ys[0] == "0%", ys
+    # each label is its tick's value, not a rounding of it (7.5% was drawn as "8%")
+    ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    assert [float(y.rstrip("%")) for y in ys] == pytest.approx([100 * t for t in ticks])
     plt.close("all")
 
 
@@ -81,4 +84,19 @@ def test_curves_keep_the_best_label_inside_the_plot(epochs, best):
     assert inside.x0 <= box.x0 and box.x1 <= inside.x1, (box, inside)
     assert inside.y0 <= box.y0 and box.y1 <= inside.y1, (box, inside)
     assert tick_labels(fig, ax, "x")[:2] == ["1", "2"][:epochs]
+    plt.close("all")
+
+
+def test_evolution_strip_percent_labels_are_the_tick_values(monkeypatch):
+    """Mean changes up to ~10% give a 2.5% tick step: 7.5% is labelled 7.5%, not 8%."""
+    base = torch.linspace(-1, 1, 8 * 9).reshape(8, 1, 3, 3)
+    steps = [0.097, 0.076, 0.028, 0.007]
+    hist = {"conv1": {0: base}}
+    for e, c in enumerate(steps, start=1):
+        hist["conv1"][e] = hist["conv1"][e - 1] * (1 + c)
+    monkeypatch.setattr(history, "read_history", lambda path: hist)
+    fig = draw_evolution_strip(SimpleNamespace(path="run"))
+    (ax,) = [a for a in fig.get_axes() if a.lines]
+    ys = tick_labels(fig, ax, "y")
+    assert "7.5%" in ys and "2.5%" in ys, ys
     plt.close("all")

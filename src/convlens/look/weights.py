@@ -270,9 +270,9 @@ def draw_evolution_strip(run: Run, layer: str | None = None, *, n: int = 16) -> 
     ax.set_ylim(0, top)
     ticks = MaxNLocator(5).tick_values(0, top)
     step = 100 * float(ticks[1] - ticks[0])
-    ax.yaxis.set_major_formatter(
-        PercentFormatter(1.0, decimals=max(0, -int(np.floor(np.log10(step)))))
-    )
+    # as many decimals as the step needs (a 2.5% step: 7.5%, not a rounded 8%)
+    decimals = next(d for d in range(6) if abs(step * 10**d - round(step * 10**d)) < 1e-6)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=decimals))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(changes) <= 20:
         ax.set_xticks(list(changes))
