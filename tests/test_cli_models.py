@@ -99,6 +99,10 @@ def test_models_lists_registry(cli):
         "source",
         "description",
     ]
+    # one table, two doors: the command prints what cl.list_models() returns
+    import convlens as cl
+
+    assert result.out.rstrip("\n") == str(cl.list_models())
 
 
 def test_a_spec_file_naming_its_input_needs_no_input_flag(cli, tmp_path):

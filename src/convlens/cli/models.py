@@ -143,33 +143,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from convlens.models.build import build
-    from convlens.models.registry import list_models
+    from convlens.models.table import model_table
 
-    rows = [("name", "params", "input", "source", "description")]
-    for info in list_models():
-        model = build(info.name, info.default_input, num_classes=10)
-        params = sum(p.numel() for p in model.parameters())
-        rows.append(
-            (
-                info.name,
-                f"{params:,}",
-                "x".join(map(str, info.default_input)),
-                info.source or "-",
-                info.description,
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print(
-            "  ".join(
-                [
-                    r[0].ljust(widths[0]),
-                    r[1].rjust(widths[1]),
-                    r[2].ljust(widths[2]),
-                    r[3].ljust(widths[3]),
-                    r[4],
-                ]
-            ).rstrip()
-        )
+    print(model_table())  # the table cl.list_models() returns
     return 0
