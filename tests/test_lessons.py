@@ -54,6 +54,11 @@ WRONG = {
         "cl.conv2d(X, G, flip=True)",
         "not yet: the flip: this gradient is a cross-correlation (flip=False)",
     ),
+    "conv_rgb": (
+        "out = out + cl.conv2d(X[c], W[c])",
+        "out = cl.conv2d(X[c], W[c])",
+        "not yet: only the last channel is left: add each channel's map to the running sum",
+    ),
     "train_epoch": (
         "        optimizer.zero_grad()\n",
         "",
