@@ -116,7 +116,7 @@ def test_relu_after_pool_keeps_the_plain_order_under_a_hook():
 
 def test_relu_after_pool_is_set_from_the_config_and_the_flag():
     from convlens.cli import build_parser
-    from convlens.cli.train import _flags
+    from convlens.cli.flags import given
 
     model = build(POOLED_SPEC, (1, 8, 8), num_classes=4)
     loop.fit(
@@ -132,7 +132,7 @@ def test_relu_after_pool_is_set_from_the_config_and_the_flag():
     )
     assert model.relu_after_pool is False
     args = build_parser().parse_args(["train", "--no-relu-after-pool"])
-    assert _flags(args)["relu_after_pool"] is False
+    assert given(args)["relu_after_pool"] is False
 
 
 KEEP_MEMORY_SCRIPT = r"""
