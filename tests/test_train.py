@@ -103,6 +103,20 @@ def test_train_learns_writes_metrics_and_calls_callbacks(tmp_path):
     assert ev.preds.shape == (50,) and 0 <= ev.accuracy <= 1 and ev.loss > 0
 
 
+def test_threads_hold_for_one_run_and_are_restored_after_it(tmp_path):
+    before = torch.get_num_threads()
+    seen = []
+
+    class Threads(Callback):
+        def on_epoch_end(self, state):
+            seen.append(torch.get_num_threads())
+
+    want = 1 if before != 1 else 2
+    train.train(cfg(out=str(tmp_path / "run"), epochs=1, threads=want), callbacks=[Threads()])
+    # the run trains with its threads; the process (a notebook, the next test) keeps its own
+    assert seen == [want] and torch.get_num_threads() == before
+
+
 def test_evaluate_matches_manual_accuracy():
     torch.manual_seed(0)
     model = build(SPEC, (1, 8, 8), num_classes=4)

@@ -13,11 +13,12 @@ torchrun every process runs them; only rank 0 writes the run folder, locks it an
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import torch
 from torch import nn
@@ -79,6 +80,26 @@ Log = Callable[[str], None]
 
 # Settings that may change when a run is resumed (they do not change the numbers).
 RESUME_KEEPS = ("progress",)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _keeps_threads(fn: Callable[P, R]) -> Callable[P, R]:
+    """`threads` holds for one run: the process's torch thread count is what it was before
+    once the run returns or fails (a notebook's next run, or the next test, keeps its own)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        before = torch.get_num_threads()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
+
+    return wrapper
 
 
 def start(
@@ -180,6 +201,7 @@ def interrupted_line(stop: TrainingInterrupted, run_dir: str | Path | None) -> s
     )
 
 
+@_keeps_threads
 def train(
     config: TrainConfig,
     *,
@@ -257,6 +279,7 @@ def train(
     return result
 
 
+@_keeps_threads
 def resume(
     run_dir: str | Path,
     *,
@@ -343,6 +366,7 @@ def _prepare(
     return train_ds, test_ds, model
 
 
+@_keeps_threads
 def find_lr(config: TrainConfig, *, model: nn.Module | None = None, **sweep: Any) -> LRFindResult:
     """The learning-rate finder on the config's data and model (built and seeded as `train`
     would); `sweep`: start_lr, end_lr, steps, rule of `convlens.engine.lr_find.lr_find`."""
