@@ -25,6 +25,7 @@ from torch import nn
 
 from convlens.config import TrainConfig
 from convlens.engine.distributed import World
+from convlens.errors import ConfigError
 
 __all__ = [
     "TrainState",
@@ -277,6 +278,16 @@ class TensorBoard(Callback):
     def __init__(self, run_dir: str | Path) -> None:
         self.log_dir = Path(run_dir) / "tensorboard"
         self.writer: Any = None
+
+    @staticmethod
+    def check_installed() -> None:
+        """ConfigError unless the tensorboard package can be imported (checked before a run)."""
+        try:
+            import torch.utils.tensorboard  # noqa: F401  (a slow import, only when asked)
+        except ImportError:
+            raise ConfigError(
+                "--tensorboard needs the tensorboard package: pip install tensorboard"
+            ) from None
 
     def on_fit_start(self, state: TrainState) -> None:
         from torch.utils.tensorboard import SummaryWriter  # a slow import, only when asked

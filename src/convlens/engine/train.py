@@ -13,12 +13,11 @@ torchrun every process runs them; only rank 0 writes the run folder, locks it an
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,7 +25,7 @@ from torch import nn
 from convlens import data as datamod
 from convlens.config import TrainConfig, merge_config, resolve_config
 from convlens.engine.auto import resolve
-from convlens.engine.callbacks import Callback
+from convlens.engine.callbacks import Callback, TensorBoard
 from convlens.engine.checkpoint import (
     apply_weights,
     has_checkpoint,
@@ -58,6 +57,7 @@ from convlens.engine.runs import (
     run_lock,
     slug,
 )
+from convlens.engine.threads import keeps_threads
 from convlens.engine.timebudget import plan_budget
 from convlens.engine.transfer import freeze_layers, init_from_run
 from convlens.errors import ConfigError
@@ -80,26 +80,6 @@ Log = Callable[[str], None]
 
 # Settings that may change when a run is resumed (they do not change the numbers).
 RESUME_KEEPS = ("progress",)
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _keeps_threads(fn: Callable[P, R]) -> Callable[P, R]:
-    """`threads` holds for one run: the process's torch thread count is what it was before
-    once the run returns or fails (a notebook's next run, or the next test, keeps its own)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        before = torch.get_num_threads()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            if torch.get_num_threads() != before:
-                torch.set_num_threads(before)
-
-    return wrapper
 
 
 def start(
@@ -201,7 +181,7 @@ def interrupted_line(stop: TrainingInterrupted, run_dir: str | Path | None) -> s
     )
 
 
-@_keeps_threads
+@keeps_threads
 def train(
     config: TrainConfig,
     *,
@@ -279,7 +259,7 @@ def train(
     return result
 
 
-@_keeps_threads
+@keeps_threads
 def resume(
     run_dir: str | Path,
     *,
@@ -336,7 +316,7 @@ def _prepare(
     user error happens here, before the run folder exists."""
     check_setup(cfg)  # the device, and the batch over the processes
     if cfg.tensorboard:
-        _needs_tensorboard()
+        TensorBoard.check_installed()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     train_ds: Dataset = datamod.load_dataset(cfg.data, "train", data_dir=cfg.data_dir)
@@ -366,7 +346,7 @@ def _prepare(
     return train_ds, test_ds, model
 
 
-@_keeps_threads
+@keeps_threads
 def find_lr(config: TrainConfig, *, model: nn.Module | None = None, **sweep: Any) -> LRFindResult:
     """The learning-rate finder on the config's data and model (built and seeded as `train`
     would); `sweep`: start_lr, end_lr, steps, rule of `convlens.engine.lr_find.lr_find`."""
@@ -394,15 +374,6 @@ def _warn_one_step(cfg: TrainConfig, n_images: int, log: Log | None) -> None:
             f"warning: --batch-size {cfg.batch_size} holds all {n_images:,} training images: "
             f"one step per epoch, {cfg.epochs} in all; try --batch-size {smaller}"
         )
-
-
-def _needs_tensorboard() -> None:
-    try:
-        import torch.utils.tensorboard  # noqa: F401  (a slow import, only when asked)
-    except ImportError:
-        raise ConfigError(
-            "--tensorboard needs the tensorboard package: pip install tensorboard"
-        ) from None
 
 
 def _raw_pixels(ds: Dataset) -> Dataset:
