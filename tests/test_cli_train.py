@@ -324,8 +324,9 @@ def test_ctrl_c_mid_step_before_the_first_checkpoint_says_how_to_start_again(
     r = cli(*ARGS, "--out", out)
     assert r.code == 130 and r.err.strip().splitlines()[-1] == (
         "convlens train: interrupted in the middle of a step, before the first checkpoint; "
-        f"start it again with: convlens train --resume {out} "
-        f"(Python: cl.train(out={str(out)!r}, resume=True))"
+        f"start it again with its saved settings: convlens train --resume {out} "
+        f"(Python: cl.train(out={str(out)!r}, resume=True)); or, for new settings, remove "
+        "that folder first"
     )
     monkeypatch.undo()
     install(monkeypatch)  # noqa: F821

@@ -69,6 +69,8 @@ __all__ = [
     "save_checkpoint",
     "write_metrics",
     "not_started",
+    "resume_hint",
+    "start_again",
 ]
 
 MANIFEST = "checkpoint.json"
@@ -263,12 +265,27 @@ def has_checkpoint(run_dir: str | Path) -> bool:
     return (Path(run_dir) / MANIFEST).exists() or (Path(run_dir) / CHECKSUMS).exists()
 
 
+def resume_hint(run_dir: str | Path) -> str:
+    """How to continue a run, from the shell and from Python (every door says both)."""
+    return (
+        f"convlens train --resume {run_dir} (Python: cl.train(out={str(run_dir)!r}, resume=True))"
+    )
+
+
+def start_again(run_dir: str | Path) -> str:
+    """What to do with a run that stopped before its first checkpoint (`train` refusing its
+    folder and the doctor say these words)."""
+    return (
+        f"start it again with its saved settings: {resume_hint(run_dir)}; or, for new "
+        f"settings, remove that folder first"
+    )
+
+
 def not_started(run_dir: str | Path) -> str:
     """What to say about a run folder without a checkpoint."""
     return (
         f"run folder {str(run_dir)!r} has no checkpoint: the run stopped before its first "
-        f"epoch ended (see: convlens doctor {run_dir}); start it with: "
-        f"convlens train --resume {run_dir}"
+        f"epoch ended (see: convlens doctor {run_dir}); {start_again(run_dir)}"
     )
 
 

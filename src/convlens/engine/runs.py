@@ -40,6 +40,8 @@ from convlens.engine.checkpoint import (
     check_no_orphans,
     has_checkpoint,
     read_checkpoint,
+    resume_hint,
+    start_again,
 )
 from convlens.engine.provenance import git_commit, versions
 from convlens.engine.rebuild import build_run_model
@@ -124,22 +126,6 @@ def read_run_config(run_dir: str | Path) -> TrainConfig:
         return merge_config(TrainConfig(), load_config_file(path), source=str(path))
     except ConfigError as exc:
         raise CheckpointError(f"run config unusable: {exc}") from None
-
-
-def resume_hint(run_dir: str | Path) -> str:
-    """How to continue a run, from the shell and from Python (every door says both)."""
-    return (
-        f"convlens train --resume {run_dir} (Python: cl.train(out={str(run_dir)!r}, resume=True))"
-    )
-
-
-def start_again(run_dir: str | Path) -> str:
-    """What to do with a run that stopped before its first checkpoint (`train` refusing its
-    folder and the doctor say these words)."""
-    return (
-        f"start it again with its saved settings: {resume_hint(run_dir)}; or, for new "
-        f"settings, remove that folder first"
-    )
 
 
 def check_run_dir(run_dir: str | Path) -> None:

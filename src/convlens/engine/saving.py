@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from convlens.engine.callbacks import Callback, TrainState
-from convlens.engine.checkpoint import read_manifest, save_checkpoint, write_metrics
+from convlens.engine.checkpoint import read_manifest, resume_hint, save_checkpoint, write_metrics
 from convlens.errors import CheckpointError
 from convlens.io import atomic_write_json
 
@@ -117,7 +117,7 @@ class Checkpoint(Callback):
             raise CheckpointError(
                 f"cannot save the checkpoint in {str(self.run_dir)!r}: "
                 f"{exc.strerror or exc}; {kept}; free some space (or make the folder "
-                f"writable) and continue with: convlens train --resume {self.run_dir}"
+                f"writable) and continue with: {resume_hint(self.run_dir)}"
             ) from None
 
 

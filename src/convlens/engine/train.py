@@ -56,6 +56,7 @@ from convlens.engine.runs import (
     resume_hint,
     run_lock,
     slug,
+    start_again,
 )
 from convlens.engine.threads import keeps_threads
 from convlens.engine.timebudget import plan_budget
@@ -172,8 +173,8 @@ def interrupted_line(stop: TrainingInterrupted, run_dir: str | Path | None) -> s
         return f"interrupted; checkpoint saved at {where}; resume with: {resume_hint(run_dir)}"
     if not has_checkpoint(run_dir):
         return (
-            "interrupted in the middle of a step, before the first checkpoint; start it "
-            f"again with: {resume_hint(run_dir)}"
+            "interrupted in the middle of a step, before the first checkpoint; "
+            f"{start_again(run_dir)}"
         )
     return (
         "interrupted in the middle of a step; the last checkpoint is kept; resume with: "
