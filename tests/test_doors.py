@@ -262,3 +262,10 @@ def test_a_float_tensor_is_the_models_input_and_uint8_are_pixels(tiny_run):
     assert flipped.decisions[0].inverted and torch.equal(flipped.pixels[0], 255 - pixels)
     float_flipped = run.prepare(run.prepare(pixels).x, invert="yes")
     torch.testing.assert_close(float_flipped.x, flipped.x, rtol=1e-5, atol=1e-5)
+
+
+def test_a_test_index_out_of_range_gets_the_same_words_from_the_explorer(tiny_run, tmp_path, cli):
+    d = Doors(tiny_run, tmp_path, cli)
+    r = d.client.get(f"/api/runs/{d.name}/overview", params={"index": 200})
+    assert r.status_code == 400, r.text
+    assert "Expected an index in 0..199 (mnist test). Received: 200" in r.text

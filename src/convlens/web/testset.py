@@ -12,6 +12,7 @@ import torch
 from convlens import data as datamod
 from convlens.engine.evaluate import Evaluation, evaluate_run
 from convlens.engine.history import read_history
+from convlens.engine.prepare import prepare
 from convlens.engine.runs import Run
 from convlens.errors import ConfigError
 from convlens.io import data_url, png_bytes
@@ -38,11 +39,9 @@ class TestSet:
 
     def pixels(self, index: int) -> tuple[torch.Tensor, str]:
         """uint8 pixels (C, H, W) of test image `index` and its true class name."""
-        ds = self.images()
-        if not 0 <= index < len(ds):
-            raise ConfigError(f"Expected a test image index in 0..{len(ds) - 1}. Received: {index}")
-        x = ds.load([index])[0] if hasattr(ds, "load") else ds.images[index]  # (C, H, W)
-        return x.to(torch.uint8), self.run.classes[int(ds.labels[index])]
+        ds = self.images()  # prepare checks the index and reads the image, as for every door
+        x = prepare(self.run, [index], dataset=ds, invert="no").pixels[0]  # (C, H, W)
+        return x, self.run.classes[int(ds.labels[index])]
 
     def thumb(self, index: int) -> dict[str, Any]:
         px, label = self.pixels(index)
