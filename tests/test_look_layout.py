@@ -72,6 +72,20 @@ def test_prediction_titles_belong_to_their_own_image(n):
         assert 0 <= title.y0 - image.y1 < 12  # pixels: right above its own image
 
 
+def test_kernel_titles_stay_inside_the_figure():
+    """A long description ("bright-above-dark boundaries (the notebooks' example)") in the
+    first column ran off the figure's left edge: titles are wrapped to their panel."""
+    names = ["box_blur", "gaussian_blur", "sharpen", "sobel_x", "sobel_y", "horizontal_edge"]
+    fig = draw_kernels(sample_photo(), names + ["outline", "emboss"])  # lesson 01's 3x3 grid
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width = fig.bbox.width
+    for ax in (a for a in fig.axes if a.get_title()):
+        box = ax.title.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= width, ax.get_title()
+    assert title_overlaps(fig) == []
+
+
 def test_edge_responses_keep_their_sign_on_a_diverging_scale():
     """An edge kernel's response is drawn signed, symmetric around 0, with a colour bar
     (|response| lost the sign the lesson stresses); a blur stays a gray image."""

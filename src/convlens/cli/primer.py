@@ -83,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Apply classic 3x3 kernels to an image and write one figure: the original "
         "beside each result, titled with the kernel and its weights. Images are "
         "converted to grayscale unless --color (then each kernel runs on each RGB "
-        "channel). Edge kernels show the size of the response. Without IMAGE, a "
+        "channel). Edge kernels show the signed response (red +, blue -). Without IMAGE, a "
         "photo shipped with scikit-image is used. A photo larger than 1024 pixels on its "
         "longer side is downscaled first (a JPEG while it is read).",
         examples=[

@@ -7,6 +7,7 @@ gigabytes for a difference nobody could see.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -126,7 +127,9 @@ def draw_kernels(
         else:
             shown, style = _display(apply_kernel(image, name), kernel.weights)
             im = ax.imshow(shown, **style)
-            ax.set_title(f"{name}\n{kernel.description}", fontsize=10)
+            # wrapped: a description wider than its panel ran off the figure's left edge
+            about = textwrap.fill(kernel.description, 34)
+            ax.set_title(f"{name}\n{about}", fontsize=10)
             _weights_inset(ax, kernel.weights)
             if style.get("cmap") == "RdBu_r":  # a signed edge response: its scale beside it
                 bar = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02, extend="both")
