@@ -350,3 +350,21 @@ def test_feature_maps_share_one_scale_per_layer_and_mark_dead_maps(every):
     if every:
         assert "conv1: 4 maps, 6x6 each, 1 dead" in texts(fig)
     plt.close("all")
+
+
+def test_every_map_grid_spans_the_figure_width():
+    """`draw_layer_maps`' grid used matplotlib's default margins beside its colour bar and
+    left about a third of the figure empty: it now spans most of the width."""
+    from convlens.look.activations import draw_layer_maps
+
+    torch.manual_seed(0)
+    model = build("conv 32 3, flatten, dense 2", (1, 12, 12)).eval()
+    x = torch.rand(1, 1, 12, 12)
+    fig = draw_layer_maps(model, x, (x[0] * 255).to(torch.uint8), layer="conv1")
+    fig.canvas.draw()
+    maps = image_axes(fig)[1:]
+    assert len(maps) == 32
+    left = min(ax.get_window_extent().x0 for ax in maps)
+    right = max(ax.get_window_extent().x1 for ax in maps)
+    assert (right - left) / fig.bbox.width > 0.8
+    plt.close("all")

@@ -131,7 +131,11 @@ def draw_layer_maps(
         rows = -(-n // cols)
         scale, dead = layer_scale(a), dead_maps(a[:n])
         axes = band.subplots(rows, cols, squeeze=False)
-        band.subplots_adjust(top=1 - 0.42 / h, bottom=0.28 / h, hspace=0.35)  # room for its title
+        # room for its title; the grid spans the band's width (matplotlib's default margins
+        # of 12% and 10%, with the colour bar beside it, left a third of the width empty)
+        band.subplots_adjust(
+            top=1 - 0.42 / h, bottom=0.28 / h, left=0.02, right=0.98, hspace=0.35, wspace=0.12
+        )
         for i, ax in enumerate(axes.flat):
             ax.set_xticks([]), ax.set_yticks([])
             if i >= n:
