@@ -2,7 +2,7 @@
 
     .venv/bin/python lessons/build.py             # write lessons/NN_*.ipynb without outputs
     .venv/bin/python lessons/build.py --execute   # run them fully and save their outputs
-    .venv/bin/python lessons/build.py --prose     # new text only: keep the outputs of the run
+    .venv/bin/python lessons/build.py --prose     # new text or code layout: keep the outputs
     .venv/bin/python lessons/build.py 03 05       # only the lessons whose name contains these
 
 Each lesson is one MyST Markdown file, `lessons/NN_slug.md`, that a teacher edits as a
@@ -15,6 +15,7 @@ in seconds.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import sys
@@ -53,20 +54,42 @@ def execute(path: Path, *, timeout: int = 900) -> nbformat.NotebookNode:
     return nb
 
 
+def meaning(code: str) -> tuple[list[str], set[tuple[str, ...]]]:
+    """What a code cell does, apart from its layout: its statements (ast, imports left out)
+    and the names it imports. Comments, line breaks and import order do not count."""
+    tree = ast.parse("\n".join(line for line in code.splitlines() if not line.startswith("%")))
+    statements, imports = [], set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            imports |= {("", a.name, a.asname or "") for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imports |= {(node.module or "", a.name, a.asname or "") for a in node.names}
+        else:
+            statements.append(ast.dump(node))
+    return statements, imports
+
+
+def same_code(old: str, new: str) -> bool:
+    """True when `new` only lays `old` out differently (or drops some of its imports)."""
+    if old == new:
+        return True
+    (run_old, imp_old), (run_new, imp_new) = meaning(old), meaning(new)
+    return run_old == run_new and imp_new <= imp_old
+
+
 def with_new_prose(source: Path, path: Path) -> nbformat.NotebookNode:
-    """The executed notebook at `path` with its markdown taken from `source`; its code (and so
-    its outputs) must be what `source` says, or the notebook has to be run again."""
+    """The executed notebook at `path` with its markdown, and the layout of its code, taken
+    from `source`; its code must do what `source` says (`same_code`), or the notebook has to
+    be run again."""
     old = nbformat.read(path, as_version=4)
     new = read(source)
-
-    def code(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
-        return [(c.cell_type, c.source if c.cell_type == "code" else "") for c in nb.cells]
-
-    if code(old) != code(new):
+    kinds = [c.cell_type for c in old.cells] == [c.cell_type for c in new.cells]
+    if not kinds or not all(
+        same_code(a.source, b.source) for a, b in zip(old.cells, new.cells) if a.cell_type == "code"
+    ):
         sys.exit(f"{path.name}: its code cells differ from {source.name}; run --execute instead")
     for before, after in zip(old.cells, new.cells):
-        if before.cell_type == "markdown":
-            before.source = after.source
+        before.source = after.source
     old.metadata.update(new.metadata)
     return old
 
@@ -75,7 +98,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--execute", action="store_true", help="run them and keep outputs")
     parser.add_argument(
-        "--prose", action="store_true", help="replace the text only, keeping the outputs"
+        "--prose",
+        action="store_true",
+        help="replace the text and the code's layout only, keeping the outputs",
     )
     parser.add_argument("names", nargs="*", help="only these lessons (default: all)")
     args = parser.parse_args()

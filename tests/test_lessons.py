@@ -109,6 +109,35 @@ def test_lessons_are_found_by_file_name(tmp_path, monkeypatch):
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
+def test_prose_keeps_outputs_only_when_the_code_does_the_same(tmp_path, monkeypatch):
+    """`build.py --prose` takes new text and a new code layout (lines split, imports sorted or
+    an unused one dropped) but refuses code that does something else."""
+    build = builder()
+    old = "import torch\nimport numpy as np\nx = np.ones(3); y = torch.tensor(x * 2)\ny"
+    laid_out = (
+        "import numpy as np\n\n# two lines now\nx = np.ones(3)\ny = torch.tensor(\n    x * 2\n)\ny"
+    )
+    assert build.same_code(old, "import numpy as np\nimport torch\n" + laid_out.split("\n", 1)[1])
+    assert build.same_code(old, laid_out)  # `import torch` dropped: fewer imports only
+    assert not build.same_code(old, old.replace("x * 2", "x * 3"))  # another number
+    assert not build.same_code(old, "import scipy\n" + old)  # a new import
+    assert not build.same_code(old, old + "\nprint(y)")  # one more statement
+    monkeypatch.setattr(build, "HERE", tmp_path)
+    source = tmp_path / "01_intro.md"
+    cell = "```{code-cell}\n%s\n```\n"
+    source.write_text("# a lesson\n\n" + cell % old)
+    nb = build.read(source)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="ran\n")]
+    nbformat.write(nb, source.with_suffix(".ipynb"))
+    source.write_text("# a lesson, reworded\n\n" + cell % laid_out)
+    kept = build.with_new_prose(source, source.with_suffix(".ipynb"))
+    assert kept.cells[0].source == "# a lesson, reworded" and kept.cells[1].source == laid_out
+    assert kept.cells[1].outputs[0].text == "ran\n"
+    source.write_text("# a lesson\n\n" + cell % old.replace("x * 2", "x * 3"))
+    with pytest.raises(SystemExit, match="run --execute instead"):
+        build.with_new_prose(source, source.with_suffix(".ipynb"))
+
+
 def test_every_lesson_opens_with_goals_and_ends_with_three_answered_exercises():
     build = builder()
     for source in build.sources():
