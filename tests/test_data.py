@@ -167,6 +167,31 @@ class Evil:
         return (print, ("this must never run",))
 
 
+def test_on_disk_looks_for_the_files_without_downloading(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVLENS_DATA", str(tmp_path / "empty"))  # not the user's cache
+    assert not data.on_disk("cifar10", data_dir=tmp_path)
+    assert not data.on_disk("cifar10")  # nothing in $CONVLENS_DATA either
+    assert data.on_disk("colour-shapes") and data.on_disk("colour-shapes-gray", "test")
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for i in range(1, 6):
+        _cifar_py_batch(folder / f"data_batch_{i}", 2, i)
+    assert data.on_disk("cifar10", "train", data_dir=tmp_path)
+    assert not data.on_disk("cifar-10", "test", data_dir=tmp_path)  # no test_batch yet
+    _cifar_py_batch(folder / "test_batch", 3, 9)
+    assert data.on_disk("cifar10", "test", data_dir=tmp_path)
+    monkeypatch.setenv("CONVLENS_DATA", str(tmp_path))  # where load_dataset looks by default
+    assert data.on_disk("cifar10", "test")
+    assert load_dataset("cifar10", "test").images.shape == (3, 3, 32, 32)
+    assert not data.on_disk("mnist", data_dir=tmp_path)
+    (tmp_path / "idx").mkdir()
+    make_idx_folder(tmp_path / "idx")
+    assert data.on_disk("mnist", "test", data_dir=tmp_path / "idx")
+    assert not data.on_disk(f"imagefolder:{tmp_path / 'no-such-folder'}")
+    with pytest.raises(DataError, match="Expected split 'train' or 'test'"):
+        data.on_disk("cifar10", "valid")
+
+
 def test_cifar10_refuses_a_pickle_payload(tmp_path, capsys):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()

@@ -18,6 +18,7 @@ from convlens.data.datasets import (
     list_datasets,
     load_dataset,
     mirror_safe,
+    on_disk,
 )
 from convlens.data.downloads import offline
 from convlens.data.sources import DATASETS
@@ -40,6 +41,7 @@ __all__ = [
     "load_dataset",
     "normalize",
     "offline",
+    "on_disk",
     "parse_augment",
     "subset",
 ]

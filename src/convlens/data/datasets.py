@@ -143,6 +143,21 @@ def load_dataset(
     return replace(ds, images=ds.images.clone(), labels=ds.labels.clone())
 
 
+def on_disk(name: str, split: str = "train", *, data_dir: str | Path | None = None) -> bool:
+    """Whether `load_dataset(name, split, data_dir=...)` finds the split on this machine,
+    without downloading: its files are there (looked for, not read), or it needs none
+    (`colour-shapes` is drawn from a seed). Where it looks: `data_dir`, else $CONVLENS_DATA,
+    else ~/.cache/convlens (and an OS package's folder for Fashion-MNIST).
+
+    Example:
+        >>> data = "cifar10" if on_disk("cifar10") else "colour-shapes"
+    """
+    if split not in SPLITS:
+        raise DataError(f"Expected split 'train' or 'test'. Received: split={split!r}")
+    where = str(Path(data_dir).expanduser().resolve()) if data_dir else None
+    return source(name).on_disk(split, where)
+
+
 def _split(
     data: DataSource,
     split: str,

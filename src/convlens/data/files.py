@@ -200,28 +200,32 @@ def read_cifar_bin(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return records[:, 1:].reshape(-1, 3, 32, 32).copy(), labels
 
 
+def find_cifar_split(folder: Path, names: Sequence[str]) -> list[Path] | None:
+    """Paths of the CIFAR-10 batches `names` in cifar-10-batches-bin (preferred) or
+    cifar-10-batches-py under `folder` (or in it); None if none is there. Only looks: a
+    partial set returns the paths it expects, for `read_cifar_split` to name the missing one."""
+    for sub, suffix in (("cifar-10-batches-bin", ".bin"), ("cifar-10-batches-py", "")):
+        for base in (folder / sub, folder):
+            paths = [base / (n + suffix) for n in names]
+            if any(p.is_file() for p in paths):
+                return paths
+    return None
+
+
 def read_cifar_split(
     folder: Path, names: Sequence[str], split: str
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The CIFAR-10 batches `names` from cifar-10-batches-bin (preferred) or
-    cifar-10-batches-py under `folder` (or in it), or None if none is there."""
-    for sub, suffix, reader in (
-        ("cifar-10-batches-bin", ".bin", read_cifar_bin),
-        ("cifar-10-batches-py", "", read_cifar_py),
-    ):
-        for base in (folder / sub, folder):
-            paths = [base / (n + suffix) for n in names]
-            if not any(p.is_file() for p in paths):
-                continue
-            missing = [p for p in paths if not p.is_file()]
-            if missing:
-                raise DataError(
-                    f"{missing[0]} is missing (CIFAR-10 {split} needs "
-                    f"{', '.join(n + suffix for n in names)})"
-                )
-            parts = [reader(p) for p in paths]
-            return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
-    return None
+    """The CIFAR-10 batches `names` found by `find_cifar_split`, or None if none is there."""
+    paths = find_cifar_split(folder, names)
+    if paths is None:
+        return None
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        shown = ", ".join(p.name for p in paths)
+        raise DataError(f"{missing[0]} is missing (CIFAR-10 {split} needs {shown})")
+    reader = read_cifar_bin if paths[0].suffix == ".bin" else read_cifar_py
+    parts = [reader(p) for p in paths]
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
 
 def digits_csv() -> Path:

