@@ -8,24 +8,20 @@ explorer-training.png and explorer-playground.png. Look at them before committin
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
-from convlens.api.explore import ExplorerServer
+from convlens.api.explore import ExplorerServer, browser_page
 from convlens.engine.runs import load_run
 
 DOCS = Path(__file__).parent
 
 
 def main(run: str = "runs/digits") -> None:
-    # the server `run.explore()` starts: a free port on 127.0.0.1, in a background thread
-    with ExplorerServer(load_run(run)) as server, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 800})  # a laptop screen
+    # the server `run.explore()` starts: a free port on 127.0.0.1, in a background thread;
+    # the browser `server.screenshot()` uses (headless Chromium), on a laptop's screen
+    with ExplorerServer(load_run(run)) as server, browser_page(width=1280, height=800) as page:
         page.goto(server.url)
         page.wait_for_selector("#panes .empty")  # a digit model starts on its empty pad
         page.locator('#tabs button[data-tab="images-tab"]').click()
@@ -57,7 +53,6 @@ def main(run: str = "runs/digits") -> None:
                 page.wait_for_selector("#history canvas")
             time.sleep(0.5)
             page.screenshot(path=DOCS / f"explorer-{name}.png", clip=_box(page, "main", 1400))
-        browser.close()
     print(
         "wrote",
         ", ".join(

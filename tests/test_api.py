@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -284,6 +285,32 @@ def test_explore_serves_the_page_and_stops(runs):
         server.stop()
     assert not server.running
     assert not [t for t in threading.enumerate() if t.name.startswith("convlens-explorer")]
+
+
+def test_explore_screenshot_in_headless_chromium(runs, tmp_path):
+    pytest.importorskip("playwright.sync_api")
+    if shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed")
+    run = runs[0]  # a digit model: the page is ready on its empty drawing pad
+    server = run.explore(block=False)
+    try:
+        shot = server.screenshot(tmp_path / "explorer.png", width=1000, height=640)
+    finally:
+        server.stop()
+    assert shot.size == (1000, 640) and shot._repr_png_() == shot.png
+    assert (tmp_path / "explorer.png").read_bytes() == shot.png
+    pixels = np.asarray(Image.open(tmp_path / "explorer.png").convert("L"), dtype=float)
+    assert pixels.shape == (640, 1000) and pixels.std() > 10  # the page, not a blank canvas
+    assert repr(shot) == "<Screenshot the explorer of spec: 1000x640 PNG>"
+
+
+def test_no_chromium_is_one_line(monkeypatch):
+    from convlens.api import explore
+
+    monkeypatch.setattr(explore.shutil, "which", lambda name: None)
+    with pytest.raises(cl.ConvlensError) as exc, explore.browser_page():
+        pass
+    one_line(exc, "no screenshot:")
 
 
 # ----------------------------------------------------------------------------- own modules

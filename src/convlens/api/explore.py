@@ -3,23 +3,32 @@
 The server listens on 127.0.0.1 on a port the system picks (or the one asked for), runs
 uvicorn in a daemon thread (its own event loop; no signal handlers, which only the main
 thread may install) and stops with `stop()`. In Jupyter it displays as the explorer page in
-an IFrame.
+an IFrame. `server.screenshot()` photographs the page in headless Chromium (Playwright
+drives Debian's `chromium`); `browser_page` is that browser, for scripts that click through
+the page first (docs/screenshots.py).
 """
 
 from __future__ import annotations
 
 import html
+import shutil
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from convlens.engine.runs import Run as EngineRun
 from convlens.errors import ConfigError, ConvlensError
+from convlens.io import atomic_write_bytes
 
-__all__ = ["ExplorerServer", "in_notebook", "interactive"]
+__all__ = ["ExplorerServer", "Screenshot", "browser_page", "in_notebook", "interactive"]
 
 START_TIMEOUT = 20.0  # seconds for the server to start listening
+# the page is ready when the first image's maps are drawn, or (a digit model) the empty pad
+READY = "#panes canvas[data-map], #panes .empty"
 
 
 class ExplorerServer:
@@ -90,6 +99,29 @@ class ExplorerServer:
         finally:
             self.stop()
 
+    def screenshot(
+        self, path: str | Path | None = None, *, width: int = 1280, height: int = 800
+    ) -> Screenshot:
+        """The explorer page as headless Chromium shows it once the first image's maps are
+        drawn (a digit model: its empty drawing pad), `width` x `height` pixels.
+
+        Args:
+            path: also write the PNG there.
+            width: the browser window's width in pixels (1280: a laptop screen).
+            height: its height.
+
+        Raises:
+            ConvlensError: no Chromium or no Playwright on this machine, in one line.
+        """
+        with browser_page(width=width, height=height) as page:
+            page.goto(self.url)
+            page.wait_for_selector(READY, timeout=60_000)
+            page.wait_for_timeout(300)  # the maps' last frame
+            shot = Screenshot(page.screenshot(), f"the explorer of {self.run.path.name}")
+        if path is not None:
+            shot.save(path)
+        return shot
+
     def __enter__(self) -> ExplorerServer:
         return self
 
@@ -109,6 +141,67 @@ class ExplorerServer:
             f"</iframe><p>explorer of {html.escape(self.run.path.name)}: "
             f'<a href="{url}" target="_blank">{url}</a></p>'
         )
+
+
+class Screenshot:
+    """A PNG of a web page: displays in Jupyter, saves with `save`.
+
+    Attributes:
+        png: the PNG bytes.
+        title: what it shows.
+    """
+
+    def __init__(self, png: bytes, title: str = "") -> None:
+        self.png = png
+        self.title = title
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels, read from the PNG header."""
+        return int.from_bytes(self.png[16:20], "big"), int.from_bytes(self.png[20:24], "big")
+
+    def save(self, path: str | Path) -> Path:
+        """Write the PNG to `path` (atomically)."""
+        atomic_write_bytes(Path(path), self.png)
+        return Path(path)
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+    def __repr__(self) -> str:
+        width, height = self.size
+        return f"<Screenshot {self.title}: {width}x{height} PNG>"
+
+
+@contextmanager
+def browser_page(*, width: int = 1280, height: int = 800) -> Iterator[Any]:
+    """A Playwright page in headless Chromium (`chromium` on PATH, --no-sandbox), closed on
+    exit. ConvlensError, in one line, when Chromium or Playwright is missing.
+
+    Example:
+        >>> with browser_page() as page:
+        ...     page.goto(server.url)
+        ...     page.screenshot(path="explorer.png")
+    """
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        raise ConvlensError(
+            "no screenshot: Playwright is not installed (pip install playwright)"
+        ) from None
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise ConvlensError("no screenshot: no `chromium` on PATH (Debian: apt install chromium)")
+    with sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        except Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConvlensError(f"no screenshot: Chromium did not start ({first})") from None
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
 
 
 def in_notebook() -> bool:
