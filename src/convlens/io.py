@@ -121,12 +121,22 @@ def sha256_file(path: str | Path) -> str:
 def figure_bytes(
     fig: Figure, fmt: str = "png", *, dpi: int = 110, close: bool = True, **savefig: Any
 ) -> bytes:
-    """A matplotlib figure as PNG/SVG/PDF bytes on a white background (closed afterwards);
-    `savefig` keywords go to matplotlib."""
+    """A matplotlib figure as PNG/SVG/PDF bytes on a white background, cropped to what is
+    drawn (no empty margins; closed afterwards); `savefig` keywords go to matplotlib."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, **{"format": fmt, "dpi": dpi, "facecolor": "white", **savefig})
+    fig.savefig(
+        buf,
+        **{
+            "format": fmt,
+            "dpi": dpi,
+            "facecolor": "white",
+            "bbox_inches": "tight",
+            "pad_inches": 0.15,
+            **savefig,
+        },
+    )
     if close:
         plt.close(fig)
     return buf.getvalue()
