@@ -217,6 +217,12 @@ def test_cl_train_says_where_the_run_folder_is(tmp_path, monkeypatch, capsys):
     assert last == (f"best test accuracy {best['test_accuracy']:.2%} at epoch 1; run folder: {out}")
     cl.train(SPEC, data="quadrants", epochs=1, out=tmp_path / "quiet", quiet=True)
     assert capsys.readouterr().out == ""
+    # from a lesson's folder the line names the folder relative to it: no machine path
+    (tmp_path / "lessons").mkdir()
+    monkeypatch.chdir(tmp_path / "lessons")
+    cl.train(SPEC, data="quadrants", epochs=1, batch_size=32, out=tmp_path / "b", progress=False)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.endswith("; run folder: ../b")
 
 
 def test_input_and_dead_layer_checks():

@@ -223,3 +223,10 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
     if hi <= lo:
         return np.zeros(a.shape, dtype=np.uint8)
     return ((a - lo) / (hi - lo) * 255).round().astype(np.uint8)
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as outputs show it: relative to the working folder where it is inside it or at
+    most two folders up ("../runs/x" from lessons/), so no output carries a machine path."""
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith(os.path.join(*[os.pardir] * 3)) else str(path)

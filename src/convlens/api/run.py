@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from convlens.engine.predict import predict
 from convlens.engine.prepare import ModelInput, prepare
 from convlens.engine.runs import Run as EngineRun
 from convlens.engine.runs import load_run
-from convlens.io import atomic_write_text
+from convlens.io import atomic_write_text, shown_path
 from convlens.look.inspector import Inspector
 from convlens.look.kinds import Ask, draw, parse_channels
 from convlens.look.picture import Picture
@@ -259,13 +258,6 @@ class Run:
 
     def _repr_html_(self) -> str:
         return f"<div><b>{html.escape(repr(self))}</b>{self.history._repr_html_()}</div>"
-
-
-def shown_path(path: str | Path) -> str:
-    """A path as outputs show it: relative to the working folder where it is inside it or at
-    most two folders up ("../runs/x" from lessons/), so no output carries a machine path."""
-    relative = os.path.relpath(path)
-    return relative if not relative.startswith(os.path.join(*[os.pardir] * 3)) else str(path)
 
 
 def _model_label(info: dict[str, Any]) -> str:

@@ -44,6 +44,7 @@ from convlens.engine.optim import make_optimizer, make_scheduler
 from convlens.engine.precision import amp_dtype, autocast, to_model_input
 from convlens.engine.saving import Checkpoint, restore_training_state
 from convlens.errors import ConfigError, TrainingError
+from convlens.io import shown_path
 from convlens.models.budget import memory_detail, out_of_memory
 from convlens.models.layers import SpecModel
 
@@ -170,8 +171,8 @@ def _diverged(state: TrainState, loss: float) -> str:
     if state.run_dir is None:
         return f"{where}; try a smaller --lr"
     return (
-        f"{where} before its first checkpoint, so {state.run_dir} holds none; remove that "
-        f"folder and train again with a smaller --lr"
+        f"{where} before its first checkpoint, so {shown_path(state.run_dir)} holds none; "
+        f"remove that folder and train again with a smaller --lr"
     )
 
 

@@ -62,6 +62,7 @@ from convlens.engine.threads import keeps_threads
 from convlens.engine.timebudget import plan_budget
 from convlens.engine.transfer import freeze_layers, init_from_run
 from convlens.errors import ConfigError
+from convlens.io import shown_path
 from convlens.models.budget import Budget
 from convlens.models.build import MODULE_REF, build, module_ref
 
@@ -136,7 +137,8 @@ def finished_line(result: FitResult) -> str:
         if result.best_epoch
         else ""
     )
-    return f"{best}run folder: {result.run_dir}"
+    folder = shown_path(result.run_dir) if result.run_dir is not None else None
+    return f"{best}run folder: {folder}"
 
 
 def check_resume(run_dir: str | Path, settings: Mapping[str, Any], *, source: str) -> None:
