@@ -237,6 +237,18 @@ def test_predict_takes_paths_pictures_arrays_tensors_and_indices(runs, tmp_path)
     one_line(exc, "invert='maybe'")
 
 
+def test_a_prediction_names_a_nearby_file_relative_to_the_working_folder(
+    runs, tmp_path, monkeypatch
+):
+    """Lesson 03 printed '/work/.../docs/sneaker_drawing.png: Sneaker 94.3%'."""
+    digit = cl.load_dataset("digits", split="test")[3][0]
+    (tmp_path / "lessons").mkdir()
+    Image.fromarray(digit[0].numpy()).save(tmp_path / "digit.png")
+    monkeypatch.chdir(tmp_path / "lessons")
+    p = runs[0].predict(tmp_path / "digit.png")[0]
+    assert p.source == "../digit.png" and p.line().startswith("../digit.png: ")
+
+
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_show_draws_every_kind(runs, kind):
     run = runs[0]

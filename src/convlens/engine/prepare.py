@@ -42,6 +42,7 @@ from PIL import Image
 from convlens import data as datamod
 from convlens.data.images import IMAGE_HELP, to_image
 from convlens.errors import ConfigError
+from convlens.io import shown_path
 
 INVERT_CHOICES = ("auto", "yes", "no")
 DIGIT_SETS = ("mnist", "digits")
@@ -227,9 +228,10 @@ def _one(
 
 
 def _kind(item: Any) -> str:
-    """How a decision names its image: the path, else the kind of object."""
+    """How a decision names its image: the path (relative to the working folder when near it:
+    outputs carry no machine path), else the kind of object."""
     if isinstance(item, str) or hasattr(item, "__fspath__"):
-        return str(item)
+        return shown_path(item)
     if isinstance(item, (np.ndarray, torch.Tensor)):
         return "array" if isinstance(item, np.ndarray) else "tensor"
     return "PIL image" if isinstance(item, Image.Image) else "image"
