@@ -315,6 +315,17 @@ def test_classic_kernels_have_their_own_symmetric_scale_and_a_stated_threshold()
     plt.close("all")
 
 
+def test_a_near_miss_is_not_shown_at_the_threshold(monkeypatch):
+    """A filter at 0.7996 is "no match" (below 0.8); its title read "0.80", the threshold
+    itself: a miss is rounded down."""
+    from convlens.look import weights
+
+    monkeypatch.setattr(weights, "closest_kernel", lambda w: ("sobel_x", 0.7996))
+    fig = weights.draw_filters(build("conv 2 3, flatten, dense 2", (1, 8, 8)))
+    assert "no match\n(sobel_x 0.79)" in [ax.get_title() for ax in fig.axes]
+    plt.close("all")
+
+
 @pytest.mark.parametrize("every", [False, True])
 def test_feature_maps_share_one_scale_per_layer_and_mark_dead_maps(every):
     """A ReLU map that is all zero is marked dead and drawn dark on its layer's scale (it

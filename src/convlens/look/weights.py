@@ -168,10 +168,10 @@ def _filters_with_kernels(w: np.ndarray, layer: str, total: int, lim: float, tit
             ref, cmap="RdBu_r", vmin=-_limit(ref), vmax=_limit(ref), alpha=1.0 if close else 0.3
         )
         signed = f"{'-' if score < 0 else ''}{name}"
+        # a miss is rounded down: 0.7996 read "0.80" under "no match" beside "sim >= 0.8"
+        below = np.floor(abs(score) * 100) / 100
         ax_k.set_title(
-            f"{signed}\nsim {abs(score):.2f}"
-            if close
-            else f"no match\n({signed} {abs(score):.2f})",
+            f"{signed}\nsim {abs(score):.2f}" if close else f"no match\n({signed} {below:.2f})",
             fontsize=7 if close else 6,  # a faded name stays clear of its neighbours
             color="black" if close else "#777777",
         )
