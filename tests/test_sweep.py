@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -145,3 +147,7 @@ def test_an_interrupted_sweep_run_resumes(tiny_run, tmp_path):
     assert len(load_run(first.out, weights="last").metrics) == 1
     results = sweep(TEMPLATE, {"f": ["4"]}, base, tmp_path / "sw", log=None)
     assert len(results) == 1 and len(results[0].curve) == 2  # resumed, not restarted
+    # the run's folder and its training accuracy per epoch come with the result
+    assert Path(results[0].path) == Path(first.out)
+    trained = load_run(results[0].path, weights="last").metrics
+    assert results[0].train_curve == tuple(m["train_accuracy"] for m in trained)

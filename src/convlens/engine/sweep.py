@@ -152,7 +152,9 @@ def _launch(cfg: TrainConfig, run_dir: Path, resume: list[str] | None, log, jobs
 
 @dataclass(frozen=True)
 class Result:
-    """One finished run."""
+    """One finished run: `accuracy` and `loss` are the test set's at its best epoch, `curve`
+    the test accuracy per epoch, `train_curve` the training accuracy per epoch (on the
+    batches as they were trained), `path` the run's folder (`cl.load(path)` opens it)."""
 
     combo: dict[str, str]
     seed: int
@@ -163,6 +165,8 @@ class Result:
     seconds: float
     images_per_second: float
     curve: tuple[float, ...]
+    train_curve: tuple[float, ...] = ()
+    path: str = ""
 
 
 def result_of(run_dir: Path, combo: dict[str, str], seed: int) -> Result:
@@ -185,6 +189,8 @@ def result_of(run_dir: Path, combo: dict[str, str], seed: int) -> Result:
         seconds,
         images / seconds if seconds else 0.0,
         tuple(m["test_accuracy"] for m in metrics),
+        tuple(m["train_accuracy"] for m in metrics),
+        str(run_dir),
     )
 
 
