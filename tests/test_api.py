@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import re
@@ -305,8 +306,12 @@ def test_explore_screenshot_in_headless_chromium(runs, tmp_path):
         pytest.skip("Debian's chromium is not installed")
     run = runs[0]  # a digit model: the page is ready on its empty drawing pad
     server = run.explore(block=False)
+
+    async def in_a_cell():  # Jupyter runs every cell inside a running asyncio loop
+        return server.screenshot(tmp_path / "explorer.png", width=1000, height=640)
+
     try:
-        shot = server.screenshot(tmp_path / "explorer.png", width=1000, height=640)
+        shot = asyncio.run(in_a_cell())
     finally:
         server.stop()
     assert shot.size == (1000, 640) and shot._repr_png_() == shot.png

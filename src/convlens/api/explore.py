@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -113,11 +114,19 @@ class ExplorerServer:
         Raises:
             ConvlensError: no Chromium or no Playwright on this machine, in one line.
         """
-        with browser_page(width=width, height=height) as page:
-            page.goto(self.url)
-            page.wait_for_selector(READY, timeout=60_000)
-            page.wait_for_timeout(300)  # the maps' last frame
-            shot = Screenshot(page.screenshot(), f"the explorer of {self.run.path.name}")
+
+        def shoot() -> bytes:
+            with browser_page(width=width, height=height) as page:
+                page.goto(self.url)
+                page.wait_for_selector(READY, timeout=60_000)
+                page.wait_for_timeout(300)  # the maps' last frame
+                return page.screenshot()
+
+        # in a thread of its own: Playwright's sync API refuses to run inside a running
+        # asyncio loop, and a Jupyter kernel runs every cell inside one
+        with ThreadPoolExecutor(1) as pool:
+            png = pool.submit(shoot).result()
+        shot = Screenshot(png, f"the explorer of {self.run.path.name}")
         if path is not None:
             shot.save(path)
         return shot
