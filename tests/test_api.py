@@ -321,13 +321,25 @@ def test_explore_screenshot_in_headless_chromium(runs, tmp_path):
     assert repr(shot) == "<Screenshot the explorer of spec: 1000x640 PNG>"
 
 
-def test_no_chromium_is_one_line(monkeypatch):
+def test_no_chromium_is_one_line(runs, monkeypatch):
     from convlens.api import explore
 
     monkeypatch.setattr(explore.shutil, "which", lambda name: None)
     with pytest.raises(cl.ConvlensError) as exc, explore.browser_page():
         pass
     one_line(exc, "no screenshot:")
+    server = runs[0].explore(block=False)
+    try:
+        with pytest.raises(cl.ConvlensError) as exc:
+            server.screenshot()
+        one_line(exc, "no screenshot:")
+        said = server.screenshot(missing="say")  # what a notebook cell shows: one line
+        assert said.png is None and said._repr_png_() is None and said.size == (0, 0)
+        assert repr(said) == str(exc.value) and "\n" not in repr(said)
+        with pytest.raises(ConfigError):
+            server.screenshot(missing="ignore")
+    finally:
+        server.stop()
 
 
 # ----------------------------------------------------------------------------- own modules

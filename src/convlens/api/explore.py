@@ -101,7 +101,12 @@ class ExplorerServer:
             self.stop()
 
     def screenshot(
-        self, path: str | Path | None = None, *, width: int = 1280, height: int = 800
+        self,
+        path: str | Path | None = None,
+        *,
+        width: int = 1280,
+        height: int = 800,
+        missing: str = "raise",
     ) -> Screenshot:
         """The explorer page as headless Chromium shows it once the first image's maps are
         drawn (a digit model: its empty drawing pad), `width` x `height` pixels.
@@ -110,10 +115,15 @@ class ExplorerServer:
             path: also write the PNG there.
             width: the browser window's width in pixels (1280: a laptop screen).
             height: its height.
+            missing: without Chromium or Playwright, "raise" a ConvlensError, or "say" it:
+                return a Screenshot without a PNG that shows as that one line (a notebook
+                cell then prints why instead of failing).
 
         Raises:
             ConvlensError: no Chromium or no Playwright on this machine, in one line.
         """
+        if missing not in ("raise", "say"):
+            raise ConfigError(f"Expected missing='raise' or 'say'. Received: missing={missing!r}")
 
         def shoot() -> bytes:
             with browser_page(width=width, height=height) as page:
@@ -124,8 +134,13 @@ class ExplorerServer:
 
         # in a thread of its own: Playwright's sync API refuses to run inside a running
         # asyncio loop, and a Jupyter kernel runs every cell inside one
-        with ThreadPoolExecutor(1) as pool:
-            png = pool.submit(shoot).result()
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                png = pool.submit(shoot).result()
+        except ConvlensError as exc:
+            if missing == "raise":
+                raise
+            return Screenshot(None, str(exc))
         shot = Screenshot(png, f"the explorer of {self.run.path.name}")
         if path is not None:
             shot.save(path)
@@ -156,28 +171,34 @@ class Screenshot:
     """A PNG of a web page: displays in Jupyter, saves with `save`.
 
     Attributes:
-        png: the PNG bytes.
-        title: what it shows.
+        png: the PNG bytes; None when there is no browser to take it.
+        title: what it shows, or (without a PNG) why there is none.
     """
 
-    def __init__(self, png: bytes, title: str = "") -> None:
+    def __init__(self, png: bytes | None, title: str = "") -> None:
         self.png = png
         self.title = title
 
     @property
     def size(self) -> tuple[int, int]:
-        """(width, height) in pixels, read from the PNG header."""
+        """(width, height) in pixels, read from the PNG header; (0, 0) without one."""
+        if self.png is None:
+            return 0, 0
         return int.from_bytes(self.png[16:20], "big"), int.from_bytes(self.png[20:24], "big")
 
     def save(self, path: str | Path) -> Path:
         """Write the PNG to `path` (atomically)."""
+        if self.png is None:
+            raise ConvlensError(self.title)
         atomic_write_bytes(Path(path), self.png)
         return Path(path)
 
-    def _repr_png_(self) -> bytes:
-        return self.png
+    def _repr_png_(self) -> bytes | None:
+        return self.png  # None: Jupyter shows the repr, the one line that says why
 
     def __repr__(self) -> str:
+        if self.png is None:
+            return self.title
         width, height = self.size
         return f"<Screenshot {self.title}: {width}x{height} PNG>"
 
