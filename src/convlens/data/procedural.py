@@ -26,7 +26,7 @@ Measured (2 CPU cores under a load of 12-20: 20-35 images/s, times not meaningfu
 
 The gray CNN tells the shapes apart but guesses the colour: about half of the classes.
 Lesson 06's colour table measures them in the notebook, two seeds each (6 epochs, batch 64,
-the experiment recipe, one thread at a load of about 6): cifar_tf 97.1% in 35 s of training,
+the experiment recipe, one thread at a load of about 4): cifar_tf 97.1% in 23 s of training,
 the MLP 54.5%, cifar_tf on gray 49.8%.
 """
 
