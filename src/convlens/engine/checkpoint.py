@@ -43,6 +43,7 @@ import torch
 from safetensors.torch import load, save
 from torch import nn
 
+from convlens.engine.hints import start_again
 from convlens.engine.runfiles import CHECKPOINT_FORMAT, check_format
 from convlens.errors import CheckpointError
 from convlens.io import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -69,8 +70,6 @@ __all__ = [
     "save_checkpoint",
     "write_metrics",
     "not_started",
-    "resume_hint",
-    "start_again",
 ]
 
 MANIFEST = "checkpoint.json"
@@ -263,22 +262,6 @@ def check_no_orphans(run_dir: str | Path) -> None:
 def has_checkpoint(run_dir: str | Path) -> bool:
     """True when the run folder holds a checkpoint (a manifest, or an old checksums.json)."""
     return (Path(run_dir) / MANIFEST).exists() or (Path(run_dir) / CHECKSUMS).exists()
-
-
-def resume_hint(run_dir: str | Path) -> str:
-    """How to continue a run, from the shell and from Python (every door says both)."""
-    return (
-        f"convlens train --resume {run_dir} (Python: cl.train(out={str(run_dir)!r}, resume=True))"
-    )
-
-
-def start_again(run_dir: str | Path) -> str:
-    """What to do with a run that stopped before its first checkpoint (`train` refusing its
-    folder and the doctor say these words)."""
-    return (
-        f"start it again with its saved settings: {resume_hint(run_dir)}; or, for new "
-        f"settings, remove that folder first"
-    )
 
 
 def not_started(run_dir: str | Path) -> str:

@@ -40,9 +40,8 @@ from convlens.engine.checkpoint import (
     check_no_orphans,
     has_checkpoint,
     read_checkpoint,
-    resume_hint,
-    start_again,
 )
+from convlens.engine.hints import resume_hint, start_again
 from convlens.engine.provenance import git_commit, versions
 from convlens.engine.rebuild import build_run_model
 from convlens.engine.runfiles import RUN_FORMAT, check_run_info, read_metrics

@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from convlens.engine.callbacks import Callback, TrainState
-from convlens.engine.checkpoint import read_manifest, resume_hint, save_checkpoint, write_metrics
+from convlens.engine.checkpoint import read_manifest, save_checkpoint, write_metrics
+from convlens.engine.hints import resume_hint
 from convlens.errors import CheckpointError
 from convlens.io import atomic_write_json
 
