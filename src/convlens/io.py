@@ -152,10 +152,12 @@ def save_figure(fig: Figure, out: str | Path, *, dpi: int = 110, close: bool = T
 
 
 def figure_image(fig: Figure, *, dpi: int = 90) -> Image.Image:
-    """A figure as an RGB Pillow image (one frame of an animation); the figure is closed."""
+    """A figure as an RGB Pillow image (one frame of an animation); the figure is closed.
+    Not cropped: every frame keeps the figure's size, so an animation's frames line up."""
     from PIL import Image
 
-    return Image.open(io.BytesIO(figure_bytes(fig, "png", dpi=dpi))).convert("RGB")
+    whole = figure_bytes(fig, "png", dpi=dpi, bbox_inches=None)
+    return Image.open(io.BytesIO(whole)).convert("RGB")
 
 
 def gif_bytes(frames: Sequence[Image.Image], *, ms: int = 700, hold_ends: bool = True) -> bytes:
