@@ -21,6 +21,8 @@ EPOCH = re.compile(r"^epoch (\d+)/(\d+) ", re.MULTILINE)  # a training epoch's l
 PICTURE = re.compile(
     r"^(?!\w+\s*=[^=]).*(\bcl\.(draw|Picture)|\.show|\.show_batch|\.plot|\bImage)\("
 )
+# an absolute path of the machine that ran the lesson (outputs name run folders relatively)
+MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:work|tmp|root|home|Users|private|var)/")
 DETAILS = re.compile(r"<details>\s*<summary>\s*Answer\s*</summary>(.+?)</details>", re.DOTALL)
 SOLUTION = re.compile(
     r"<details><summary>Reference solution</summary>\s*```python\n(.+?)```", re.DOTALL
@@ -210,7 +212,8 @@ def _picture_cells(nb):
 
 
 def _check_outputs(nb, name):
-    """Every picture cell saved a PNG (or GIF); no output is a Figure repr or a traceback."""
+    """Every picture cell saved a PNG (or GIF); no output is a Figure repr, a traceback or
+    an absolute path of the machine that ran it."""
     for i, cell in _picture_cells(nb):
         kinds = {k for o in cell.get("outputs", []) for k in o.get("data", {})}
         assert kinds & {"image/png", "image/gif"}, (name, i, cell.source[-80:], kinds)
@@ -221,6 +224,8 @@ def _check_outputs(nb, name):
             )
             assert "<Figure size" not in text, (name, i)
             assert "Traceback" not in text and o.output_type != "error", (name, i)
+            where = MACHINE_PATH.search(text)
+            assert not where, (name, i, text[max(0, where.start() - 60) : where.end() + 60])
 
 
 def test_committed_pictures_are_images_and_no_output_is_a_figure_repr_or_traceback():
