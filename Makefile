@@ -76,14 +76,14 @@ lab: $(STAMP)
 	@test -x $(VENV)/bin/jupyter-lab || $(PY) -m pip install --quiet jupyterlab
 	$(VENV)/bin/jupyter-lab lessons/
 
-# The whole check: lint and format (ruff), types (mypy), layer contracts (import-linter),
+# The whole check: lint and format (ruff; the lesson notebooks are linted too), types (mypy),
 # then the test suite.
 test: $(STAMP) system check
 	$(PY) -m pytest -q
 
 check: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench lessons/build.py lessons/checks.py
-	$(VENV)/bin/ruff format --check src tests bench lessons/build.py lessons/checks.py
+	$(VENV)/bin/ruff check src tests bench lessons docs
+	$(VENV)/bin/ruff format --check src tests bench lessons/build.py lessons/checks.py docs
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(MAKE) --no-print-directory docs
