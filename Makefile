@@ -77,7 +77,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter-lab lessons/
 
 # The whole check: lint and format (ruff; the lesson notebooks are linted too), types (mypy),
-# then the test suite.
+# layer contracts (import-linter), then the test suite.
 test: $(STAMP) system check
 	$(PY) -m pytest -q
 
