@@ -7,8 +7,8 @@ Rows (all measured in this run, on this machine):
 2. the same `Net` (`pytorch_net`) trained by convlens with the same optimizer, batch and
    epochs: in-memory uint8 tensors, no DataLoader, channels-last.
 3. the default recipe (`convlens train` with no flags) and named recipes (`--recipes`,
-   default `best,lean`), each over `--seeds` seeds: seconds and training TFLOP to 91%, 93%
-   and 94% test accuracy, and the spread over the seeds.
+   default `best,lean,tflop25`), each over `--seeds` seeds: seconds and training TFLOP to 91%,
+   93% and 94% test accuracy, and the spread over the seeds.
 4. the default recipe under a time budget (`--budgets`, default 1m and 2m): the accuracy it
    reached and how long its timing, training and evaluations took.
 
@@ -17,7 +17,7 @@ Training compute is the model's mult-adds per image (`convlens summary`) x 6 (fo
 two products backward, 2 FLOP each) x the training images seen; evaluation is not counted.
 It does not depend on the processor, so recipes compare on it on a busy machine too.
 
-    .venv/bin/python bench/time_to_accuracy.py            # the full table (about an hour)
+    .venv/bin/python bench/time_to_accuracy.py            # the full table (about 1.5 hours quiet)
     .venv/bin/python bench/time_to_accuracy.py --seeds 1  # one seed per recipe
     .venv/bin/python bench/time_to_accuracy.py --quick    # a smoke run on 3,000 images
     .venv/bin/python bench/time_to_accuracy.py --only budget --budgets 1m,2m
@@ -204,8 +204,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per recipe (default: 3)")
     parser.add_argument(
         "--recipes",
-        default="best,lean",
-        help="named recipes beside the default (default: best,lean)",
+        default="best,lean,tflop25",
+        help="named recipes beside the default (default: best,lean,tflop25)",
     )
     parser.add_argument(
         "--budgets", default="1m,2m", help="time budgets of the default recipe (default: 1m,2m)"

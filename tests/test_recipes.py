@@ -13,7 +13,7 @@ from conftest import TOY_SPEC, install_toy_data, one_line_error
 
 
 def test_every_shipped_recipe_is_a_valid_config():
-    assert {"best", "cifar10_gpu", "lean"} <= set(recipe_names())
+    assert {"best", "cifar10_gpu", "lean", "tflop25"} <= set(recipe_names())
     for name in recipe_names():
         config = merge_config(TrainConfig(), load_config_file(recipe_file(name)))
         assert isinstance(config, TrainConfig)
@@ -28,6 +28,11 @@ def test_every_shipped_recipe_is_a_valid_config():
     assert mult_adds(lean.model) * 4 < mult_adds("fastcnn") * 1.05
     assert lean.steps is not None
     assert 4.9e12 < mult_adds(lean.model) * 6 * lean.steps * lean.batch_size < 5e12
+    # 94% within 25 TFLOP: the same network, 24.9 TFLOP with flips, cutout and test-time flip
+    tflop25 = merge_config(TrainConfig(), load_config_file(recipe_file("tflop25")))
+    assert tflop25.steps is not None and tflop25.tta and "cutout" in tflop25.augment
+    assert tflop25.model == lean.model
+    assert 24e12 < mult_adds(tflop25.model) * 6 * tflop25.steps * tflop25.batch_size < 25e12
 
 
 def test_unknown_recipe_names_the_recipes_and_suggests():
