@@ -119,10 +119,17 @@ def sha256_file(path: str | Path) -> str:
 
 # ----------------------------------------------------------------------------- pictures
 def figure_bytes(
-    fig: Figure, fmt: str = "png", *, dpi: int = 110, close: bool = True, **savefig: Any
+    fig: Figure,
+    fmt: str = "png",
+    *,
+    dpi: int = 110,
+    close: bool = True,
+    crop: bool = True,
+    **savefig: Any,
 ) -> bytes:
     """A matplotlib figure as PNG/SVG/PDF bytes on a white background, cropped to what is
-    drawn (no empty margins; closed afterwards); `savefig` keywords go to matplotlib."""
+    drawn (no empty margins; `crop=False` keeps the figure's size; closed afterwards);
+    `savefig` keywords go to matplotlib."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -132,7 +139,7 @@ def figure_bytes(
             "format": fmt,
             "dpi": dpi,
             "facecolor": "white",
-            "bbox_inches": "tight",
+            "bbox_inches": "tight" if crop else None,
             "pad_inches": 0.15,
             **savefig,
         },
@@ -142,10 +149,14 @@ def figure_bytes(
     return buf.getvalue()
 
 
-def save_figure(fig: Figure, out: str | Path, *, dpi: int = 110, close: bool = True) -> Path:
-    """Write `fig` to `out` (.png, .svg or .pdf) atomically, creating the folder."""
+def save_figure(
+    fig: Figure, out: str | Path, *, dpi: int = 110, close: bool = True, crop: bool = True
+) -> Path:
+    """Write `fig` to `out` (.png, .svg or .pdf) atomically, creating the folder (cropped to
+    what is drawn unless `crop=False`)."""
     path = Path(out)
-    data = figure_bytes(fig, path.suffix.lstrip(".").lower() or "png", dpi=dpi, close=close)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    data = figure_bytes(fig, fmt, dpi=dpi, close=close, crop=crop)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data)
     return path
@@ -156,7 +167,7 @@ def figure_image(fig: Figure, *, dpi: int = 90) -> Image.Image:
     Not cropped: every frame keeps the figure's size, so an animation's frames line up."""
     from PIL import Image
 
-    whole = figure_bytes(fig, "png", dpi=dpi, bbox_inches=None)
+    whole = figure_bytes(fig, "png", dpi=dpi, crop=False)
     return Image.open(io.BytesIO(whole)).convert("RGB")
 
 

@@ -174,7 +174,7 @@ def draw_summary(s: ModelSummary, *, out: str | Path | None = None) -> Figure:
         bbox_to_anchor=((MARGIN - 2) / total_w, 1 - (MARGIN + 3.9 * FONT + 2) / total_h),
     )
     if path is not None:
-        save_figure(fig, path, dpi=DPI, close=False)
+        save_figure(fig, path, dpi=DPI, close=False, crop=False)  # laid out to the pixel
     return fig
 
 
