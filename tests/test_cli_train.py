@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from convlens.engine import checkpoint, runs
+from convlens.io import shown_path
 
 # Toy data for the CLI, as source so that a subprocess can use it too.
 HELPERS = '''
@@ -106,7 +107,7 @@ def test_train_writes_the_run_folder(cli, tmp_path):
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0].startswith("epoch 1/2  train loss") and lines[1].startswith("epoch 2/2")
-    assert lines[-1].startswith("best test accuracy") and str(out) in lines[-1]
+    assert lines[-1].startswith("best test accuracy") and shown_path(out) in lines[-1]
     for name in (
         "config.yaml",
         "run.json",

@@ -17,6 +17,7 @@ from convlens.engine.doctor import (
     check_input,
     examine,
 )
+from convlens.io import shown_path
 from convlens.models.build import build
 
 from conftest import TINY_SPEC, install_toy_data, quadrants
@@ -180,7 +181,8 @@ def test_after_a_nan_loss_the_doctor_repeats_what_train_said(cli, tmp_path, monk
     diverged = cli(*TOY, *args)
     said = diverged.err.removeprefix("convlens train: error: ").strip()
     assert diverged.code == 2 and said.endswith(
-        f"the run stopped before its first checkpoint, so {out} holds none; remove that "
+        f"the run stopped before its first checkpoint, so {shown_path(out)} holds none; "
+        "remove that "
         "folder and train again with a smaller --lr"
     )
     doctor = cli("doctor", out)
@@ -214,7 +216,9 @@ def test_cl_train_says_where_the_run_folder_is(tmp_path, monkeypatch, capsys):
     run = cl.train(SPEC, data="quadrants", epochs=1, batch_size=32, out=out, progress=False)
     last = capsys.readouterr().out.strip().splitlines()[-1]
     best = run.history.best
-    assert last == (f"best test accuracy {best['test_accuracy']:.2%} at epoch 1; run folder: {out}")
+    assert last == (
+        f"best test accuracy {best['test_accuracy']:.2%} at epoch 1; run folder: {shown_path(out)}"
+    )
     cl.train(SPEC, data="quadrants", epochs=1, out=tmp_path / "quiet", quiet=True)
     assert capsys.readouterr().out == ""
     # from a lesson's folder the line names the folder relative to it: no machine path

@@ -23,6 +23,7 @@ from convlens import data as datamod
 from convlens.engine.doctor import Doctor, input_batch
 from convlens.engine.runs import load_run
 from convlens.errors import ConfigError
+from convlens.io import shown_path
 from convlens.look import activations
 from convlens.look.inspector import Inspector
 from convlens.look.report import build_report
@@ -227,7 +228,7 @@ def test_the_decisions_say_what_was_done(tiny_run, tmp_path):
     png = tmp_path / "test.png"
     Image.fromarray(pixels[0].numpy()).save(png)
     from_png = run.prepare(png).decisions[0]
-    assert not from_png.as_is and from_png.source == str(png)
+    assert not from_png.as_is and from_png.source == shown_path(png)
     assert not (from_png.inverted or from_png.cropped or from_png.resized_from)
     drawing = np.full((100, 100), 255, np.uint8)  # white paper, a dark blob off centre
     drawing[60:90, 60:90] = 0

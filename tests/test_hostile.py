@@ -28,6 +28,7 @@ import convlens.io
 from convlens.engine import checkpoint, runs, train
 from convlens.engine.callbacks import Callback
 from convlens.errors import TrainingError
+from convlens.io import shown_path
 from test_crash_safety import (
     SPEC,
     Faults,
@@ -494,7 +495,8 @@ def test_a_nan_loss_in_the_first_epoch_says_there_is_no_checkpoint(cli, tmp_path
         r,
         "loss became",
         "at epoch 1 batch",
-        f"the run stopped before its first checkpoint, so {out} holds none; remove that "
+        f"the run stopped before its first checkpoint, so {shown_path(out)} holds none; "
+        "remove that "
         f"folder and train again with a smaller --lr",
     )
     assert "checkpoint is kept" not in r.err
