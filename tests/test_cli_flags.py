@@ -74,6 +74,36 @@ def test_existing_spellings_still_parse():
     assert args.epochs is None and args.seed is None  # not given: the file or default decides
 
 
+@pytest.mark.parametrize(
+    ("words", "tta"),
+    [([], None), (["--tta"], True), (["--no-tta"], False), (["--tta", "flip,shift"], "flip,shift")]
+    + [(["--tta", "shift", "--epochs", "2"], "shift"), (["--tta=none"], "none")],
+)
+def test_tta_flag_takes_views_or_none(words, tta):
+    train = subcommands(build_parser())["train"]
+    assert train.parse_args(words).tta == tta
+
+
+@pytest.mark.parametrize(
+    ("words", "said"),
+    [
+        (
+            ["--tta", "runs/x"],
+            "Expected true, false, 'auto', 'flip', 'shift', 'flip,shift' or "
+            "'none' for tta. Received: tta='runs/x'",
+        ),
+        (["--no-tta", "--tta"], None),
+    ],
+)
+def test_tta_flag_refuses_a_word_that_is_no_view(cli, words, said):
+    r = cli("train", *words, "--epochs", "0")
+    assert r.code == 2
+    if said:
+        assert r.err.strip().splitlines() == [
+            f"convlens train: error: argument --tta/--no-tta: {said} (see convlens train --help)"
+        ]
+
+
 def test_train_help_lists_the_data_sets_and_defaults(cli):
     from convlens.data import sources
 
@@ -88,6 +118,7 @@ def test_train_help_lists_the_data_sets_and_defaults(cli):
     assert f"data set: {', '.join(shipped)}" in text
     assert "images per training step (default: 256)" in text
     assert "--doctor, --no-doctor" in r.out
+    assert "--tta [VIEWS], --no-tta" in r.out
 
 
 def test_sweep_and_compare_show_and_use_the_experiment_recipe(cli, tmp_path):

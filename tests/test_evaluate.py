@@ -139,7 +139,7 @@ def test_eval_on_data_of_another_shape(cli, tiny_run, tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def tta_run(tiny_run, tmp_path_factory):
-    """A tiny run trained with test-time flips and channels-last (the default amp, auto)."""
+    """A tiny run tested with shifted views and channels-last (the default amp, auto)."""
     from convlens.cli import main
 
     from conftest import TINY_SPEC
@@ -164,6 +164,7 @@ def tta_run(tiny_run, tmp_path_factory):
                 "--augment",
                 "none",
                 "--tta",
+                "shift",
                 "--channels-last",
                 "--no-progress",
                 "--out",
@@ -185,3 +186,44 @@ def test_eval_gives_the_accuracy_the_run_recorded(cli, tta_run):
     assert cli("eval", tta_run).code == 0
     saved = json.loads((tta_run / "eval.json").read_text())
     assert (saved["accuracy"], saved["loss"]) == (best["test_accuracy"], best["test_loss"])
+
+
+def test_test_time_views_average_the_logits_of_mirrored_and_moved_images():
+    """evaluate(tta=...) against views made independently: on the raw pixels, padding with
+    black (0) and cutting back out, then normalised."""
+    import torch.nn.functional as F
+
+    from convlens.data import ImageDataset, normalize
+    from convlens.engine.evaluate import evaluate, test_views
+
+    torch.manual_seed(0)
+    raw = torch.randint(0, 256, (6, 2, 7, 5), dtype=torch.uint8)
+    ds = ImageDataset("toy", raw, torch.arange(6) % 3, ("a", "b", "c"), (0.3, 0.6), (0.2, 0.4))
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(3)
+    )
+    model(torch.zeros(1, 2, 7, 5))
+
+    def moved(x, dy, dx):  # down dy rows, right dx columns, black where uncovered
+        p = F.pad(x, (1, 1, 1, 1))
+        return p[:, :, 1 - dy : 1 - dy + 7, 1 - dx : 1 - dx + 5]
+
+    x = raw.float()
+    plain = [x, x.flip(3)]
+    for tta, views in (
+        (False, [x]),
+        (True, plain),
+        ("shift", [x] + [moved(x, dy, dx) for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]),
+        (
+            "flip,shift",
+            plain
+            + [moved(v, dy, dx) for v in plain for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))],
+        ),
+    ):
+        with torch.no_grad():
+            expected = sum(model(normalize(v, ds.mean, ds.std)) for v in views) / len(views)
+        got = evaluate(model, ds, 4, tta=tta, keep_logits=True).logits
+        torch.testing.assert_close(got, expected, msg=str(tta))
+    shown = test_views(normalize(x, ds.mean, ds.std), ("flip", "shift"), torch.tensor([-1.5, -1.5]))
+    assert len(shown) == 10 and all(v.shape == x.shape for v in shown)
+    assert (shown[2][:, :, -1] == -1.5).all()  # moved up: the bottom row is new

@@ -435,10 +435,30 @@ def test_auto_tta_follows_the_training_flips_and_explicit_values_win():
     assert resolve(TrainConfig(data="digits", augment="crop,flip")).tta is True
     assert resolve(TrainConfig(tta=False)) == TrainConfig(augment="flip", tta=False)
     assert resolve(TrainConfig(data="digits", tta=True)).tta is True
+    assert resolve(TrainConfig(tta="flip,shift")).tta == "flip,shift"
     with pytest.raises(
-        ConfigError, match=r"Expected true, false or 'auto' for tta. Received: tta='yes please'"
+        ConfigError,
+        match=r"Expected true, false, 'auto', 'flip', 'shift', 'flip,shift' or 'none' for tta. "
+        r"Received: tta='yes please'",
     ):
         TrainConfig(tta="yes please")
+
+
+@pytest.mark.parametrize(
+    ("tta", "views"),
+    [(True, ("flip",)), (False, ()), ("none", ()), ("flip", ("flip",)), ("shift", ("shift",))]
+    + [("flip,shift", ("flip", "shift")), ("Shift, flip", ("flip", "shift"))],
+)
+def test_tta_values_name_their_views(tta, views):
+    from convlens.values import tta_views
+
+    assert tta_views(TrainConfig(tta=tta).tta) == views
+
+
+@pytest.mark.parametrize("bad", [1, "flips", "flip,,shift", ["flip"], None])
+def test_tta_refuses_anything_else(bad):
+    with pytest.raises(ConfigError, match=r"for tta. Received: tta="):
+        TrainConfig(tta=bad)
 
 
 def test_the_run_records_what_auto_became(tmp_path):

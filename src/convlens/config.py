@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from convlens.errors import ConfigError, suggest
+from convlens.values import check_choice, check_float, check_int, tta_views
 from convlens.yamlfile import read_yaml
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "experiment_config",
     "config_to_yaml",
     "parse_budget",
+    "tta_views",
 ]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -142,7 +144,8 @@ class TrainConfig:
     device: str = setting("auto", "auto: CUDA, then MPS, then CPU", choices=DEVICES, group=SPEED)
     tta: bool | str = setting(
         "auto",
-        "test-time flip: average each test image with its mirror (auto: when training flips)",
+        "test-time views averaged for each test image: flip (its mirror; true means flip), "
+        "shift (moved one pixel each way) or flip,shift (auto: flip when training flips)",
     )
     doctor: bool = setting(True, "check the run for common mistakes while training")
     init_from: str | None = setting(
@@ -172,21 +175,21 @@ class TrainConfig:
     out: str | None = setting(None, "run folder (default: runs/MODEL-DATA-TIME)", group=SPEED)
 
     def __post_init__(self) -> None:
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("amp", self.amp, AMP_MODES)
-        _check_choice("device", self.device, DEVICES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("amp", self.amp, AMP_MODES)
+        check_choice("device", self.device, DEVICES)
         for key in ("epochs", "batch_size", "eval_batch_size", "max_params"):
-            _check_int(key, getattr(self, key), minimum=1)
+            check_int(key, getattr(self, key), minimum=1)
         for key in ("limit_train", "limit_test", "early_stopping", "threads", "steps"):
             if getattr(self, key) is not None:
-                _check_int(key, getattr(self, key), minimum=1)
-        _check_int("seed", self.seed, minimum=0, maximum=2**64 - 1)  # what torch seeds take
-        _check_float("lr", self.lr, low=0.0, low_open=True)
-        _check_float("weight_decay", self.weight_decay, low=0.0)
-        _check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
-        _check_float("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
-        _check_float("max_activation_mb", self.max_activation_mb, low=0.0, low_open=True)
+                check_int(key, getattr(self, key), minimum=1)
+        check_int("seed", self.seed, minimum=0, maximum=2**64 - 1)  # what torch seeds take
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_float("weight_decay", self.weight_decay, low=0.0)
+        check_float("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        check_float("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
+        check_float("max_activation_mb", self.max_activation_mb, low=0.0, low_open=True)
         for key in (f.name for f in fields(self) if f.type == "bool"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(
@@ -194,8 +197,8 @@ class TrainConfig:
                 )
         if self.budget is not None:
             parse_budget(self.budget)
-        if not isinstance(self.tta, bool) and self.tta != "auto":
-            raise ConfigError(f"Expected true, false or 'auto' for tta. Received: tta={self.tta!r}")
+        if self.tta != "auto":
+            tta_views(self.tta)
         for key in ("model", "data"):
             if not isinstance(getattr(self, key), str) or not getattr(self, key).strip():
                 raise ConfigError(
@@ -234,46 +237,6 @@ def parse_budget(text: Any) -> float:
     if not seconds > 0:
         raise ConfigError(f"Expected budget a time like 90s, 2m or 1h. Received: budget={text!r}")
     return seconds
-
-
-def _check_choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(
-            f"Expected {key} one of {', '.join(allowed)}. "
-            f"Received: {key}={value!r}{suggest(str(value), allowed)}"
-        )
-
-
-def _check_int(key: str, value: Any, *, minimum: int, maximum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"Expected {key} an integer >= {minimum}. Received: {key}={value!r}")
-    if maximum is not None and value > maximum:
-        shown = value if value.bit_length() <= 128 else f"a {value.bit_length()}-bit number"
-        raise ConfigError(
-            f"Expected {key} an integer in {minimum}..{maximum}. Received: {key}={shown}"
-        )
-
-
-def _check_float(
-    key: str,
-    value: Any,
-    *,
-    low: float,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:  # NaN and infinity are refused: `--lr inf` trains nothing and says nothing
-        ok = (isinstance(value, int) or math.isfinite(value)) and (
-            value > low if low_open else value >= low
-        )
-        if high is not None:
-            ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        lo = f"{'>' if low_open else '>='} {low:g}"
-        hi = "" if high is None else f" and {'<' if high_open else '<='} {high:g}"
-        raise ConfigError(f"Expected {key} a finite number {lo}{hi}. Received: {key}={value!r}")
 
 
 def merge_config(

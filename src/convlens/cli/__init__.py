@@ -49,6 +49,10 @@ TRUST_CODE_HELP = (
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Wraps prose to the terminal but keeps indented lines (examples, tables) as written."""
 
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        # a flag may say how it is written (`--tta [VIEWS], --no-tta`)
+        return getattr(action, "invocation", "") or super()._format_action_invocation(action)
+
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         out: list[str] = []
         prose: list[str] = []

@@ -19,6 +19,7 @@ from typing import Any
 
 from convlens.config import TrainConfig, recipe_file, recipe_names
 from convlens.errors import ConfigError
+from convlens.values import tta_views
 
 
 def _lr(text: str) -> float | str:
@@ -38,12 +39,36 @@ def _normalize(text: str) -> bool:
     return text == "standard"
 
 
+class _TtaFlag(argparse.Action):
+    """--tta (test-time flip), --tta VIEWS (e.g. flip,shift) and --no-tta, in one flag."""
+
+    invocation = "--tta [VIEWS], --no-tta"
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__([*option_strings, "--no-tta"], dest, nargs="?", **kwargs)
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        if option_string == "--no-tta" and values is not None:
+            parser.error(f"--no-tta takes no value. Received: {values!r}")
+        setattr(namespace, self.dest, option_string != "--no-tta" and (values or True))
+
+
+def _tta(text: str) -> str:
+    """--tta VIEWS: the views checked here, so a stray word reads as a flag error."""
+    try:
+        tta_views(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 # Fields whose flag reads other words than their type: --lr find, --normalize standard|none,
 # --max-params 1e9 (an int field; TrainConfig takes a whole float).
 SPECIAL: dict[str, dict[str, Any]] = {
     "lr": {"type": _lr},
     "normalize": {"type": _normalize, "metavar": "{standard,none}"},
     "max_params": {"type": float, "metavar": "N"},
+    "tta": {"action": _TtaFlag, "type": _tta, "metavar": "VIEWS"},
 }
 TYPES = {"int": int, "float": float, "str": str}
 

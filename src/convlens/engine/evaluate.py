@@ -35,11 +35,13 @@ from convlens.engine.precision import autocast, channels_last_model, to_model_in
 from convlens.engine.runs import Run, load_run, read_run_info
 from convlens.errors import ConfigError, DataError, ModelError
 from convlens.io import atomic_write_json, atomic_write_text
+from convlens.values import tta_views
 
 __all__ = [
     "EvalResult",
     "evaluate",
     "evaluate_with",
+    "test_views",
     "Evaluation",
     "evaluate_run",
     "check_compatible",
@@ -69,14 +71,17 @@ def evaluate(
     channels_last: bool = False,
     amp: str = "none",
     device: Any = "cpu",
-    tta: bool = False,
+    tta: bool | str = False,
     keep_logits: bool = False,
 ) -> EvalResult:
     """Loss and accuracy of `model` (already on `device`) on all of `ds`, in eval mode.
 
-    `tta` averages the logits of each image and its mirror image (test-time flip);
+    `tta` averages the logits of each image's test-time views (`test_views`): true or "flip"
+    with its mirror image, "shift" or "flip,shift" also moved one pixel each way;
     `keep_logits` also returns every image's logits (on the CPU).
     """
+    views = tta_views(tta)
+    fill = -torch.tensor(ds.mean) / torch.tensor(ds.std)  # a black pixel, normalised
     was_training = model.training
     model.eval()
     loss_sum, preds, kept = 0.0, [], []
@@ -85,9 +90,9 @@ def evaluate(
         ds, batch_size, shuffle=False, generator=None, device=device
     ):
         with autocast(amp, device.type):
-            logits = model(to_model_input(x, channels_last)).float()  # (B, num_classes)
-            if tta:
-                logits = (logits + model(to_model_input(x.flip(3), channels_last)).float()) / 2
+            shown = test_views(x, views, fill.to(x.device))
+            logits = sum(model(to_model_input(v, channels_last)).float() for v in shown)
+            logits = logits / len(shown)  # (B, num_classes)
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         preds.append(logits.argmax(1))
         if keep_logits:
@@ -103,6 +108,30 @@ def evaluate(
         targets=targets.cpu(),
         logits=torch.cat(kept) if kept else None,
     )
+
+
+def test_views(x: torch.Tensor, views: tuple[str, ...], fill: torch.Tensor) -> list[torch.Tensor]:
+    """The batch `x` (B, C, H, W, normalised) as `evaluate` shows it for `views` (see
+    `convlens.values.tta_views`): itself, its mirror image ("flip"), and each of those moved
+    one pixel up, down, left and right ("shift"), the uncovered edge `fill` (C,) (black, as
+    the training crops pad)."""
+    shown = [x, x.flip(3)] if "flip" in views else [x]
+    if "shift" in views:
+        shown += [_shifted(v, dy, dx, fill) for v in shown for dy, dx in SHIFTS]
+    return shown
+
+
+SHIFTS = ((-1, 0), (1, 0), (0, -1), (0, 1))  # (rows, columns) a "shift" view moves the image
+
+
+def _shifted(x: torch.Tensor, dy: int, dx: int, fill: torch.Tensor) -> torch.Tensor:
+    """`x` moved `dy` rows down and `dx` columns right, the uncovered edge `fill` (C,)."""
+    h, w = x.shape[-2:]
+    out = fill.to(x.dtype).view(1, -1, 1, 1).expand_as(x).clone()
+    out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
+        ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
 
 
 def evaluate_with(
@@ -125,7 +154,7 @@ def evaluate_with(
         device=device,
         channels_last=config.channels_last,
         amp=config.amp,
-        tta=bool(resolve(config).tta),
+        tta=resolve(config).tta,
         keep_logits=keep_logits,
     )
 
