@@ -103,7 +103,7 @@ def row(epoch, train_loss, train_acc, test_acc, lr=0.1):
         ),
         ([row(1, 2.302, 0.1, 0.1), row(2, 2.301, 0.1, 0.1)], "loss-flat", "has not moved"),
         (
-            [row(1, 0.5, 0.85, 0.84), row(2, 0.1, 0.99, 0.80)],
+            [row(1, 0.5, 0.85, 0.84), row(2, 0.2, 0.97, 0.82), row(3, 0.1, 0.99, 0.80)],
             "overfitting",
             "train accuracy 99.0% is 19% above test accuracy 80.0%: the model overfits",
         ),
@@ -112,6 +112,15 @@ def row(epoch, train_loss, train_acc, test_acc, lr=0.1):
 def test_history_checks(history, code, fragment):
     found = {f.code: f.message for f in check_history(history, 10)}
     assert code in found and fragment in found[code]
+
+
+def test_one_epoch_with_a_gap_is_no_overfitting_but_two_are():
+    dip = [row(1, 0.6, 0.80, 0.82), row(2, 0.4, 0.87, 0.75)]  # the test dips at the peak lr
+    assert check_history(dip, 10) == []
+    assert check_history(dip + [row(3, 0.3, 0.90, 0.86)], 10) == []  # and recovers
+    assert check_history(dip[1:], 10)[0].code == "overfitting"  # a one-epoch run: its only gap
+    steady = dip + [row(3, 0.3, 0.93, 0.80)]
+    assert [f.code for f in check_history(steady, 10)] == ["overfitting"]
 
 
 RISING = [row(1, 1.0, 0.6, 0.6), row(2, 1.4, 0.5, 0.5)]

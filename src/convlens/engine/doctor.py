@@ -4,7 +4,7 @@ Checks (each message names what it saw and a remedy):
 - accuracy at chance level after the first epoch;
 - inputs that were not normalised (pixel values far outside a few units reach layer 1);
 - loss rising or oscillating (learning rate too high), or not moving (too low, dead ReLUs);
-- a large gap between train and test accuracy (overfitting);
+- a large gap between train and test accuracy, two epochs running (overfitting);
 - a layer whose activations are all zero on a test batch (dead units);
 - a run that stopped on an error (NaN loss, full disk, ...) or before its first checkpoint.
 
@@ -113,7 +113,8 @@ def check_history(
         )
     last = history[-1]
     gap = last["train_accuracy"] - last["test_accuracy"]
-    if gap > GAP:
+    # on the epoch before too: one epoch's dip (one-cycle's peak learning rate) is no trend
+    if all(row["train_accuracy"] - row["test_accuracy"] > GAP for row in history[-2:]):
         found.append(
             Finding(
                 "overfitting",
