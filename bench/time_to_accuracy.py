@@ -147,6 +147,8 @@ def convlens_run(cfg: TrainConfig, limit: int | None, log) -> Rows:
     if limit:
         train = dataclasses.replace(train, images=train.images[:limit], labels=train.labels[:limit])
         test = dataclasses.replace(test, images=test.images[:limit], labels=test.labels[:limit])
+    if cfg.threads:  # as `convlens train` does (a recipe may name its threads)
+        torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     model = build(cfg.model, (1, 28, 28), num_classes=10)
     per_image = train_tflop(model, 1)
@@ -203,6 +205,9 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=3, help="seeds per recipe (default: 3)")
     parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds from this one on (default: 0)"
+    )
+    parser.add_argument(
         "--recipes",
         default="best,lean,tflop25",
         help="named recipes beside the default (default: best,lean,tflop25)",
@@ -258,7 +263,7 @@ def main() -> None:
     for name, recipe in recipes:
         if args.recipe_epochs or args.quick:
             recipe = recipe.replace(epochs=args.recipe_epochs or 1, steps=None)
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             print(
                 f"{name} ({recipe.model}, {recipe.optimizer} lr {recipe.lr:g}, "
                 f"{recipe.schedule}, batch {recipe.batch_size}, {recipe.epochs} epochs, "
@@ -270,7 +275,7 @@ def main() -> None:
     budgets: list[tuple[str, int, float, float, int]] = []
     if wanted("budget"):
         for budget in [b for b in args.budgets.split(",") if b]:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 print(f"default recipe, --budget {budget}, seed {seed}:")
                 took, acc, steps = budget_run(defaults.replace(seed=seed), budget, limit, log)
                 budgets.append((budget, seed, took, acc, steps))
