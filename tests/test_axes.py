@@ -57,6 +57,25 @@ def test_evolution_strip_has_epoch_ticks_and_distinct_percentages(monkeypatch, e
     plt.close("all")
 
 
+@pytest.mark.parametrize("epochs", [2, 35])
+def test_evolution_strip_title_clears_the_grid_and_no_band_is_left_empty(monkeypatch, epochs):
+    base = torch.linspace(-1, 1, 8 * 9).reshape(8, 1, 3, 3)
+    hist = {"conv1": {e: base * (1.04**e) for e in range(epochs + 1)}}
+    monkeypatch.setattr(history, "read_history", lambda path: hist)
+    fig = draw_evolution_strip(SimpleNamespace(path="run"))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    grid = [a for a in fig.get_axes() if a.images]
+    (plot,) = [a for a in fig.get_axes() if a.lines]
+    title = fig.subfigs[0]._suptitle  # the grid band's title
+    top_row = max(a.get_window_extent(renderer).y1 for a in grid)
+    assert title.get_window_extent(renderer).y0 > top_row  # the title sits above the filters
+    bottom_row = min(a.get_tightbbox(renderer).y0 for a in grid)
+    gap_inches = (bottom_row - plot.get_tightbbox(renderer).y1) / fig.dpi
+    assert 0 < gap_inches < 1.0, gap_inches  # the curve follows the grid, no empty band
+    plt.close("all")
+
+
 @pytest.mark.parametrize("epochs", [1, 2, 5])
 def test_compare_has_epoch_ticks_and_labelled_log_ticks(epochs):
     results = [

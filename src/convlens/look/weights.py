@@ -243,7 +243,9 @@ def draw_evolution_strip(run: Run, layer: str | None = None, *, n: int = 16) -> 
     bands = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
     top = bands[0]
     axes = top.subplots(len(hist), k, squeeze=False)
-    top.subplots_adjust(left=0.1, right=0.88, top=1 - 0.75 / grid)
+    # margins in inches (over the band's height): a long run's grid keeps a title-high top
+    # and no empty band below (fractions of a 35-inch grid would leave one)
+    top.subplots_adjust(left=0.1, right=0.88, top=1 - 0.75 / grid, bottom=0.3 / grid)
     for r, (epoch, w) in enumerate(hist.items()):
         for i in range(k):
             ax = axes[r, i]
@@ -252,11 +254,13 @@ def draw_evolution_strip(run: Run, layer: str | None = None, *, n: int = 16) -> 
             if epoch in changes:
                 ax.set_xlabel(_pct(changes[epoch][i]), fontsize=6, labelpad=1)
         axes[r, 0].set_ylabel(f"epoch {epoch}", rotation=0, ha="right", va="center", fontsize=8)
-    top.colorbar(im, ax=axes, shrink=0.7, label="weight")
+    top.colorbar(im, ax=axes, shrink=min(0.7, 5.0 / grid), label="weight")
     top.suptitle(
         f"{_evolution_title(layer, first, k)}, epoch by epoch (epoch 0 = initial weights)\n"
         f"under each: its change since the epoch before, ||W_e - W_e-1|| / ||W_e-1||",
         fontsize=10,
+        y=1 - 0.1 / grid,
+        va="top",
     )
     if not changes:
         return fig
