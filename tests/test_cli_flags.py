@@ -77,7 +77,8 @@ def test_existing_spellings_still_parse():
 @pytest.mark.parametrize(
     ("words", "tta"),
     [([], None), (["--tta"], True), (["--no-tta"], False), (["--tta", "flip,shift"], "flip,shift")]
-    + [(["--tta", "shift", "--epochs", "2"], "shift"), (["--tta=none"], "none")],
+    + [(["--tta", "shift", "--epochs", "2"], "shift"), (["--tta=none"], "none")]
+    + [(["--tta", "auto"], "auto"), (["--tta", "true"], True), (["--tta=False"], False)],
 )
 def test_tta_flag_takes_views_or_none(words, tta):
     train = subcommands(build_parser())["train"]
@@ -165,3 +166,14 @@ def test_help_and_argument_errors_do_not_import_torch(argv):
     assert "convlens.cli" in imported  # the measurement saw the imports
     heavy = {m for m in imported if m.split(".")[0] in ("torch", "numpy", "matplotlib")}
     assert not heavy, sorted(heavy)[:10]
+
+
+def test_a_mistyped_command_gets_the_closest_one(cli):
+    r = cli("trian")
+    assert r.code == 2
+    assert r.err.startswith(
+        "convlens: error: argument COMMAND: invalid choice: 'trian' (did you mean 'train'?) "
+        "(choose from "
+    )
+    assert len(r.err.strip().splitlines()) == 1
+    assert "did you mean" not in cli("zzzz").err  # nothing close: only the list

@@ -183,7 +183,9 @@ def test_eval_gives_the_accuracy_the_run_recorded(cli, tta_run):
     best = max(metrics, key=lambda m: m["test_accuracy"])  # the epoch of best.safetensors
     ev = evaluate_run(tta_run)
     assert (ev.accuracy, ev.loss) == (best["test_accuracy"], best["test_loss"])
-    assert cli("eval", tta_run).code == 0
+    result = cli("eval", tta_run)
+    assert result.code == 0
+    assert "\ntest-time views: shift (the run's tta, as it tested)\n" in result.out
     saved = json.loads((tta_run / "eval.json").read_text())
     assert (saved["accuracy"], saved["loss"]) == (best["test_accuracy"], best["test_loss"])
 

@@ -144,8 +144,9 @@ class TrainConfig:
     device: str = setting("auto", "auto: CUDA, then MPS, then CPU", choices=DEVICES, group=SPEED)
     tta: bool | str = setting(
         "auto",
-        "test-time views averaged for each test image: flip (its mirror; true means flip), "
-        "shift (moved one pixel each way) or flip,shift (auto: flip when training flips)",
+        "views of each test image whose logits are averaged: flip (the image and its mirror; "
+        "true is flip), shift (the image and its copies moved one pixel up, down, left and "
+        "right), flip,shift (10 views) or none (auto: flip when training flips)",
     )
     doctor: bool = setting(True, "check the run for common mistakes while training")
     init_from: str | None = setting(

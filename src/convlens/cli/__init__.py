@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from convlens._version import __version__
-from convlens.errors import ConvlensError
+from convlens.errors import ConvlensError, suggest
 from convlens.models.budget import memory_detail, out_of_memory
 
 # Modules under convlens.cli that add subcommands, in the order --help lists them.
@@ -91,6 +91,10 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D102  (argparse's own signature)
+        wrong = re.match(r"argument COMMAND: invalid choice: '([^']*)'", message)
+        if wrong:  # a mistyped command: the closest one first, then the list
+            hint = suggest(wrong[1], subcommands(self))
+            message = message.replace(f"'{wrong[1]}'", f"'{wrong[1]}'{hint}", 1)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

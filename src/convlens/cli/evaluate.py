@@ -92,8 +92,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from convlens.engine.auto import resolve
     from convlens.engine.evaluate import evaluate_run, save_evaluation
     from convlens.engine.runs import load_run, write_for_run
+    from convlens.values import tta_views
 
     if args.batch_size < 1:
         raise ConfigError(f"Expected --batch-size >= 1. Received: {args.batch_size}")
@@ -102,6 +104,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         run, data=args.data, data_dir=args.data_dir, split=args.split, batch_size=args.batch_size
     )
     print(ev)
+    views = tta_views(resolve(run.config).tta)
+    print(f"\ntest-time views: {','.join(views) or 'none'} (the run's tta, as it tested)")
     paths, elsewhere = write_for_run(run.path, lambda folder: save_evaluation(ev, run.path, folder))
     if elsewhere is not None:
         print(f"\nrun folder {run.path} is read-only; wrote {', '.join(map(str, paths))} instead")

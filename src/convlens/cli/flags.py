@@ -50,11 +50,15 @@ class _TtaFlag(argparse.Action):
     def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
         if option_string == "--no-tta" and values is not None:
             parser.error(f"--no-tta takes no value. Received: {values!r}")
-        setattr(namespace, self.dest, option_string != "--no-tta" and (values or True))
+        given = True if values is None else values  # a bare --tta: test-time flip
+        setattr(namespace, self.dest, option_string != "--no-tta" and given)
 
 
-def _tta(text: str) -> str:
-    """--tta VIEWS: the views checked here, so a stray word reads as a flag error."""
+def _tta(text: str) -> bool | str:
+    """--tta VIEWS: auto, true, false or views, checked here so a stray word is a flag error."""
+    word = text.strip().lower()
+    if word in ("auto", "true", "false"):
+        return {"auto": "auto", "true": True, "false": False}[word]
     try:
         tta_views(text)
     except ConfigError as exc:
