@@ -196,7 +196,7 @@ def test_test_time_views_average_the_logits_of_mirrored_and_moved_images():
     import torch.nn.functional as F
 
     from convlens.data import ImageDataset, normalize
-    from convlens.engine.evaluate import evaluate, test_views
+    from convlens.engine.evaluate import evaluate, tta_images
 
     torch.manual_seed(0)
     raw = torch.randint(0, 256, (6, 2, 7, 5), dtype=torch.uint8)
@@ -226,6 +226,6 @@ def test_test_time_views_average_the_logits_of_mirrored_and_moved_images():
             expected = sum(model(normalize(v, ds.mean, ds.std)) for v in views) / len(views)
         got = evaluate(model, ds, 4, tta=tta, keep_logits=True).logits
         torch.testing.assert_close(got, expected, msg=str(tta))
-    shown = test_views(normalize(x, ds.mean, ds.std), ("flip", "shift"), torch.tensor([-1.5, -1.5]))
+    shown = tta_images(normalize(x, ds.mean, ds.std), ("flip", "shift"), torch.tensor([-1.5, -1.5]))
     assert len(shown) == 10 and all(v.shape == x.shape for v in shown)
     assert (shown[2][:, :, -1] == -1.5).all()  # moved up: the bottom row is new

@@ -41,7 +41,7 @@ __all__ = [
     "EvalResult",
     "evaluate",
     "evaluate_with",
-    "test_views",
+    "tta_images",
     "Evaluation",
     "evaluate_run",
     "check_compatible",
@@ -76,7 +76,7 @@ def evaluate(
 ) -> EvalResult:
     """Loss and accuracy of `model` (already on `device`) on all of `ds`, in eval mode.
 
-    `tta` averages the logits of each image's test-time views (`test_views`): true or "flip"
+    `tta` averages the logits of each image's test-time views (`tta_images`): true or "flip"
     with its mirror image, "shift" or "flip,shift" also moved one pixel each way;
     `keep_logits` also returns every image's logits (on the CPU).
     """
@@ -90,7 +90,7 @@ def evaluate(
         ds, batch_size, shuffle=False, generator=None, device=device
     ):
         with autocast(amp, device.type):
-            shown = test_views(x, views, fill.to(x.device))
+            shown = tta_images(x, views, fill.to(x.device))
             logits = sum(model(to_model_input(v, channels_last)).float() for v in shown)
             logits = logits / len(shown)  # (B, num_classes)
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
@@ -110,7 +110,7 @@ def evaluate(
     )
 
 
-def test_views(x: torch.Tensor, views: tuple[str, ...], fill: torch.Tensor) -> list[torch.Tensor]:
+def tta_images(x: torch.Tensor, views: tuple[str, ...], fill: torch.Tensor) -> list[torch.Tensor]:
     """The batch `x` (B, C, H, W, normalised) as `evaluate` shows it for `views` (see
     `convlens.values.tta_views`): itself, its mirror image ("flip"), and each of those moved
     one pixel up, down, left and right ("shift"), the uncovered edge `fill` (C,) (black, as
