@@ -57,8 +57,10 @@ class _TtaFlag(argparse.Action):
 def _tta(text: str) -> bool | str:
     """--tta VIEWS: auto, true, false or views, checked here so a stray word is a flag error."""
     word = text.strip().lower()
-    if word in ("auto", "true", "false"):
-        return {"auto": "auto", "true": True, "false": False}[word]
+    if word in ("true", "false"):
+        return word == "true"
+    if word == "auto":
+        return word
     try:
         tta_views(text)
     except ConfigError as exc:
