@@ -148,9 +148,10 @@ def _filters_with_kernels(w: np.ndarray, layer: str, total: int, lim: float, tit
     pairs = len(w)
     cols = 4
     rows = -(-pairs // cols)
-    fig, axes = plt.subplots(
-        rows, 2 * cols, figsize=(2 * cols * 1.25, rows * 1.55 + 0.8), squeeze=False
-    )
+    height = rows * 1.55 + 0.8
+    fig, axes = plt.subplots(rows, 2 * cols, figsize=(2 * cols * 1.25, height), squeeze=False)
+    # margins in inches: 8 rows of filters left an inch empty under the title as fractions
+    fig.subplots_adjust(top=1 - 0.95 / height, bottom=0.25 / height)
     for k in range(rows * cols):
         ax_w, ax_k = axes[k // cols, 2 * (k % cols)], axes[k // cols, 2 * (k % cols) + 1]
         for ax in (ax_w, ax_k):
@@ -182,6 +183,8 @@ def _filters_with_kernels(w: np.ndarray, layer: str, total: int, lim: float, tit
         f"kernel (right, on its own scale)\nnamed when it resembles the filter: sim >= "
         f"{RESEMBLES} (cosine of zero-mean weights; faded below); '-name' = sign flipped",
         fontsize=10,
+        y=1 - 0.1 / height,
+        va="top",
     )
     return fig
 
