@@ -28,6 +28,7 @@ def tta_views(tta: Any) -> tuple[str, ...]:
 
 
 def check_choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    """`value` is one of `allowed` (else the error suggests the closest)."""
     if value not in allowed:
         raise ConfigError(
             f"Expected {key} one of {', '.join(allowed)}. "
@@ -36,6 +37,7 @@ def check_choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
 
 
 def check_int(key: str, value: Any, *, minimum: int, maximum: int | None = None) -> None:
+    """`value` is an int (not a bool) in minimum..maximum."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"Expected {key} an integer >= {minimum}. Received: {key}={value!r}")
     if maximum is not None and value > maximum:
@@ -54,6 +56,7 @@ def check_float(
     low_open: bool = False,
     high_open: bool = False,
 ) -> None:
+    """`value` is a finite number between `low` and `high` (open ends where asked)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if ok:  # NaN and infinity are refused: `--lr inf` trains nothing and says nothing
         ok = (isinstance(value, int) or math.isfinite(value)) and (
