@@ -246,8 +246,7 @@ def draw_evolution_strip(run: Run, layer: str | None = None, *, n: int = 16) -> 
     bands = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
     top = bands[0]
     axes = top.subplots(len(hist), k, squeeze=False)
-    # margins in inches (over the band's height): a long run's grid keeps a title-high top
-    # and no empty band below (fractions of a 35-inch grid would leave one)
+    # margins in inches: fractions of a long run's 35-inch grid left an empty band below
     top.subplots_adjust(left=0.1, right=0.88, top=1 - 0.75 / grid, bottom=0.3 / grid)
     for r, (epoch, w) in enumerate(hist.items()):
         for i in range(k):
