@@ -316,8 +316,12 @@ def test_browser_upload_shows_every_layer_and_the_formula_adds_up(page, tiny_run
     top = ex.run.classes[int(ex.model(x).argmax())]
     assert page.locator("#top-class").inner_text() == top
     page.locator('[data-map="conv2:1"]').click()
-    big = page.locator("#formula-map").bounding_box()
-    page.mouse.click(big["x"] + big["width"] * 0.3, big["y"] + big["height"] * 0.6)
+    # a locator click waits until the big map is visible and stable (a mouse click at its
+    # first bounding box could land before it was drawn: the CI once timed out here)
+    big_map = page.locator("#formula-map")
+    big_map.wait_for(state="visible")
+    big = big_map.bounding_box()
+    big_map.click(position={"x": big["width"] * 0.3, "y": big["height"] * 0.6})
     page.wait_for_selector("#formula #formula-value")
     shown = float(page.locator("#formula-value").get_attribute("data-value"))
     i, j = int(0.6 * 14), int(0.3 * 14)
